@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# datafence build: everything out of tree in $(O). `make help` lists targets.
+
+O ?= build
+V ?= 0
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH_INC := /usr/include/$(shell gcc -dumpmachine)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Debian packages the build, the tests and the benchmarks need.
+DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
+	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libclang-rt-14-dev \
+	iproute2 nftables
+
+WERROR ?= $(if $(CI),-Werror,)
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(WERROR) \
+	-Ibpf -Iagent -I$(O) -D_GNU_SOURCE
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+LIBS := -lconfig
+CTL_LIBS := $(LIBS) -ljansson
+AGENT_LIBS := $(LIBS) -lbpf -lelf -lz
+
+LIB_SRCS := agent/addr.c agent/diag.c agent/policy.c agent/compile.c \
+	agent/refeval.c agent/emulate.c agent/polgen.c
+LIB_OBJS := $(LIB_SRCS:agent/%.c=$(O)/lib/%.o)
+SAN_OBJS := $(LIB_SRCS:agent/%.c=$(O)/san/lib/%.o)
+LIB_HDRS := $(wildcard agent/*.h) bpf/datafence.h
+
+UNIT_TESTS := test_policy test_compile test_verdict test_diff
+UNIT_BINS := $(UNIT_TESTS:%=$(O)/tests/%) $(UNIT_TESTS:%=$(O)/san/tests/%)
+
+BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test check bench fuzz install run demo clean help
+
+all: deps-quiet $(BINS) $(UNIT_BINS) $(O)/polgen
+
+help:
+	@echo 'datafence make targets:'
+	@echo '  all      build the BPF object, skeleton, datafenced, datafencectl, tests (default)'
+	@echo '  deps     install missing Debian packages (apt-get; only when one is missing)'
+	@echo '  test     build and run every suite; ends with "N passed, N failed"'
+	@echo '  check    alias of test'
+	@echo '  fuzz     build the libFuzzer targets and run each for FUZZ_SECONDS (default 60)'
+	@echo '  bench    run the benchmarks (docs/benchmarks.md)'
+	@echo '  run      build, then run the agent with config/ (see README)'
+	@echo '  install  install binaries, config, man pages (PREFIX, DESTDIR)'
+	@echo '  clean    remove $(O)/'
+	@echo 'Variables: O=DIR (build dir), V=1 (show commands), CI=1 (-Werror)'
+
+# Installs only what is missing: dpkg-query is fast, apt-get runs only then.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS     installing:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install $$missing" >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }; \
+	fi
+
+deps-quiet: deps
+.PHONY: deps-quiet
+
+$(O)/lib $(O)/san/lib $(O)/tests $(O)/san/tests $(O)/fuzz:
+	$(Q)mkdir -p $@
+
+# ---- BPF object and skeleton ------------------------------------------------
+$(O)/datafence.bpf.o: bpf/datafence.bpf.c bpf/datafence.h | $(O)/lib
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf \
+		-Wall -Wno-unused-parameter $(WERROR) -c $< -o $@
+
+$(O)/datafence.skel.h: $(O)/datafence.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name datafence_bpf > $@
+
+# ---- policy library ------------------------------------------------------------
+$(O)/lib/%.o: agent/%.c $(LIB_HDRS) | $(O)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/san/lib/%.o: agent/%.c $(LIB_HDRS) | $(O)/san/lib
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(O)/libdatafence.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
+
+$(O)/san/libdatafence.a: $(SAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)ar rcs $@ $^
+
+# ---- programs ----------------------------------------------------------------------
+$(O)/datafenced: agent/main.c $(O)/libdatafence.a $(O)/datafence.skel.h $(LIB_HDRS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
+
+$(O)/datafencectl: tools/datafencectl.c $(O)/libdatafence.a $(LIB_HDRS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(O)/libdatafence.a -o $@ $(CTL_LIBS)
+
+$(O)/san/datafencectl: tools/datafencectl.c $(O)/san/libdatafence.a $(LIB_HDRS)
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(O)/san/libdatafence.a -o $@ $(CTL_LIBS)
+
+$(O)/polgen: tools/polgen_main.c $(O)/libdatafence.a $(LIB_HDRS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(O)/libdatafence.a -o $@ $(LIBS)
+
+# ---- tests ---------------------------------------------------------------------------
+$(O)/tests/%: tests/unit/%.c $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(O)/libdatafence.a -o $@ $(LIBS) -lcmocka
+
+$(O)/san/tests/%: tests/unit/%.c $(O)/san/libdatafence.a $(LIB_HDRS) | $(O)/san/tests
+	$(call msg,LINK-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(O)/san/libdatafence.a -o $@ $(LIBS) -lcmocka
+
+FUZZ_TARGETS := fuzz_policy
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
+FUZZ_SECONDS ?= 60
+
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS) | $(O)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-std=gnu11 -Ibpf -Iagent -D_GNU_SOURCE $< $(LIB_SRCS) -o $@ $(LIBS)
+
+fuzz: deps $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(O)/fuzz/corpus-$$t; \
+		$(O)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+			$(O)/fuzz/corpus-$$t config/examples tests/policies/bad || exit 1; \
+	done
+
+test: all $(FUZZ_BINS)
+	$(Q)O=$(O) tests/run.sh
+
+check: test
+
+bench: all
+	$(Q)O=$(O) tests/bench/run.sh
+
+run: all
+	$(Q)$(O)/datafencectl check config/examples/us-storage.conf
+
+demo: all
+	$(Q)tools/demo.sh
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(O)/datafenced $(DESTDIR)$(PREFIX)/sbin/datafenced
+	install -D -m 0755 $(O)/datafencectl $(DESTDIR)$(PREFIX)/sbin/datafencectl
+	install -D -m 0644 config/examples/us-storage.conf $(DESTDIR)$(PREFIX)/share/datafence/examples/us-storage.conf
+
+clean:
+	$(call msg,CLEAN,$(O))
+	$(Q)rm -rf $(O)

@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The policy compiler: struct df_policy -> map images. Covering prefixes are
+ * merged so one longest-prefix lookup finds every rule that applies to an
+ * address (DESIGN.md semantics 1); see docs/compiler.md. */
+#include "compile.h"
+#include "verdict.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- prefix merge ------------------------------------------------------ */
+
+static int contrib_cmp(const void *a, const void *b)
+{
+	const struct df_contrib *x = a, *y = b;
+	int r;
+
+	if (x->cidr.family != y->cidr.family)
+		return x->cidr.family - y->cidr.family;
+	r = memcmp(x->cidr.addr, y->cidr.addr, sizeof(x->cidr.addr));
+	if (r)
+		return r;
+	if (x->cidr.plen != y->cidr.plen)
+		return x->cidr.plen - y->cidr.plen;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->except - y->except;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool same_cidr(const struct df_cidr *a, const struct df_cidr *b)
+{
+	return a->family == b->family && a->plen == b->plen &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/* Sorting puts every prefix right after the prefixes that contain it (a
+ * preorder walk of the prefix tree), so a stack holds the ancestors. */
+int df_prefix_merge(struct df_contrib *c, size_t n, uint32_t max_id, df_merge_cb cb,
+		    void *ctx)
+{
+	struct group {
+		size_t start, count;
+	} stack[130];
+	size_t depth = 0;
+	uint32_t *inc = NULL, *exc = NULL, *stamp = NULL, *ids = NULL;
+	size_t n_ids_cap = 0;
+	int err = 0;
+
+	if (!n)
+		return 0;
+	qsort(c, n, sizeof(*c), contrib_cmp);
+	inc = calloc(max_id + 1, sizeof(*inc));
+	exc = calloc(max_id + 1, sizeof(*exc));
+	stamp = calloc(max_id + 1, sizeof(*stamp));
+	if (!inc || !exc || !stamp) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0, gen = 1; i < n; gen++) {
+		size_t j = i, n_ids = 0;
+
+		while (j < n && same_cidr(&c[j].cidr, &c[i].cidr))
+			j++;
+		while (depth && !df_cidr_contains(&c[stack[depth - 1].start].cidr, &c[i].cidr)) {
+			struct group *g = &stack[--depth];
+
+			for (size_t k = g->start; k < g->start + g->count; k++)
+				(c[k].except ? exc : inc)[c[k].id]--;
+		}
+		stack[depth++] = (struct group){ i, j - i };
+		for (size_t k = i; k < j; k++)
+			(c[k].except ? exc : inc)[c[k].id]++;
+
+		for (size_t s = 0; s < depth; s++) {
+			for (size_t k = stack[s].start; k < stack[s].start + stack[s].count; k++) {
+				uint32_t id = c[k].id;
+
+				if (!inc[id] || exc[id] || stamp[id] == gen)
+					continue;
+				stamp[id] = (uint32_t)gen;
+				if (n_ids == n_ids_cap) {
+					size_t cap = n_ids_cap ? n_ids_cap * 2 : 64;
+					uint32_t *t = realloc(ids, cap * sizeof(*ids));
+
+					if (!t) {
+						err = -ENOMEM;
+						goto cleanup;
+					}
+					ids = t;
+					n_ids_cap = cap;
+				}
+				ids[n_ids++] = id;
+			}
+		}
+		qsort(ids, n_ids, sizeof(*ids), u32_cmp);
+		err = cb(&c[i].cidr, ids, n_ids, ctx);
+		if (err)
+			goto cleanup;
+		i = j;
+	}
+cleanup:
+	free(inc);
+	free(exc);
+	free(stamp);
+	free(ids);
+	return err;
+}
+
+/* ---- growable arrays ------------------------------------------------------ */
+
+static int grow(void **v, size_t *cap, size_t need, size_t sz)
+{
+	void *t;
+	size_t c = *cap ? *cap : 16;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	t = realloc(*v, c * sz);
+	if (!t)
+		return -ENOMEM;
+	*v = t;
+	*cap = c;
+	return 0;
+}
+
+#define PUSH(arr, n, cap, val)                                                   \
+	({                                                                       \
+		int __e = grow((void **)&(arr), &(cap), (n) + 1, sizeof(*(arr))); \
+		if (!__e)                                                        \
+			(arr)[(n)++] = (val);                                    \
+		__e;                                                             \
+	})
+
+/* ---- destination leaves ---------------------------------------------------- */
+
+struct dst_ctx {
+	const struct df_policy *p;
+	struct df_image *img;
+	struct df_diags *diags;
+	size_t cap4, cap6, cap_entries;
+	struct df_entry *tmp;
+	size_t n_tmp, cap_tmp;
+	/* leaf dedup: open addressing over (first, count, flags) */
+	struct df_leaf *slots;
+	uint64_t *hashes;
+	size_t n_slots, n_used;
+};
+
+static uint64_t hash_entries(const struct df_entry *e, size_t n, uint16_t flags)
+{
+	const unsigned char *b = (const unsigned char *)e;
+	uint64_t h = 1469598103934665603ULL ^ flags;
+
+	for (size_t i = 0; i < n * sizeof(*e); i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+static int dedup_grow(struct dst_ctx *x)
+{
+	size_t n = x->n_slots ? x->n_slots * 2 : 1024;
+	struct df_leaf *slots = calloc(n, sizeof(*slots));
+	uint64_t *hashes = calloc(n, sizeof(*hashes));
+
+	if (!slots || !hashes) {
+		free(slots);
+		free(hashes);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < x->n_slots; i++) {
+		size_t k;
+
+		if (!x->hashes[i])
+			continue;
+		for (k = x->hashes[i] & (n - 1); hashes[k]; k = (k + 1) & (n - 1))
+			;
+		hashes[k] = x->hashes[i];
+		slots[k] = x->slots[i];
+	}
+	free(x->slots);
+	free(x->hashes);
+	x->slots = slots;
+	x->hashes = hashes;
+	x->n_slots = n;
+	return 0;
+}
+
+/* Finds or appends the entry list in x->tmp; returns the leaf. */
+static int intern_leaf(struct dst_ctx *x, uint16_t flags, struct df_leaf *out)
+{
+	struct df_image *img = x->img;
+	uint64_t h = hash_entries(x->tmp, x->n_tmp, flags);
+	size_t k;
+	int err;
+
+	if ((x->n_used + 1) * 2 > x->n_slots && (err = dedup_grow(x)))
+		return err;
+	for (k = h & (x->n_slots - 1); x->hashes[k]; k = (k + 1) & (x->n_slots - 1)) {
+		struct df_leaf *l = &x->slots[k];
+
+		if (x->hashes[k] == h && l->count == x->n_tmp && l->flags == flags &&
+		    !memcmp(&img->entries[l->first], x->tmp, x->n_tmp * sizeof(*x->tmp))) {
+			*out = *l;
+			return 0;
+		}
+	}
+	err = grow((void **)&img->entries, &x->cap_entries, img->n_entries + x->n_tmp,
+		   sizeof(*img->entries));
+	if (err)
+		return err;
+	memcpy(&img->entries[img->n_entries], x->tmp, x->n_tmp * sizeof(*x->tmp));
+	*out = (struct df_leaf){ .first = (__u32)img->n_entries, .count = (__u16)x->n_tmp,
+				 .flags = flags };
+	img->n_entries += x->n_tmp;
+	x->hashes[k] = h;
+	x->slots[k] = *out;
+	x->n_used++;
+	img->n_leaves++;
+	if (x->n_tmp > img->max_leaf_len)
+		img->max_leaf_len = x->n_tmp;
+	return 0;
+}
+
+static int add_entries(struct dst_ctx *x, const struct df_match *m, uint64_t classes,
+		       uint32_t rule, uint8_t kind, uint64_t nb, uint64_t exp)
+{
+	size_t nr = m->n_ports ? m->n_ports : 1;
+
+	for (size_t i = 0; i < nr; i++) {
+		struct df_entry e = {
+			.classes = classes,
+			.not_before = nb,
+			.expires = exp,
+			.port_lo = m->n_ports ? m->ports[i].lo : 0,
+			.port_hi = m->n_ports ? m->ports[i].hi : 0xffff,
+			.rule = (__u16)rule,
+			.protos = m->protos,
+			.kind = kind,
+		};
+
+		if (PUSH(x->tmp, x->n_tmp, x->cap_tmp, e))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static uint64_t clamp_time(int64_t t)
+{
+	return t < 0 ? 0 : (uint64_t)t;
+}
+
+static int dst_leaf_cb(const struct df_cidr *key, const uint32_t *ids, size_t n, void *ctx)
+{
+	struct dst_ctx *x = ctx;
+	const struct df_policy *p = x->p;
+	uint16_t flags = 0;
+	struct df_leaf leaf;
+	int err;
+
+	x->n_tmp = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] < p->n_dests) {
+			const struct df_dest *d = &p->dests[ids[i]];
+
+			flags |= DF_LEAF_ANY_DEST;
+			if (d->allow)
+				err = add_entries(x, &d->m, d->allow, ids[i], DF_RULE_DEST, 0,
+						  UINT64_MAX);
+			else
+				err = 0;
+		} else {
+			const struct df_exception *e = &p->excs[ids[i] - p->n_dests];
+
+			err = add_entries(x, &e->m, 1ULL << e->class_idx, ids[i],
+					  DF_RULE_EXCEPTION, clamp_time(e->not_before),
+					  clamp_time(e->expires));
+		}
+		if (err)
+			return err;
+	}
+	if (x->n_tmp > DF_MAX_LEAF_ENTRIES) {
+		char buf[DF_ADDRSTRLEN];
+
+		df_cidr_format(key, true, buf, sizeof(buf));
+		df_diag_add(x->diags, DF_SEV_ERROR, p->file, 0, NULL,
+			    "policy exceeds map capacity: %zu rule entries (destinations and exceptions times port ranges) apply to %s, at most %d",
+			    x->n_tmp, buf, DF_MAX_LEAF_ENTRIES);
+		return -E2BIG;
+	}
+	err = intern_leaf(x, flags, &leaf);
+	if (err)
+		return err;
+	if (key->family == 4) {
+		struct df_dst4 d = { .key.prefixlen = key->plen, .leaf = leaf };
+
+		memcpy(d.key.addr, key->addr, 4);
+		return PUSH(x->img->dst4, x->img->n_dst4, x->cap4, d);
+	}
+	struct df_dst6 d = { .key.prefixlen = key->plen, .leaf = leaf };
+
+	memcpy(d.key.addr, key->addr, 16);
+	return PUSH(x->img->dst6, x->img->n_dst6, x->cap6, d);
+}
+
+static int compile_dsts(const struct df_policy *p, struct df_image *img, struct df_diags *diags)
+{
+	struct dst_ctx x = { .p = p, .img = img, .diags = diags };
+	struct df_contrib *c = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < p->n_dests && !err; i++) {
+		const struct df_match *m = &p->dests[i].m;
+
+		for (size_t j = 0; j < m->n_cidrs && !err; j++)
+			err = PUSH(c, n, cap, ((struct df_contrib){ m->cidrs[j], (uint32_t)i, false }));
+		for (size_t j = 0; j < m->n_except && !err; j++)
+			err = PUSH(c, n, cap, ((struct df_contrib){ m->except[j], (uint32_t)i, true }));
+	}
+	for (size_t i = 0; i < p->n_excs && !err; i++) {
+		const struct df_match *m = &p->excs[i].m;
+
+		for (size_t j = 0; j < m->n_cidrs && !err; j++)
+			err = PUSH(c, n, cap,
+				   ((struct df_contrib){ m->cidrs[j], (uint32_t)(p->n_dests + i),
+							 false }));
+	}
+	if (!err)
+		err = df_prefix_merge(c, n, (uint32_t)(p->n_dests + p->n_excs), dst_leaf_cb, &x);
+	free(c);
+	free(x.tmp);
+	free(x.slots);
+	free(x.hashes);
+	return err;
+}
+
+/* ---- classification selectors ---------------------------------------------- */
+
+struct src_ctx {
+	const struct df_policy *p;
+	struct df_image *img;
+	size_t cap4, cap6;
+};
+
+static int src_cb(const struct df_cidr *key, const uint32_t *ids, size_t n, void *ctx)
+{
+	struct src_ctx *x = ctx;
+	uint64_t classes = 0;
+
+	for (size_t i = 0; i < n; i++)
+		classes |= 1ULL << ids[i];
+	if (key->family == 4) {
+		struct df_src4 s = { .key.prefixlen = key->plen, .classes = classes };
+
+		memcpy(s.key.addr, key->addr, 4);
+		return PUSH(x->img->src4, x->img->n_src4, x->cap4, s);
+	}
+	struct df_src6 s = { .key.prefixlen = key->plen, .classes = classes };
+
+	memcpy(s.key.addr, key->addr, 16);
+	return PUSH(x->img->src6, x->img->n_src6, x->cap6, s);
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	const struct df_uid_sel *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static int compile_selectors(const struct df_policy *p, struct df_image *img,
+			     struct df_diags *diags)
+{
+	struct src_ctx sx = { .p = p, .img = img };
+	struct df_contrib *c = NULL;
+	size_t n = 0, cap = 0, cap_uids = 0, cap_cg = 0;
+	uint16_t n_marks = 0, n_lports = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < p->n_classes && !err; i++) {
+		const struct df_class *cl = &p->classes[i];
+		uint64_t bit = 1ULL << i;
+
+		if (cl->all)
+			img->hdr.all_mask |= bit;
+		if (cl->mode == DF_MODE_ENFORCE)
+			img->hdr.enforce_mask |= bit;
+		for (size_t j = 0; j < cl->n_laddrs && !err; j++)
+			err = PUSH(c, n, cap, ((struct df_contrib){ cl->laddrs[j], (uint32_t)i, false }));
+		for (size_t j = 0; j < cl->n_uids && !err; j++)
+			err = PUSH(img->uids, img->n_uids, cap_uids,
+				   ((struct df_uid_sel){ cl->uids[j], bit }));
+		for (size_t j = 0; j < cl->n_cgroups && !err; j++) {
+			size_t k;
+
+			for (k = 0; k < img->n_cgroups; k++)
+				if (!strcmp(img->cgroups[k].path, cl->cgroups[j]))
+					break;
+			if (k < img->n_cgroups) {
+				img->cgroups[k].classes |= bit;
+				continue;
+			}
+			char *path = strdup(cl->cgroups[j]);
+
+			err = path ? PUSH(img->cgroups, img->n_cgroups, cap_cg,
+					  ((struct df_cgroup_sel){ path, bit })) :
+				     -ENOMEM;
+			if (err)
+				free(path);
+		}
+		for (size_t j = 0; j < cl->n_marks && !err; j++) {
+			uint16_t k;
+
+			for (k = 0; k < n_marks; k++)
+				if (img->marks[k].value == cl->marks[j].value &&
+				    img->marks[k].mask == cl->marks[j].mask)
+					break;
+			if (k == n_marks && n_marks == DF_MAX_MARK_RULES) {
+				err = -E2BIG;
+				df_diag_add(diags, DF_SEV_ERROR, p->file, cl->line, NULL,
+					    "policy exceeds map capacity: more than %d distinct mark selectors",
+					    DF_MAX_MARK_RULES);
+				break;
+			}
+			if (k == n_marks)
+				img->marks[n_marks++] = (struct df_mark_rule){
+					.value = cl->marks[j].value, .mask = cl->marks[j].mask
+				};
+			img->marks[k].classes |= bit;
+		}
+		for (size_t j = 0; j < cl->n_lports && !err; j++) {
+			uint16_t k;
+
+			for (k = 0; k < n_lports; k++)
+				if (img->lports[k].lo == cl->lports[j].lo &&
+				    img->lports[k].hi == cl->lports[j].hi)
+					break;
+			if (k == n_lports && n_lports == DF_MAX_LPORT_RULES) {
+				err = -E2BIG;
+				df_diag_add(diags, DF_SEV_ERROR, p->file, cl->line, NULL,
+					    "policy exceeds map capacity: more than %d distinct local port ranges",
+					    DF_MAX_LPORT_RULES);
+				break;
+			}
+			if (k == n_lports)
+				img->lports[n_lports++] = (struct df_lport_rule){
+					.lo = cl->lports[j].lo, .hi = cl->lports[j].hi
+				};
+			img->lports[k].classes |= bit;
+		}
+	}
+	img->hdr.n_marks = n_marks;
+	img->hdr.n_lports = n_lports;
+	if (!err)
+		err = df_prefix_merge(c, n, DF_MAX_CLASSES, src_cb, &sx);
+	free(c);
+	if (err)
+		return err;
+
+	/* One uid entry per uid, its classes merged. */
+	qsort(img->uids, img->n_uids, sizeof(*img->uids), uid_cmp);
+	size_t w = 0;
+
+	for (size_t i = 0; i < img->n_uids; i++) {
+		if (w && img->uids[w - 1].uid == img->uids[i].uid)
+			img->uids[w - 1].classes |= img->uids[i].classes;
+		else
+			img->uids[w++] = img->uids[i];
+	}
+	img->n_uids = w;
+	return 0;
+}
+
+int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags *diags)
+{
+	struct df_image *img = calloc(1, sizeof(*img));
+	int err;
+
+	*out = NULL;
+	if (!img)
+		return -ENOMEM;
+	if (p->n_dests + p->n_excs > DF_MAX_RULES) {
+		df_diag_add(diags, DF_SEV_ERROR, p->file, 0, NULL,
+			    "policy exceeds map capacity: %zu destinations and exceptions, at most %d",
+			    p->n_dests + p->n_excs, DF_MAX_RULES);
+		err = -E2BIG;
+		goto cleanup;
+	}
+	img->hdr.serial = p->serial;
+	img->hdr.flags = p->allow_loopback ? DF_POL_ALLOW_LOOPBACK : 0;
+	err = compile_selectors(p, img, diags);
+	if (!err)
+		err = compile_dsts(p, img, diags);
+	if (err == -ENOMEM)
+		df_diag_add(diags, DF_SEV_ERROR, p->file, 0, NULL, "out of memory compiling the policy");
+cleanup:
+	if (err) {
+		df_image_free(img);
+		return err;
+	}
+	*out = img;
+	return 0;
+}
+
+void df_image_free(struct df_image *img)
+{
+	if (!img)
+		return;
+	for (size_t i = 0; i < img->n_cgroups; i++)
+		free(img->cgroups[i].path);
+	free(img->cgroups);
+	free(img->dst4);
+	free(img->dst6);
+	free(img->entries);
+	free(img->src4);
+	free(img->src6);
+	free(img->uids);
+	free(img);
+}
+
+static void dump_key(FILE *out, uint8_t family, const __u8 *addr, __u32 plen)
+{
+	struct df_cidr c = { .family = family, .plen = (uint8_t)plen };
+	char buf[DF_ADDRSTRLEN];
+
+	memcpy(c.addr, addr, family == 4 ? 4 : 16);
+	df_cidr_format(&c, true, buf, sizeof(buf));
+	fprintf(out, "%s", buf);
+}
+
+static void dump_leaf(FILE *out, const struct df_leaf *l)
+{
+	fprintf(out, " -> leaf first=%u count=%u%s\n", l->first, l->count,
+		l->flags & DF_LEAF_ANY_DEST ? " any-dest" : "");
+}
+
+void df_image_dump(const struct df_image *img, const struct df_policy *p, FILE *out)
+{
+	fprintf(out, "hdr serial=%llu enforce=%#llx all=%#llx flags=%#x marks=%u lports=%u\n",
+		(unsigned long long)img->hdr.serial, (unsigned long long)img->hdr.enforce_mask,
+		(unsigned long long)img->hdr.all_mask, img->hdr.flags, img->hdr.n_marks,
+		img->hdr.n_lports);
+	for (size_t i = 0; i < img->n_cgroups; i++)
+		fprintf(out, "cgroup %s -> %#llx\n", img->cgroups[i].path,
+			(unsigned long long)img->cgroups[i].classes);
+	for (size_t i = 0; i < img->n_uids; i++)
+		fprintf(out, "uid %u -> %#llx\n", img->uids[i].uid,
+			(unsigned long long)img->uids[i].classes);
+	for (size_t i = 0; i < img->hdr.n_marks; i++)
+		fprintf(out, "mark %#x/%#x -> %#llx\n", img->marks[i].value, img->marks[i].mask,
+			(unsigned long long)img->marks[i].classes);
+	for (size_t i = 0; i < img->hdr.n_lports; i++)
+		fprintf(out, "lport %u-%u -> %#llx\n", img->lports[i].lo, img->lports[i].hi,
+			(unsigned long long)img->lports[i].classes);
+	for (size_t i = 0; i < img->n_src4; i++) {
+		fprintf(out, "src ");
+		dump_key(out, 4, img->src4[i].key.addr, img->src4[i].key.prefixlen);
+		fprintf(out, " -> %#llx\n", (unsigned long long)img->src4[i].classes);
+	}
+	for (size_t i = 0; i < img->n_src6; i++) {
+		fprintf(out, "src ");
+		dump_key(out, 6, img->src6[i].key.addr, img->src6[i].key.prefixlen);
+		fprintf(out, " -> %#llx\n", (unsigned long long)img->src6[i].classes);
+	}
+	for (size_t i = 0; i < img->n_dst4; i++) {
+		fprintf(out, "dst ");
+		dump_key(out, 4, img->dst4[i].key.addr, img->dst4[i].key.prefixlen);
+		dump_leaf(out, &img->dst4[i].leaf);
+	}
+	for (size_t i = 0; i < img->n_dst6; i++) {
+		fprintf(out, "dst ");
+		dump_key(out, 6, img->dst6[i].key.addr, img->dst6[i].key.prefixlen);
+		dump_leaf(out, &img->dst6[i].leaf);
+	}
+	for (size_t i = 0; i < img->n_entries; i++) {
+		const struct df_entry *e = &img->entries[i];
+		const char *kind;
+		const char *name = df_rule_name(p, e->rule, &kind);
+
+		fprintf(out, "entry %zu %s %s classes=%#llx protos=%#x ports=%u-%u", i, kind,
+			name ? name : "?", (unsigned long long)e->classes, e->protos, e->port_lo,
+			e->port_hi);
+		if (e->kind == DF_RULE_EXCEPTION)
+			fprintf(out, " window=%llu-%llu", (unsigned long long)e->not_before,
+				(unsigned long long)e->expires);
+		fputc('\n', out);
+	}
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* struct df_policy -> the exact contents of the BPF maps (docs/compiler.md).
+ * Pure: no syscalls; cgroup paths stay paths until the loader resolves them. */
+#ifndef DF_COMPILE_H
+#define DF_COMPILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "datafence.h"
+#include "diag.h"
+#include "policy.h"
+
+struct df_dst4 {
+	struct df_lpm4_key key;
+	struct df_leaf leaf;
+};
+
+struct df_dst6 {
+	struct df_lpm6_key key;
+	struct df_leaf leaf;
+};
+
+struct df_src4 {
+	struct df_lpm4_key key;
+	__u64 classes;
+};
+
+struct df_src6 {
+	struct df_lpm6_key key;
+	__u64 classes;
+};
+
+struct df_cgroup_sel {
+	char *path; /* resolved to a cgroup id (inode) at load time */
+	uint64_t classes;
+};
+
+struct df_uid_sel {
+	uint32_t uid;
+	uint64_t classes;
+};
+
+struct df_image {
+	struct df_policy_hdr hdr;
+	struct df_dst4 *dst4;
+	size_t n_dst4;
+	struct df_dst6 *dst6;
+	size_t n_dst6;
+	struct df_entry *entries;
+	size_t n_entries;
+	struct df_src4 *src4;
+	size_t n_src4;
+	struct df_src6 *src6;
+	size_t n_src6;
+	struct df_cgroup_sel *cgroups;
+	size_t n_cgroups;
+	struct df_uid_sel *uids;
+	size_t n_uids;
+	struct df_mark_rule marks[DF_MAX_MARK_RULES];
+	struct df_lport_rule lports[DF_MAX_LPORT_RULES];
+	size_t n_leaves;      /* distinct entry lists */
+	size_t max_leaf_len;  /* longest entry list: the bound of the scan */
+};
+
+/* Compiles; on error returns -E2BIG/-ENOMEM with a diagnostic in diags. */
+int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags *diags);
+void df_image_free(struct df_image *img);
+/* Writes the image as stable text (golden files, `check --dump`). */
+void df_image_dump(const struct df_image *img, const struct df_policy *p, FILE *out);
+
+/* Prefix merge (also used by tests): for every distinct prefix among the
+ * contributions, the sorted ids whose include prefixes contain it and none of
+ * whose except prefixes do. */
+struct df_contrib {
+	struct df_cidr cidr;
+	uint32_t id;
+	bool except;
+};
+typedef int (*df_merge_cb)(const struct df_cidr *key, const uint32_t *ids, size_t n,
+			   void *ctx);
+int df_prefix_merge(struct df_contrib *c, size_t n, uint32_t max_id, df_merge_cb cb,
+		    void *ctx);
+
+#endif

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Diagnostics collection and printing (nftables erec style). */
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *xstrdup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void df_diag_add(struct df_diags *d, enum df_severity sev, const char *file,
+		 int line, const char *culprit, const char *fmt, ...)
+{
+	struct df_diag *x;
+	va_list ap;
+	char *msg = NULL;
+
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct df_diag *v = realloc(d->v, cap * sizeof(*v));
+
+		if (!v)
+			return; /* out of memory: the count below still records it */
+		d->v = v;
+		d->cap = cap;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	x = &d->v[d->n++];
+	x->sev = sev;
+	x->file = xstrdup_or_null(file);
+	x->line = line;
+	x->culprit = xstrdup_or_null(culprit);
+	x->msg = msg;
+	if (sev == DF_SEV_ERROR)
+		d->errors++;
+	else
+		d->warnings++;
+}
+
+/* Returns the start of 1-based line `line` in src and its length. */
+static const char *source_line(const char *src, int line, size_t *len)
+{
+	const char *p = src;
+
+	for (int i = 1; i < line && p; i++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (!p || !*p)
+		return NULL;
+	*len = strcspn(p, "\n");
+	return p;
+}
+
+void df_diags_print(const struct df_diags *d, FILE *out, const char *source)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct df_diag *x = &d->v[i];
+		const char *sev = x->sev == DF_SEV_ERROR ? "error" : "warning";
+		const char *l = NULL;
+		size_t len = 0;
+
+		if (x->line > 0)
+			fprintf(out, "%s:%d: %s: %s\n", x->file ? x->file : "-", x->line,
+				sev, x->msg ? x->msg : "(out of memory)");
+		else
+			fprintf(out, "%s: %s: %s\n", x->file ? x->file : "-", sev,
+				x->msg ? x->msg : "(out of memory)");
+		if (source && x->line > 0)
+			l = source_line(source, x->line, &len);
+		if (!l)
+			continue;
+		fprintf(out, "    %.*s\n", (int)len, l);
+		if (x->culprit && *x->culprit) {
+			char *line = strndup(l, len);
+			char *at = line ? strstr(line, x->culprit) : NULL;
+
+			if (at) {
+				fprintf(out, "    ");
+				for (char *c = line; c < at; c++)
+					fputc(*c == '\t' ? '\t' : ' ', out);
+				for (size_t k = 0; k < strlen(x->culprit); k++)
+					fputc('^', out);
+				fputc('\n', out);
+			}
+			free(line);
+		}
+	}
+}
+
+void df_diags_free(struct df_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].culprit);
+		free(d->v[i].msg);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Diagnostics: "file:line: error: message", all of a file at once, with the
+ * source line and a caret under the culprit when it can be found. */
+#ifndef DF_DIAG_H
+#define DF_DIAG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum df_severity { DF_SEV_ERROR = 0, DF_SEV_WARNING = 1 };
+
+struct df_diag {
+	enum df_severity sev;
+	char *file;
+	int line;       /* 0: no line */
+	char *culprit;  /* text to underline in the source line, or NULL */
+	char *msg;
+};
+
+struct df_diags {
+	struct df_diag *v;
+	size_t n, cap;
+	size_t errors, warnings;
+};
+
+__attribute__((format(printf, 6, 7)))
+void df_diag_add(struct df_diags *d, enum df_severity sev, const char *file,
+		 int line, const char *culprit, const char *fmt, ...);
+/* Prints every diagnostic; `source` (may be NULL) is the file's text. */
+void df_diags_print(const struct df_diags *d, FILE *out, const char *source);
+void df_diags_free(struct df_diags *d);
+
+#endif

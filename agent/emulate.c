@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The emulator: a verdict from the compiled map images, computed the way the
+ * BPF program computes it (one longest-prefix lookup, one bounded scan of the
+ * leaf's entries, bit arithmetic on class masks). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile.h"
+#include "verdict.h"
+
+/* A longest-prefix index: keys sorted by (prefix length desc, address); a
+ * lookup binary-searches each length present, longest first. */
+struct lpm_key {
+	uint8_t addr[16];
+	uint32_t value; /* index into the image array */
+};
+
+struct lpm {
+	struct lpm_key *keys;
+	size_t n;
+	int n_lens;
+	uint8_t lens[129];
+	size_t start[130];
+};
+
+struct df_emu {
+	const struct df_image *img;
+	struct lpm dst4, dst6, src4, src6;
+};
+
+static int lpm_key_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct lpm_key *)a)->addr, ((const struct lpm_key *)b)->addr, 16);
+}
+
+struct lpm_in {
+	const __u8 *addr;
+	__u32 plen;
+};
+
+static int lpm_build(struct lpm *l, size_t n, int addr_len,
+		     void (*get)(const struct df_image *, size_t, struct lpm_in *),
+		     const struct df_image *img)
+{
+	size_t count[129] = { 0 }, pos[129];
+	struct lpm_in in;
+
+	l->keys = calloc(n ? n : 1, sizeof(*l->keys));
+	if (!l->keys)
+		return -ENOMEM;
+	l->n = n;
+	for (size_t i = 0; i < n; i++) {
+		get(img, i, &in);
+		count[in.plen]++;
+	}
+	size_t off = 0;
+
+	l->n_lens = 0;
+	for (int len = 128; len >= 0; len--) {
+		pos[len] = off;
+		if (!count[len])
+			continue;
+		l->lens[l->n_lens] = (uint8_t)len;
+		l->start[l->n_lens++] = off;
+		off += count[len];
+	}
+	l->start[l->n_lens] = off;
+	for (size_t i = 0; i < n; i++) {
+		struct lpm_key *k;
+
+		get(img, i, &in);
+		k = &l->keys[pos[in.plen]++];
+		memcpy(k->addr, in.addr, (size_t)addr_len);
+		k->value = (uint32_t)i;
+	}
+	for (int i = 0; i < l->n_lens; i++)
+		qsort(&l->keys[l->start[i]], l->start[i + 1] - l->start[i], sizeof(*l->keys),
+		      lpm_key_cmp);
+	return 0;
+}
+
+/* Returns the value of the longest prefix containing addr, or -1. */
+static long lpm_lookup(const struct lpm *l, const uint8_t *addr, int addr_len)
+{
+	for (int i = 0; i < l->n_lens; i++) {
+		struct df_cidr c = { .family = addr_len == 4 ? 4 : 6, .plen = l->lens[i] };
+		struct lpm_key key = { 0 }, *hit;
+
+		memcpy(c.addr, addr, (size_t)addr_len);
+		df_cidr_mask(&c);
+		memcpy(key.addr, c.addr, 16);
+		hit = bsearch(&key, &l->keys[l->start[i]], l->start[i + 1] - l->start[i],
+			      sizeof(*l->keys), lpm_key_cmp);
+		if (hit)
+			return hit->value;
+	}
+	return -1;
+}
+
+static void get_dst4(const struct df_image *img, size_t i, struct lpm_in *in)
+{
+	in->addr = img->dst4[i].key.addr;
+	in->plen = img->dst4[i].key.prefixlen;
+}
+
+static void get_dst6(const struct df_image *img, size_t i, struct lpm_in *in)
+{
+	in->addr = img->dst6[i].key.addr;
+	in->plen = img->dst6[i].key.prefixlen;
+}
+
+static void get_src4(const struct df_image *img, size_t i, struct lpm_in *in)
+{
+	in->addr = img->src4[i].key.addr;
+	in->plen = img->src4[i].key.prefixlen;
+}
+
+static void get_src6(const struct df_image *img, size_t i, struct lpm_in *in)
+{
+	in->addr = img->src6[i].key.addr;
+	in->plen = img->src6[i].key.prefixlen;
+}
+
+struct df_emu *df_emu_new(const struct df_image *img)
+{
+	struct df_emu *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->img = img;
+	if (lpm_build(&e->dst4, img->n_dst4, 4, get_dst4, img) ||
+	    lpm_build(&e->dst6, img->n_dst6, 16, get_dst6, img) ||
+	    lpm_build(&e->src4, img->n_src4, 4, get_src4, img) ||
+	    lpm_build(&e->src6, img->n_src6, 16, get_src6, img)) {
+		df_emu_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void df_emu_free(struct df_emu *e)
+{
+	if (!e)
+		return;
+	free(e->dst4.keys);
+	free(e->dst6.keys);
+	free(e->src4.keys);
+	free(e->src6.keys);
+	free(e);
+}
+
+/* The kernel walks the socket's cgroup ancestors (bpf_skb_ancestor_cgroup_id)
+ * and looks each id up; here the ids are the ancestor paths. */
+static uint64_t cgroup_classes(const struct df_image *img, const char *path)
+{
+	uint64_t mask = 0;
+	size_t len = strlen(path);
+
+	for (size_t i = 0; i < img->n_cgroups; i++) {
+		const char *sel = img->cgroups[i].path;
+		size_t n = strlen(sel);
+
+		if (n == 1 || (n <= len && !strncmp(path, sel, n) &&
+			       (path[n] == '\0' || path[n] == '/')))
+			mask |= img->cgroups[i].classes;
+	}
+	return mask;
+}
+
+uint64_t df_emu_classify(const struct df_emu *e, const struct df_packet *pkt)
+{
+	const struct df_image *img = e->img;
+	struct df_cidr src = pkt->src;
+	uint64_t mask = img->hdr.all_mask;
+	long v;
+
+	if (pkt->cgroup)
+		mask |= cgroup_classes(img, pkt->cgroup);
+	if (pkt->uid != DF_UID_NONE) {
+		size_t lo = 0, hi = img->n_uids;
+
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+
+			if (img->uids[mid].uid < pkt->uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < img->n_uids && img->uids[lo].uid == pkt->uid)
+			mask |= img->uids[lo].classes;
+	}
+	for (unsigned int i = 0; i < img->hdr.n_marks && i < DF_MAX_MARK_RULES; i++)
+		if ((pkt->mark & img->marks[i].mask) == img->marks[i].value)
+			mask |= img->marks[i].classes;
+	for (unsigned int i = 0; i < img->hdr.n_lports && i < DF_MAX_LPORT_RULES; i++)
+		if (pkt->sport >= img->lports[i].lo && pkt->sport <= img->lports[i].hi)
+			mask |= img->lports[i].classes;
+	df_addr_unmap(&src);
+	if (src.family == 4) {
+		v = lpm_lookup(&e->src4, src.addr, 4);
+		if (v >= 0)
+			mask |= img->src4[v].classes;
+	} else {
+		v = lpm_lookup(&e->src6, src.addr, 16);
+		if (v >= 0)
+			mask |= img->src6[v].classes;
+	}
+	return mask;
+}
+
+static uint64_t lowest_bit(uint64_t m)
+{
+	return m & (~m + 1);
+}
+
+void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
+		    uint64_t classes, int64_t now_s, struct df_result *res)
+{
+	const struct df_image *img = e->img;
+	struct df_cidr dst = pkt->dst;
+	const struct df_leaf *leaf = NULL;
+	uint64_t now = now_s < 0 ? 0 : (uint64_t)now_s;
+	uint64_t sat_dest = 0, sat_exc = 0, inactive = 0, proto_ok = 0, class_ok = 0;
+	uint8_t pbit = df_proto_bit(pkt->proto);
+	bool ported = pbit & DF_P_PORTED;
+	long v;
+
+	memset(res, 0, sizeof(*res));
+	res->classes = classes;
+	res->rule = -1;
+	df_addr_unmap(&dst);
+	if ((img->hdr.flags & DF_POL_ALLOW_LOOPBACK) && df_addr_is_loopback(&dst)) {
+		res->reason = DF_R_LOOPBACK;
+		return;
+	}
+	if (!classes) {
+		res->reason = DF_R_UNCLASSIFIED;
+		return;
+	}
+	if (dst.family == 4) {
+		v = lpm_lookup(&e->dst4, dst.addr, 4);
+		leaf = v >= 0 ? &img->dst4[v].leaf : NULL;
+	} else {
+		v = lpm_lookup(&e->dst6, dst.addr, 16);
+		leaf = v >= 0 ? &img->dst6[v].leaf : NULL;
+	}
+
+	/* One scan: which classes each kind of rule satisfies or explains. */
+	for (unsigned int i = 0; leaf && i < leaf->count && i < DF_MAX_LEAF_ENTRIES; i++) {
+		const struct df_entry *x = &img->entries[leaf->first + i];
+		bool proto = x->protos & pbit;
+		bool port = !ported || (pkt->dport >= x->port_lo && pkt->dport <= x->port_hi);
+
+		if (x->kind == DF_RULE_DEST) {
+			class_ok |= x->classes;
+			if (proto)
+				proto_ok |= x->classes;
+			if (proto && port)
+				sat_dest |= x->classes;
+		} else if (proto && port) {
+			if (x->not_before <= now && now < x->expires)
+				sat_exc |= x->classes;
+			else
+				inactive |= x->classes;
+		}
+	}
+
+	uint64_t unsat = classes & ~(sat_dest | sat_exc);
+	uint64_t c;
+	int want; /* which entry names the rule: 0 dest satisfies, 1 exc active,
+		     2 exc inactive, 3 dest proto, 4 dest allows */
+
+	if (!unsat) {
+		if (classes & ~sat_dest) {
+			res->reason = DF_R_EXCEPTION;
+			c = lowest_bit(classes & ~sat_dest);
+			want = 1;
+		} else {
+			res->reason = DF_R_DESTINATION;
+			c = lowest_bit(classes);
+			want = 0;
+		}
+	} else {
+		uint64_t enforce = unsat & img->hdr.enforce_mask;
+
+		res->verdict = enforce ? DF_DROP : DF_WOULD_DROP;
+		c = lowest_bit(enforce ? enforce : unsat);
+		if (inactive & c) {
+			res->reason = DF_R_EXCEPTION_INACTIVE;
+			want = 2;
+		} else if (proto_ok & c) {
+			res->reason = DF_R_PORT_NOT_ALLOWED;
+			want = 3;
+		} else if (class_ok & c) {
+			res->reason = DF_R_PROTOCOL_NOT_ALLOWED;
+			want = 4;
+		} else {
+			res->reason = leaf && (leaf->flags & DF_LEAF_ANY_DEST) ?
+					      DF_R_CLASS_NOT_ALLOWED : DF_R_NO_DESTINATION;
+			return;
+		}
+	}
+
+	/* Second pass, only for the rule to report: the first entry (policy
+	 * order) that plays the deciding role for class c. */
+	if (!leaf)
+		return;
+	for (unsigned int i = 0; i < leaf->count && i < DF_MAX_LEAF_ENTRIES; i++) {
+		const struct df_entry *x = &img->entries[leaf->first + i];
+		bool proto = x->protos & pbit;
+		bool port = !ported || (pkt->dport >= x->port_lo && pkt->dport <= x->port_hi);
+		bool active = x->not_before <= now && now < x->expires;
+		bool hit;
+
+		if (!(x->classes & c))
+			continue;
+		switch (want) {
+		case 0: hit = x->kind == DF_RULE_DEST && proto && port; break;
+		case 1: hit = x->kind == DF_RULE_EXCEPTION && proto && port && active; break;
+		case 2: hit = x->kind == DF_RULE_EXCEPTION && proto && port && !active; break;
+		case 3: hit = x->kind == DF_RULE_DEST && proto; break;
+		default: hit = x->kind == DF_RULE_DEST; break;
+		}
+		if (hit) {
+			res->rule = x->rule;
+			return;
+		}
+	}
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The policy library: libconfig text -> struct df_policy with file:line
+ * diagnostics. Pure: no syscalls besides the optional user-name resolver. */
+#ifndef DF_POLICY_H
+#define DF_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include "addr.h"
+
+enum df_mode { DF_MODE_ENFORCE = 0, DF_MODE_AUDIT = 1 };
+
+struct df_port_range {
+	uint16_t lo, hi;
+};
+
+struct df_mark {
+	uint32_t value, mask;
+};
+
+struct df_class {
+	char *name;
+	int line;
+	enum df_mode mode;
+	char **cgroups; /* normalised, absolute within the cgroup2 root */
+	size_t n_cgroups;
+	uint32_t *uids;
+	size_t n_uids;
+	struct df_mark *marks;
+	size_t n_marks;
+	struct df_port_range *lports;
+	size_t n_lports;
+	struct df_cidr *laddrs;
+	size_t n_laddrs;
+	bool all;
+};
+
+/* What destinations and exceptions share: where, which protocols, ports. */
+struct df_match {
+	struct df_cidr *cidrs;
+	size_t n_cidrs;
+	struct df_cidr *except; /* destinations only */
+	size_t n_except;
+	uint8_t protos;              /* DF_P_* bits */
+	struct df_port_range *ports; /* none: any port */
+	size_t n_ports;
+};
+
+struct df_dest {
+	char *name;
+	int line;
+	struct df_match m;
+	uint64_t allow; /* class bits */
+};
+
+struct df_exception {
+	char *id;
+	char *approved_by;
+	char *reason;
+	int line;
+	int class_idx;
+	struct df_match m;
+	int64_t not_before; /* unix seconds */
+	int64_t expires;    /* unix seconds, exclusive */
+};
+
+struct df_policy {
+	char *file;
+	char *name;
+	uint64_t serial;
+	enum df_mode mode;
+	bool allow_loopback;
+	struct df_class *classes;
+	size_t n_classes;
+	struct df_dest *dests;
+	size_t n_dests;
+	struct df_exception *excs;
+	size_t n_excs;
+};
+
+/* Resolves a user name to a uid; returns 0 or -ENOENT. */
+typedef int (*df_user_resolver)(const char *name, uint32_t *uid, void *ctx);
+int df_resolve_user_nss(const char *name, uint32_t *uid, void *ctx);
+
+struct df_parse_opts {
+	df_user_resolver resolve_user; /* NULL: user names are errors */
+	void *resolve_ctx;
+	int64_t now; /* for warnings about expired exceptions; 0: skip */
+};
+
+/* Parses and validates policy text. On success returns 0 and *out; on error
+ * returns -EINVAL (or -ENOMEM) and every problem is in diags. Warnings may be
+ * present either way. `file` names the source in diagnostics. */
+int df_policy_parse(const char *text, size_t len, const char *file,
+		    const struct df_parse_opts *opts, struct df_policy **out,
+		    struct df_diags *diags);
+/* Reads FILE and parses it; I/O errors become diagnostics. */
+int df_policy_load_file(const char *path, const struct df_parse_opts *opts,
+			struct df_policy **out, struct df_diags *diags,
+			char **text_out);
+void df_policy_free(struct df_policy *p);
+
+int df_class_index(const struct df_policy *p, const char *name);
+const char *df_mode_name(enum df_mode m);
+
+/* Protocol helpers shared by the evaluators. */
+uint8_t df_proto_bit(uint8_t ipproto);
+const char *df_proto_name(uint8_t ipproto);
+int df_proto_parse(const char *s, uint8_t *ipproto);
+
+/* RFC 3339 "2026-11-01T00:00:00Z" (or +hh:mm offset) -> unix seconds. */
+int df_time_parse(const char *s, int64_t *out);
+void df_time_format(int64_t t, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Packet facts and verdicts shared by the reference evaluator (refeval.c) and
+ * the compiled-table emulator (emulate.c). */
+#ifndef DF_VERDICT_H
+#define DF_VERDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "datafence.h"
+#include "addr.h"
+
+struct df_policy;
+struct df_image;
+struct df_emu;
+
+#define DF_UID_NONE 0xffffffffu
+
+/* What the datapath knows of one packet. */
+struct df_packet {
+	struct df_cidr src, dst; /* full-length addresses */
+	uint8_t proto;           /* IPPROTO_* */
+	uint16_t sport, dport;   /* host order; 0 when the protocol has none */
+	uint32_t uid;            /* socket owner, DF_UID_NONE if no socket */
+	uint32_t mark;
+	const char *cgroup;      /* cgroup v2 path of the socket, NULL if none */
+};
+
+struct df_result {
+	enum df_verdict verdict;
+	enum df_reason reason;
+	uint64_t classes; /* the packet's classes */
+	int rule;         /* rule index (destinations, then exceptions) or -1 */
+};
+
+const char *df_verdict_name(enum df_verdict v);
+const char *df_reason_name(enum df_reason r);
+/* Rule index -> "destination NAME" / "exception ID" parts. */
+const char *df_rule_name(const struct df_policy *p, int rule, const char **kind);
+
+/* Reference evaluator: DESIGN.md's verdict algorithm, straight from the
+ * parsed policy. */
+uint64_t df_ref_classify(const struct df_policy *p, const struct df_packet *pkt);
+void df_ref_verdict(const struct df_policy *p, const struct df_packet *pkt,
+		    uint64_t classes, int64_t now, struct df_result *res);
+
+/* Emulator: the same verdict from compiled map images, the way the BPF
+ * program computes it. df_emu_new indexes the image (not copied; keep it). */
+struct df_emu *df_emu_new(const struct df_image *img);
+void df_emu_free(struct df_emu *e);
+uint64_t df_emu_classify(const struct df_emu *e, const struct df_packet *pkt);
+void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
+		    uint64_t classes, int64_t now, struct df_result *res);
+
+#endif

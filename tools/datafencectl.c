@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* datafencectl: the operator's CLI. Commands come from one table that also
+ * drives `help`; every command prints text or, with --json, JSON. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compile.h"
+#include "policy.h"
+#include "verdict.h"
+
+#define DF_VERSION "0.1.0"
+
+/* Exit codes scripts rely on (datafencectl.8). */
+#define EXIT_OK 0
+#define EXIT_INVALID 1 /* check: policy invalid; test: policy invalid */
+#define EXIT_USAGE 2
+#define EXIT_DISAGREE 3 /* test: evaluators disagree (a bug: report it) */
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *summary;
+	const char *help;
+};
+
+static bool json_mode;
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+
+	if (s) {
+		puts(s);
+		free(s);
+	}
+	json_decref(j);
+}
+
+/* Usage errors: text to stderr, or {"error": ...} in JSON mode. */
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (json_mode)
+		print_json(json_pack("{s:s}", "error", msg ? msg : "usage error"));
+	else
+		fprintf(stderr, "datafencectl: %s\n", msg ? msg : "usage error");
+	free(msg);
+	return EXIT_USAGE;
+}
+
+static json_t *diags_json(const struct df_diags *d)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct df_diag *x = &d->v[i];
+
+		json_array_append_new(a, json_pack("{s:s, s:i, s:s, s:s}", "file",
+						   x->file ? x->file : "-", "line", x->line,
+						   "severity",
+						   x->sev == DF_SEV_ERROR ? "error" : "warning",
+						   "message", x->msg ? x->msg : ""));
+	}
+	return a;
+}
+
+static struct df_parse_opts parse_opts(void)
+{
+	return (struct df_parse_opts){ .resolve_user = df_resolve_user_nss,
+				       .now = (int64_t)time(NULL) };
+}
+
+/* Loads and compiles a policy; diagnostics collected in d. */
+static int load_policy(const char *file, struct df_policy **p, struct df_image **img,
+		       struct df_diags *d, char **text)
+{
+	struct df_parse_opts o = parse_opts();
+	int err;
+
+	*img = NULL;
+	err = df_policy_load_file(file, &o, p, d, text);
+	if (err)
+		return err;
+	err = df_compile(*p, img, d);
+	if (err) {
+		df_policy_free(*p);
+		*p = NULL;
+	}
+	return err;
+}
+
+static size_t count_prefixes(const struct df_policy *p, int family)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_dests; i++)
+		for (size_t j = 0; j < p->dests[i].m.n_cidrs; j++)
+			n += p->dests[i].m.cidrs[j].family == family;
+	for (size_t i = 0; i < p->n_excs; i++)
+		for (size_t j = 0; j < p->excs[i].m.n_cidrs; j++)
+			n += p->excs[i].m.cidrs[j].family == family;
+	return n;
+}
+
+static int check_one(const char *file, bool dump)
+{
+	struct df_diags d = { 0 };
+	struct df_policy *p = NULL;
+	struct df_image *img = NULL;
+	char *text = NULL;
+	int err = load_policy(file, &p, &img, &d, &text);
+
+	if (json_mode) {
+		json_t *j = json_pack("{s:s, s:b, s:o}", "file", file, "valid", !err, "diagnostics",
+				      diags_json(&d));
+
+		if (!err) {
+			json_object_set_new(
+				j, "summary",
+				json_pack("{s:s, s:I, s:s, s:i, s:i, s:i, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}}",
+					  "name", p->name, "serial", (json_int_t)p->serial, "mode",
+					  df_mode_name(p->mode), "classes", (int)p->n_classes,
+					  "destinations", (int)p->n_dests, "exceptions",
+					  (int)p->n_excs, "prefixes_v4",
+					  (json_int_t)count_prefixes(p, 4), "prefixes_v6",
+					  (json_int_t)count_prefixes(p, 6), "compiled", "dst4",
+					  (json_int_t)img->n_dst4, "dst6", (json_int_t)img->n_dst6,
+					  "leaves", (json_int_t)img->n_leaves, "entries",
+					  (json_int_t)img->n_entries, "max_scan",
+					  (json_int_t)img->max_leaf_len, "src4", (json_int_t)img->n_src4,
+					  "src6", (json_int_t)img->n_src6, "uids",
+					  (json_int_t)img->n_uids, "cgroups", (json_int_t)img->n_cgroups,
+					  "marks", img->hdr.n_marks, "local_ports", img->hdr.n_lports));
+		}
+		print_json(j);
+	} else {
+		df_diags_print(&d, stderr, text);
+		if (!err) {
+			printf("%s: ok: policy '%s' serial %llu, mode %s\n", file, p->name,
+			       (unsigned long long)p->serial, df_mode_name(p->mode));
+			printf("  %zu classes, %zu destinations, %zu exceptions; prefixes: %zu IPv4, %zu IPv6\n",
+			       p->n_classes, p->n_dests, p->n_excs, count_prefixes(p, 4),
+			       count_prefixes(p, 6));
+			printf("  compiled: %zu+%zu destination prefixes (v4+v6), %zu leaves, %zu rule entries (longest scan %zu)\n",
+			       img->n_dst4, img->n_dst6, img->n_leaves, img->n_entries,
+			       img->max_leaf_len);
+			printf("  selectors: %zu cgroups, %zu uids, %u marks, %u local port ranges, %zu+%zu local prefixes\n",
+			       img->n_cgroups, img->n_uids, img->hdr.n_marks, img->hdr.n_lports,
+			       img->n_src4, img->n_src6);
+			if (dump)
+				df_image_dump(img, p, stdout);
+		} else {
+			fprintf(stderr, "%s: invalid: %zu error%s\n", file, d.errors,
+				d.errors == 1 ? "" : "s");
+		}
+	}
+	df_diags_free(&d);
+	df_image_free(img);
+	df_policy_free(p);
+	free(text);
+	return err ? EXIT_INVALID : EXIT_OK;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+					      { "dump", no_argument, NULL, 'd' },
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
+	bool dump = false;
+	int c, rc = EXIT_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jdh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json_mode = true; break;
+		case 'd': dump = true; break;
+		case 'h': return -1;
+		default: return usage_error("check: bad option; try \"datafencectl help check\"");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("check: no policy file given; try \"datafencectl help check\"");
+	for (int i = optind; i < argc; i++) {
+		int r = check_one(argv[i], dump);
+
+		if (r > rc)
+			rc = r;
+	}
+	return rc;
+}
+
+static json_t *classes_json(const struct df_policy *p, uint64_t mask)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < p->n_classes; i++)
+		if (mask & (1ULL << i))
+			json_array_append_new(a, json_string(p->classes[i].name));
+	return a;
+}
+
+static void classes_text(const struct df_policy *p, uint64_t mask, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < p->n_classes && n < len; i++)
+		if (mask & (1ULL << i))
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "",
+					      p->classes[i].name);
+	if (!buf[0])
+		snprintf(buf, len, "(none)");
+}
+
+static json_t *result_json(const struct df_policy *p, const struct df_result *r)
+{
+	const char *kind, *name = df_rule_name(p, r->rule, &kind);
+
+	return json_pack("{s:s, s:s, s:o, s:o}", "verdict", df_verdict_name(r->verdict), "reason",
+			 df_reason_name(r->reason), "classes", classes_json(p, r->classes), "rule",
+			 name ? json_pack("{s:s, s:s}", "kind", kind, "name", name) : json_null());
+}
+
+static bool same_result(const struct df_result *a, const struct df_result *b)
+{
+	return a->verdict == b->verdict && a->reason == b->reason && a->classes == b->classes &&
+	       a->rule == b->rule;
+}
+
+static int parse_u32(const char *s, unsigned long long max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || !*s || *end || *s == '-' || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int cmd_test(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' }, { "dst", required_argument, NULL, 'd' },
+		{ "src", required_argument, NULL, 's' },    { "port", required_argument, NULL, 'P' },
+		{ "proto", required_argument, NULL, 'r' },  { "class", required_argument, NULL, 'c' },
+		{ "uid", required_argument, NULL, 'u' },    { "mark", required_argument, NULL, 'm' },
+		{ "sport", required_argument, NULL, 'S' },  { "cgroup", required_argument, NULL, 'g' },
+		{ "at", required_argument, NULL, 'a' },     { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },	    { 0 }
+	};
+	const char *policy = NULL, *dst = NULL, *src = NULL, *at = NULL;
+	char *class_names[DF_MAX_CLASSES];
+	int n_class_names = 0, n_facts = 0, c, rc;
+	struct df_packet pkt = { .uid = DF_UID_NONE, .proto = 6 };
+	bool have_port = false;
+	int64_t now = (int64_t)time(NULL);
+	uint32_t v;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': policy = optarg; break;
+		case 'd': dst = optarg; break;
+		case 's': src = optarg; n_facts++; break;
+		case 'P':
+			if (parse_u32(optarg, 65535, &v))
+				return usage_error("test: bad --port \"%s\" (0-65535)", optarg);
+			pkt.dport = (uint16_t)v;
+			have_port = true;
+			break;
+		case 'r':
+			if (df_proto_parse(optarg, &pkt.proto))
+				return usage_error("test: bad --proto \"%s\" (tcp, udp, sctp, icmp, icmpv6 or a number)",
+						   optarg);
+			break;
+		case 'c':
+			if (n_class_names == DF_MAX_CLASSES)
+				return usage_error("test: too many --class");
+			class_names[n_class_names++] = optarg;
+			break;
+		case 'u':
+			if (parse_u32(optarg, 0xfffffffeu, &pkt.uid))
+				return usage_error("test: bad --uid \"%s\"", optarg);
+			n_facts++;
+			break;
+		case 'm':
+			if (parse_u32(optarg, 0xffffffffu, &pkt.mark))
+				return usage_error("test: bad --mark \"%s\"", optarg);
+			n_facts++;
+			break;
+		case 'S':
+			if (parse_u32(optarg, 65535, &v))
+				return usage_error("test: bad --sport \"%s\"", optarg);
+			pkt.sport = (uint16_t)v;
+			n_facts++;
+			break;
+		case 'g': pkt.cgroup = optarg; n_facts++; break;
+		case 'a': at = optarg; break;
+		case 'j': json_mode = true; break;
+		case 'h': return -1;
+		default: return usage_error("test: bad option; try \"datafencectl help test\"");
+		}
+	}
+	if (optind < argc)
+		return usage_error("test: unexpected argument \"%s\"", argv[optind]);
+	if (!policy)
+		return usage_error("test: --policy FILE is required (verdicts from the running agent are not implemented yet)");
+	if (!dst || df_addr_parse(dst, &pkt.dst))
+		return usage_error("test: --dst ADDR is required and must be an IPv4 or IPv6 address");
+	if (src && df_addr_parse(src, &pkt.src))
+		return usage_error("test: bad --src \"%s\"", src);
+	if (!src)
+		df_addr_parse(pkt.dst.family == 4 && !strchr(dst, ':') ? "0.0.0.0" : "::", &pkt.src);
+	if (n_class_names && n_facts)
+		return usage_error("test: give either --class or socket facts (--cgroup, --uid, --mark, --sport, --src), not both");
+	if (!n_class_names && !n_facts)
+		return usage_error("test: give --class NAME or a socket fact (--cgroup, --uid, --mark, --sport, --src)");
+	if (at && df_time_parse(at, &now))
+		return usage_error("test: bad --at \"%s\" (RFC 3339, e.g. 2026-12-01T00:00:00Z)", at);
+	if (pkt.cgroup && pkt.cgroup[0] != '/')
+		return usage_error("test: --cgroup must be a path from the cgroup2 root, like /us-data.slice/x.service");
+	if (!(df_proto_bit(pkt.proto) & DF_P_PORTED)) {
+		if (have_port)
+			return usage_error("test: --port applies to tcp, udp and sctp only");
+		pkt.sport = 0;
+	} else if (!have_port) {
+		return usage_error("test: --port is required for tcp, udp and sctp");
+	}
+
+	struct df_diags d = { 0 };
+	struct df_policy *p = NULL;
+	struct df_image *img = NULL;
+	struct df_emu *emu = NULL;
+	char *text = NULL;
+	struct df_result ref, emr;
+	uint64_t ref_cls = 0, emu_cls = 0;
+
+	if (load_policy(policy, &p, &img, &d, &text)) {
+		if (json_mode) {
+			print_json(json_pack("{s:s, s:o}", "error", "invalid policy", "diagnostics",
+					     diags_json(&d)));
+		} else {
+			df_diags_print(&d, stderr, text);
+		}
+		rc = EXIT_INVALID;
+		goto cleanup;
+	}
+	emu = df_emu_new(img);
+	if (!emu) {
+		rc = usage_error("out of memory");
+		goto cleanup;
+	}
+	if (n_class_names) {
+		for (int i = 0; i < n_class_names; i++) {
+			int ci = df_class_index(p, class_names[i]);
+
+			if (ci < 0) {
+				rc = usage_error("test: unknown class \"%s\" in %s", class_names[i],
+						 policy);
+				goto cleanup;
+			}
+			ref_cls |= 1ULL << ci;
+		}
+		emu_cls = ref_cls;
+	} else {
+		ref_cls = df_ref_classify(p, &pkt);
+		emu_cls = df_emu_classify(emu, &pkt);
+	}
+	df_ref_verdict(p, &pkt, ref_cls, now, &ref);
+	df_emu_verdict(emu, &pkt, emu_cls, now, &emr);
+	rc = same_result(&ref, &emr) ? EXIT_OK : EXIT_DISAGREE;
+
+	if (json_mode) {
+		json_t *j = result_json(p, &ref);
+
+		json_object_set_new(j, "reference", result_json(p, &ref));
+		json_object_set_new(j, "emulator", result_json(p, &emr));
+		json_object_set_new(j, "agree", json_boolean(rc == EXIT_OK));
+		print_json(j);
+	} else {
+		char cls[1024], when[40];
+		const char *kind, *name = df_rule_name(p, ref.rule, &kind);
+
+		classes_text(p, ref.classes, cls, sizeof(cls));
+		df_time_format(now, when, sizeof(when));
+		df_diags_print(&d, stderr, text);
+		printf("verdict: %s\nreason:  %s\nclasses: %s\n", df_verdict_name(ref.verdict),
+		       df_reason_name(ref.reason), cls);
+		printf("rule:    %s%s%s\n", name ? kind : "(none)", name ? " " : "", name ? name : "");
+		printf("at:      %s\n", when);
+		if (rc == EXIT_OK) {
+			printf("checked: reference evaluator and compiled-table emulator agree\n");
+		} else {
+			const char *k2, *n2 = df_rule_name(p, emr.rule, &k2);
+
+			classes_text(p, emr.classes, cls, sizeof(cls));
+			fprintf(stderr,
+				"datafencectl: BUG: the emulator disagrees: %s %s classes %s rule %s %s\n",
+				df_verdict_name(emr.verdict), df_reason_name(emr.reason), cls, k2,
+				n2 ? n2 : "");
+		}
+	}
+cleanup:
+	df_emu_free(emu);
+	df_image_free(img);
+	df_policy_free(p);
+	df_diags_free(&d);
+	free(text);
+	return rc;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	if (json_mode)
+		print_json(json_pack("{s:s}", "version", DF_VERSION));
+	else
+		printf("datafencectl %s\n", DF_VERSION);
+	return EXIT_OK;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cmd cmds[] = {
+	{ "check", cmd_check, "FILE... [--json] [--dump]",
+	  "validate policy files and summarise what they compile to",
+	  "  Parses, validates and compiles each FILE without touching the kernel.\n"
+	  "  Errors and warnings print as FILE:LINE: error: MESSAGE with the source line.\n"
+	  "  --json   one JSON object per file and line: {file, valid, diagnostics, summary}\n"
+	  "  --dump   also print the compiled map images\n"
+	  "  Exit: 0 every file valid, 1 some file invalid, 2 usage error.\n" },
+	{ "test", cmd_test,
+	  "--policy FILE --dst ADDR [--port N] [--proto P] (--class NAME | --cgroup PATH | --uid N | --mark N | --sport N | --src ADDR) [--at TIME] [--json]",
+	  "explain the verdict for one flow",
+	  "  Judges one flow with the reference evaluator and the compiled-table\n"
+	  "  emulator; prints verdict, reason, classes and the deciding rule.\n"
+	  "  --class NAME      the flow carries this class (repeatable), or give socket facts:\n"
+	  "  --cgroup PATH     cgroup v2 path of the sending process, from the cgroup2 root\n"
+	  "  --uid N --mark N --sport N --src ADDR\n"
+	  "  --proto P         tcp (default), udp, sctp, icmp, icmpv6 or a number\n"
+	  "  --port N          destination port (required for tcp, udp, sctp)\n"
+	  "  --at TIME         judge at this RFC 3339 time (exceptions), default now\n"
+	  "  --json            {verdict, reason, classes, rule, reference, emulator, agree}\n"
+	  "  Exit: 0 judged, 1 policy invalid, 2 usage, 3 the two evaluators disagree.\n" },
+	{ "version", cmd_version, "", "print the version", "" },
+	{ "help", cmd_help, "[COMMAND]", "this help, or one command's", "" },
+};
+
+static void print_usage(FILE *out)
+{
+	fprintf(out, "Usage: datafencectl [--json] COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(out, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(out, "\nGlobal options:\n"
+		     "  -j, --json       machine-readable output (errors as {\"error\": ...})\n"
+		     "  -h, --help       this help; \"datafencectl help COMMAND\" for one command\n"
+		     "  -V, --version    print the version\n");
+}
+
+static void print_cmd_help(const struct cmd *c)
+{
+	printf("Usage: datafencectl %s %s\n%s%s", c->name, c->args, *c->help ? "\n" : "",
+	       c->help);
+}
+
+static const struct cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(cmds[i].name, name))
+			return &cmds[i];
+	return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc < 2) {
+		print_usage(stdout);
+		return EXIT_OK;
+	}
+	c = find_cmd(argv[1]);
+	if (!c)
+		return usage_error("unknown command \"%s\"; try \"datafencectl help\"", argv[1]);
+	print_cmd_help(c);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd *c;
+	int i, rc;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
+			json_mode = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return cmd_help(1, argv);
+		else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version"))
+			return cmd_version(0, NULL);
+		else
+			return usage_error("unknown option \"%s\"; try \"datafencectl help\"", argv[i]);
+	}
+	if (i == argc) {
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	c = find_cmd(argv[i]);
+	if (!c)
+		return usage_error("unknown command \"%s\"; try \"datafencectl help\"", argv[i]);
+	rc = c->fn(argc - i, argv + i);
+	if (rc < 0) { /* the command's --help */
+		print_cmd_help(c);
+		rc = EXIT_OK;
+	}
+	return rc;
+}
