@@ -19,7 +19,7 @@ endif
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
 	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libclang-rt-14-dev \
-	iproute2 nftables
+	iproute2 nftables jq
 
 WERROR ?= $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
@@ -131,7 +131,7 @@ $(O)/san/tests/%: tests/unit/%.c $(O)/san/libdatafence.a $(LIB_HDRS) | $(O)/san/
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(O)/san/libdatafence.a -o $@ $(LIBS) -lcmocka
 
-FUZZ_TARGETS := fuzz_policy
+FUZZ_TARGETS := fuzz_policy fuzz_values
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 FUZZ_SECONDS ?= 60
 
@@ -143,7 +143,7 @@ $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS) | $(O)/fuzz
 fuzz: deps $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(O)/fuzz/corpus-$$t; \
-		$(O)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(O)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 			$(O)/fuzz/corpus-$$t config/examples tests/policies/bad || exit 1; \
 	done
 

@@ -100,7 +100,8 @@ int df_prefix_merge(struct df_contrib *c, size_t n, uint32_t max_id, df_merge_cb
 				ids[n_ids++] = id;
 			}
 		}
-		qsort(ids, n_ids, sizeof(*ids), u32_cmp);
+		if (n_ids)
+			qsort(ids, n_ids, sizeof(*ids), u32_cmp);
 		err = cb(&c[i].cidr, ids, n_ids, ctx);
 		if (err)
 			goto cleanup;
@@ -209,7 +210,7 @@ static int intern_leaf(struct dst_ctx *x, uint16_t flags, struct df_leaf *out)
 		struct df_leaf *l = &x->slots[k];
 
 		if (x->hashes[k] == h && l->count == x->n_tmp && l->flags == flags &&
-		    !memcmp(&img->entries[l->first], x->tmp, x->n_tmp * sizeof(*x->tmp))) {
+		    (!x->n_tmp || !memcmp(&img->entries[l->first], x->tmp, x->n_tmp * sizeof(*x->tmp)))) {
 			*out = *l;
 			return 0;
 		}
@@ -218,7 +219,8 @@ static int intern_leaf(struct dst_ctx *x, uint16_t flags, struct df_leaf *out)
 		   sizeof(*img->entries));
 	if (err)
 		return err;
-	memcpy(&img->entries[img->n_entries], x->tmp, x->n_tmp * sizeof(*x->tmp));
+	if (x->n_tmp)
+		memcpy(&img->entries[img->n_entries], x->tmp, x->n_tmp * sizeof(*x->tmp));
 	*out = (struct df_leaf){ .first = (__u32)img->n_entries, .count = (__u16)x->n_tmp,
 				 .flags = flags };
 	img->n_entries += x->n_tmp;
@@ -468,7 +470,8 @@ static int compile_selectors(const struct df_policy *p, struct df_image *img,
 		return err;
 
 	/* One uid entry per uid, its classes merged. */
-	qsort(img->uids, img->n_uids, sizeof(*img->uids), uid_cmp);
+	if (img->n_uids)
+		qsort(img->uids, img->n_uids, sizeof(*img->uids), uid_cmp);
 	size_t w = 0;
 
 	for (size_t i = 0; i < img->n_uids; i++) {

@@ -80,7 +80,16 @@ void df_diags_print(const struct df_diags *d, FILE *out, const char *source)
 		fprintf(out, "    %.*s\n", (int)len, l);
 		if (x->culprit && *x->culprit) {
 			char *line = strndup(l, len);
-			char *at = line ? strstr(line, x->culprit) : NULL;
+			char *quoted = NULL, *at = NULL;
+
+			/* Prefer "culprit" in quotes: a short name like "a" would
+			 * otherwise match inside a key. */
+			if (line && asprintf(&quoted, "\"%s\"", x->culprit) > 0 &&
+			    (at = strstr(line, quoted)))
+				at++;
+			else if (line)
+				at = strstr(line, x->culprit);
+			free(quoted);
 
 			if (at) {
 				fprintf(out, "    ");
@@ -92,6 +101,21 @@ void df_diags_print(const struct df_diags *d, FILE *out, const char *source)
 			}
 			free(line);
 		}
+	}
+}
+
+void df_diags_sort(struct df_diags *d, size_t from)
+{
+	/* insertion sort: few diagnostics, and it is stable */
+	for (size_t i = from + 1; i < d->n; i++) {
+		struct df_diag x = d->v[i];
+		size_t j = i;
+
+		while (j > from && d->v[j - 1].line > x.line) {
+			d->v[j] = d->v[j - 1];
+			j--;
+		}
+		d->v[j] = x;
 	}
 }
 

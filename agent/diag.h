@@ -28,6 +28,8 @@ void df_diag_add(struct df_diags *d, enum df_severity sev, const char *file,
 		 int line, const char *culprit, const char *fmt, ...);
 /* Prints every diagnostic; `source` (may be NULL) is the file's text. */
 void df_diags_print(const struct df_diags *d, FILE *out, const char *source);
+/* Orders diagnostics from index `from` on by line (stable). */
+void df_diags_sort(struct df_diags *d, size_t from);
 void df_diags_free(struct df_diags *d);
 
 #endif

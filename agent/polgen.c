@@ -366,7 +366,7 @@ void df_polgen_packet(struct df_rng *r, const struct df_policy *p, struct df_pac
 	*now = DF_POLGEN_NOW;
 	if (p->n_excs && df_rng_below(r, 2)) {
 		const struct df_exception *e = &p->excs[df_rng_below(r, (uint32_t)p->n_excs)];
-		int64_t edge = df_rng_below(r, 2) ? e->not_before : e->expires;
+		int64_t edge = df_rng_below(r, 2) && e->not_before ? e->not_before : e->expires;
 
 		*now = edge + (int64_t)df_rng_below(r, 3) - 1;
 	} else {

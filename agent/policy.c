@@ -770,8 +770,11 @@ static int parse_classes(struct pctx *c, config_setting_t *root, struct df_polic
 			err = parse_selectors(c, m, what, cl);
 			if (err)
 				return err;
-			if (!cl->n_cgroups && !cl->n_uids && !cl->n_marks && !cl->n_lports &&
-			    !cl->n_laddrs && !cl->all)
+			/* Only when nothing was given: a selector with a bad value
+			 * has its own error already. */
+			if (config_setting_length(m) == 0 ||
+			    (config_setting_length(m) == 1 && config_setting_get_member(m, "all") &&
+			     !cl->all))
 				ERR(c, m, "match",
 				    "%s has no selector: give cgroups, uids, marks, local_ports, local_addrs or all = true",
 				    what);
@@ -951,7 +954,7 @@ int df_policy_parse(const char *text, size_t len, const char *file,
 	static const char *const keys[] = { "policy", "classes", "destinations",
 					    "exceptions", NULL };
 	struct pctx c = { .file = file ? file : "-", .d = diags, .o = opts };
-	size_t errors_before = diags->errors;
+	size_t errors_before = diags->errors, first_diag = diags->n;
 	struct df_policy *p;
 	config_t cfg;
 	char *buf;
@@ -963,6 +966,20 @@ int df_policy_parse(const char *text, size_t len, const char *file,
 		df_diag_add(diags, DF_SEV_ERROR, c.file, 0, NULL, "file contains a NUL byte");
 		return -EINVAL;
 	}
+	/* A policy is one file: what is checked is what is loaded. */
+	for (size_t off = 0, line = 1; off < len; line++) {
+		const char *l = text + off, *nl = memchr(l, '\n', len - off);
+		size_t ws = 0;
+
+		while (ws < len - off && (l[ws] == ' ' || l[ws] == '\t'))
+			ws++;
+		if (len - off - ws >= 8 && !memcmp(l + ws, "@include", 8)) {
+			df_diag_add(diags, DF_SEV_ERROR, c.file, (int)line, "@include",
+				    "@include is not supported: a policy is one file");
+			return -EINVAL;
+		}
+		off = nl ? (size_t)(nl - text) + 1 : len;
+	}
 	buf = strndup(text, len);
 	p = calloc(1, sizeof(*p));
 	if (!buf || !p) {
@@ -972,8 +989,12 @@ int df_policy_parse(const char *text, size_t len, const char *file,
 	}
 	config_init(&cfg);
 	if (config_read_string(&cfg, buf) != CONFIG_TRUE) {
+		const char *why = config_error_text(&cfg);
+
+		if (why && !strcmp(why, "syntax error"))
+			why = "a missing ';', '=', quote or bracket at or before this line";
 		df_diag_add(diags, DF_SEV_ERROR, c.file, config_error_line(&cfg), NULL,
-			    "syntax error: %s", config_error_text(&cfg));
+			    "syntax error: %s", why ? why : "unknown");
 		err = -EINVAL;
 		goto cleanup;
 	}
@@ -1001,6 +1022,7 @@ int df_policy_parse(const char *text, size_t len, const char *file,
 cleanup:
 	config_destroy(&cfg);
 	free(buf);
+	df_diags_sort(diags, first_diag);
 	if (err) {
 		df_policy_free(p);
 		return err;

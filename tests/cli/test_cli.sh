@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# datafencectl check/test through the real binary (and its ASan+UBSan build):
+# shipped examples pass, every broken policy fails with its file:line message.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+SAN_CTL=$O/san/datafencectl
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
+
+examples_are_valid() {
+	for f in config/examples/*.conf; do
+		out=$("$CTL" check "$f" 2>&1)
+		expect_contains "check $f" "$f: ok:" "$out"
+		expect_rc "check $f" 0 "$CTL" check "$f"
+	done
+}
+
+# Each bad policy's "# expect: LINE: MESSAGE" lines must all be printed as
+# FILE:LINE: error: MESSAGE, exit 1, for both builds of the CLI.
+bad_policy() {
+	local f=$1 ctl out rc
+	for ctl in "$CTL" "$SAN_CTL"; do
+		rc=0
+		out=$("$ctl" check "$f" 2>&1) || rc=$?
+		expect_eq "$ctl check $f exit code" 1 "$rc"
+		while IFS= read -r line; do
+			local ln=${line%%:*} msg=${line#*: }
+			expect_contains "$ctl check $f" "$f:$ln: error: $msg" "$out"
+		done < <(sed -n 's/^# expect: //p' "$f")
+		# and nothing else: as many errors as expected lines
+		local want got
+		want=$(grep -c '^# expect: ' "$f")
+		got=$(printf '%s\n' "$out" | grep -c ': error: ')
+		expect_eq "$f: number of errors" "$want" "$got"
+	done
+}
+
+json_check_reports_errors() {
+	local f=tests/policies/bad/many-errors.conf out
+	out=$("$CTL" check --json "$f") && return 1
+	expect_eq "valid" false "$(jq -r .valid <<<"$out")"
+	expect_eq "errors" 5 "$(jq '[.diagnostics[] | select(.severity == "error")] | length' <<<"$out")"
+	expect_eq "first error line" 6 "$(jq '.diagnostics[0].line' <<<"$out")"
+}
+
+json_check_summary() {
+	local out
+	out=$("$CTL" --json check config/examples/us-storage.conf)
+	expect_eq "valid" true "$(jq -r .valid <<<"$out")"
+	expect_eq "classes" 2 "$(jq .summary.classes <<<"$out")"
+	expect_eq "destinations" 3 "$(jq .summary.destinations <<<"$out")"
+	expect_eq "exceptions" 1 "$(jq .summary.exceptions <<<"$out")"
+	expect_eq "prefixes_v4" 4 "$(jq .summary.prefixes_v4 <<<"$out")"
+	expect_eq "prefixes_v6" 1 "$(jq .summary.prefixes_v6 <<<"$out")"
+	expect_eq "dst4 entries" 5 "$(jq .summary.compiled.dst4 <<<"$out")"
+}
+
+caret_under_culprit() {
+	local out
+	out=$("$CTL" check tests/policies/bad/host-bits.conf 2>&1 || true)
+	expect_contains "source line" '    cidrs = [ "10.1.2.3/16" ]; allow = [ "a" ]; }' "$out"
+	expect_contains "caret" '                ^^^^^^^^^^^' "$out"
+}
+
+usage_errors_exit_2() {
+	expect_rc "no command" 2 "$CTL"
+	expect_rc "unknown command" 2 "$CTL" frobnicate
+	expect_rc "check without file" 2 "$CTL" check
+	expect_rc "test without --dst" 2 "$CTL" test --policy config/examples/us-storage.conf --class us-user-data
+	expect_rc "test with class and facts" 2 "$CTL" test --policy config/examples/us-storage.conf \
+		--dst 10.20.0.1 --port 443 --class us-user-data --uid 1001
+	expect_rc "test port on icmp" 2 "$CTL" test --policy config/examples/us-storage.conf \
+		--dst 10.20.0.1 --proto icmp --port 1 --class us-user-data
+	local out
+	out=$("$CTL" --json frobnicate || true)
+	expect_eq "json error" 'unknown command "frobnicate"; try "datafencectl help"' "$(jq -r .error <<<"$out")"
+	out=$("$CTL" frobnicate 2>&1 || true)
+	expect_contains "hint" 'try "datafencectl help"' "$out"
+}
+
+help_answers() {
+	local out
+	out=$("$CTL" help)
+	for c in check test version help; do expect_contains "help lists $c" "  $c " "$out"; done
+	out=$("$CTL" test --help)
+	expect_contains "test --help" "--at TIME" "$out"
+	out=$("$CTL" help check)
+	expect_contains "help check" "Exit: 0 every file valid" "$out"
+}
+
+# test: verdict words and JSON fields exactly as DESIGN.md names them.
+flow() { "$CTL" --json test --policy config/examples/us-storage.conf "$@"; }
+verdict_of() { jq -r '"\(.verdict) \(.reason) \(.classes | join(","))"' <<<"$(flow "$@")"; }
+
+test_verdicts() {
+	expect_eq "approved" "allow destination us-user-data" \
+		"$(verdict_of --dst 10.20.1.1 --port 443 --cgroup /us-data.slice/store.service)"
+	expect_eq "except hole" "drop class-not-allowed us-user-data" \
+		"$(verdict_of --dst 10.20.99.5 --port 443 --uid 1001)"
+	expect_eq "wrong port" "drop port-not-allowed us-user-data" \
+		"$(verdict_of --dst 10.20.1.1 --port 80 --class us-user-data)"
+	expect_eq "wrong proto" "drop protocol-not-allowed us-user-data" \
+		"$(verdict_of --dst 10.20.1.1 --proto sctp --port 443 --class us-user-data)"
+	expect_eq "nowhere" "drop no-destination us-user-data" \
+		"$(verdict_of --dst 198.51.100.1 --port 443 --mark 0x1100)"
+	expect_eq "icmp past ports" "allow destination us-user-data" \
+		"$(verdict_of --dst 10.30.0.10 --proto icmp --class us-user-data)"
+	expect_eq "v4-mapped" "allow destination us-user-data" \
+		"$(verdict_of --dst ::ffff:10.20.3.4 --port 9050 --class us-user-data)"
+	expect_eq "v6" "allow destination us-user-data" \
+		"$(verdict_of --dst 2001:db8:100:1::5 --proto udp --port 9000 --class us-user-data)"
+	expect_eq "unclassified" "allow unclassified " \
+		"$(verdict_of --dst 198.51.100.1 --port 443 --uid 4242)"
+	expect_eq "loopback" "allow loopback us-user-data" \
+		"$(verdict_of --dst 127.0.0.1 --port 5432 --class us-user-data)"
+	expect_eq "audit class" "would-drop no-destination public-content" \
+		"$(verdict_of --dst 198.51.100.1 --port 443 --sport 8081)"
+	expect_eq "exception in window" "allow exception us-user-data" \
+		"$(verdict_of --dst 203.0.113.7 --port 22 --class us-user-data --at 2026-12-01T00:00:00Z)"
+	expect_eq "exception expired" "drop exception-inactive us-user-data" \
+		"$(verdict_of --dst 203.0.113.7 --port 22 --class us-user-data --at 2027-01-01T00:00:00Z)"
+	expect_eq "exception not yet" "drop exception-inactive us-user-data" \
+		"$(verdict_of --dst 203.0.113.7 --port 22 --class us-user-data --at 2026-10-31T23:59:59Z)"
+	local out
+	out=$(flow --dst 10.20.1.1 --port 443 --class us-user-data)
+	expect_eq "rule" "destination approved-cloud-us" "$(jq -r '"\(.rule.kind) \(.rule.name)"' <<<"$out")"
+	expect_eq "agree" true "$(jq -r .agree <<<"$out")"
+	out=$("$CTL" test --policy config/examples/us-storage.conf --dst 10.20.1.1 --port 80 --class us-user-data)
+	expect_contains "text verdict" "verdict: drop" "$out"
+	expect_contains "text reason" "reason:  port-not-allowed" "$out"
+}
+
+test_invalid_policy_exit_1() {
+	expect_rc "test on bad policy" 1 "$CTL" test --policy tests/policies/bad/host-bits.conf \
+		--dst 10.1.0.1 --port 1 --class a
+}
+
+run_case examples_are_valid examples_are_valid
+for f in tests/policies/bad/*.conf; do
+	run_case "bad_policy/$(basename "$f" .conf)" bad_policy "$f"
+done
+run_case json_check_reports_errors json_check_reports_errors
+run_case json_check_summary json_check_summary
+run_case caret_under_culprit caret_under_culprit
+run_case usage_errors_exit_2 usage_errors_exit_2
+run_case help_answers help_answers
+run_case test_verdicts test_verdicts
+run_case test_invalid_policy_exit_1 test_invalid_policy_exit_1
+exit 0
