@@ -45,7 +45,7 @@ BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl
 .DELETE_ON_ERROR:
 .PHONY: all deps test check bench fuzz install run demo clean help
 
-all: deps-quiet $(BINS) $(UNIT_BINS) $(O)/polgen
+all: deps-quiet $(BINS) $(UNIT_BINS) $(DP_BINS) $(O)/polgen
 
 help:
 	@echo 'datafence make targets:'
@@ -79,7 +79,7 @@ $(O)/lib $(O)/san/lib $(O)/tests $(O)/san/tests $(O)/fuzz:
 	$(Q)mkdir -p $@
 
 # ---- BPF object and skeleton ------------------------------------------------
-$(O)/datafence.bpf.o: bpf/datafence.bpf.c bpf/datafence.h | $(O)/lib
+$(O)/datafence.bpf.o: bpf/datafence.bpf.c bpf/datafence.h bpf/pipeline.h | $(O)/lib
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf \
 		-Wall -Wno-unused-parameter $(WERROR) -c $< -o $@
@@ -106,9 +106,14 @@ $(O)/san/libdatafence.a: $(SAN_OBJS)
 	$(Q)ar rcs $@ $^
 
 # ---- programs ----------------------------------------------------------------------
-$(O)/datafenced: agent/main.c $(O)/libdatafence.a $(O)/datafence.skel.h $(LIB_HDRS)
+# The loader needs the skeleton; it is linked only where BPF is used.
+$(O)/lib/loader.o: agent/loader.c agent/loader.h $(O)/datafence.skel.h $(LIB_HDRS) | $(O)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(O)/datafenced: agent/main.c $(O)/lib/loader.o $(O)/libdatafence.a $(O)/datafence.skel.h $(LIB_HDRS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
+	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
 
 $(O)/datafencectl: tools/datafencectl.c $(O)/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK,$@)
@@ -130,6 +135,17 @@ $(O)/tests/%: tests/unit/%.c $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests
 $(O)/san/tests/%: tests/unit/%.c $(O)/san/libdatafence.a $(LIB_HDRS) | $(O)/san/tests
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(O)/san/libdatafence.a -o $@ $(LIBS) -lcmocka
+
+# Datapath tests: root, the real programs through BPF_PROG_TEST_RUN.
+DP_TESTS := test_datapath
+DP_BINS := $(DP_TESTS:%=$(O)/tests/dp/%)
+
+$(O)/tests/dp:
+	$(Q)mkdir -p $@
+
+$(O)/tests/dp/%: tests/datapath/%.c tests/datapath/dp.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/dp
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/datapath $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS) -lcmocka -lpthread
 
 FUZZ_TARGETS := fuzz_policy fuzz_values
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)

@@ -210,6 +210,15 @@ uint64_t df_emu_classify(const struct df_emu *e, const struct df_packet *pkt)
 	return mask;
 }
 
+/* Ports constrain tcp, udp and sctp; without ports only an any-port rule
+ * can match. */
+static bool port_match(const struct df_entry *x, bool ported, bool no_ports, uint16_t dport)
+{
+	if (!ported || (x->port_lo == 0 && x->port_hi == 0xffff))
+		return true;
+	return !no_ports && dport >= x->port_lo && dport <= x->port_hi;
+}
+
 static uint64_t lowest_bit(uint64_t m)
 {
 	return m & (~m + 1);
@@ -222,9 +231,10 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 	struct df_cidr dst = pkt->dst;
 	const struct df_leaf *leaf = NULL;
 	uint64_t now = now_s < 0 ? 0 : (uint64_t)now_s;
-	uint64_t sat_dest = 0, sat_exc = 0, inactive = 0, proto_ok = 0, class_ok = 0;
+	uint64_t sat_dest = 0, sat_exc = 0, inactive = 0, proto_ok = 0, class_ok = 0, unknown = 0;
 	uint8_t pbit = df_proto_bit(pkt->proto);
 	bool ported = pbit & DF_P_PORTED;
+	bool no_ports = pkt->flags & DF_PKT_NO_PORTS;
 	long v;
 
 	memset(res, 0, sizeof(*res));
@@ -239,6 +249,11 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 		res->reason = DF_R_UNCLASSIFIED;
 		return;
 	}
+	if (pkt->flags & DF_PKT_MALFORMED) { /* fail closed */
+		res->verdict = classes & img->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;
+		res->reason = DF_R_MALFORMED;
+		return;
+	}
 	if (dst.family == 4) {
 		v = lpm_lookup(&e->dst4, dst.addr, 4);
 		leaf = v >= 0 ? &img->dst4[v].leaf : NULL;
@@ -251,8 +266,11 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 	for (unsigned int i = 0; leaf && i < leaf->count && i < DF_MAX_LEAF_ENTRIES; i++) {
 		const struct df_entry *x = &img->entries[leaf->first + i];
 		bool proto = x->protos & pbit;
-		bool port = !ported || (pkt->dport >= x->port_lo && pkt->dport <= x->port_hi);
+		bool port = port_match(x, ported, no_ports, pkt->dport);
 
+		/* A fragment without ports, judged by a port-limited rule. */
+		if (proto && ported && no_ports && !(x->port_lo == 0 && x->port_hi == 0xffff))
+			unknown |= x->classes;
 		if (x->kind == DF_RULE_DEST) {
 			class_ok |= x->classes;
 			if (proto)
@@ -287,7 +305,10 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 
 		res->verdict = enforce ? DF_DROP : DF_WOULD_DROP;
 		c = lowest_bit(enforce ? enforce : unsat);
-		if (inactive & c) {
+		if (unknown & c) {
+			res->reason = DF_R_MALFORMED; /* its port decides, and is unknown */
+			return;
+		} else if (inactive & c) {
 			res->reason = DF_R_EXCEPTION_INACTIVE;
 			want = 2;
 		} else if (proto_ok & c) {
@@ -310,7 +331,7 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 	for (unsigned int i = 0; i < leaf->count && i < DF_MAX_LEAF_ENTRIES; i++) {
 		const struct df_entry *x = &img->entries[leaf->first + i];
 		bool proto = x->protos & pbit;
-		bool port = !ported || (pkt->dport >= x->port_lo && pkt->dport <= x->port_hi);
+		bool port = port_match(x, ported, no_ports, pkt->dport);
 		bool active = x->not_before <= now && now < x->expires;
 		bool hit;
 

@@ -47,9 +47,11 @@ static void put(struct buf *b, const char *fmt, ...)
 	b->n += (size_t)k;
 }
 
-static const char *const cgroup_pool[] = { "/svc", "/svc/a", "/svc/a/b", "/data.slice",
-					   "/data.slice/x.service", "/other" };
-#define N_CGROUP_POOL (sizeof(cgroup_pool) / sizeof(cgroup_pool[0]))
+const char *const df_polgen_cgroups[] = { "/svc", "/svc/a", "/svc/a/b", "/data.slice",
+					  "/data.slice/x.service", "/other" };
+#define cgroup_pool df_polgen_cgroups
+#define N_CGROUP_POOL (sizeof(df_polgen_cgroups) / sizeof(df_polgen_cgroups[0]))
+const unsigned int df_polgen_n_cgroups = N_CGROUP_POOL;
 
 /* Bases that prefixes of any length are cut from, so they nest and overlap. */
 static const uint8_t v4_bases[][4] = { { 10, 0, 0, 0 }, { 10, 1, 2, 3 }, { 10, 1, 128, 0 },
@@ -151,6 +153,11 @@ static void put_time(struct buf *b, const char *key, int64_t t)
 
 char *df_polgen_policy(uint64_t seed)
 {
+	return df_polgen_policy_in(seed, "");
+}
+
+char *df_polgen_policy_in(uint64_t seed, const char *prefix)
+{
 	struct df_rng r = { seed };
 	struct buf b = { 0 };
 	int n_classes = 1 + (int)df_rng_below(&r, 6);
@@ -175,7 +182,8 @@ char *df_polgen_policy(uint64_t seed)
 		put(&b, " match = {");
 		while (!sel) {
 			if (df_rng_below(&r, 3) == 0) {
-				put(&b, " cgroups = [\"%s\"];", cgroup_pool[df_rng_below(&r, N_CGROUP_POOL)]);
+				put(&b, " cgroups = [\"%s%s\"];", prefix,
+				    cgroup_pool[df_rng_below(&r, N_CGROUP_POOL)]);
 				sel++;
 			}
 			if (df_rng_below(&r, 3) == 0) {

@@ -20,6 +20,11 @@ uint32_t df_rng_below(struct df_rng *r, uint32_t n); /* [0, n) */
 
 /* A random policy as libconfig text (malloc'd). */
 char *df_polgen_policy(uint64_t seed);
+/* The same, with cgroup selector paths under `cgroup_prefix` (e.g. a test's
+ * own cgroup); the pool of paths is df_polgen_cgroups[]. */
+char *df_polgen_policy_in(uint64_t seed, const char *cgroup_prefix);
+extern const char *const df_polgen_cgroups[];
+extern const unsigned int df_polgen_n_cgroups;
 
 /* Packet facts that exercise `p`: destinations inside, at the edge of and
  * outside its CIDRs, v4-mapped, loopback, every protocol, selector values.

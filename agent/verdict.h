@@ -25,7 +25,12 @@ struct df_packet {
 	uint32_t uid;            /* socket owner, DF_UID_NONE if no socket */
 	uint32_t mark;
 	const char *cgroup;      /* cgroup v2 path of the socket, NULL if none */
+	uint8_t flags;           /* DF_PKT_*: what the datapath could not parse */
 };
+
+/* Datapath-only facts (the reference evaluator has no notion of them). */
+#define DF_PKT_NO_PORTS 0x1  /* non-first fragment: ports unknown */
+#define DF_PKT_MALFORMED 0x2 /* headers could not be parsed: fail closed */
 
 struct df_result {
 	enum df_verdict verdict;

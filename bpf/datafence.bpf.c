@@ -1,25 +1,545 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* datafence kernel side. The verdict pipeline and its maps land with the
- * "eBPF datapath" issue; until then this object only proves the build chain
- * (clang -target bpf, bpftool skeleton) and enforces nothing. */
+/* datafence kernel side: the hooks (cgroup_skb egress, tc egress,
+ * connect4/6, sendmsg4/6), each a thin wrapper around the pipeline in
+ * verdict.h, and every map in one place. */
+#include <stdbool.h>
 #include <linux/types.h>
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 #include "datafence.h"
 
-/* Policy header of the loaded generation (filled by the loader). */
+#define AF_INET 2
+#define AF_INET6 10
+
+/* ---- maps ------------------------------------------------------------------- */
+
+/* Which generation is active, the swap count and the wall clock offset. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct df_policy_hdr);
-} df_policy SEC(".maps");
+	__type(value, struct df_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_state SEC(".maps");
+
+/* Per-generation maps: outer arrays of two slots, indexed by df_state.gen.
+ * The loader creates each generation's inner maps at the sizes it needs.
+ * Inner templates give sizes, not BTF types: clang 14 emits only forward
+ * declarations for types reached through nested map definitions. */
+struct df_cfg_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct df_cfg));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_cfg_inner);
+} df_cfg_o SEC(".maps");
+
+/* Destination prefixes -> leaf (IPv4). */
+struct df_dst4_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct df_lpm4_key));
+	__uint(value_size, sizeof(struct df_leaf));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_dst4_inner);
+} df_dst4_o SEC(".maps");
+
+/* Destination prefixes -> leaf (IPv6). */
+struct df_dst6_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct df_lpm6_key));
+	__uint(value_size, sizeof(struct df_leaf));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_dst6_inner);
+} df_dst6_o SEC(".maps");
+
+/* local_addrs selectors: (family, source prefix) -> class mask. */
+struct df_src_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct df_src_key));
+	__uint(value_size, sizeof(__u64));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_src_inner);
+} df_src_o SEC(".maps");
+
+/* Rule entries that leaves point into. */
+struct df_ent_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct df_entry));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_ent_inner);
+} df_ent_o SEC(".maps");
+
+/* uid and cgroup id selectors -> class mask. */
+struct df_sel_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct df_sel_key));
+	__uint(value_size, sizeof(__u64));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_sel_inner);
+} df_sel_o SEC(".maps");
+
+/* Judged packets per (hook, class slot, verdict, reason); see datafence.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_N_COUNTERS);
+	__type(key, __u32);
+	__type(value, struct df_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_counters SEC(".maps");
+
+/* Packets decided by each rule (destinations, then exceptions). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct df_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_rule_cnt SEC(".maps");
+
+/* Event accounting and the event sequence number (enum df_misc). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DF_MISC__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_misc SEC(".maps");
+
+#define DF_MISC_EVENT_SEQ 7
+
+/* Drop events to the agent. Size set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_events SEC(".maps");
+
+/* Event limiter: last report per flow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct df_flow_key);
+	__type(value, struct df_flow_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_flows SEC(".maps");
+
+/* Per-socket classes and last verdict. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct df_sk_cache);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_sk_cache SEC(".maps");
+
+/* Test knob (load time): record each verdict in df_last so the datapath
+ * tests can compare verdict, reason and rule with the emulator. */
+const volatile bool df_record_last = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_res);
+} df_last SEC(".maps");
+
+#include "pipeline.h"
+
+/* ---- account + report ------------------------------------------------------------ */
+
+static __always_inline void df_misc_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&df_misc, &idx);
+
+	if (v)
+		__sync_fetch_and_add(v, n);
+}
+
+static __always_inline void df_account(const struct df_facts *f, const struct df_res *r)
+{
+	__u64 slot_mask = r->classes;
+	__u32 slot = DF_MAX_CLASSES, idx;
+	struct df_counter *c;
+
+	if (slot_mask) {
+		/* the deciding class: for drops the reason's class is not kept,
+		 * so count under the lowest class of the packet */
+		slot = df_ctz(slot_mask);
+	}
+	idx = DF_CNT_INDEX((__u32)f->hook, slot, (__u32)r->verdict, (__u32)r->reason);
+	c = bpf_map_lookup_elem(&df_counters, &idx);
+	if (c) {
+		__sync_fetch_and_add(&c->packets, 1);
+		__sync_fetch_and_add(&c->bytes, f->len);
+	}
+	if (r->rule != DF_NO_RULE) {
+		idx = r->rule;
+		c = bpf_map_lookup_elem(&df_rule_cnt, &idx);
+		if (c) {
+			__sync_fetch_and_add(&c->packets, 1);
+			__sync_fetch_and_add(&c->bytes, f->len);
+		}
+	}
+}
+
+static __always_inline void df_report(const struct df_facts *f, const struct df_res *r,
+				      const struct df_state *st, __u64 now_ns)
+{
+	struct df_flow_key k = { .family = f->family, .proto = f->proto, .hook = f->hook,
+				 .sport = f->sport, .dport = f->dport };
+	struct df_flow_val *fv, nv = { .last_ns = now_ns };
+	__u32 suppressed = 0;
+	struct df_event *e;
+
+	__builtin_memcpy(k.saddr, f->saddr, 16);
+	__builtin_memcpy(k.daddr, f->daddr, 16);
+	fv = bpf_map_lookup_elem(&df_flows, &k);
+	if (fv) {
+		if (now_ns - fv->last_ns < DF_REPORT_INTERVAL_NS) {
+			__sync_fetch_and_add(&fv->suppressed, 1);
+			df_misc_add(DF_MISC_EVENTS_SUPPRESSED, 1);
+			return;
+		}
+		suppressed = fv->suppressed;
+		fv->suppressed = 0;
+		fv->last_ns = now_ns;
+	} else {
+		bpf_map_update_elem(&df_flows, &k, &nv, BPF_ANY);
+	}
+
+	e = bpf_ringbuf_reserve(&df_events, sizeof(*e), 0);
+	if (!e) {
+		df_misc_add(DF_MISC_EVENTS_LOST, 1);
+		return;
+	}
+	__u32 seq_idx = DF_MISC_EVENT_SEQ;
+	__u64 *seq = bpf_map_lookup_elem(&df_misc, &seq_idx);
+
+	e->version = DF_EVENT_VERSION;
+	e->hook = f->hook;
+	e->verdict = r->verdict;
+	e->reason = r->reason;
+	e->family = f->family;
+	e->proto = f->proto;
+	e->rule = r->rule;
+	e->ts_ns = now_ns;
+	e->classes = r->classes;
+	__builtin_memcpy(e->saddr, f->saddr, 16);
+	__builtin_memcpy(e->daddr, f->daddr, 16);
+	e->sport = f->sport;
+	e->dport = f->dport;
+	e->uid = f->uid;
+	e->cgroup_id = f->cgroup_id;
+	e->pid = f->pid;
+	e->ifindex = f->ifindex;
+	e->serial = st->serial;
+	e->seq = seq ? __sync_fetch_and_add(seq, 1) : 0;
+	e->suppressed = suppressed;
+	e->pad = 0;
+	if (f->pid)
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	else
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+	df_misc_add(DF_MISC_EVENTS_SENT, 1);
+}
+
+/* ---- the shared verdict entry ------------------------------------------------------- */
+
+static __always_inline int df_load_gen(__u32 gen, struct df_gen *g)
+{
+	g->cfg = df_cfg_of(gen);
+	if (!g->cfg)
+		return -1;
+	g->dst4 = bpf_map_lookup_elem(&df_dst4_o, &gen);
+	g->dst6 = bpf_map_lookup_elem(&df_dst6_o, &gen);
+	g->src = bpf_map_lookup_elem(&df_src_o, &gen);
+	g->ent = bpf_map_lookup_elem(&df_ent_o, &gen);
+	g->sel = bpf_map_lookup_elem(&df_sel_o, &gen);
+	return 0;
+}
+
+/* Socket-owned classes (cgroup subtree, uid), cached per socket and swap. */
+static __always_inline __u64 df_sock_classes(const struct df_gen *g, struct df_sk_cache *sc,
+					     __u64 seq, struct df_facts *f, void *ctx,
+					     int kind)
+{
+	__u64 cls = 0;
+	int lvl;
+
+	if (sc && sc->valid && sc->seq == seq)
+		return sc->sock_classes;
+	if ((g->cfg->flags & DF_CFG_HAS_SEL) && g->sel) {
+		if (f->uid != DF_UID_NONE)
+			cls |= df_sel_lookup(g->sel, DF_SEL_UID, f->uid, 0);
+		for (lvl = 0; lvl <= DF_MAX_CG_LEVEL; lvl++) {
+			__u64 id;
+
+			if (lvl > g->cfg->max_cg_level)
+				break;
+			if (kind == 0)
+				id = bpf_skb_ancestor_cgroup_id(ctx, lvl);
+			else /* connect/sendmsg run in the calling task */
+				id = bpf_get_current_ancestor_cgroup_id(lvl);
+			if (!id)
+				break;
+			cls |= df_sel_lookup(g->sel, DF_SEL_CGROUP, 0, id);
+		}
+	}
+	if (sc) {
+		sc->seq = seq;
+		sc->sock_classes = cls;
+		sc->valid = 1;
+	}
+	return cls;
+}
+
+static __always_inline bool df_addr_eq(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+static __always_inline bool df_cache_hit(const struct df_sk_cache *sc, __u64 seq,
+					 const struct df_facts *f, __u64 classes, __u64 now_ns)
+{
+	return sc && sc->valid == 2 && sc->seq == seq && sc->classes == classes &&
+	       sc->family == f->family && sc->proto == f->proto && sc->dport == f->dport &&
+	       now_ns < sc->until_ns && !(f->flags & (DF_F_NO_PORTS | DF_F_MALFORMED)) &&
+	       df_addr_eq(sc->daddr, f->daddr);
+}
+
+/* Judges one packet or call; returns the verdict. sk_ctx/kind say where the
+ * socket's cgroup comes from (0: the skb's socket, 1: the calling task), or
+ * NULL without a socket. */
+static __always_inline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void *sk_ctx,
+				     int kind)
+{
+	__u32 zero = 0;
+	struct df_state *st = bpf_map_lookup_elem(&df_state, &zero);
+	struct df_gen g = {};
+	struct df_res r = {};
+	__u64 now_ns, classes = 0;
+	__u32 gen;
+
+	if (!st)
+		return DF_ALLOW;
+	gen = *(volatile __u32 *)&st->gen & 1; /* read once: one policy per packet */
+	if (df_load_gen(gen, &g)) {
+		df_misc_add(DF_MISC_NO_POLICY, 1);
+		return DF_ALLOW; /* nothing loaded yet: nothing to enforce */
+	}
+	now_ns = bpf_ktime_get_boot_ns() + st->clock_offset_ns;
+	if (sk_ctx)
+		classes = df_sock_classes(&g, sc, st->seq, f, sk_ctx, kind);
+	classes |= df_classify_packet(g.cfg, gen, g.src, f);
+	df_unmap(&f->family, f->daddr);
+
+	if (df_cache_hit(sc, st->seq, f, classes, now_ns)) {
+		r.verdict = sc->verdict;
+		r.reason = sc->reason;
+		r.rule = sc->rule;
+		r.classes = classes;
+	} else {
+		df_judge(&g, gen, f, classes, now_ns, &r);
+		if (sc && !(f->flags & (DF_F_NO_PORTS | DF_F_MALFORMED))) {
+			sc->classes = classes;
+			sc->family = f->family;
+			sc->proto = f->proto;
+			sc->dport = f->dport;
+			__builtin_memcpy(sc->daddr, f->daddr, 16);
+			sc->verdict = r.verdict;
+			sc->reason = r.reason;
+			sc->rule = r.rule;
+			sc->until_ns = r.until_ns;
+			sc->valid = 2;
+		}
+	}
+	df_account(f, &r);
+	if (df_record_last)
+		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
+	if (r.verdict != DF_ALLOW)
+		df_report(f, &r, st, now_ns);
+	return r.verdict;
+}
+
+/* ---- hooks --------------------------------------------------------------------------- */
+
+/* pid and comm only when the task running is the socket's owner group. */
+static __always_inline void df_task_facts_skb(struct __sk_buff *skb, struct df_facts *f)
+{
+	f->cgroup_id = bpf_skb_cgroup_id(skb);
+	if (f->cgroup_id && bpf_get_current_cgroup_id() == f->cgroup_id)
+		f->pid = bpf_get_current_pid_tgid() >> 32;
+}
 
 SEC("cgroup_skb/egress")
-int df_egress(struct __sk_buff *skb)
+int df_cgroup_skb(struct __sk_buff *skb)
 {
-	return 1; /* pass: no verdict pipeline yet */
+	struct df_facts f = { .hook = DF_HOOK_CGROUP_SKB, .uid = DF_UID_NONE };
+	struct df_sk_cache *sc = NULL;
+	struct bpf_sock *sk;
+
+	df_parse_skb(skb, &f);
+	if (!f.family)
+		return 1;
+	f.mark = skb->mark;
+	f.ifindex = skb->ifindex;
+	sk = skb->sk;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk) {
+		f.uid = bpf_get_socket_uid(skb);
+		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		df_task_facts_skb(skb, &f);
+	}
+	return df_decide(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? 0 : 1;
+}
+
+SEC("tc")
+int df_tc(struct __sk_buff *skb)
+{
+	struct df_facts f = { .hook = DF_HOOK_TC, .uid = DF_UID_NONE };
+	struct df_sk_cache *sc = NULL;
+	struct bpf_sock *sk;
+	__u32 zero = 0;
+	struct df_state *st;
+
+	sk = skb->sk;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	/* inet sockets were judged at cgroup_skb egress already */
+	st = bpf_map_lookup_elem(&df_state, &zero);
+	if (sk && st && (st->flags & DF_STATE_CGSKB) &&
+	    (sk->family == AF_INET || sk->family == AF_INET6))
+		return TC_ACT_OK;
+	df_parse_skb(skb, &f);
+	if (!f.family)
+		return TC_ACT_OK;
+	f.mark = skb->mark;
+	f.ifindex = skb->ifindex;
+	if (sk) {
+		f.uid = bpf_get_socket_uid(skb);
+		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		df_task_facts_skb(skb, &f);
+	}
+	return df_decide(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+/* connect()/sendmsg(): refuse a protected flow at the syscall (EPERM). */
+static __always_inline int df_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, __u8 family,
+					bool sendmsg)
+{
+	struct df_facts f = { .hook = hook, .family = family };
+	struct bpf_sock *sk = ctx->sk;
+	struct df_sk_cache *sc;
+
+	if (!sk)
+		return 1;
+	f.proto = ctx->protocol;
+	if (df_proto_bit(f.proto) & DF_P_PORTED) {
+		f.dport = bpf_ntohs(ctx->user_port);
+		f.sport = sk->src_port;
+	}
+	if (family == 4) {
+		__u32 d = ctx->user_ip4, s = sendmsg && ctx->msg_src_ip4 ? ctx->msg_src_ip4 : sk->src_ip4;
+
+		__builtin_memcpy(f.daddr, &d, 4);
+		__builtin_memcpy(f.saddr, &s, 4);
+	} else {
+		__u32 d[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+		__u32 s[4] = { sk->src_ip6[0], sk->src_ip6[1], sk->src_ip6[2], sk->src_ip6[3] };
+
+		__builtin_memcpy(f.daddr, d, 16);
+		__builtin_memcpy(f.saddr, s, 16);
+	}
+	f.uid = (__u32)bpf_get_current_uid_gid();
+	f.mark = sk->mark;
+	f.pid = bpf_get_current_pid_tgid() >> 32;
+	f.cgroup_id = bpf_get_current_cgroup_id();
+	sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	return df_decide(&f, sc, sk, 1) == DF_DROP ? 0 : 1;
+}
+
+SEC("cgroup/connect4")
+int df_connect4(struct bpf_sock_addr *ctx)
+{
+	return df_sock_addr(ctx, DF_HOOK_CONNECT, 4, false);
+}
+
+SEC("cgroup/connect6")
+int df_connect6(struct bpf_sock_addr *ctx)
+{
+	return df_sock_addr(ctx, DF_HOOK_CONNECT, 6, false);
+}
+
+SEC("cgroup/sendmsg4")
+int df_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return df_sock_addr(ctx, DF_HOOK_SENDMSG, 4, true);
+}
+
+SEC("cgroup/sendmsg6")
+int df_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return df_sock_addr(ctx, DF_HOOK_SENDMSG, 6, true);
 }
 
 char LICENSE[] SEC("license") = "GPL";

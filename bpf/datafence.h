@@ -115,4 +115,176 @@ _Static_assert(sizeof(struct df_mark_rule) == 16, "df_mark_rule ABI");
 _Static_assert(sizeof(struct df_lport_rule) == 16, "df_lport_rule ABI");
 _Static_assert(sizeof(struct df_policy_hdr) == 32, "df_policy_hdr ABI");
 
+/* ---- kernel state shared with the loader (pinned maps) ---------------- */
+
+/* Hooks that judge packets. */
+enum df_hook {
+	DF_HOOK_CGROUP_SKB = 0,
+	DF_HOOK_TC = 1,
+	DF_HOOK_CONNECT = 2,
+	DF_HOOK_SENDMSG = 3,
+	DF_HOOK__MAX,
+};
+
+/* Pinned map names (bpffs, at most 15 characters). */
+#define DF_MAP_STATE    "df_state"
+#define DF_MAP_CFG      "df_cfg_o"
+#define DF_MAP_DST4     "df_dst4_o"
+#define DF_MAP_DST6     "df_dst6_o"
+#define DF_MAP_SRC      "df_src_o"
+#define DF_MAP_ENTRIES  "df_ent_o"
+#define DF_MAP_SEL      "df_sel_o"
+#define DF_MAP_COUNTERS "df_counters"
+#define DF_MAP_RULE_CNT "df_rule_cnt"
+#define DF_MAP_MISC     "df_misc"
+#define DF_MAP_EVENTS   "df_events"
+#define DF_MAP_FLOWS    "df_flows"
+#define DF_MAP_SKCACHE  "df_sk_cache"
+
+/* df_state[0]: which of the two policy generations packets use. The loader
+ * fills the other generation's maps, then flips `gen` (one aligned 32-bit
+ * store), so a packet reads `gen` once and is judged by one policy. */
+#define DF_STATE_CGSKB 0x1 /* cgroup_skb is attached: tc skips inet sockets */
+struct df_state {
+	__u32 gen;             /* 0 or 1 */
+	__u32 flags;           /* DF_STATE_* */
+	__u64 seq;             /* swaps so far: invalidates per-socket caches */
+	__s64 clock_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, for exception windows */
+	__u64 serial;          /* serial of the active policy */
+};
+
+/* Per-generation configuration (inner map of df_cfg_o, one element). */
+#define DF_CFG_HAS_SRC 0x1 /* local_addrs selectors: look the source up */
+#define DF_CFG_HAS_SEL 0x2 /* uid or cgroup selectors */
+struct df_cfg {
+	struct df_policy_hdr hdr;
+	__u32 max_cg_level; /* deepest cgroup selector (root = 0) */
+	__u32 flags;        /* DF_CFG_* */
+	struct df_mark_rule marks[DF_MAX_MARK_RULES];
+	struct df_lport_rule lports[DF_MAX_LPORT_RULES];
+};
+
+/* Source-address selector key: family byte first, then the address, so one
+ * trie holds both families (prefixlen counts the family byte's 8 bits). */
+struct df_src_key {
+	__u32 prefixlen;
+	__u8 family; /* 4 or 6 */
+	__u8 addr[16];
+	__u8 pad[3];
+};
+
+/* uid and cgroup selectors share one hash (inner map of df_sel_o). */
+#define DF_SEL_UID 1
+#define DF_SEL_CGROUP 2
+struct df_sel_key {
+	__u32 kind; /* DF_SEL_* */
+	__u32 uid;
+	__u64 cgroup_id;
+};
+
+struct df_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* df_counters: per-CPU, indexed by (hook, class slot, verdict, reason). The
+ * class slot is the deciding class (the first class for allows, the first
+ * unsatisfied class of the deciding mode for drops), or DF_MAX_CLASSES for
+ * packets with no class. */
+#define DF_CNT_INDEX(hook, slot, verdict, reason) \
+	((((hook) * (DF_MAX_CLASSES + 1) + (slot)) * DF_VERDICT__MAX + (verdict)) * DF_REASON__MAX + (reason))
+#define DF_N_COUNTERS (DF_HOOK__MAX * (DF_MAX_CLASSES + 1) * DF_VERDICT__MAX * DF_REASON__MAX)
+
+/* df_misc: per-CPU event and health counters. */
+enum df_misc {
+	DF_MISC_EVENTS_SENT = 0,
+	DF_MISC_EVENTS_LOST = 1,       /* ring buffer full */
+	DF_MISC_EVENTS_SUPPRESSED = 2, /* folded into a later event by the limiter */
+	DF_MISC_NO_POLICY = 3,         /* packets seen before any policy was loaded */
+	DF_MISC__MAX = 8,
+};
+
+/* Drop event, one per reported drop or would-drop. */
+#define DF_EVENT_VERSION 1
+struct df_event {
+	__u8 version;
+	__u8 hook;    /* enum df_hook */
+	__u8 verdict; /* DF_DROP or DF_WOULD_DROP */
+	__u8 reason;  /* enum df_reason */
+	__u8 family;  /* 4 or 6 */
+	__u8 proto;
+	__u16 rule;   /* DF_NO_RULE if none */
+	__u64 ts_ns;  /* unix time */
+	__u64 classes;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 uid;    /* 0xffffffff: no socket */
+	__u64 cgroup_id;
+	__u32 pid;    /* 0: not in process context */
+	__u32 ifindex;
+	__u64 serial; /* policy serial */
+	__u64 seq;    /* event sequence number (gaps: lost events) */
+	__u32 suppressed; /* drops of this flow folded into this event */
+	__u32 pad;
+	char comm[16];
+};
+
+/* Per-flow event limiter (LRU): the first drop of a flow is reported at once,
+ * later ones at most once a second with the count in between. */
+struct df_flow_key {
+	__u8 family;
+	__u8 proto;
+	__u8 hook;
+	__u8 pad;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct df_flow_val {
+	__u64 last_ns;
+	__u32 suppressed;
+	__u32 pad;
+};
+
+/* Per-socket cache (SK_STORAGE): the socket's own classes (cgroup, uid) and
+ * the last verdict, valid for one policy swap `seq` and until `until_ns`. */
+struct df_sk_cache {
+	__u64 seq;
+	__u64 sock_classes;
+	__u64 classes;
+	__u64 until_ns;
+	__u8 daddr[16];
+	__u16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 verdict;
+	__u8 reason;
+	__u16 rule;
+	__u32 valid; /* 1: sock_classes valid for seq; 2: and the verdict too */
+	__u32 pad;
+};
+
+/* One verdict: what the pipeline decided (also the test-only df_last map). */
+struct df_res {
+	__u8 verdict;
+	__u8 reason;
+	__u16 rule;     /* DF_NO_RULE if none */
+	__u32 pad;
+	__u64 classes;
+	__u64 until_ns; /* the verdict may be cached until then */
+};
+
+_Static_assert(sizeof(struct df_res) == 24, "df_res ABI");
+_Static_assert(sizeof(struct df_state) == 32, "df_state ABI");
+_Static_assert(sizeof(struct df_cfg) == 32 + 8 + DF_MAX_MARK_RULES * 16 + DF_MAX_LPORT_RULES * 16, "df_cfg ABI");
+_Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");
+_Static_assert(sizeof(struct df_sel_key) == 16, "df_sel_key ABI");
+_Static_assert(sizeof(struct df_event) == 120, "df_event ABI");
+_Static_assert(sizeof(struct df_flow_key) == 40, "df_flow_key ABI");
+_Static_assert(sizeof(struct df_sk_cache) == 64, "df_sk_cache ABI");
+
 #endif /* DATAFENCE_H */

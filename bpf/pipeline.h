@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The datapath pipeline, shared by every hook:
+ *   parse -> classify -> lookup -> judge -> account -> report.
+ * The verdict steps follow DESIGN.md "Verdict algorithm" (numbered below);
+ * agent/emulate.c is the same algorithm in user space, and the datapath
+ * differential test holds the two (and the reference evaluator) equal. */
+#ifndef DF_PIPELINE_H
+#define DF_PIPELINE_H
+
+#define DF_MAX_EXTHDR 8       /* IPv6 extension headers walked before `malformed` */
+#define DF_MAX_CG_LEVEL 16    /* deepest cgroup selector level supported */
+#define DF_REPORT_INTERVAL_NS 1000000000ULL
+
+#define DF_F_NO_PORTS 0x1  /* non-first fragment: ports unknown */
+#define DF_F_MALFORMED 0x2 /* headers could not be parsed */
+
+/* What the hook knows of the packet (or of the connect/sendmsg call). */
+struct df_facts {
+	__u8 family; /* 4 or 6; 0 if unparsed */
+	__u8 proto;
+	__u8 flags;  /* DF_F_* */
+	__u8 hook;
+	__u16 sport, dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 uid;   /* DF_UID_NONE: no socket */
+	__u32 mark;
+	__u32 len;
+	__u32 ifindex;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 pad;
+};
+
+#define DF_UID_NONE 0xffffffffu
+
+static __always_inline __u8 df_proto_bit(__u8 proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP: return DF_P_TCP;
+	case IPPROTO_UDP: return DF_P_UDP;
+	case IPPROTO_SCTP: return DF_P_SCTP;
+	case IPPROTO_ICMP: return DF_P_ICMP;
+	case IPPROTO_ICMPV6: return DF_P_ICMPV6;
+	}
+	return DF_P_OTHER;
+}
+
+/* ---- parse -------------------------------------------------------------- */
+
+/* Reads L3/L4 facts through bpf_skb_load_bytes_relative (network header), so
+ * cgroup_skb (data at L3) and tc (data at L2) parse alike. */
+static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts *f)
+{
+	__u32 off = 0;
+	__u8 proto;
+
+	f->len = skb->len;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		f->family = 4;
+		if (bpf_skb_load_bytes_relative(skb, 0, &ip, sizeof(ip), BPF_HDR_START_NET) ||
+		    ip.version != 4 || ip.ihl < 5) {
+			f->flags |= DF_F_MALFORMED;
+			return;
+		}
+		__builtin_memcpy(f->saddr, &ip.saddr, 4);
+		__builtin_memcpy(f->daddr, &ip.daddr, 4);
+		proto = ip.protocol;
+		if (bpf_ntohs(ip.frag_off) & 0x1fff)
+			f->flags |= DF_F_NO_PORTS;
+		off = ip.ihl * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		f->family = 6;
+		if (bpf_skb_load_bytes_relative(skb, 0, &ip6, sizeof(ip6), BPF_HDR_START_NET) ||
+		    ip6.version != 6) {
+			f->flags |= DF_F_MALFORMED;
+			return;
+		}
+		__builtin_memcpy(f->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(f->daddr, &ip6.daddr, 16);
+		proto = ip6.nexthdr;
+		off = sizeof(ip6);
+		/* Walk extension headers up to a bound; past it: malformed. */
+		int i;
+
+		for (i = 0; i < DF_MAX_EXTHDR; i++) {
+			__u8 h[8];
+
+			if (proto != IPPROTO_HOPOPTS && proto != IPPROTO_ROUTING &&
+			    proto != IPPROTO_DSTOPTS && proto != IPPROTO_FRAGMENT &&
+			    proto != IPPROTO_AH)
+				break;
+			if (bpf_skb_load_bytes_relative(skb, off, h, 8, BPF_HDR_START_NET)) {
+				f->flags |= DF_F_MALFORMED;
+				return;
+			}
+			if (proto == IPPROTO_FRAGMENT) {
+				if (((h[2] << 8) | h[3]) & 0xfff8)
+					f->flags |= DF_F_NO_PORTS;
+				off += 8;
+			} else if (proto == IPPROTO_AH) {
+				off += (h[1] + 2) * 4;
+			} else {
+				off += (h[1] + 1) * 8;
+			}
+			proto = h[0];
+		}
+		if (i == DF_MAX_EXTHDR) {
+			f->flags |= DF_F_MALFORMED;
+			return;
+		}
+	} else {
+		return; /* not IP: never judged (family 0) */
+	}
+	f->proto = proto;
+	if ((df_proto_bit(proto) & DF_P_PORTED) && !(f->flags & DF_F_NO_PORTS)) {
+		__be16 ports[2];
+
+		if (bpf_skb_load_bytes_relative(skb, off, ports, 4, BPF_HDR_START_NET)) {
+			f->flags |= DF_F_MALFORMED;
+			return;
+		}
+		f->sport = bpf_ntohs(ports[0]);
+		f->dport = bpf_ntohs(ports[1]);
+	}
+}
+
+static __always_inline bool df_is_v4mapped(const __u8 *a)
+{
+	return !(a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] | a[9]) &&
+	       a[10] == 0xff && a[11] == 0xff;
+}
+
+/* Step 1: an IPv4-mapped IPv6 address is the IPv4 address it is. */
+static __always_inline void df_unmap(__u8 *family, __u8 *a)
+{
+	if (*family != 6 || !df_is_v4mapped(a))
+		return;
+	__builtin_memcpy(a, a + 12, 4);
+	__builtin_memset(a + 4, 0, 12);
+	*family = 4;
+}
+
+static __always_inline bool df_is_loopback(__u8 family, const __u8 *a)
+{
+	if (family == 4)
+		return a[0] == 127;
+	return !(a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] | a[9] | a[10] |
+		 a[11] | a[12] | a[13] | a[14]) && a[15] == 1;
+}
+
+struct df_gen {
+	const struct df_cfg *cfg;
+	void *dst4, *dst6, *src, *ent, *sel;
+};
+
+/* ---- classify -------------------------------------------------------------- */
+
+static __always_inline __u64 df_sel_lookup(void *sel, __u32 kind, __u32 uid, __u64 cg)
+{
+	struct df_sel_key k = { .kind = kind, .uid = uid, .cgroup_id = cg };
+	__u64 *v = bpf_map_lookup_elem(sel, &k);
+
+	return v ? *v : 0;
+}
+
+struct df_sel_scan {
+	__u32 gen;
+	__u32 mark;
+	__u16 sport;
+	__u16 pad;
+	__u32 pad2;
+	__u64 cls;
+};
+
+static __always_inline const struct df_cfg *df_cfg_of(__u32 gen)
+{
+	__u32 zero = 0;
+	void *m = bpf_map_lookup_elem(&df_cfg_o, &gen);
+
+	return m ? bpf_map_lookup_elem(m, &zero) : NULL;
+}
+
+static long df_mark_cb(__u32 i, void *ctx)
+{
+	struct df_sel_scan *s = ctx;
+	const struct df_cfg *cfg = df_cfg_of(s->gen);
+
+	if (!cfg)
+		return 1;
+	i &= DF_MAX_MARK_RULES - 1; /* bpf_loop's count is bounded; tell the verifier */
+	if ((s->mark & cfg->marks[i].mask) == cfg->marks[i].value)
+		s->cls |= cfg->marks[i].classes;
+	return 0;
+}
+
+static long df_lport_cb(__u32 i, void *ctx)
+{
+	struct df_sel_scan *s = ctx;
+	const struct df_cfg *cfg = df_cfg_of(s->gen);
+
+	if (!cfg)
+		return 1;
+	i &= DF_MAX_LPORT_RULES - 1;
+	if (s->sport >= cfg->lports[i].lo && s->sport <= cfg->lports[i].hi)
+		s->cls |= cfg->lports[i].classes;
+	return 0;
+}
+
+/* Classes from the packet itself and the per-policy tables: all, marks,
+ * local ports, local addresses. (Socket classes come from the hook.) */
+static __always_inline __u64 df_classify_packet(const struct df_cfg *cfg, __u32 gen, void *src,
+						struct df_facts *f)
+{
+	struct df_sel_scan s = { .gen = gen, .mark = f->mark, .sport = f->sport,
+				 .cls = cfg->hdr.all_mask };
+	__u32 n;
+
+	n = cfg->hdr.n_marks;
+	if (n)
+		bpf_loop(n > DF_MAX_MARK_RULES ? DF_MAX_MARK_RULES : n, df_mark_cb, &s, 0);
+	n = cfg->hdr.n_lports;
+	if (n)
+		bpf_loop(n > DF_MAX_LPORT_RULES ? DF_MAX_LPORT_RULES : n, df_lport_cb, &s, 0);
+	if ((cfg->flags & DF_CFG_HAS_SRC) && src && f->family) {
+		struct df_src_key k = { .prefixlen = 8 + 128, .family = f->family };
+		__u64 *v;
+
+		__builtin_memcpy(k.addr, f->saddr, 16);
+		df_unmap(&k.family, k.addr);
+		if (k.family == 4)
+			k.prefixlen = 8 + 32;
+		v = bpf_map_lookup_elem(src, &k);
+		if (v)
+			s.cls |= *v;
+	}
+	return s.cls;
+}
+
+/* ---- lookup + judge ----------------------------------------------------------- */
+
+static __always_inline __u64 df_lowest(__u64 m)
+{
+	return m & (~m + 1);
+}
+
+static __always_inline int df_ctz(__u64 m)
+{
+	int n = 0;
+
+	if (!(m & 0xffffffffULL)) { n += 32; m >>= 32; }
+	if (!(m & 0xffffULL)) { n += 16; m >>= 16; }
+	if (!(m & 0xffULL)) { n += 8; m >>= 8; }
+	if (!(m & 0xfULL)) { n += 4; m >>= 4; }
+	if (!(m & 0x3ULL)) { n += 2; m >>= 2; }
+	if (!(m & 0x1ULL)) { n += 1; }
+	return n;
+}
+
+/* One bounded scan over a leaf's entries. bpf_loop keeps verification
+ * linear (the verifier checks the callback once, not 64 unrolled bodies);
+ * the callback finds the entry map again from the generation number. */
+struct df_scan {
+	__u32 gen;
+	__u32 first;
+	__u64 now;      /* unix seconds */
+	__u16 dport;
+	__u8 pbit;
+	__u8 ported;
+	__u8 no_ports;
+	__u8 want;      /* second pass: which role names the rule */
+	__u16 rule;
+	__u64 c;        /* second pass: the deciding class */
+	__u64 sat_dest, sat_exc, inactive, proto_ok, class_ok, unknown, until;
+};
+
+static __always_inline const struct df_entry *df_scan_entry(struct df_scan *s, __u32 i)
+{
+	void *ent = bpf_map_lookup_elem(&df_ent_o, &s->gen);
+	__u32 idx = s->first + i;
+
+	return ent ? bpf_map_lookup_elem(ent, &idx) : NULL;
+}
+
+static __always_inline bool df_port_match(const struct df_scan *s, const struct df_entry *e)
+{
+	if (!s->ported || (e->port_lo == 0 && e->port_hi == 0xffff))
+		return true;
+	return !s->no_ports && s->dport >= e->port_lo && s->dport <= e->port_hi;
+}
+
+static long df_scan_cb(__u32 i, void *ctx)
+{
+	struct df_scan *s = ctx;
+	const struct df_entry *e = df_scan_entry(s, i);
+	bool proto, port;
+
+	if (!e)
+		return 1;
+	proto = e->protos & s->pbit;
+	port = df_port_match(s, e);
+	/* a fragment without ports, judged by a port-limited rule */
+	if (proto && s->ported && s->no_ports && !(e->port_lo == 0 && e->port_hi == 0xffff))
+		s->unknown |= e->classes;
+	if (e->kind == DF_RULE_DEST) {
+		s->class_ok |= e->classes;
+		if (proto)
+			s->proto_ok |= e->classes;
+		if (proto && port)
+			s->sat_dest |= e->classes;
+	} else if (proto && port) {
+		if (e->not_before <= s->now && s->now < e->expires) {
+			s->sat_exc |= e->classes;
+			if (e->expires < s->until)
+				s->until = e->expires;
+		} else {
+			s->inactive |= e->classes;
+			if (s->now < e->not_before && e->not_before < s->until)
+				s->until = e->not_before;
+		}
+	}
+	return 0;
+}
+
+/* Second pass: the first entry (policy order) playing the deciding role. */
+static long df_rule_cb(__u32 i, void *ctx)
+{
+	struct df_scan *s = ctx;
+	const struct df_entry *e = df_scan_entry(s, i);
+	bool proto, port, active, hit;
+
+	if (!e)
+		return 1;
+	if (!(e->classes & s->c))
+		return 0;
+	proto = e->protos & s->pbit;
+	port = df_port_match(s, e);
+	active = e->not_before <= s->now && s->now < e->expires;
+	switch (s->want) {
+	case 0: hit = e->kind == DF_RULE_DEST && proto && port; break;
+	case 1: hit = e->kind == DF_RULE_EXCEPTION && proto && port && active; break;
+	case 2: hit = e->kind == DF_RULE_EXCEPTION && proto && port && !active; break;
+	case 3: hit = e->kind == DF_RULE_DEST && proto; break;
+	default: hit = e->kind == DF_RULE_DEST; break;
+	}
+	if (!hit)
+		return 0;
+	s->rule = e->rule;
+	return 1;
+}
+
+/* Steps 2-6 for a classified packet (step 1 already applied to f->daddr).
+ * now_ns: wall clock; exception windows are in seconds. */
+static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct df_facts *f,
+				     __u64 classes, __u64 now_ns, struct df_res *r)
+{
+	const struct df_cfg *cfg = g->cfg;
+	const struct df_leaf *leaf = NULL;
+	struct df_scan s = {
+		.gen = gen,
+		.now = now_ns / 1000000000ULL,
+		.dport = f->dport,
+		.pbit = df_proto_bit(f->proto),
+		.no_ports = !!(f->flags & DF_F_NO_PORTS),
+		.rule = DF_NO_RULE,
+		.until = ~0ULL,
+	};
+	__u32 count;
+
+	s.ported = !!(s.pbit & DF_P_PORTED);
+	r->verdict = DF_ALLOW;
+	r->rule = DF_NO_RULE;
+	r->classes = classes;
+	r->until_ns = ~0ULL;
+
+	/* 2. Loopback passes (policy switch). */
+	if ((cfg->hdr.flags & DF_POL_ALLOW_LOOPBACK) && f->family &&
+	    df_is_loopback(f->family, f->daddr)) {
+		r->reason = DF_R_LOOPBACK;
+		return;
+	}
+	/* 3. No class: not protected data. */
+	if (!classes) {
+		r->reason = DF_R_UNCLASSIFIED;
+		return;
+	}
+	/* Fail closed: a protected packet we cannot parse. */
+	if (f->flags & DF_F_MALFORMED) {
+		r->verdict = classes & cfg->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;
+		r->reason = DF_R_MALFORMED;
+		return;
+	}
+
+	/* 4. One longest-prefix lookup; the leaf lists every rule here. */
+	if (f->family == 4) {
+		struct df_lpm4_key k = { .prefixlen = 32 };
+
+		__builtin_memcpy(k.addr, f->daddr, 4);
+		leaf = g->dst4 ? bpf_map_lookup_elem(g->dst4, &k) : NULL;
+	} else {
+		struct df_lpm6_key k = { .prefixlen = 128 };
+
+		__builtin_memcpy(k.addr, f->daddr, 16);
+		leaf = g->dst6 ? bpf_map_lookup_elem(g->dst6, &k) : NULL;
+	}
+	count = leaf ? leaf->count : 0;
+	if (count > DF_MAX_LEAF_ENTRIES)
+		count = DF_MAX_LEAF_ENTRIES;
+	s.first = leaf ? leaf->first : 0;
+	if (count)
+		bpf_loop(count, df_scan_cb, &s, 0);
+	if (s.until != ~0ULL)
+		r->until_ns = s.until * 1000000000ULL;
+
+	__u64 unsat = classes & ~(s.sat_dest | s.sat_exc);
+
+	if (!unsat) {
+		/* 5. Every class satisfied. */
+		if (classes & ~s.sat_dest) {
+			r->reason = DF_R_EXCEPTION;
+			s.c = df_lowest(classes & ~s.sat_dest);
+			s.want = 1;
+		} else {
+			r->reason = DF_R_DESTINATION;
+			s.c = df_lowest(classes);
+			s.want = 0;
+		}
+	} else {
+		/* 6. The first unsatisfied class of the deciding mode. */
+		__u64 enf = unsat & cfg->hdr.enforce_mask;
+
+		r->verdict = enf ? DF_DROP : DF_WOULD_DROP;
+		s.c = df_lowest(enf ? enf : unsat);
+		if (s.unknown & s.c) {
+			r->reason = DF_R_MALFORMED; /* its port decides, and is unknown */
+			return;
+		} else if (s.inactive & s.c) {
+			r->reason = DF_R_EXCEPTION_INACTIVE;
+			s.want = 2;
+		} else if (s.proto_ok & s.c) {
+			r->reason = DF_R_PORT_NOT_ALLOWED;
+			s.want = 3;
+		} else if (s.class_ok & s.c) {
+			r->reason = DF_R_PROTOCOL_NOT_ALLOWED;
+			s.want = 4;
+		} else {
+			r->reason = leaf && (leaf->flags & DF_LEAF_ANY_DEST) ?
+					    DF_R_CLASS_NOT_ALLOWED : DF_R_NO_DESTINATION;
+			return;
+		}
+	}
+	if (count)
+		bpf_loop(count, df_rule_cb, &s, 0);
+	r->rule = s.rule;
+}
+
+#endif
