@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Runs every test suite and ends with one line: "N passed, N failed[, N skipped]".
 # Suites: unit (cmocka, plain and ASan+UBSan), cli (the real datafencectl),
-# fuzz smoke. Set SUITES="unit cli" to run some only.
+# fuzz smoke, datapath (root: the BPF programs through BPF_PROG_TEST_RUN). Set SUITES="unit cli" to run some only.
 set -u
 cd "$(dirname "$0")/.."
 export O=${O:-build}
-SUITES=${SUITES:-"unit san cli fuzz"}
+SUITES=${SUITES:-"unit san cli fuzz datapath"}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
 LOG_DIR=$O/test-logs
@@ -67,6 +67,14 @@ for suite in $SUITES; do
 		run_shell cli tests/cli/test_cli.sh ;;
 	fuzz)
 		run_shell fuzz tests/fuzz/smoke.sh ;;
+	datapath)
+		# The real BPF programs in the real kernel: root only.
+		if [ "$(id -u)" != 0 ]; then
+			echo "SKIP datapath: needs root (BPF, bpffs, cgroups); run sudo make test"
+			SKIPPED=$((SKIPPED + 1))
+		else
+			for t in "$O"/tests/dp/test_*; do run_cmocka "datapath/$(basename "$t")" "$t"; done
+		fi ;;
 	*)
 		echo "unknown suite $suite" >&2; FAILED=$((FAILED + 1)) ;;
 	esac

@@ -142,6 +142,7 @@ static bool same(const struct df_result *a, const struct df_result *b)
 }
 
 static uint64_t expected_counts[DF_N_COUNTERS];
+static uint64_t expected_rule_counts[DF_MAX_RULES];
 
 static void datapath_matches_emulator_and_reference(void **state)
 {
@@ -230,6 +231,8 @@ static void datapath_matches_emulator_and_reference(void **state)
 							      DF_MAX_CLASSES;
 				expected_counts[DF_CNT_INDEX(h == 0 ? DF_HOOK_CGROUP_SKB : DF_HOOK_TC, slot,
 							     emr.verdict, emr.reason)]++;
+				if (emr.rule >= 0)
+					expected_rule_counts[emr.rule]++;
 				judged++;
 			}
 			shapes[shape]++;
@@ -273,8 +276,329 @@ static void counters_are_exact(void **state)
 		}
 		checked += sum;
 	}
-	fprintf(stderr, "counters: %lu packets, every counter exact\n", checked);
+	fd = df_loader_map_fd(env.l, "df_rule_cnt");
+	for (__u32 i = 0; i < DF_MAX_RULES; i++) {
+		uint64_t sum = 0;
+
+		assert_int_equal(bpf_map_lookup_elem(fd, &i, v), 0);
+		for (int c = 0; c < ncpu; c++)
+			sum += v[c].packets;
+		if (sum != expected_rule_counts[i]) {
+			fprintf(stderr, "rule counter %u: expected %llu, kernel %llu\n", i,
+				(unsigned long long)expected_rule_counts[i], (unsigned long long)sum);
+			fail();
+		}
+	}
+	fprintf(stderr, "counters: %lu packets, every counter exact (per class/verdict/reason and per rule)\n",
+		checked);
 	free(v);
+}
+
+/* ---- atomic swap ------------------------------------------------------------ */
+
+#define SWAP_PKTS 256
+
+struct swap_ctx {
+	struct df_image *img[2];
+	volatile int stop;
+	unsigned long swaps;
+	double max_swap_ms;
+};
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 + (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void *swapper(void *arg)
+{
+	struct swap_ctx *c = arg;
+
+	while (!c->stop) {
+		struct df_diags d = { 0 };
+		struct timespec t0;
+		double ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (df_loader_swap(env.l, c->img[(c->swaps + 1) % 2], &d)) {
+			df_diags_print(&d, stderr, NULL);
+			c->stop = 2;
+		}
+		ms = ms_since(&t0);
+		if (ms > c->max_swap_ms)
+			c->max_swap_ms = ms;
+		df_diags_free(&d);
+		c->swaps++;
+	}
+	return NULL;
+}
+
+/* While one thread judges packets in a loop, another swaps between two
+ * policies: every verdict must be one policy's, never a mix. */
+static void swap_is_atomic(void **state)
+{
+	uint64_t seed = env_or("DF_SEED", (unsigned long)time(NULL)) ^ 0x5a5a;
+	struct swap_ctx c = { 0 };
+	struct df_policy *p[2];
+	struct df_emu *emu[2];
+	static struct df_packet pkts[SWAP_PKTS];
+	static uint8_t frames[SWAP_PKTS][256];
+	static size_t lens[SWAP_PKTS];
+	static struct df_result want[2][SWAP_PKTS];
+	unsigned long judged = 0, seen[2] = { 0 }, differ = 0;
+	struct df_rng r = { seed };
+	int64_t now = DF_POLGEN_NOW;
+	pthread_t th;
+	struct timespec t0;
+	char cg[256];
+
+	snprintf(cg, sizeof(cg), "%s/svc/a", env.cg_rel);
+	assert_int_equal(dp_enter_cgroup(&env, cg), 0);
+	for (int k = 0; k < 2; k++) {
+		char *text = df_polgen_policy_in(seed + (uint64_t)k * 7919, env.cg_rel);
+
+		p[k] = compile_text(text, &c.img[k]);
+		emu[k] = df_emu_new(c.img[k]);
+		free(text);
+	}
+	for (int i = 0; i < SWAP_PKTS; i++) {
+		int64_t t;
+
+		df_polgen_packet(&r, p[i % 2], &pkts[i], &t);
+		pkts[i].uid = 0;
+		pkts[i].cgroup = cg;
+		shape_facts(&r, &pkts[i]);
+		pkts[i].flags = 0; /* plain packets only */
+		lens[i] = dp_frame(&pkts[i], DP_PLAIN, frames[i]);
+		for (int k = 0; k < 2; k++)
+			df_emu_verdict(emu[k], &pkts[i], df_emu_classify(emu[k], &pkts[i]), now, &want[k][i]);
+		differ += !same(&want[0][i], &want[1][i]);
+	}
+	load(c.img[0]);
+	assert_int_equal(dp_set_time(&env, now), 0);
+	assert_int_equal(pthread_create(&th, NULL, swapper, &c), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* bounded: at most 5 s or 400k packets */
+	while (ms_since(&t0) < 5000 && judged < 400000 && !c.stop) {
+		int i = (int)(judged % SWAP_PKTS), ret;
+		struct df_res kr = { 0 };
+		struct df_result got;
+
+		assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frames[i], lens[i], pkts[i].mark, &kr, &ret), 0);
+		got = (struct df_result){ .verdict = kr.verdict, .reason = kr.reason, .classes = kr.classes,
+					  .rule = kr.rule == DF_NO_RULE ? -1 : kr.rule };
+		if (same(&got, &want[0][i]))
+			seen[0]++;
+		else if (same(&got, &want[1][i]))
+			seen[1]++;
+		else {
+			c.stop = 1;
+			pthread_join(th, NULL);
+			fprintf(stderr, "verdict from neither policy (packet %d, after %lu swaps)\n", i, c.swaps);
+			report("kernel", &got);
+			report("policy A", &want[0][i]);
+			report("policy B", &want[1][i]);
+			fail();
+		}
+		judged++;
+	}
+	c.stop = c.stop ? c.stop : 1;
+	pthread_join(th, NULL);
+	assert_int_not_equal(c.stop, 2);
+	fprintf(stderr, "swap: %lu verdicts during %lu swaps, each one policy's (%lu packets differ between the two; max swap %.1f ms)\n",
+		judged, c.swaps, differ, c.max_swap_ms);
+	assert_true(c.swaps >= 10);
+	assert_true(differ > 0);
+	for (int k = 0; k < 2; k++) {
+		df_emu_free(emu[k]);
+		df_image_free(c.img[k]);
+		df_policy_free(p[k]);
+	}
+	assert_int_equal(dp_enter_cgroup(&env, env.cg_rel), 0);
+}
+
+/* ---- drop events ----------------------------------------------------------------- */
+
+struct ev_sink {
+	struct df_event last;
+	unsigned long n;
+};
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct ev_sink *s = ctx;
+
+	if (len >= sizeof(struct df_event))
+		memcpy(&s->last, data, sizeof(s->last));
+	s->n++;
+	return 0;
+}
+
+static uint64_t misc(int idx)
+{
+	__u64 v = 0;
+	__u32 k = (__u32)idx;
+
+	bpf_map_lookup_elem(df_loader_map_fd(env.l, "df_misc"), &k, &v);
+	return v;
+}
+
+static const char *const events_policy =
+	"policy = { name = \"events\"; serial = 77; };\n"
+	"classes = ( { name = \"a\"; match = { marks = [\"0x1/0x1\"]; }; },\n"
+	"            { name = \"b\"; mode = \"audit\"; match = { marks = [\"0x2/0x2\"]; }; } );\n"
+	"destinations = ( { name = \"ok\"; cidrs = [\"10.0.0.0/8\"]; protocols = [\"tcp\"]; ports = (443); allow = [\"a\", \"b\"]; } );\n";
+
+static void tcp_frame(const char *src, const char *dst, uint16_t sport, uint16_t dport,
+		      uint8_t *frame, size_t *len)
+{
+	struct df_packet pkt = { .proto = 6, .sport = sport, .dport = dport };
+
+	df_addr_parse(src, &pkt.src);
+	df_addr_parse(dst, &pkt.dst);
+	*len = dp_frame(&pkt, DP_PLAIN, frame);
+}
+
+static void drop_events_carry_the_facts(void **state)
+{
+	struct df_image *img = NULL;
+	struct df_policy *p = compile_text(events_policy, &img);
+	struct ev_sink sink = { 0 };
+	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, "df_events"), on_event, &sink, NULL);
+	uint8_t frame[256];
+	size_t len;
+	struct df_res kr;
+	int ret;
+	char path[1024];
+	struct stat st;
+
+	assert_non_null(rb);
+	assert_int_equal(dp_enter_cgroup(&env, env.cg_rel), 0);
+	load(img);
+	assert_int_equal(dp_set_time(&env, DF_POLGEN_NOW), 0);
+	ring_buffer__consume(rb); /* drain what earlier tests left */
+	sink.n = 0;
+
+	tcp_frame("10.1.1.1", "192.0.2.9", 40001, 80, frame, &len);
+	assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frame, len, 0x1, &kr, &ret), 0);
+	assert_int_equal(ret, 0);
+	assert_int_equal(ring_buffer__consume(rb), 1);
+	assert_int_equal(sink.last.version, DF_EVENT_VERSION);
+	assert_int_equal(sink.last.hook, DF_HOOK_CGROUP_SKB);
+	assert_int_equal(sink.last.verdict, DF_DROP);
+	assert_int_equal(sink.last.reason, DF_R_NO_DESTINATION);
+	assert_int_equal(sink.last.family, 4);
+	assert_int_equal(sink.last.proto, 6);
+	assert_int_equal(sink.last.sport, 40001);
+	assert_int_equal(sink.last.dport, 80);
+	static const uint8_t want_d[4] = { 192, 0, 2, 9 }, want_s[4] = { 10, 1, 1, 1 };
+
+	assert_memory_equal(sink.last.daddr, want_d, 4);
+	assert_memory_equal(sink.last.saddr, want_s, 4);
+	assert_int_equal(sink.last.classes, 1);
+	assert_int_equal(sink.last.serial, 77);
+	assert_int_equal(sink.last.uid, 0);
+	assert_int_equal(sink.last.rule, DF_NO_RULE);
+	snprintf(path, sizeof(path), "%s%s", env.cg_root, env.cg_rel);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(sink.last.cgroup_id, st.st_ino);
+	assert_int_equal(sink.last.pid, getpid());
+	assert_string_equal(sink.last.comm, "test_datapath");
+	/* unix time, from the clock offset the loader keeps */
+	assert_true(sink.last.ts_ns / 1000000000ULL == (uint64_t)DF_POLGEN_NOW);
+	uint64_t seq0 = sink.last.seq;
+
+	/* a wrong port, audit class: would-drop, rule named */
+	tcp_frame("10.1.1.1", "10.9.9.9", 40002, 80, frame, &len);
+	assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frame, len, 0x2, &kr, &ret), 0);
+	assert_int_equal(ret, 1);
+	assert_int_equal(ring_buffer__consume(rb), 1);
+	assert_int_equal(sink.last.verdict, DF_WOULD_DROP);
+	assert_int_equal(sink.last.reason, DF_R_PORT_NOT_ALLOWED);
+	assert_int_equal(sink.last.rule, 0);
+	assert_int_equal(sink.last.classes, 2);
+	assert_int_equal(sink.last.seq, seq0 + 1);
+
+	/* allowed packets make no event */
+	tcp_frame("10.1.1.1", "10.9.9.9", 40003, 443, frame, &len);
+	assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frame, len, 0x1, &kr, &ret), 0);
+	assert_int_equal(ret, 1);
+	assert_int_equal(ring_buffer__consume(rb), 0);
+	ring_buffer__free(rb);
+	df_image_free(img);
+	df_policy_free(p);
+}
+
+/* A flood of one flow makes one event at once, then one a second with the
+ * count in between. */
+static void limiter_folds_a_flood(void **state)
+{
+	struct df_image *img = NULL;
+	struct df_policy *p = compile_text(events_policy, &img);
+	struct ev_sink sink = { 0 };
+	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, "df_events"), on_event, &sink, NULL);
+	uint64_t supp0 = misc(DF_MISC_EVENTS_SUPPRESSED);
+	uint8_t frame[256];
+	size_t len;
+	struct df_res kr;
+	int ret;
+
+	load(img);
+	ring_buffer__consume(rb);
+	sink.n = 0;
+	tcp_frame("10.1.1.2", "192.0.2.10", 40100, 80, frame, &len);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frame, len, 0x1, &kr, &ret), 0);
+	assert_int_equal(ring_buffer__consume(rb), 1);
+	assert_int_equal(sink.last.suppressed, 0);
+	assert_int_equal(misc(DF_MISC_EVENTS_SUPPRESSED) - supp0, 99);
+	/* the kernel clock moves on by two seconds */
+	assert_int_equal(dp_set_time(&env, DF_POLGEN_NOW + 2), 0);
+	assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frame, len, 0x1, &kr, &ret), 0);
+	assert_int_equal(ring_buffer__consume(rb), 1);
+	assert_int_equal(sink.last.suppressed, 99);
+	ring_buffer__free(rb);
+	df_image_free(img);
+	df_policy_free(p);
+}
+
+/* With nobody reading, the ring fills: what does not fit is counted lost,
+ * and sent + lost == drops reported. */
+static void lost_events_are_counted(void **state)
+{
+	struct df_image *img = NULL;
+	struct df_policy *p = compile_text(events_policy, &img);
+	struct ev_sink sink = { 0 };
+	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, "df_events"), on_event, &sink, NULL);
+	uint64_t sent0, lost0, sent, lost;
+	uint8_t frame[256];
+	size_t len;
+	struct df_res kr;
+	int ret, n = 12000;
+
+	load(img);
+	ring_buffer__consume(rb);
+	sent0 = misc(DF_MISC_EVENTS_SENT);
+	lost0 = misc(DF_MISC_EVENTS_LOST);
+	for (int i = 0; i < n; i++) { /* distinct flows: the limiter lets each through */
+		tcp_frame("10.1.1.3", "192.0.2.11", (uint16_t)(1024 + i), 80, frame, &len);
+		assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frame, len, 0x1, &kr, &ret), 0);
+	}
+	sent = misc(DF_MISC_EVENTS_SENT) - sent0;
+	lost = misc(DF_MISC_EVENTS_LOST) - lost0;
+	fprintf(stderr, "ring: %llu events sent, %llu lost of %d drops\n", (unsigned long long)sent,
+		(unsigned long long)lost, n);
+	assert_true(lost > 0);
+	assert_int_equal(sent + lost, (uint64_t)n);
+	sink.n = 0;
+	ring_buffer__consume(rb);
+	assert_int_equal(sink.n, sent);
+	ring_buffer__free(rb);
+	df_image_free(img);
+	df_policy_free(p);
 }
 
 int main(void)
@@ -282,6 +606,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(datapath_matches_emulator_and_reference),
 		cmocka_unit_test(counters_are_exact),
+		cmocka_unit_test(swap_is_atomic),
+		cmocka_unit_test(drop_events_carry_the_facts),
+		cmocka_unit_test(limiter_folds_a_flood),
+		cmocka_unit_test(lost_events_are_counted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
