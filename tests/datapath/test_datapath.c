@@ -350,7 +350,9 @@ static void swap_is_atomic(void **state)
 	static struct df_result want[2][SWAP_PKTS];
 	unsigned long judged = 0, seen[2] = { 0 }, differ = 0;
 	struct df_rng r = { seed };
-	int64_t now = DF_POLGEN_NOW;
+	/* each swap sets the kernel clock to the real time: judge at it (the
+	 * generated exception windows are far from it, in 2027) */
+	int64_t now = (int64_t)time(NULL);
 	pthread_t th;
 	struct timespec t0;
 	char cg[256];
@@ -378,7 +380,6 @@ static void swap_is_atomic(void **state)
 		differ += !same(&want[0][i], &want[1][i]);
 	}
 	load(c.img[0]);
-	assert_int_equal(dp_set_time(&env, now), 0);
 	assert_int_equal(pthread_create(&th, NULL, swapper, &c), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* bounded: at most 5 s or 400k packets */
