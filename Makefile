@@ -19,7 +19,7 @@ endif
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
 	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libclang-rt-14-dev \
-	iproute2 nftables jq
+	iproute2 nftables jq util-linux
 
 WERROR ?= $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
@@ -45,7 +45,7 @@ BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl
 .DELETE_ON_ERROR:
 .PHONY: all deps test check bench fuzz install run demo clean help
 
-all: deps-quiet $(BINS) $(UNIT_BINS) $(DP_BINS) $(O)/polgen
+all: deps-quiet $(BINS) $(UNIT_BINS) $(DP_BINS) $(LIVE_BINS) $(O)/polgen
 
 help:
 	@echo 'datafence make targets:'
@@ -146,6 +146,20 @@ $(O)/tests/dp:
 $(O)/tests/dp/%: tests/datapath/%.c tests/datapath/dp.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/dp
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/datapath $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS) -lcmocka -lpthread
+
+# Live-test helpers: traffic (dfnet) and the loader as a command (dfload).
+LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfload
+
+$(O)/tests/live:
+	$(Q)mkdir -p $@
+
+$(O)/tests/live/dfnet: tests/live/dfnet.c | $(O)/tests/live
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(O)/tests/live/dfload: tests/live/dfload.c $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/live
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
 
 FUZZ_TARGETS := fuzz_policy fuzz_values
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)

@@ -220,7 +220,7 @@ static int attach_cgroup_prog(struct df_loader *l, enum df_prog p, int cgfd)
 	int err;
 
 	link_pin_path(l, p, path, sizeof(path));
-	link = bpf_link__open(path);
+	link = access(path, F_OK) ? NULL : bpf_link__open(path);
 	if (link) {
 		/* adopt: swap our freshly loaded program into the pinned link */
 		err = bpf_link__update_program(link, prog);

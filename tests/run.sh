@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Runs every test suite and ends with one line: "N passed, N failed[, N skipped]".
 # Suites: unit (cmocka, plain and ASan+UBSan), cli (the real datafencectl),
-# fuzz smoke, datapath (root: the BPF programs through BPF_PROG_TEST_RUN). Set SUITES="unit cli" to run some only.
+# fuzz smoke, datapath (root: the BPF programs through BPF_PROG_TEST_RUN),
+# live (root: real packets between network namespaces). Set SUITES="unit cli" to run some only.
 set -u
 cd "$(dirname "$0")/.."
 export O=${O:-build}
-SUITES=${SUITES:-"unit san cli fuzz datapath"}
+SUITES=${SUITES:-"unit san cli fuzz datapath live"}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
 LOG_DIR=$O/test-logs
@@ -75,6 +76,9 @@ for suite in $SUITES; do
 		else
 			for t in "$O"/tests/dp/test_*; do run_cmocka "datapath/$(basename "$t")" "$t"; done
 		fi ;;
+	live)
+		# Real packets between network namespaces, programs on our own cgroup.
+		run_shell live tests/live/test_live.sh ;;
 	*)
 		echo "unknown suite $suite" >&2; FAILED=$((FAILED + 1)) ;;
 	esac
