@@ -41,6 +41,13 @@ UNIT_TESTS := test_policy test_compile test_verdict test_diff
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/tests/%) $(UNIT_TESTS:%=$(O)/san/tests/%)
 
 BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl
+# Datapath tests: root, the real programs through BPF_PROG_TEST_RUN.
+DP_TESTS := test_datapath
+DP_BINS := $(DP_TESTS:%=$(O)/tests/dp/%)
+# Live-test helpers: traffic (dfnet) and the loader as a command (dfload).
+LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfload
+FUZZ_TARGETS := fuzz_policy fuzz_values
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test check bench fuzz install run demo clean help
@@ -136,19 +143,12 @@ $(O)/san/tests/%: tests/unit/%.c $(O)/san/libdatafence.a $(LIB_HDRS) | $(O)/san/
 	$(call msg,LINK-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(O)/san/libdatafence.a -o $@ $(LIBS) -lcmocka
 
-# Datapath tests: root, the real programs through BPF_PROG_TEST_RUN.
-DP_TESTS := test_datapath
-DP_BINS := $(DP_TESTS:%=$(O)/tests/dp/%)
-
 $(O)/tests/dp:
 	$(Q)mkdir -p $@
 
 $(O)/tests/dp/%: tests/datapath/%.c tests/datapath/dp.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/dp
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/datapath $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS) -lcmocka -lpthread
-
-# Live-test helpers: traffic (dfnet) and the loader as a command (dfload).
-LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfload
 
 $(O)/tests/live:
 	$(Q)mkdir -p $@
@@ -161,8 +161,6 @@ $(O)/tests/live/dfload: tests/live/dfload.c $(O)/lib/loader.o $(O)/libdatafence.
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
 
-FUZZ_TARGETS := fuzz_policy fuzz_values
-FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 FUZZ_SECONDS ?= 60
 
 $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS) | $(O)/fuzz
