@@ -86,7 +86,7 @@ $(O)/lib $(O)/san/lib $(O)/tests $(O)/san/tests $(O)/fuzz:
 	$(Q)mkdir -p $@
 
 # ---- BPF object and skeleton ------------------------------------------------
-$(O)/datafence.bpf.o: bpf/datafence.bpf.c bpf/datafence.h bpf/pipeline.h | $(O)/lib
+$(O)/datafence.bpf.o: bpf/datafence.bpf.c bpf/datafence.h bpf/pipeline.h bpf/maps.h | $(O)/lib
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf \
 		-Wall -Wno-unused-parameter $(WERROR) -c $< -o $@
@@ -180,7 +180,20 @@ test: all $(FUZZ_BINS)
 
 check: test
 
-bench: all
+$(O)/bench.bpf.o: tests/bench/bench.bpf.c bpf/datafence.h | $(O)/lib
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf \
+		-Wall -Wno-unused-parameter $(WERROR) -c $< -o $@
+
+$(O)/bench.skel.h: $(O)/bench.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name bench_bpf > $@
+
+$(O)/bench: tests/bench/bench.c $(O)/bench.skel.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
+
+bench: all $(O)/bench
 	$(Q)O=$(O) tests/bench/run.sh
 
 run: all

@@ -19,174 +19,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 
-/* ---- maps ------------------------------------------------------------------- */
-
-/* Which generation is active, the swap count and the wall clock offset. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct df_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} df_state SEC(".maps");
-
-/* Per-generation maps: outer arrays of two slots, indexed by df_state.gen.
- * The loader creates each generation's inner maps at the sizes it needs.
- * Inner templates give sizes, not BTF types: clang 14 emits only forward
- * declarations for types reached through nested map definitions. */
-struct df_cfg_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct df_cfg));
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_cfg_inner);
-} df_cfg_o SEC(".maps");
-
-/* Destination prefixes -> leaf (IPv4). */
-struct df_dst4_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct df_lpm4_key));
-	__uint(value_size, sizeof(struct df_leaf));
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_dst4_inner);
-} df_dst4_o SEC(".maps");
-
-/* Destination prefixes -> leaf (IPv6). */
-struct df_dst6_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct df_lpm6_key));
-	__uint(value_size, sizeof(struct df_leaf));
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_dst6_inner);
-} df_dst6_o SEC(".maps");
-
-/* local_addrs selectors: (family, source prefix) -> class mask. */
-struct df_src_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct df_src_key));
-	__uint(value_size, sizeof(__u64));
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_src_inner);
-} df_src_o SEC(".maps");
-
-/* Rule entries that leaves point into. */
-struct df_ent_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct df_entry));
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_ent_inner);
-} df_ent_o SEC(".maps");
-
-/* uid and cgroup id selectors -> class mask. */
-struct df_sel_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct df_sel_key));
-	__uint(value_size, sizeof(__u64));
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_sel_inner);
-} df_sel_o SEC(".maps");
-
-/* Judged packets per (hook, class slot, verdict, reason); see datafence.h. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DF_N_COUNTERS);
-	__type(key, __u32);
-	__type(value, struct df_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} df_counters SEC(".maps");
-
-/* Packets decided by each rule (destinations, then exceptions). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DF_MAX_RULES);
-	__type(key, __u32);
-	__type(value, struct df_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} df_rule_cnt SEC(".maps");
-
-/* Event accounting and the event sequence number (enum df_misc). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, DF_MISC__MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} df_misc SEC(".maps");
-
-#define DF_MISC_EVENT_SEQ 7
-
-/* Drop events to the agent. Size set by the loader. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} df_events SEC(".maps");
-
-/* Event limiter: last report per flow. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct df_flow_key);
-	__type(value, struct df_flow_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} df_flows SEC(".maps");
-
-/* Per-socket classes and last verdict. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct df_sk_cache);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} df_sk_cache SEC(".maps");
+#include "maps.h"
 
 /* Test knob (load time): record each verdict in df_last so the datapath
  * tests can compare verdict, reason and rule with the emulator. */
@@ -211,29 +44,31 @@ static __always_inline void df_misc_add(__u32 idx, __u64 n)
 		__sync_fetch_and_add(v, n);
 }
 
-static __always_inline void df_account(const struct df_facts *f, const struct df_res *r)
+/* The counter slot: the packet's first class (policy order), or "none". */
+static __always_inline __u32 df_cnt_index(__u8 hook, const struct df_res *r)
 {
-	__u64 slot_mask = r->classes;
-	__u32 slot = DF_MAX_CLASSES, idx;
-	struct df_counter *c;
+	__u32 slot = r->classes ? (__u32)df_ctz(r->classes) : DF_MAX_CLASSES;
 
-	if (slot_mask) {
-		/* the deciding class: for drops the reason's class is not kept,
-		 * so count under the lowest class of the packet */
-		slot = df_ctz(slot_mask);
-	}
-	idx = DF_CNT_INDEX((__u32)f->hook, slot, (__u32)r->verdict, (__u32)r->reason);
-	c = bpf_map_lookup_elem(&df_counters, &idx);
+	return DF_CNT_INDEX((__u32)hook, slot, (__u32)r->verdict, (__u32)r->reason);
+}
+
+/* Exact per-CPU counts: atomic adds, since a softirq may judge a packet
+ * on this CPU in the middle of ours. */
+static __always_inline void df_count(__u32 idx, __u16 rule, __u32 len)
+{
+	struct df_counter *c = bpf_map_lookup_elem(&df_counters, &idx);
+
 	if (c) {
 		__sync_fetch_and_add(&c->packets, 1);
-		__sync_fetch_and_add(&c->bytes, f->len);
+		__sync_fetch_and_add(&c->bytes, len);
 	}
-	if (r->rule != DF_NO_RULE) {
-		idx = r->rule;
-		c = bpf_map_lookup_elem(&df_rule_cnt, &idx);
+	if (rule != DF_NO_RULE) {
+		__u32 ri = rule;
+
+		c = bpf_map_lookup_elem(&df_rule_cnt, &ri);
 		if (c) {
 			__sync_fetch_and_add(&c->packets, 1);
-			__sync_fetch_and_add(&c->bytes, f->len);
+			__sync_fetch_and_add(&c->bytes, len);
 		}
 	}
 }
@@ -362,8 +197,9 @@ static __always_inline bool df_cache_hit(const struct df_sk_cache *sc, __u64 seq
 {
 	return sc && sc->valid == 2 && sc->seq == seq && sc->classes == classes &&
 	       sc->family == f->family && sc->proto == f->proto && sc->dport == f->dport &&
+	       sc->sport == f->sport && sc->mark == f->mark &&
 	       now_ns < sc->until_ns && !(f->flags & (DF_F_NO_PORTS | DF_F_MALFORMED)) &&
-	       df_addr_eq(sc->daddr, f->daddr);
+	       df_addr_eq(sc->daddr, f->daddr) && df_addr_eq(sc->saddr, f->saddr);
 }
 
 /* Judges one packet or call; returns the verdict. sk_ctx/kind say where the
@@ -392,27 +228,35 @@ static __always_inline int df_decide(struct df_facts *f, struct df_sk_cache *sc,
 	classes |= df_classify_packet(g.cfg, gen, g.src, f);
 	df_unmap(&f->family, f->daddr);
 
+	__u32 cnt_idx;
+
 	if (df_cache_hit(sc, st->seq, f, classes, now_ns)) {
 		r.verdict = sc->verdict;
 		r.reason = sc->reason;
 		r.rule = sc->rule;
 		r.classes = classes;
+		cnt_idx = df_cnt_index(f->hook, &r);
 	} else {
 		df_judge(&g, gen, f, classes, now_ns, &r);
+		cnt_idx = df_cnt_index(f->hook, &r);
 		if (sc && !(f->flags & (DF_F_NO_PORTS | DF_F_MALFORMED))) {
 			sc->classes = classes;
 			sc->family = f->family;
 			sc->proto = f->proto;
 			sc->dport = f->dport;
+			sc->sport = f->sport;
+			sc->mark = f->mark;
 			__builtin_memcpy(sc->daddr, f->daddr, 16);
+			__builtin_memcpy(sc->saddr, f->saddr, 16);
 			sc->verdict = r.verdict;
 			sc->reason = r.reason;
 			sc->rule = r.rule;
 			sc->until_ns = r.until_ns;
+			sc->cnt_idx = cnt_idx;
 			sc->valid = 2;
 		}
 	}
-	df_account(f, &r);
+	df_count(cnt_idx, r.rule, f->len);
 	if (df_record_last)
 		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
 	if (r.verdict != DF_ALLOW)
@@ -430,6 +274,65 @@ static __always_inline void df_task_facts_skb(struct __sk_buff *skb, struct df_f
 		f->pid = bpf_get_current_pid_tgid() >> 32;
 }
 
+/* The fast path of a connected flow: when this packet repeats every fact
+ * of the socket's last allowed verdict under the same policy, count it and
+ * let it go; no parse helpers, classify or lookup. Anything else (a drop, a
+ * new destination, IPv4 options, IPv6 extension headers, fragments, a swap,
+ * a time bound passed) takes the full path. */
+static __always_inline bool df_fast_allow(struct __sk_buff *skb, struct df_sk_cache *sc)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct df_state *st;
+	__u32 zero = 0;
+	__u16 *ports;
+	__u8 proto;
+
+	if (sc->valid != 2 || sc->verdict != DF_ALLOW || sc->mark != skb->mark)
+		return false;
+	st = bpf_map_lookup_elem(&df_state, &zero);
+	if (!st || st->seq != sc->seq)
+		return false;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > end || ip->ihl != 5 || sc->family != 4 ||
+		    (ip->frag_off & bpf_htons(0x1fff)) ||
+		    ip->daddr != *(__u32 *)sc->daddr || ip->saddr != *(__u32 *)sc->saddr)
+			return false;
+		proto = ip->protocol;
+		ports = (void *)(ip + 1);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end || sc->family != 6 ||
+		    !df_addr_eq((__u8 *)&ip6->daddr, sc->daddr) ||
+		    !df_addr_eq((__u8 *)&ip6->saddr, sc->saddr))
+			return false;
+		proto = ip6->nexthdr;
+		ports = (void *)(ip6 + 1);
+	} else {
+		return false;
+	}
+	if (proto != sc->proto)
+		return false;
+	if (df_proto_bit(proto) & DF_P_PORTED) {
+		if ((void *)(ports + 2) > end || bpf_ntohs(ports[0]) != sc->sport ||
+		    bpf_ntohs(ports[1]) != sc->dport)
+			return false;
+	}
+	if (sc->until_ns != ~0ULL &&
+	    bpf_ktime_get_boot_ns() + st->clock_offset_ns >= sc->until_ns)
+		return false;
+	df_count(sc->cnt_idx, sc->rule, skb->len);
+	if (df_record_last) {
+		struct df_res r = { .verdict = sc->verdict, .reason = sc->reason, .rule = sc->rule,
+				    .classes = sc->classes };
+
+		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
+	}
+	return true;
+}
+
 SEC("cgroup_skb/egress")
 int df_cgroup_skb(struct __sk_buff *skb)
 {
@@ -437,17 +340,21 @@ int df_cgroup_skb(struct __sk_buff *skb)
 	struct df_sk_cache *sc = NULL;
 	struct bpf_sock *sk;
 
+	sk = skb->sk;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk) {
+		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (sc && df_fast_allow(skb, sc))
+			return 1;
+	}
 	df_parse_skb(skb, &f);
 	if (!f.family)
 		return 1;
 	f.mark = skb->mark;
 	f.ifindex = skb->ifindex;
-	sk = skb->sk;
-	if (sk)
-		sk = bpf_sk_fullsock(sk);
 	if (sk) {
 		f.uid = bpf_get_socket_uid(skb);
-		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		df_task_facts_skb(skb, &f);
 	}
 	return df_decide(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? 0 : 1;

@@ -201,6 +201,7 @@ enum df_misc {
 	DF_MISC_EVENTS_LOST = 1,       /* ring buffer full */
 	DF_MISC_EVENTS_SUPPRESSED = 2, /* folded into a later event by the limiter */
 	DF_MISC_NO_POLICY = 3,         /* packets seen before any policy was loaded */
+	DF_MISC_EVENT_SEQ = 7,         /* next event sequence number */
 	DF_MISC__MAX = 8,
 };
 
@@ -251,21 +252,27 @@ struct df_flow_val {
 };
 
 /* Per-socket cache (SK_STORAGE): the socket's own classes (cgroup, uid) and
- * the last verdict, valid for one policy swap `seq` and until `until_ns`. */
+ * the last verdict with every fact it depended on, valid for one policy
+ * swap `seq` and until `until_ns`. A connected flow's packets hit it. */
 struct df_sk_cache {
 	__u64 seq;
 	__u64 sock_classes;
 	__u64 classes;
 	__u64 until_ns;
 	__u8 daddr[16];
+	__u8 saddr[16];
+	__u32 mark;
+	__u16 sport;
 	__u16 dport;
 	__u8 proto;
 	__u8 family;
 	__u8 verdict;
 	__u8 reason;
 	__u16 rule;
-	__u32 valid; /* 1: sock_classes valid for seq; 2: and the verdict too */
-	__u32 pad;
+	__u16 pad;
+	__u32 cnt_idx; /* df_counters index of the cached verdict */
+	__u32 valid;   /* 1: sock_classes valid for seq; 2: and the verdict too */
+	__u32 pad2;
 };
 
 /* One verdict: what the pipeline decided (also the test-only df_last map). */
@@ -285,6 +292,6 @@ _Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");
 _Static_assert(sizeof(struct df_sel_key) == 16, "df_sel_key ABI");
 _Static_assert(sizeof(struct df_event) == 120, "df_event ABI");
 _Static_assert(sizeof(struct df_flow_key) == 40, "df_flow_key ABI");
-_Static_assert(sizeof(struct df_sk_cache) == 64, "df_sk_cache ABI");
+_Static_assert(sizeof(struct df_sk_cache) == 96, "df_sk_cache ABI");
 
 #endif /* DATAFENCE_H */

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Every map of the datapath, one comment each. Pinned maps are shared by
+ * name under the loader's pin directory (a restarted agent, the benchmark
+ * programs). Included by datafence.bpf.c and tests/bench/bench.bpf.c. */
+#ifndef DF_MAPS_H
+#define DF_MAPS_H
+
+/* Which generation is active, the swap count and the wall clock offset. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_state SEC(".maps");
+
+/* Per-generation maps: outer arrays of two slots, indexed by df_state.gen.
+ * The loader creates each generation's inner maps at the sizes it needs.
+ * Inner templates give sizes, not BTF types: clang 14 emits only forward
+ * declarations for types reached through nested map definitions. */
+struct df_cfg_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct df_cfg));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_cfg_inner);
+} df_cfg_o SEC(".maps");
+
+/* Destination prefixes -> leaf (IPv4). */
+struct df_dst4_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct df_lpm4_key));
+	__uint(value_size, sizeof(struct df_leaf));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_dst4_inner);
+} df_dst4_o SEC(".maps");
+
+/* Destination prefixes -> leaf (IPv6). */
+struct df_dst6_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct df_lpm6_key));
+	__uint(value_size, sizeof(struct df_leaf));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_dst6_inner);
+} df_dst6_o SEC(".maps");
+
+/* local_addrs selectors: (family, source prefix) -> class mask. */
+struct df_src_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct df_src_key));
+	__uint(value_size, sizeof(__u64));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_src_inner);
+} df_src_o SEC(".maps");
+
+/* Rule entries that leaves point into. */
+struct df_ent_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct df_entry));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_ent_inner);
+} df_ent_o SEC(".maps");
+
+/* uid and cgroup id selectors -> class mask. */
+struct df_sel_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct df_sel_key));
+	__uint(value_size, sizeof(__u64));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_sel_inner);
+} df_sel_o SEC(".maps");
+
+/* Judged packets per (hook, class slot, verdict, reason); see datafence.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_N_COUNTERS);
+	__type(key, __u32);
+	__type(value, struct df_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_counters SEC(".maps");
+
+/* Packets decided by each rule (destinations, then exceptions). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct df_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_rule_cnt SEC(".maps");
+
+/* Event accounting and the event sequence number (enum df_misc). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DF_MISC__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_misc SEC(".maps");
+
+/* Drop events to the agent. Size set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_events SEC(".maps");
+
+/* Event limiter: last report per flow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct df_flow_key);
+	__type(value, struct df_flow_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_flows SEC(".maps");
+
+/* Per-socket classes and last verdict. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct df_sk_cache);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_sk_cache SEC(".maps");
+
+#endif

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* datafence benchmark (root): per-packet verdict cost of the real datapath
+ * through BPF_PROG_TEST_RUN next to an empty program (the floor) and a bare
+ * kernel LPM trie lookup of the same prefixes, cache-hot (one packet
+ * repeated) and cache-cold (a stream of different destinations); policy
+ * compile and load+swap time; kernel memory per prefix. Prints a markdown
+ * table (tests/bench/run.sh writes it to docs/benchmarks.md). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bench.skel.h"
+#include "compile.h"
+#include "loader.h"
+#include "polgen.h"
+#include "verdict.h"
+
+#define HOT_REPEAT 1000000
+#define COLD_PACKETS 20000
+
+static struct df_loader *L;
+static int quick;
+
+static double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+struct set {
+	char name[64];
+	struct df_cidr *v;
+	size_t n, cap;
+};
+
+static void add(struct set *s, const struct df_cidr *c)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 1024;
+		s->v = realloc(s->v, s->cap * sizeof(*s->v));
+		if (!s->v)
+			abort();
+	}
+	s->v[s->n++] = *c;
+}
+
+/* BGP-like length mix: mostly /24 (v4) and /48 (v6), some shorter, some longer. */
+static void random_set(struct set *s, int family, size_t n, uint64_t seed)
+{
+	struct df_rng r = { seed };
+
+	snprintf(s->name, sizeof(s->name), "random %zu %s", n, family == 4 ? "v4" : "v6");
+	for (size_t i = 0; i < n; i++) {
+		struct df_cidr c = { .family = (uint8_t)family };
+		uint32_t k = df_rng_below(&r, 100);
+		uint64_t a = df_rng_next(&r), b = df_rng_next(&r);
+
+		memcpy(c.addr, &a, 8);
+		memcpy(c.addr + 8, &b, 8);
+		if (family == 4)
+			c.plen = (uint8_t)(k < 2 ? 8 + df_rng_below(&r, 8) : k < 15 ? 16 + df_rng_below(&r, 6) :
+					   k < 30 ? 22 + df_rng_below(&r, 2) : k < 90 ? 24 : 25 + df_rng_below(&r, 8));
+		else
+			c.plen = (uint8_t)(k < 15 ? 32 : k < 35 ? 33 + df_rng_below(&r, 15) : k < 85 ? 48 :
+					   49 + df_rng_below(&r, 16));
+		df_cidr_mask(&c);
+		add(s, &c);
+	}
+}
+
+static int file_set(struct set *s, const char *name, const char *path)
+{
+	char cmd[512], line[128];
+	FILE *f;
+
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(cmd, sizeof(cmd), "%s '%s'", strstr(path, ".gz") ? "zcat" : "cat", path);
+	f = popen(cmd, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct df_cidr c;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (df_cidr_parse(line, &c) == DF_CIDR_OK)
+			add(s, &c);
+	}
+	return pclose(f) ? -EIO : 0;
+}
+
+static char *policy_text(const struct set *s, uint64_t serial)
+{
+	size_t cap = s->n * 48 + 1024, n = 0;
+	char *t = malloc(cap);
+
+	n += (size_t)snprintf(t + n, cap - n,
+			      "policy = { name = \"bench\"; serial = %llu; };\n"
+			      "classes = ( { name = \"c\"; match = { marks = [\"0x1/0x1\"]; }; } );\n"
+			      "destinations = ( { name = \"set\"; protocols = [\"tcp\"]; ports = (443); allow = [\"c\"];\n  cidrs = [",
+			      (unsigned long long)serial);
+	for (size_t i = 0; i < s->n; i++) {
+		char b[DF_ADDRSTRLEN];
+
+		df_cidr_format(&s->v[i], true, b, sizeof(b));
+		n += (size_t)snprintf(t + n, cap - n, "%s\"%s\"", i ? ", " : "", b);
+	}
+	snprintf(t + n, cap - n, "]; } );\n");
+	return t;
+}
+
+/* An Ethernet/IP/TCP frame to addr:443. */
+static size_t frame(const struct df_cidr *dst, uint8_t *buf)
+{
+	struct df_packet pkt = { .proto = 6, .sport = 40000, .dport = 443, .dst = *dst };
+	uint8_t *p = buf + 14;
+	uint16_t et = htons(dst->family == 4 ? 0x0800 : 0x86dd), pl;
+
+	df_addr_parse(dst->family == 4 ? "10.255.0.1" : "fd00::1", &pkt.src);
+	memset(buf, 0, 14);
+	memcpy(buf + 12, &et, 2);
+	if (dst->family == 4) {
+		memset(p, 0, 20);
+		p[0] = 0x45;
+		p[3] = 40;
+		p[8] = 64;
+		p[9] = 6;
+		memcpy(p + 12, pkt.src.addr, 4);
+		memcpy(p + 16, dst->addr, 4);
+		p += 20;
+	} else {
+		memset(p, 0, 40);
+		p[0] = 0x60;
+		pl = htons(20);
+		memcpy(p + 4, &pl, 2);
+		p[6] = 6;
+		p[7] = 64;
+		memcpy(p + 8, pkt.src.addr, 16);
+		memcpy(p + 24, dst->addr, 16);
+		p += 40;
+	}
+	memset(p, 0, 20);
+	p[0] = 40000 >> 8; p[1] = 40000 & 0xff; p[2] = 443 >> 8; p[3] = 443 & 0xff; p[12] = 0x50;
+	return (size_t)(p + 20 - buf);
+}
+
+/* Average ns per run inside the kernel (BPF_PROG_TEST_RUN's own clock). */
+static double run_ns(int prog_fd, const uint8_t *data, size_t len, int repeat)
+{
+	struct __sk_buff ctx = { .mark = 1 };
+	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = data, .data_size_in = (__u32)len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
+
+	if (bpf_prog_test_run_opts(prog_fd, &t)) {
+		perror("bench: test run");
+		exit(1);
+	}
+	return t.duration;
+}
+
+struct stream {
+	uint8_t (*frames)[96];
+	size_t *lens;
+	size_t n;
+};
+
+static double hot_ns(int fd, const struct stream *s)
+{
+	return run_ns(fd, s->frames[0], s->lens[0], quick ? HOT_REPEAT / 10 : HOT_REPEAT);
+}
+
+static double cold_ns(int fd, const struct stream *s)
+{
+	double sum = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		sum += run_ns(fd, s->frames[i], s->lens[i], 1);
+	return sum / (double)s->n;
+}
+
+/* Random addresses allowed (inside the set) or dropped (outside), per the emulator. */
+static void make_streams(const struct set *set, int family, struct df_emu *emu,
+			 struct stream *allow, struct stream *drop, uint64_t seed)
+{
+	struct df_rng r = { seed };
+	size_t want = quick ? COLD_PACKETS / 10 : COLD_PACKETS;
+	size_t tries = 0;
+
+	allow->frames = calloc(want, sizeof(*allow->frames));
+	allow->lens = calloc(want, sizeof(*allow->lens));
+	drop->frames = calloc(want, sizeof(*drop->frames));
+	drop->lens = calloc(want, sizeof(*drop->lens));
+	while ((allow->n < want || drop->n < want) && tries++ < want * 200) {
+		struct df_cidr a = { .family = (uint8_t)family, .plen = family == 4 ? 32 : 128 };
+		uint64_t x = df_rng_next(&r), y = df_rng_next(&r);
+		struct df_packet pkt = { .proto = 6, .dport = 443, .uid = DF_UID_NONE, .mark = 1 };
+		struct df_result res;
+
+		memcpy(a.addr, &x, 8);
+		memcpy(a.addr + 8, &y, 8);
+		if (family == 4)
+			memset(a.addr + 4, 0, 12);
+		if (df_rng_below(&r, 2)) { /* inside a random prefix of the set */
+			const struct df_cidr *c = &set->v[df_rng_below(&r, (uint32_t)set->n)];
+
+			if (c->family != family)
+				continue;
+			for (int i = 0; i < c->plen; i++) {
+				uint8_t m = (uint8_t)(0x80 >> (i % 8));
+
+				a.addr[i / 8] = (uint8_t)((a.addr[i / 8] & ~m) | (c->addr[i / 8] & m));
+			}
+		}
+		if (df_addr_is_loopback(&a))
+			continue;
+		pkt.dst = a;
+		df_addr_parse(family == 4 ? "10.255.0.1" : "fd00::1", &pkt.src);
+		df_emu_verdict(emu, &pkt, 1, 0, &res);
+		struct stream *s = res.verdict == DF_ALLOW ? allow : drop;
+
+		if (s->n < want) {
+			s->lens[s->n] = frame(&a, s->frames[s->n]);
+			s->n++;
+		}
+	}
+}
+
+/* Kernel memory of the active generation's destination maps. */
+static long active_memlock(void)
+{
+	static const char *const outers[] = { "df_dst4_o", "df_dst6_o", "df_ent_o" };
+	int sfd = df_loader_map_fd(L, "df_state");
+	struct df_state st;
+	__u32 zero = 0;
+	long total = 0;
+
+	bpf_map_lookup_elem(sfd, &zero, &st);
+	for (int i = 0; i < 3; i++) {
+		__u32 id = 0;
+		int fd;
+		char path[64], line[128];
+		FILE *f;
+
+		if (bpf_map_lookup_elem(df_loader_map_fd(L, outers[i]), &st.gen, &id) || !id)
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "memlock:", 8))
+				total += atol(line + 8);
+		if (f)
+			fclose(f);
+		close(fd);
+	}
+	return total;
+}
+
+static int fill_lpm(struct bench_bpf *b, const struct set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct df_cidr *c = &s->v[i];
+		__u32 v = 1;
+
+		if (c->family == 4) {
+			struct df_lpm4_key k = { .prefixlen = c->plen };
+
+			memcpy(k.addr, c->addr, 4);
+			if (bpf_map_update_elem(bpf_map__fd(b->maps.bench_lpm4), &k, &v, BPF_ANY))
+				return -errno;
+		} else {
+			struct df_lpm6_key k = { .prefixlen = c->plen };
+
+			memcpy(k.addr, c->addr, 16);
+			if (bpf_map_update_elem(bpf_map__fd(b->maps.bench_lpm6), &k, &v, BPF_ANY))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+static void bench_set(struct set *s, uint64_t serial)
+{
+	size_t n4 = 0, n6 = 0;
+	double t0, compile_ms, swap_ms;
+	struct df_diags d = { 0 };
+	struct df_policy *p = NULL;
+	struct df_image *img = NULL;
+	struct df_emu *emu;
+	struct bench_bpf *b;
+	char *text = policy_text(s, serial);
+	long mem;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].family == 4)
+			n4++;
+		else
+			n6++;
+	}
+	t0 = now_ms();
+	if (df_policy_parse(text, strlen(text), s->name, NULL, &p, &d) || df_compile(p, &img, &d)) {
+		df_diags_print(&d, stderr, NULL);
+		exit(1);
+	}
+	compile_ms = now_ms() - t0;
+	free(text);
+	t0 = now_ms();
+	if (df_loader_swap(L, img, &d)) {
+		df_diags_print(&d, stderr, NULL);
+		exit(1);
+	}
+	swap_ms = now_ms() - t0;
+	mem = active_memlock();
+	emu = df_emu_new(img);
+
+	b = bench_bpf__open();
+	bpf_map__set_max_entries(b->maps.bench_lpm4, n4 ? (__u32)n4 : 1);
+	bpf_map__set_max_entries(b->maps.bench_lpm6, n6 ? (__u32)n6 : 1);
+	if (bench_bpf__load(b) || fill_lpm(b, s)) {
+		fprintf(stderr, "bench: cannot load the baseline programs\n");
+		exit(1);
+	}
+	int fd_df = df_loader_prog_fd(L, DF_PROG_CGROUP_SKB);
+	int fd_empty = bpf_program__fd(b->progs.bench_empty);
+	int fd_lpm = bpf_program__fd(b->progs.bench_lpm);
+
+	for (int family = 4; family <= 6; family += 2) {
+		struct stream allow = { 0 }, drop = { 0 };
+
+		if ((family == 4 ? n4 : n6) == 0)
+			continue;
+		make_streams(s, family, emu, &allow, &drop, serial * 31 + (uint64_t)family);
+		if (!allow.n || !drop.n) {
+			fprintf(stderr, "bench: %s: no %s packets found\n", s->name, allow.n ? "dropped" : "allowed");
+			continue;
+		}
+		double floor_hot = hot_ns(fd_empty, &allow), floor_cold = cold_ns(fd_empty, &allow);
+		double lpm_hot = hot_ns(fd_lpm, &allow), lpm_cold = cold_ns(fd_lpm, &allow);
+		double ah = hot_ns(fd_df, &allow), ac = cold_ns(fd_df, &allow);
+		double dh = hot_ns(fd_df, &drop), dc = cold_ns(fd_df, &drop);
+
+		printf("| %s | v%d | %zu | %.0f / %.0f | %+.0f / %+.0f | %+.0f / %+.0f | %+.0f / %+.0f | %.2f | %.0f | %.0f | %.0f |\n",
+		       s->name, family, family == 4 ? n4 : n6, floor_hot, floor_cold, lpm_hot - floor_hot,
+		       lpm_cold - floor_cold, ah - floor_hot, ac - floor_cold, dh - floor_hot, dc - floor_cold,
+		       (ac - floor_cold) / (lpm_cold - floor_cold), compile_ms, swap_ms,
+		       (double)mem / (double)(n4 + n6));
+		fflush(stdout);
+		free(allow.frames); free(allow.lens); free(drop.frames); free(drop.lens);
+	}
+	bench_bpf__destroy(b);
+	df_emu_free(emu);
+	df_image_free(img);
+	df_policy_free(p);
+	df_diags_free(&d);
+}
+
+int main(int argc, char **argv)
+{
+	struct df_loader_opts o = { 0 };
+	char dir[] = "/tmp/df-bench-XXXXXX", pin[64];
+	static const size_t sizes[] = { 10, 10000, 100000, 1000000 };
+	uint64_t serial = 1;
+	int err;
+
+	quick = argc > 1 && !strcmp(argv[1], "--quick");
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(pin, sizeof(pin), "%s/bpf", dir);
+	if (mkdir(pin, 0700) || mount("bpf", pin, "bpf", 0, "mode=0700")) {
+		perror("bench: bpffs");
+		return 1;
+	}
+	o.pin_dir = pin;
+	err = df_loader_open(&o, &L);
+	if (err)
+		return 1;
+	printf("| set | family | prefixes | floor hot / cold (ns) | bare LPM hot / cold | datafence allow hot / cold | datafence drop hot / cold | cold allow / bare LPM | compile ms | load+swap ms | kernel bytes/prefix |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int family = 4; family <= 6; family += 2)
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			struct set s = { 0 };
+
+			if (quick && sizes[i] > 100000)
+				continue;
+			if (getenv("DF_BENCH_ONLY") && (family != 4 || sizes[i] != 10000))
+				continue;
+			random_set(&s, family, sizes[i], 42 + sizes[i]);
+			bench_set(&s, serial++);
+			free(s.v);
+		}
+	static const char *const files[][2] = {
+		{ "Oracle (approved)", "tests/bench/data/oracle-prefixes.txt" },
+		{ "US", "tests/bench/data/us-prefixes.txt.gz" },
+		{ "non-US", "tests/bench/data/non-us-prefixes.txt.gz" },
+	};
+	for (size_t i = 0; i < 3 && !getenv("DF_BENCH_ONLY"); i++) {
+		struct set s = { 0 };
+
+		if (quick && i == 2)
+			continue;
+		if (file_set(&s, files[i][0], files[i][1])) {
+			fprintf(stderr, "bench: cannot read %s\n", files[i][1]);
+			return 1;
+		}
+		bench_set(&s, serial++);
+		free(s.v);
+	}
+	df_loader_close(L);
+	df_loader_unload(pin);
+	umount2(pin, MNT_DETACH);
+	rmdir(pin);
+	rmdir(dir);
+	return 0;
+}
