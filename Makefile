@@ -180,7 +180,7 @@ test: all $(FUZZ_BINS)
 
 check: test
 
-$(O)/bench.bpf.o: tests/bench/bench.bpf.c bpf/datafence.h | $(O)/lib
+$(O)/bench.bpf.o: tests/bench/bench.bpf.c bpf/datafence.h bpf/maps.h bpf/pipeline.h | $(O)/lib
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf \
 		-Wall -Wno-unused-parameter $(WERROR) -c $< -o $@

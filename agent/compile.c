@@ -346,6 +346,114 @@ static int compile_dsts(const struct df_policy *p, struct df_image *img, struct 
 	return err;
 }
 
+/* ---- IPv4 stride table ----------------------------------------------------- */
+
+static int leaf_cmp(const void *a, const void *b)
+{
+	const struct df_leaf *x = a, *y = b;
+
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	if (x->count != y->count)
+		return x->count < y->count ? -1 : 1;
+	return (int)x->flags - (int)y->flags;
+}
+
+static int plen_cmp(const void *a, const void *b)
+{
+	const struct df_dst4 *x = a, *y = b;
+
+	return (int)x->key.prefixlen - (int)y->key.prefixlen;
+}
+
+/* A slot's child chunk, created with the slot's leaf pushed into all 256. */
+static long stride_child(struct df_image *img, size_t *cap, size_t slot)
+{
+	uint32_t v = img->stride4[slot];
+	size_t c;
+
+	if (v & DF_STRIDE_CHILD)
+		return DF_STRIDE_ROOT + (size_t)(v & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK;
+	c = (img->n_stride4 - DF_STRIDE_ROOT) / DF_STRIDE_CHUNK;
+	if (c >= DF_STRIDE_CHILD - 1 ||
+	    grow((void **)&img->stride4, cap, img->n_stride4 + DF_STRIDE_CHUNK, sizeof(uint32_t)))
+		return -ENOMEM;
+	for (size_t i = 0; i < DF_STRIDE_CHUNK; i++)
+		img->stride4[img->n_stride4 + i] = v;
+	img->stride4[slot] = DF_STRIDE_CHILD | (uint32_t)c;
+	img->n_stride4 += DF_STRIDE_CHUNK;
+	return (long)(img->n_stride4 - DF_STRIDE_CHUNK);
+}
+
+/* Expands the IPv4 prefixes shortest first, so longer ones overwrite the
+ * slots they share: the table answers longest-prefix match directly. */
+static int compile_stride4(struct df_image *img)
+{
+	struct df_dst4 *sorted = NULL;
+	size_t cap = DF_STRIDE_ROOT;
+	int err = 0;
+
+	img->stride4 = calloc(DF_STRIDE_ROOT, sizeof(uint32_t));
+	if (!img->stride4)
+		return -ENOMEM;
+	img->n_stride4 = DF_STRIDE_ROOT;
+	if (!img->n_dst4)
+		return 0;
+	sorted = malloc(img->n_dst4 * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, img->dst4, img->n_dst4 * sizeof(*sorted));
+	qsort(sorted, img->n_dst4, sizeof(*sorted), plen_cmp);
+	/* the distinct leaves, sorted, so slots can name them by index */
+	img->leaves4 = malloc(img->n_dst4 * sizeof(*img->leaves4));
+	if (!img->leaves4) {
+		free(sorted);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < img->n_dst4; i++)
+		img->leaves4[i] = img->dst4[i].leaf;
+	qsort(img->leaves4, img->n_dst4, sizeof(*img->leaves4), leaf_cmp);
+	for (size_t i = 0; i < img->n_dst4; i++)
+		if (!img->n_leaves4 || leaf_cmp(&img->leaves4[img->n_leaves4 - 1], &img->leaves4[i]))
+			img->leaves4[img->n_leaves4++] = img->leaves4[i];
+	for (size_t i = 0; i < img->n_dst4 && !err; i++) {
+		const struct df_dst4 *d = &sorted[i];
+		uint32_t a = (uint32_t)d->key.addr[0] << 24 | (uint32_t)d->key.addr[1] << 16 |
+			     (uint32_t)d->key.addr[2] << 8 | d->key.addr[3];
+		unsigned int plen = d->key.prefixlen;
+		const struct df_leaf *hit = bsearch(&d->leaf, img->leaves4, img->n_leaves4,
+						    sizeof(*img->leaves4), leaf_cmp);
+		size_t leaf = (size_t)(hit - img->leaves4) + 1, lo, n;
+		long base;
+
+		if (plen <= 16) {
+			lo = a >> 16;
+			n = (size_t)1 << (16 - plen);
+			base = 0;
+		} else {
+			base = stride_child(img, &cap, a >> 16);
+			if (base >= 0 && plen > 24)
+				base = stride_child(img, &cap, (size_t)base + ((a >> 8) & 0xff));
+			if (base < 0) {
+				err = (int)base;
+				break;
+			}
+			lo = plen <= 24 ? (a >> 8) & 0xff : a & 0xff;
+			n = (size_t)1 << ((plen <= 24 ? 24 : 32) - plen);
+		}
+		for (size_t k = 0; k < n; k++) {
+			uint32_t *slot = &img->stride4[(size_t)base + lo + k];
+
+			/* a child chunk here came from a longer prefix: impossible,
+			 * shorter prefixes come first; overwrite leaves only */
+			if (!(*slot & DF_STRIDE_CHILD))
+				*slot = (uint32_t)leaf;
+		}
+	}
+	free(sorted);
+	return err;
+}
+
 /* ---- classification selectors ---------------------------------------------- */
 
 struct src_ctx {
@@ -504,6 +612,8 @@ int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags
 	err = compile_selectors(p, img, diags);
 	if (!err)
 		err = compile_dsts(p, img, diags);
+	if (!err)
+		err = compile_stride4(img);
 	if (err == -ENOMEM)
 		df_diag_add(diags, DF_SEV_ERROR, p->file, 0, NULL, "out of memory compiling the policy");
 cleanup:
@@ -523,6 +633,8 @@ void df_image_free(struct df_image *img)
 		free(img->cgroups[i].path);
 	free(img->cgroups);
 	free(img->dst4);
+	free(img->stride4);
+	free(img->leaves4);
 	free(img->dst6);
 	free(img->entries);
 	free(img->src4);
@@ -580,6 +692,8 @@ void df_image_dump(const struct df_image *img, const struct df_policy *p, FILE *
 		dump_key(out, 4, img->dst4[i].key.addr, img->dst4[i].key.prefixlen);
 		dump_leaf(out, &img->dst4[i].leaf);
 	}
+	fprintf(out, "stride4 slots=%zu chunks=%zu leaves=%zu\n", img->n_stride4,
+		(img->n_stride4 - DF_STRIDE_ROOT) / DF_STRIDE_CHUNK, img->n_leaves4);
 	for (size_t i = 0; i < img->n_dst6; i++) {
 		fprintf(out, "dst ");
 		dump_key(out, 6, img->dst6[i].key.addr, img->dst6[i].key.prefixlen);

@@ -60,6 +60,10 @@ struct df_image {
 	size_t n_uids;
 	struct df_mark_rule marks[DF_MAX_MARK_RULES];
 	struct df_lport_rule lports[DF_MAX_LPORT_RULES];
+	uint32_t *stride4;    /* IPv4 stride table (see datafence.h) */
+	size_t n_stride4;     /* DF_STRIDE_ROOT + 256 * chunks */
+	struct df_leaf *leaves4; /* what stride slots point to */
+	size_t n_leaves4;
 	size_t n_leaves;      /* distinct entry lists */
 	size_t max_leaf_len;  /* longest entry list: the bound of the scan */
 };

@@ -219,6 +219,20 @@ static bool port_match(const struct df_entry *x, bool ported, bool no_ports, uin
 	return !no_ports && dport >= x->port_lo && dport <= x->port_hi;
 }
 
+/* IPv4: the stride table, one to three slots, as the kernel reads it. */
+static const struct df_leaf *stride4_lookup(const struct df_image *img, const uint8_t *addr)
+{
+	uint32_t a = (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 | (uint32_t)addr[2] << 8 |
+		     addr[3];
+	uint32_t v = img->stride4[a >> 16];
+
+	if (v & DF_STRIDE_CHILD)
+		v = img->stride4[DF_STRIDE_ROOT + (v & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + ((a >> 8) & 0xff)];
+	if (v & DF_STRIDE_CHILD)
+		v = img->stride4[DF_STRIDE_ROOT + (v & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + (a & 0xff)];
+	return v ? &img->leaves4[v - 1] : NULL;
+}
+
 static uint64_t lowest_bit(uint64_t m)
 {
 	return m & (~m + 1);
@@ -255,8 +269,7 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 		return;
 	}
 	if (dst.family == 4) {
-		v = lpm_lookup(&e->dst4, dst.addr, 4);
-		leaf = v >= 0 ? &img->dst4[v].leaf : NULL;
+		leaf = stride4_lookup(img, dst.addr);
 	} else {
 		v = lpm_lookup(&e->dst6, dst.addr, 16);
 		leaf = v >= 0 ? &img->dst6[v].leaf : NULL;

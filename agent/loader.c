@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -428,20 +429,40 @@ static int build_sel(struct df_loader *l, const struct df_image *img, struct df_
 	return 0;
 }
 
+/* Copies an IPv4 stride table into its (mmapable) array at once. */
+static int fill_mmap(int fd, const void *src, size_t bytes)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = (bytes + (size_t)page - 1) & ~((size_t)page - 1);
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (m == MAP_FAILED)
+		return -errno;
+	memcpy(m, src, bytes);
+	munmap(m, len);
+	return 0;
+}
+
+/* The per-generation maps: outer map, and how to make its inner map. */
+enum { G_CFG, G_STR4, G_LV4, G_DST6, G_SRC, G_ENT, G_SEL, G__MAX };
+
 int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_diags *d)
 {
+	struct bpf_map *outers[G__MAX] = {
+		[G_CFG] = l->skel->maps.df_cfg_o,   [G_STR4] = l->skel->maps.df_str4_o,
+		[G_LV4] = l->skel->maps.df_lv4_o,   [G_DST6] = l->skel->maps.df_dst6_o,
+		[G_SRC] = l->skel->maps.df_src_o,   [G_ENT] = l->skel->maps.df_ent_o,
+		[G_SEL] = l->skel->maps.df_sel_o,
+	};
+	int fds[G__MAX];
 	struct df_state st;
 	__u32 cur, nxt, zero = 0, id = 0;
-	int fds[6] = { -1, -1, -1, -1, -1, -1 };
-	int outer[6] = {
-		bpf_map__fd(l->skel->maps.df_cfg_o), bpf_map__fd(l->skel->maps.df_dst4_o),
-		bpf_map__fd(l->skel->maps.df_dst6_o), bpf_map__fd(l->skel->maps.df_src_o),
-		bpf_map__fd(l->skel->maps.df_ent_o), bpf_map__fd(l->skel->maps.df_sel_o),
-	};
 	struct df_cfg *cfg = NULL;
 	void *keys = NULL;
 	int err;
 
+	for (int i = 0; i < G__MAX; i++)
+		fds[i] = -1;
 	err = read_state(l, &st);
 	if (err)
 		return err;
@@ -452,11 +473,11 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 	 * (synchronize_rcu), so after re-putting the active cfg map no packet
 	 * can still be judged with the inactive slots we are about to replace
 	 * (a previous process may have died right after its flip). */
-	if (!bpf_map_lookup_elem(outer[0], &cur, &id) && id) {
+	if (!bpf_map_lookup_elem(bpf_map__fd(outers[G_CFG]), &cur, &id) && id) {
 		int cfd = bpf_map_get_fd_by_id(id);
 
 		if (cfd >= 0) {
-			if (bpf_map_update_elem(outer[0], &cur, &cfd, BPF_ANY))
+			if (bpf_map_update_elem(bpf_map__fd(outers[G_CFG]), &cur, &cfd, BPF_ANY))
 				err = -errno;
 			close(cfd);
 			if (err)
@@ -478,18 +499,21 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 	if (img->n_uids || img->n_cgroups)
 		cfg->flags |= DF_CFG_HAS_SEL;
 
-	fds[0] = new_map(BPF_MAP_TYPE_ARRAY, "df_cfg", 4, sizeof(struct df_cfg), 1, 0);
-	fds[1] = new_map(BPF_MAP_TYPE_LPM_TRIE, "df_dst4", sizeof(struct df_lpm4_key),
-			 sizeof(struct df_leaf), img->n_dst4, BPF_F_NO_PREALLOC);
-	fds[2] = new_map(BPF_MAP_TYPE_LPM_TRIE, "df_dst6", sizeof(struct df_lpm6_key),
-			 sizeof(struct df_leaf), img->n_dst6, BPF_F_NO_PREALLOC);
-	fds[3] = new_map(BPF_MAP_TYPE_LPM_TRIE, "df_src", sizeof(struct df_src_key), 8,
-			 img->n_src4 + img->n_src6, BPF_F_NO_PREALLOC);
-	fds[4] = new_map(BPF_MAP_TYPE_ARRAY, "df_ent", 4, sizeof(struct df_entry), img->n_entries,
-			 BPF_F_INNER_MAP);
-	fds[5] = new_map(BPF_MAP_TYPE_HASH, "df_sel", sizeof(struct df_sel_key), 8,
-			 img->n_uids + img->n_cgroups, BPF_F_NO_PREALLOC);
-	for (int i = 0; i < 6; i++)
+	fds[G_CFG] = new_map(BPF_MAP_TYPE_ARRAY, "df_cfg", 4, sizeof(struct df_cfg), 1, 0);
+	/* two u32 slots per 8-byte element: the mmap view is the slot array */
+	fds[G_STR4] = new_map(BPF_MAP_TYPE_ARRAY, "df_str4", 4, 8, img->n_stride4 / 2,
+			      BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	fds[G_LV4] = new_map(BPF_MAP_TYPE_ARRAY, "df_lv4", 4, sizeof(struct df_leaf),
+			     img->n_leaves4, BPF_F_INNER_MAP);
+	fds[G_DST6] = new_map(BPF_MAP_TYPE_LPM_TRIE, "df_dst6", sizeof(struct df_lpm6_key),
+			      sizeof(struct df_leaf), img->n_dst6, BPF_F_NO_PREALLOC);
+	fds[G_SRC] = new_map(BPF_MAP_TYPE_LPM_TRIE, "df_src", sizeof(struct df_src_key), 8,
+			     img->n_src4 + img->n_src6, BPF_F_NO_PREALLOC);
+	fds[G_ENT] = new_map(BPF_MAP_TYPE_ARRAY, "df_ent", 4, sizeof(struct df_entry),
+			     img->n_entries, BPF_F_INNER_MAP);
+	fds[G_SEL] = new_map(BPF_MAP_TYPE_HASH, "df_sel", sizeof(struct df_sel_key), 8,
+			     img->n_uids + img->n_cgroups, BPF_F_NO_PREALLOC);
+	for (int i = 0; i < G__MAX; i++)
 		if (fds[i] < 0) {
 			err = fds[i];
 			df_diag_add(d, DF_SEV_ERROR, NULL, 0, NULL, "cannot create policy map: %s%s",
@@ -497,36 +521,36 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 				    err == -ENOMEM || err == -E2BIG ? " (policy exceeds map capacity?)" : "");
 			goto cleanup;
 		}
-	err = build_sel(l, img, d, fds[5], &cfg->max_cg_level);
+	err = build_sel(l, img, d, fds[G_SEL], &cfg->max_cg_level);
 	if (err)
 		goto cleanup;
-	if (bpf_map_update_elem(fds[0], &zero, cfg, BPF_ANY)) {
+	if (bpf_map_update_elem(fds[G_CFG], &zero, cfg, BPF_ANY)) {
 		err = -errno;
 		goto cleanup;
 	}
+	err = fill_mmap(fds[G_STR4], img->stride4, img->n_stride4 * sizeof(uint32_t));
 
-	/* LPM keys and leaves live side by side in the image: split them. */
-	{
-		size_t n = img->n_dst4 > img->n_dst6 ? img->n_dst4 : img->n_dst6;
-		size_t nmax = n > img->n_entries ? n : img->n_entries;
+	/* Keys and values live side by side in the image: split them. */
+	if (!err) {
+		size_t nmax = img->n_dst6;
 
+		if (img->n_entries > nmax)
+			nmax = img->n_entries;
+		if (img->n_leaves4 > nmax)
+			nmax = img->n_leaves4;
 		if (img->n_src4 + img->n_src6 > nmax)
 			nmax = img->n_src4 + img->n_src6;
 		keys = calloc(nmax ? nmax : 1, sizeof(struct df_src_key) + sizeof(__u64) + 8);
+		if (!keys)
+			err = -ENOMEM;
 	}
-	if (!keys) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	{
-		struct df_lpm4_key *k4 = keys;
-		struct df_leaf *v = (struct df_leaf *)(k4 + img->n_dst4);
+	if (!err) {
+		__u32 *ki = keys;
 
-		for (size_t i = 0; i < img->n_dst4; i++) {
-			k4[i] = img->dst4[i].key;
-			v[i] = img->dst4[i].leaf;
-		}
-		err = fill(fds[1], k4, sizeof(*k4), v, sizeof(*v), img->n_dst4);
+		for (size_t i = 0; i < img->n_leaves4; i++)
+			ki[i] = (__u32)i;
+		err = fill(fds[G_LV4], ki, sizeof(*ki), img->leaves4, sizeof(struct df_leaf),
+			   img->n_leaves4);
 	}
 	if (!err) {
 		struct df_lpm6_key *k6 = keys;
@@ -536,7 +560,7 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 			k6[i] = img->dst6[i].key;
 			v[i] = img->dst6[i].leaf;
 		}
-		err = fill(fds[2], k6, sizeof(*k6), v, sizeof(*v), img->n_dst6);
+		err = fill(fds[G_DST6], k6, sizeof(*k6), v, sizeof(*v), img->n_dst6);
 	}
 	if (!err) {
 		size_t n = img->n_src4 + img->n_src6;
@@ -557,14 +581,14 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 			memcpy(k->addr, img->src6[i].key.addr, 16);
 			v[img->n_src4 + i] = img->src6[i].classes;
 		}
-		err = fill(fds[3], ks, sizeof(*ks), v, sizeof(*v), n);
+		err = fill(fds[G_SRC], ks, sizeof(*ks), v, sizeof(*v), n);
 	}
 	if (!err) {
 		__u32 *ki = keys;
 
 		for (size_t i = 0; i < img->n_entries; i++)
 			ki[i] = (__u32)i;
-		err = fill(fds[4], ki, sizeof(*ki), img->entries, sizeof(struct df_entry),
+		err = fill(fds[G_ENT], ki, sizeof(*ki), img->entries, sizeof(struct df_entry),
 			   img->n_entries);
 	}
 	if (err) {
@@ -573,11 +597,11 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 						    " (policy exceeds map capacity)" : "");
 		goto cleanup;
 	}
-	for (int i = 0; i < 6; i++) {
-		if (bpf_map_update_elem(outer[i], &nxt, &fds[i], BPF_ANY)) {
+	for (int i = 0; i < G__MAX; i++) {
+		if (bpf_map_update_elem(bpf_map__fd(outers[i]), &nxt, &fds[i], BPF_ANY)) {
 			err = -errno;
-			df_diag_add(d, DF_SEV_ERROR, NULL, 0, NULL, "cannot install policy map %d: %s",
-				    i, strerror(-err));
+			df_diag_add(d, DF_SEV_ERROR, NULL, 0, NULL, "cannot install policy map %s: %s",
+				    bpf_map__name(outers[i]), strerror(-err));
 			goto cleanup;
 		}
 	}
@@ -589,7 +613,7 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 	st.clock_offset_ns = clock_offset_ns();
 	err = write_state(l, &st);
 cleanup:
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < G__MAX; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(cfg);

@@ -142,7 +142,8 @@ static __always_inline int df_load_gen(__u32 gen, struct df_gen *g)
 	g->cfg = df_cfg_of(gen);
 	if (!g->cfg)
 		return -1;
-	g->dst4 = bpf_map_lookup_elem(&df_dst4_o, &gen);
+	g->str4 = bpf_map_lookup_elem(&df_str4_o, &gen);
+	g->lv4 = bpf_map_lookup_elem(&df_lv4_o, &gen);
 	g->dst6 = bpf_map_lookup_elem(&df_dst6_o, &gen);
 	g->src = bpf_map_lookup_elem(&df_src_o, &gen);
 	g->ent = bpf_map_lookup_elem(&df_ent_o, &gen);

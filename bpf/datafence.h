@@ -67,6 +67,18 @@ struct df_leaf {
 	__u16 flags; /* DF_LEAF_* */
 };
 
+/* IPv4 destinations are looked up in a multibit stride table (16-8-8) in
+ * one u32 array: slots [0, DF_STRIDE_ROOT) are indexed by the address's top
+ * 16 bits; chunk c occupies DF_STRIDE_ROOT + c * 256 .. + 255. A slot holds
+ * 0 (no prefix), DF_STRIDE_CHILD | c (look at chunk c with the next byte),
+ * or i + 1 for leaf i of the IPv4 leaf array. Prefixes are expanded into
+ * the slots they cover and longer prefixes overwrite shorter ones, so one
+ * to three array reads find the longest match (no trie walk). IPv6 keeps
+ * the LPM trie. */
+#define DF_STRIDE_ROOT 65536
+#define DF_STRIDE_CHUNK 256
+#define DF_STRIDE_CHILD 0x80000000u
+
 /* One rule entry: a destination (or exception) with one port range. */
 #define DF_RULE_DEST 0
 #define DF_RULE_EXCEPTION 1
@@ -129,7 +141,8 @@ enum df_hook {
 /* Pinned map names (bpffs, at most 15 characters). */
 #define DF_MAP_STATE    "df_state"
 #define DF_MAP_CFG      "df_cfg_o"
-#define DF_MAP_DST4     "df_dst4_o"
+#define DF_MAP_STR4     "df_str4_o"
+#define DF_MAP_LV4      "df_lv4_o"
 #define DF_MAP_DST6     "df_dst6_o"
 #define DF_MAP_SRC      "df_src_o"
 #define DF_MAP_ENTRIES  "df_ent_o"

@@ -33,12 +33,29 @@ struct {
 	__array(values, struct df_cfg_inner);
 } df_cfg_o SEC(".maps");
 
-/* Destination prefixes -> leaf (IPv4). */
-struct df_dst4_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+/* IPv4 destinations: the stride table (see datafence.h), mmapable so the
+ * loader copies it in at once, and the leaves its slots point to. */
+struct df_str4_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct df_lpm4_key));
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 2 * sizeof(__u32)); /* two slots per element */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_str4_inner);
+} df_str4_o SEC(".maps");
+
+struct df_lv4_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct df_leaf));
 };
 
@@ -47,8 +64,8 @@ struct {
 	__uint(max_entries, 2);
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_dst4_inner);
-} df_dst4_o SEC(".maps");
+	__array(values, struct df_lv4_inner);
+} df_lv4_o SEC(".maps");
 
 /* Destination prefixes -> leaf (IPv6). */
 struct df_dst6_inner {

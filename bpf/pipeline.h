@@ -155,8 +155,41 @@ static __always_inline bool df_is_loopback(__u8 family, const __u8 *a)
 
 struct df_gen {
 	const struct df_cfg *cfg;
-	void *dst4, *dst6, *src, *ent, *sel;
+	void *str4, *lv4, *dst6, *src, *ent, *sel;
 };
+
+/* One stride slot: elements hold two slots (array elements are 8 bytes
+ * anyway), so the table is a plain copy of the u32 slots. */
+static __always_inline int df_slot(void *str4, __u32 idx, __u32 *e)
+{
+	__u32 elem = idx >> 1;
+	__u32 *v = bpf_map_lookup_elem(str4, &elem);
+
+	if (!v)
+		return -1;
+	*e = v[idx & 1];
+	return 0;
+}
+
+/* IPv4 longest match: one to three slots of the stride table. */
+static __always_inline const struct df_leaf *df_lookup4(const struct df_gen *g, const __u8 *d)
+{
+	__u32 a = (__u32)d[0] << 24 | (__u32)d[1] << 16 | (__u32)d[2] << 8 | d[3];
+	__u32 e, idx;
+
+	if (!g->str4 || !g->lv4 || df_slot(g->str4, a >> 16, &e))
+		return NULL;
+	if ((e & DF_STRIDE_CHILD) &&
+	    df_slot(g->str4, DF_STRIDE_ROOT + (e & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + ((a >> 8) & 0xff), &e))
+		return NULL;
+	if ((e & DF_STRIDE_CHILD) &&
+	    df_slot(g->str4, DF_STRIDE_ROOT + (e & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + (a & 0xff), &e))
+		return NULL;
+	if (!e)
+		return NULL;
+	idx = e - 1;
+	return bpf_map_lookup_elem(g->lv4, &idx);
+}
 
 /* ---- classify -------------------------------------------------------------- */
 
@@ -395,12 +428,10 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		return;
 	}
 
-	/* 4. One longest-prefix lookup; the leaf lists every rule here. */
+	/* 4. One longest-prefix lookup (stride table for IPv4, LPM trie for
+	 * IPv6); the leaf lists every rule that applies here. */
 	if (f->family == 4) {
-		struct df_lpm4_key k = { .prefixlen = 32 };
-
-		__builtin_memcpy(k.addr, f->daddr, 4);
-		leaf = g->dst4 ? bpf_map_lookup_elem(g->dst4, &k) : NULL;
+		leaf = df_lookup4(g, f->daddr);
 	} else {
 		struct df_lpm6_key k = { .prefixlen = 128 };
 

@@ -6,12 +6,20 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
 #include "datafence.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+/* The datapath's own maps (pinned by name: the loaded policy) and pipeline. */
+#include "maps.h"
+#include "pipeline.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -59,6 +67,105 @@ int bench_lpm(struct __sk_buff *skb)
 	}
 	if (v)
 		hits++;
+	return 1;
+}
+
+/* Cache-cold streams as a loop inside one program run: many different
+ * destinations, so the trie walk and the entries come from memory, without
+ * the per-run socket set-up of BPF_PROG_TEST_RUN. */
+struct bench_addr {
+	__u8 family;
+	__u8 addr[16];
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 17);
+	__type(key, __u32);
+	__type(value, struct bench_addr);
+} bench_addrs SEC(".maps");
+
+const volatile __u32 bench_n = 1;
+__u64 sink;
+
+static long loop_empty_cb(__u32 i, void *ctx)
+{
+	struct bench_addr *a = bpf_map_lookup_elem(&bench_addrs, &i);
+
+	if (a)
+		sink += a->addr[0];
+	return 0;
+}
+
+static long loop_lpm_cb(__u32 i, void *ctx)
+{
+	struct bench_addr *a = bpf_map_lookup_elem(&bench_addrs, &i);
+	__u32 *v;
+
+	if (!a)
+		return 1;
+	if (a->family == 4) {
+		struct df_lpm4_key k = { .prefixlen = 32 };
+
+		__builtin_memcpy(k.addr, a->addr, 4);
+		v = bpf_map_lookup_elem(&bench_lpm4, &k);
+	} else {
+		struct df_lpm6_key k = { .prefixlen = 128 };
+
+		__builtin_memcpy(k.addr, a->addr, 16);
+		v = bpf_map_lookup_elem(&bench_lpm6, &k);
+	}
+	if (v)
+		sink++;
+	return 0;
+}
+
+/* df_judge for one destination: the class mask is fixed (1), as is the port. */
+static long loop_judge_cb(__u32 i, void *ctx)
+{
+	struct bench_addr *a = bpf_map_lookup_elem(&bench_addrs, &i);
+	__u32 zero = 0, gen;
+	struct df_state *st = bpf_map_lookup_elem(&df_state, &zero);
+	struct df_facts f = { .proto = 6, .dport = 443, .sport = 40000 };
+	struct df_gen g = {};
+	struct df_res r = {};
+
+	if (!a || !st)
+		return 1;
+	gen = st->gen & 1;
+	g.cfg = df_cfg_of(gen);
+	if (!g.cfg)
+		return 1;
+	g.str4 = bpf_map_lookup_elem(&df_str4_o, &gen);
+	g.lv4 = bpf_map_lookup_elem(&df_lv4_o, &gen);
+	g.dst6 = bpf_map_lookup_elem(&df_dst6_o, &gen);
+	g.ent = bpf_map_lookup_elem(&df_ent_o, &gen);
+	f.family = a->family;
+	__builtin_memcpy(f.daddr, a->addr, 16);
+	df_judge(&g, gen, &f, 1, 0, &r);
+	sink += r.verdict;
+	return 0;
+}
+
+SEC("cgroup_skb/egress")
+int bench_loop_empty(struct __sk_buff *skb)
+{
+	bpf_loop(bench_n, loop_empty_cb, NULL, 0);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int bench_loop_lpm(struct __sk_buff *skb)
+{
+	bpf_loop(bench_n, loop_lpm_cb, NULL, 0);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int bench_loop_judge(struct __sk_buff *skb)
+{
+	bpf_loop(bench_n, loop_judge_cb, NULL, 0);
 	return 1;
 }
 

@@ -26,8 +26,10 @@
 
 #define HOT_REPEAT 1000000
 #define COLD_PACKETS 20000
+#define LOOP_N 100000
 
 static struct df_loader *L;
+static char pin_dir[64];
 static int quick;
 
 static double now_ms(void)
@@ -69,7 +71,7 @@ static void random_set(struct set *s, int family, size_t n, uint64_t seed)
 		memcpy(c.addr, &a, 8);
 		memcpy(c.addr + 8, &b, 8);
 		if (family == 4)
-			c.plen = (uint8_t)(k < 2 ? 8 + df_rng_below(&r, 8) : k < 15 ? 16 + df_rng_below(&r, 6) :
+			c.plen = (uint8_t)(k < 15 ? 16 + df_rng_below(&r, 6) :
 					   k < 30 ? 22 + df_rng_below(&r, 2) : k < 90 ? 24 : 25 + df_rng_below(&r, 8));
 		else
 			c.plen = (uint8_t)(k < 15 ? 32 : k < 35 ? 33 + df_rng_below(&r, 15) : k < 85 ? 48 :
@@ -174,6 +176,20 @@ struct stream {
 	size_t n;
 };
 
+struct bench_addr {
+	__u8 family;
+	__u8 addr[16];
+	__u8 pad[3];
+};
+
+static struct loop_row {
+	char name[64];
+	int family;
+	size_t n;
+	double lpm, judge;
+} loop_rows[32];
+static int n_loop_rows;
+
 static double hot_ns(int fd, const struct stream *s)
 {
 	return run_ns(fd, s->frames[0], s->lens[0], quick ? HOT_REPEAT / 10 : HOT_REPEAT);
@@ -238,14 +254,14 @@ static void make_streams(const struct set *set, int family, struct df_emu *emu,
 /* Kernel memory of the active generation's destination maps. */
 static long active_memlock(void)
 {
-	static const char *const outers[] = { "df_dst4_o", "df_dst6_o", "df_ent_o" };
+	static const char *const outers[] = { "df_str4_o", "df_lv4_o", "df_dst6_o", "df_ent_o" };
 	int sfd = df_loader_map_fd(L, "df_state");
 	struct df_state st;
 	__u32 zero = 0;
 	long total = 0;
 
 	bpf_map_lookup_elem(sfd, &zero, &st);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		__u32 id = 0;
 		int fd;
 		char path[64], line[128];
@@ -323,9 +339,12 @@ static void bench_set(struct set *s, uint64_t serial)
 	mem = active_memlock();
 	emu = df_emu_new(img);
 
-	b = bench_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
+
+	b = bench_bpf__open_opts(&oo);
 	bpf_map__set_max_entries(b->maps.bench_lpm4, n4 ? (__u32)n4 : 1);
 	bpf_map__set_max_entries(b->maps.bench_lpm6, n6 ? (__u32)n6 : 1);
+	b->rodata->bench_n = LOOP_N;
 	if (bench_bpf__load(b) || fill_lpm(b, s)) {
 		fprintf(stderr, "bench: cannot load the baseline programs\n");
 		exit(1);
@@ -348,6 +367,23 @@ static void bench_set(struct set *s, uint64_t serial)
 		double lpm_hot = hot_ns(fd_lpm, &allow), lpm_cold = cold_ns(fd_lpm, &allow);
 		double ah = hot_ns(fd_df, &allow), ac = cold_ns(fd_df, &allow);
 		double dh = hot_ns(fd_df, &drop), dc = cold_ns(fd_df, &drop);
+		double le, ll, lj;
+
+		/* the loop: LOOP_N destinations, half allowed, half dropped */
+		for (__u32 k = 0; k < LOOP_N; k++) {
+			struct stream *st = k % 2 ? &drop : &allow;
+			const uint8_t *fr = st->frames[(k / 2) % st->n] + 14;
+			struct bench_addr a = { .family = (__u8)family };
+
+			memcpy(a.addr, family == 4 ? fr + 16 : fr + 24, family == 4 ? 4 : 16);
+			bpf_map_update_elem(bpf_map__fd(b->maps.bench_addrs), &k, &a, BPF_ANY);
+		}
+		le = run_ns(bpf_program__fd(b->progs.bench_loop_empty), allow.frames[0], allow.lens[0], 1) / LOOP_N;
+		ll = run_ns(bpf_program__fd(b->progs.bench_loop_lpm), allow.frames[0], allow.lens[0], 1) / LOOP_N;
+		lj = run_ns(bpf_program__fd(b->progs.bench_loop_judge), allow.frames[0], allow.lens[0], 1) / LOOP_N;
+		loop_rows[n_loop_rows++] = (struct loop_row){ .family = family, .n = family == 4 ? n4 : n6,
+							       .lpm = ll - le, .judge = lj - le };
+		snprintf(loop_rows[n_loop_rows - 1].name, sizeof(loop_rows[0].name), "%s", s->name);
 
 		printf("| %s | v%d | %zu | %.0f / %.0f | %+.0f / %+.0f | %+.0f / %+.0f | %+.0f / %+.0f | %.2f | %.0f | %.0f | %.0f |\n",
 		       s->name, family, family == 4 ? n4 : n6, floor_hot, floor_cold, lpm_hot - floor_hot,
@@ -376,6 +412,7 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(pin, sizeof(pin), "%s/bpf", dir);
+	snprintf(pin_dir, sizeof(pin_dir), "%s", pin);
 	if (mkdir(pin, 0700) || mount("bpf", pin, "bpf", 0, "mode=0700")) {
 		perror("bench: bpffs");
 		return 1;
@@ -415,6 +452,11 @@ int main(int argc, char **argv)
 		bench_set(&s, serial++);
 		free(s.v);
 	}
+	printf("\nLoop inside one program run (%d destinations, half allowed, half dropped; ns per destination over an empty loop):\n\n", LOOP_N);
+	printf("| set | family | prefixes | bare LPM lookup | datafence verdict (lookup + scan) | verdict / bare LPM |\n|---|---|---|---|---|---|\n");
+	for (int i = 0; i < n_loop_rows; i++)
+		printf("| %s | v%d | %zu | %.0f | %.0f | %.2f |\n", loop_rows[i].name, loop_rows[i].family,
+		       loop_rows[i].n, loop_rows[i].lpm, loop_rows[i].judge, loop_rows[i].judge / loop_rows[i].lpm);
 	df_loader_close(L);
 	df_loader_unload(pin);
 	umount2(pin, MNT_DETACH);

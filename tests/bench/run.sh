@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# make bench: runs the benchmark (root) and writes docs/benchmarks.md.
+# BENCH_ARGS=--quick skips the 1M-prefix and non-US sets.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+O=${O:-build}
+if [ "$(id -u)" != 0 ]; then echo "make bench: needs root (BPF)" >&2; exit 1; fi
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$O/bench" ${BENCH_ARGS:-} | tee "$out"
+{
+	sed -n '1,/^<!-- results -->$/p' docs/benchmarks.md
+	echo
+	echo "Measured $(date -u +%Y-%m-%d) on $(nproc) CPUs, kernel $(uname -r), with \`sudo make bench\`${BENCH_ARGS:+ (BENCH_ARGS=$BENCH_ARGS)}:"
+	echo
+	cat "$out"
+} > docs/benchmarks.md.new
+mv docs/benchmarks.md.new docs/benchmarks.md
+echo "wrote docs/benchmarks.md"
