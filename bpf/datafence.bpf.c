@@ -74,7 +74,8 @@ static __always_inline void df_count(__u32 idx, __u16 rule, __u32 len)
 }
 
 static __always_inline void df_report(const struct df_facts *f, const struct df_res *r,
-				      const struct df_state *st, __u64 now_ns)
+				      const struct df_state *st, __u64 now_ns,
+				      struct df_sk_cache *sc)
 {
 	struct df_flow_key k = { .family = f->family, .proto = f->proto, .hook = f->hook,
 				 .sport = f->sport, .dport = f->dport };
@@ -89,6 +90,8 @@ static __always_inline void df_report(const struct df_facts *f, const struct df_
 		if (now_ns - fv->last_ns < DF_REPORT_INTERVAL_NS) {
 			__sync_fetch_and_add(&fv->suppressed, 1);
 			df_misc_add(DF_MISC_EVENTS_SUPPRESSED, 1);
+			if (sc) /* the socket's fast path may count the rest */
+				sc->last_report_ns = fv->last_ns;
 			return;
 		}
 		suppressed = fv->suppressed;
@@ -96,6 +99,11 @@ static __always_inline void df_report(const struct df_facts *f, const struct df_
 		fv->last_ns = now_ns;
 	} else {
 		bpf_map_update_elem(&df_flows, &k, &nv, BPF_ANY);
+	}
+	if (sc) {
+		/* drops the socket's fast path folded since the last event */
+		suppressed += (__u32)__sync_lock_test_and_set(&sc->suppressed, 0);
+		sc->last_report_ns = now_ns;
 	}
 
 	e = bpf_ringbuf_reserve(&df_events, sizeof(*e), 0);
@@ -261,7 +269,7 @@ static __always_inline int df_decide(struct df_facts *f, struct df_sk_cache *sc,
 	if (df_record_last)
 		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
 	if (r.verdict != DF_ALLOW)
-		df_report(f, &r, st, now_ns);
+		df_report(f, &r, st, now_ns, sc);
 	return r.verdict;
 }
 
@@ -276,11 +284,13 @@ static __always_inline void df_task_facts_skb(struct __sk_buff *skb, struct df_f
 }
 
 /* The fast path of a connected flow: when this packet repeats every fact
- * of the socket's last allowed verdict under the same policy, count it and
- * let it go; no parse helpers, classify or lookup. Anything else (a drop, a
- * new destination, IPv4 options, IPv6 extension headers, fragments, a swap,
- * a time bound passed) takes the full path. */
-static __always_inline bool df_fast_allow(struct __sk_buff *skb, struct df_sk_cache *sc)
+ * of the socket's last verdict under the same policy, count it and apply
+ * the verdict; no parse helpers, classify or lookup. A repeated drop is
+ * folded into the flow's next event while its last one is under a second
+ * old. Anything else (a new destination, IPv4 options, IPv6 extension
+ * headers, fragments, a swap, a time bound passed, a drop due for an event)
+ * takes the full path. Returns the verdict, or -1. */
+static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_cache *sc)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct df_state *st;
@@ -288,18 +298,19 @@ static __always_inline bool df_fast_allow(struct __sk_buff *skb, struct df_sk_ca
 	__u16 *ports;
 	__u8 proto;
 
-	if (sc->valid != 2 || sc->verdict != DF_ALLOW || sc->mark != skb->mark)
-		return false;
+	if (sc->valid != 2 || sc->mark != skb->mark ||
+	    (sc->verdict != DF_ALLOW && !sc->last_report_ns))
+		return -1;
 	st = bpf_map_lookup_elem(&df_state, &zero);
 	if (!st || st->seq != sc->seq)
-		return false;
+		return -1;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data;
 
 		if ((void *)(ip + 1) > end || ip->ihl != 5 || sc->family != 4 ||
 		    (ip->frag_off & bpf_htons(0x1fff)) ||
 		    ip->daddr != *(__u32 *)sc->daddr || ip->saddr != *(__u32 *)sc->saddr)
-			return false;
+			return -1;
 		proto = ip->protocol;
 		ports = (void *)(ip + 1);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
@@ -308,22 +319,31 @@ static __always_inline bool df_fast_allow(struct __sk_buff *skb, struct df_sk_ca
 		if ((void *)(ip6 + 1) > end || sc->family != 6 ||
 		    !df_addr_eq((__u8 *)&ip6->daddr, sc->daddr) ||
 		    !df_addr_eq((__u8 *)&ip6->saddr, sc->saddr))
-			return false;
+			return -1;
 		proto = ip6->nexthdr;
 		ports = (void *)(ip6 + 1);
 	} else {
-		return false;
+		return -1;
 	}
 	if (proto != sc->proto)
-		return false;
+		return -1;
 	if (df_proto_bit(proto) & DF_P_PORTED) {
 		if ((void *)(ports + 2) > end || bpf_ntohs(ports[0]) != sc->sport ||
 		    bpf_ntohs(ports[1]) != sc->dport)
-			return false;
+			return -1;
 	}
-	if (sc->until_ns != ~0ULL &&
-	    bpf_ktime_get_boot_ns() + st->clock_offset_ns >= sc->until_ns)
-		return false;
+	if (sc->until_ns != ~0ULL || sc->verdict != DF_ALLOW) {
+		__u64 now = bpf_ktime_get_boot_ns() + st->clock_offset_ns;
+
+		if (now >= sc->until_ns)
+			return -1;
+		if (sc->verdict != DF_ALLOW) {
+			if (now - sc->last_report_ns >= DF_REPORT_INTERVAL_NS)
+				return -1; /* an event is due: the full path reports it */
+			__sync_fetch_and_add(&sc->suppressed, 1);
+			df_misc_add(DF_MISC_EVENTS_SUPPRESSED, 1);
+		}
+	}
 	df_count(sc->cnt_idx, sc->rule, skb->len);
 	if (df_record_last) {
 		struct df_res r = { .verdict = sc->verdict, .reason = sc->reason, .rule = sc->rule,
@@ -331,7 +351,7 @@ static __always_inline bool df_fast_allow(struct __sk_buff *skb, struct df_sk_ca
 
 		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
 	}
-	return true;
+	return sc->verdict;
 }
 
 SEC("cgroup_skb/egress")
@@ -346,8 +366,12 @@ int df_cgroup_skb(struct __sk_buff *skb)
 		sk = bpf_sk_fullsock(sk);
 	if (sk) {
 		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (sc && df_fast_allow(skb, sc))
-			return 1;
+		if (sc) {
+			int v = df_fast_path(skb, sc);
+
+			if (v >= 0)
+				return v == DF_DROP ? 0 : 1;
+		}
 	}
 	df_parse_skb(skb, &f);
 	if (!f.family)

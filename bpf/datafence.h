@@ -286,6 +286,8 @@ struct df_sk_cache {
 	__u32 cnt_idx; /* df_counters index of the cached verdict */
 	__u32 valid;   /* 1: sock_classes valid for seq; 2: and the verdict too */
 	__u32 pad2;
+	__u64 suppressed;      /* drops of this flow not reported yet */
+	__u64 last_report_ns;  /* this flow's last drop event (limiter) */
 };
 
 /* One verdict: what the pipeline decided (also the test-only df_last map). */
@@ -305,6 +307,6 @@ _Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");
 _Static_assert(sizeof(struct df_sel_key) == 16, "df_sel_key ABI");
 _Static_assert(sizeof(struct df_event) == 120, "df_event ABI");
 _Static_assert(sizeof(struct df_flow_key) == 40, "df_flow_key ABI");
-_Static_assert(sizeof(struct df_sk_cache) == 96, "df_sk_cache ABI");
+_Static_assert(sizeof(struct df_sk_cache) == 112, "df_sk_cache ABI");
 
 #endif /* DATAFENCE_H */

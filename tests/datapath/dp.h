@@ -246,12 +246,12 @@ static size_t dp_frame(const struct df_packet *pkt, enum dp_shape shape, uint8_t
 }
 
 /* Runs one program on a frame; the verdict it recorded in df_last. */
-static int dp_run(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
-		  uint32_t mark, struct df_res *res, int *retval)
+static int dp_run_n(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
+		    uint32_t mark, int repeat, struct df_res *res, int *retval)
 {
 	struct __sk_buff ctx = { .mark = mark };
 	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame, .data_size_in = (__u32)len,
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
 	int ncpu = libbpf_num_possible_cpus();
 	struct df_res *all = calloc((size_t)ncpu, sizeof(*all));
 	__u32 zero = 0;
@@ -279,6 +279,12 @@ static int dp_run(struct dp_env *e, enum df_prog prog, const uint8_t *frame, siz
 		}
 	free(all);
 	return err;
+}
+
+static int dp_run(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
+		  uint32_t mark, struct df_res *res, int *retval)
+{
+	return dp_run_n(e, prog, frame, len, mark, 1, res, retval);
 }
 
 #endif

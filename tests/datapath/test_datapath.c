@@ -602,6 +602,67 @@ static void lost_events_are_counted(void **state)
 	df_policy_free(p);
 }
 
+static uint64_t counter_sum(const char *map, __u32 idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct df_counter *v = calloc((size_t)ncpu, sizeof(*v));
+	uint64_t sum = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(df_loader_map_fd(env.l, map), &idx, v), 0);
+	for (int c = 0; c < ncpu; c++)
+		sum += v[c].packets;
+	free(v);
+	return sum;
+}
+
+/* One socket repeating a flow (BPF_PROG_TEST_RUN's repeat reuses the
+ * socket): after the first packet the per-socket fast path answers; every
+ * packet is still counted, and a repeated drop makes one event, the rest
+ * folded into the limiter's count. */
+static void fast_path_counts_every_packet(void **state)
+{
+	struct df_image *img = NULL;
+	struct df_policy *p = compile_text(events_policy, &img);
+	struct ev_sink sink = { 0 };
+	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, "df_events"), on_event, &sink, NULL);
+	struct df_res ra = { .verdict = DF_ALLOW, .reason = DF_R_DESTINATION, .rule = 0, .classes = 1 };
+	struct df_res rd = { .verdict = DF_DROP, .reason = DF_R_NO_DESTINATION, .rule = DF_NO_RULE, .classes = 1 };
+	__u32 ia = DF_CNT_INDEX(DF_HOOK_CGROUP_SKB, 0, DF_ALLOW, DF_R_DESTINATION);
+	__u32 id = DF_CNT_INDEX(DF_HOOK_CGROUP_SKB, 0, DF_DROP, DF_R_NO_DESTINATION);
+	uint64_t a0, d0, r0, s0;
+	uint8_t frame[256];
+	size_t len;
+	struct df_res kr;
+	int ret;
+
+	load(img);
+	assert_int_equal(dp_set_time(&env, DF_POLGEN_NOW), 0);
+	ring_buffer__consume(rb);
+	a0 = counter_sum("df_counters", ia);
+	d0 = counter_sum("df_counters", id);
+	r0 = counter_sum("df_rule_cnt", 0);
+	s0 = misc(DF_MISC_EVENTS_SUPPRESSED);
+
+	tcp_frame("10.1.1.4", "10.2.3.4", 40200, 443, frame, &len);
+	assert_int_equal(dp_run_n(&env, DF_PROG_CGROUP_SKB, frame, len, 0x1, 5000, &kr, &ret), 0);
+	assert_int_equal(ret, 1);
+	assert_memory_equal(&kr, &ra, 8); /* verdict, reason, rule */
+	assert_int_equal(counter_sum("df_counters", ia) - a0, 5000);
+	assert_int_equal(counter_sum("df_rule_cnt", 0) - r0, 5000);
+
+	tcp_frame("10.1.1.4", "192.0.2.44", 40201, 443, frame, &len);
+	assert_int_equal(dp_run_n(&env, DF_PROG_CGROUP_SKB, frame, len, 0x1, 5000, &kr, &ret), 0);
+	assert_int_equal(ret, 0);
+	assert_memory_equal(&kr, &rd, 8);
+	assert_int_equal(counter_sum("df_counters", id) - d0, 5000);
+	sink.n = 0;
+	assert_int_equal(ring_buffer__consume(rb), 1);
+	assert_int_equal(misc(DF_MISC_EVENTS_SUPPRESSED) - s0, 4999);
+	ring_buffer__free(rb);
+	df_image_free(img);
+	df_policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +672,7 @@ int main(void)
 		cmocka_unit_test(drop_events_carry_the_facts),
 		cmocka_unit_test(limiter_folds_a_flood),
 		cmocka_unit_test(lost_events_are_counted),
+		cmocka_unit_test(fast_path_counts_every_packet),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
