@@ -18,7 +18,7 @@ endif
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
-	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libclang-rt-14-dev \
+	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libclang-rt-14-dev \
 	iproute2 nftables jq util-linux
 
 WERROR ?= $(if $(CI),-Werror,)
@@ -30,6 +30,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 LIBS := -lconfig
 CTL_LIBS := $(LIBS) -ljansson
 AGENT_LIBS := $(LIBS) -lbpf -lelf -lz
+DAEMON_LIBS := $(AGENT_LIBS) -lmnl -ljansson -lcrypto
 
 LIB_SRCS := agent/addr.c agent/diag.c agent/policy.c agent/compile.c \
 	agent/refeval.c agent/emulate.c agent/polgen.c
@@ -118,9 +119,10 @@ $(O)/lib/loader.o: agent/loader.c agent/loader.h $(O)/datafence.skel.h $(LIB_HDR
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(O)/datafenced: agent/main.c $(O)/lib/loader.o $(O)/libdatafence.a $(O)/datafence.skel.h $(LIB_HDRS)
+DAEMON_SRCS := agent/main.c agent/agentconf.c agent/events.c
+$(O)/datafenced: $(DAEMON_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a $(O)/datafence.skel.h $(LIB_HDRS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(DAEMON_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(DAEMON_LIBS)
 
 $(O)/datafencectl: tools/datafencectl.c $(O)/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK,$@)

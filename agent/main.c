@@ -1,64 +1,578 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* datafenced: the agent. For now it validates and compiles the policy it is
- * given and exits; loading, watching and reporting land with the
- * "datafenced" issue. */
+/* datafenced: loads pushed policies into the datapath and keeps enforcing;
+ * reports every drop. One epoll loop: policy file (inotify), cgroups that
+ * come and go (inotify), interfaces that appear (rtnetlink over libmnl),
+ * drop events (ring buffer), signals, a periodic timer. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <openssl/evp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agentconf.h"
 #include "compile.h"
+#include "events.h"
+#include "loader.h"
 #include "policy.h"
-#include "datafence.skel.h"
 
 #define DF_VERSION "0.1.0"
+#define MAX_CG_WATCHES 256
+
+struct agent {
+	const char *conf_file;
+	struct df_agent_conf conf;
+	struct df_loader *l;
+	struct df_policy *pol; /* the loaded policy (names for events) */
+	struct df_image *img;
+	char sha256[65];
+	char cgroot[512];
+	int ino_fd, pol_wd;
+	int cg_wd[MAX_CG_WATCHES];
+	size_t n_cg_wd;
+	struct mnl_socket *nl;
+	struct ring_buffer *rb;
+	int sig_fd, timer_fd;
+	FILE *drop_log;
+	int tc_ifindex[256];
+	size_t n_tc;
+	uint64_t lost_reported;
+	bool stop;
+};
+
+static bool use_syslog;
+
+__attribute__((format(printf, 2, 3)))
+static void logm(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "datafenced: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	if (use_syslog) {
+		va_start(ap, fmt);
+		vsyslog(prio, fmt, ap);
+		va_end(ap);
+	}
+}
+
+static void sha256_hex(const char *text, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* ---- drop log ------------------------------------------------------------------ */
+
+static int open_drop_log(struct agent *a)
+{
+	const char *path = a->conf.drop_log;
+	int fd;
+
+	if (a->drop_log && a->drop_log != stdout)
+		fclose(a->drop_log);
+	a->drop_log = NULL;
+	if (!path[0])
+		return 0;
+	if (!strcmp(path, "-")) {
+		a->drop_log = stdout;
+		return 0;
+	}
+	{
+		char *dup = strdup(path);
+
+		if (dup) {
+			mkdir(dirname(dup), 0750);
+			free(dup);
+		}
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 || !(a->drop_log = fdopen(fd, "a"))) {
+		logm(LOG_ERR, "cannot open drop log %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	setvbuf(a->drop_log, NULL, _IOLBF, 0);
+	return 0;
+}
+
+/* cgroup id -> path: the selectors we resolved, else a walk is not worth it */
+static const char *cgroup_name(struct agent *a, __u64 id, char *buf, size_t len)
+{
+	for (size_t i = 0; a->img && i < a->img->n_cgroups; i++) {
+		char full[1024];
+		struct stat st;
+
+		snprintf(full, sizeof(full), "%s%s", a->cgroot, a->img->cgroups[i].path);
+		if (!stat(full, &st) && st.st_ino == id) {
+			snprintf(buf, len, "%s", a->img->cgroups[i].path);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct agent *a = ctx;
+	const struct df_event *e = data;
+	struct df_event_names n = { 0 };
+	char cg[512], ubuf[1024], line[512];
+	struct passwd pw, *res = NULL;
+	char *json;
+
+	if (size < sizeof(*e) || e->version != DF_EVENT_VERSION)
+		return 0;
+	n.cgroup = e->cgroup_id ? cgroup_name(a, e->cgroup_id, cg, sizeof(cg)) : NULL;
+	if (e->uid != 0xffffffffu && !getpwuid_r(e->uid, &pw, ubuf, sizeof(ubuf), &res) && res)
+		n.user = res->pw_name;
+	if (a->drop_log) {
+		json = df_event_json(e, a->pol, &n);
+		if (json) {
+			fprintf(a->drop_log, "%s\n", json);
+			free(json);
+		}
+	}
+	if (use_syslog) {
+		df_event_summary(e, a->pol, line, sizeof(line));
+		syslog(LOG_WARNING, "%s", line);
+	}
+	return 0;
+}
+
+static void report_lost(struct agent *a)
+{
+	int fd = df_loader_map_fd(a->l, "df_misc");
+	__u32 k = DF_MISC_EVENTS_LOST;
+	__u64 lost = 0;
+
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &k, &lost) && lost > a->lost_reported) {
+		logm(LOG_WARNING, "%llu drop events lost (ring buffer full); counters are exact",
+		     (unsigned long long)(lost - a->lost_reported));
+		a->lost_reported = lost;
+	}
+}
+
+/* ---- cgroups that come and go ------------------------------------------------------ */
+
+/* Watches the parent directory of every cgroup selector (or its deepest
+ * existing ancestor), so a service cgroup made after the policy loaded is
+ * classified without anyone asking. */
+static void watch_cgroups(struct agent *a)
+{
+	for (size_t i = 0; i < a->n_cg_wd; i++)
+		inotify_rm_watch(a->ino_fd, a->cg_wd[i]);
+	a->n_cg_wd = 0;
+	for (size_t i = 0; a->img && i < a->img->n_cgroups && a->n_cg_wd < MAX_CG_WATCHES; i++) {
+		char dir[1024];
+		int wd = -1;
+
+		snprintf(dir, sizeof(dir), "%s%s", a->cgroot, a->img->cgroups[i].path);
+		while (wd < 0 && strlen(dir) > strlen(a->cgroot)) {
+			char *slash = strrchr(dir, '/');
+
+			if (!slash)
+				break;
+			*slash = '\0';
+			wd = inotify_add_watch(a->ino_fd, dir[0] ? dir : "/",
+					       IN_CREATE | IN_DELETE | IN_ONLYDIR);
+		}
+		if (wd < 0)
+			wd = inotify_add_watch(a->ino_fd, a->cgroot, IN_CREATE | IN_DELETE | IN_ONLYDIR);
+		if (wd >= 0)
+			a->cg_wd[a->n_cg_wd++] = wd;
+	}
+}
+
+/* ---- policy -------------------------------------------------------------------------- */
+
+static void log_diags(const struct df_diags *d, int prio)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct df_diag *x = &d->v[i];
+
+		if (x->line > 0)
+			logm(prio, "%s:%d: %s: %s", x->file ? x->file : "-", x->line,
+			     x->sev == DF_SEV_ERROR ? "error" : "warning", x->msg ? x->msg : "");
+		else
+			logm(prio, "%s: %s: %s", x->file ? x->file : "policy",
+			     x->sev == DF_SEV_ERROR ? "error" : "warning", x->msg ? x->msg : "");
+	}
+}
+
+/* Loads the policy file. A push must parse, validate, compile and carry a
+ * higher serial than the loaded policy; anything else is refused and the
+ * loaded policy stays in force. `same_ok` accepts an equal serial (start-up
+ * adoption of our own pinned policy). */
+static int apply_policy(struct agent *a, const char *why, bool same_ok)
+{
+	struct df_parse_opts o = { .resolve_user = df_resolve_user_nss, .now = time(NULL) };
+	struct df_diags d = { 0 };
+	struct df_policy *p = NULL;
+	struct df_image *img = NULL;
+	uint64_t active = 0;
+	char *text = NULL, sha[65] = "";
+	int err, has_active;
+
+	err = df_policy_load_file(a->conf.policy_file, &o, &p, &d, &text);
+	if (text)
+		sha256_hex(text, strlen(text), sha);
+	if (!err && a->pol && !strcmp(sha, a->sha256)) {
+		err = 0; /* the same bytes again (editors, touch): nothing to do */
+		goto cleanup;
+	}
+	if (!err)
+		err = df_compile(p, &img, &d);
+	has_active = !df_loader_active_serial(a->l, &active);
+	if (!err && has_active && (p->serial < active || (p->serial == active && !same_ok))) {
+		df_diag_add(&d, DF_SEV_ERROR, a->conf.policy_file, 0, NULL,
+			    "serial %llu is not higher than the loaded policy's %llu",
+			    (unsigned long long)p->serial, (unsigned long long)active);
+		err = -ESTALE;
+	}
+	if (!err)
+		err = df_loader_swap(a->l, img, &d);
+	if (err) {
+		logm(LOG_ERR, "policy push refused (%s): %s; %s", why, a->conf.policy_file,
+		     has_active ? "the loaded policy stays in force" : "no policy is enforced");
+		log_diags(&d, LOG_ERR);
+		goto cleanup;
+	}
+	log_diags(&d, LOG_WARNING);
+	logm(LOG_NOTICE, "policy loaded (%s): '%s' serial %llu sha256 %s, %zu classes, %zu destinations, %zu exceptions",
+	     why, p->name, (unsigned long long)p->serial, sha, p->n_classes, p->n_dests, p->n_excs);
+	df_policy_free(a->pol);
+	df_image_free(a->img);
+	a->pol = p;
+	a->img = img;
+	p = NULL;
+	img = NULL;
+	snprintf(a->sha256, sizeof(a->sha256), "%s", sha);
+	watch_cgroups(a);
+cleanup:
+	df_policy_free(p);
+	df_image_free(img);
+	df_diags_free(&d);
+	free(text);
+	return err;
+}
+
+/* ---- interfaces ----------------------------------------------------------------------- */
+
+static bool wants_iface(struct agent *a, const char *name)
+{
+	if (!a->conf.hook_tc || !strcmp(name, "lo"))
+		return false;
+	if (!a->conf.n_interfaces)
+		return true;
+	for (size_t i = 0; i < a->conf.n_interfaces; i++)
+		if (!strcmp(a->conf.interfaces[i], name))
+			return true;
+	return false;
+}
+
+static void attach_iface(struct agent *a, int ifindex, const char *name)
+{
+	for (size_t i = 0; i < a->n_tc; i++)
+		if (a->tc_ifindex[i] == ifindex)
+			return;
+	if (!wants_iface(a, name) || a->n_tc == sizeof(a->tc_ifindex) / sizeof(a->tc_ifindex[0]))
+		return;
+	if (df_loader_attach_tc(a->l, ifindex)) {
+		logm(LOG_ERR, "cannot attach tc egress to %s", name);
+		return;
+	}
+	a->tc_ifindex[a->n_tc++] = ifindex;
+	logm(LOG_NOTICE, "attached tc egress to %s (ifindex %d)", name, ifindex);
+}
+
+static int on_link(const struct nlmsghdr *nlh, void *data)
+{
+	struct agent *a = data;
+	struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *attr;
+
+	if (nlh->nlmsg_type == RTM_DELLINK) {
+		for (size_t i = 0; i < a->n_tc; i++)
+			if (a->tc_ifindex[i] == ifi->ifi_index) {
+				a->tc_ifindex[i] = a->tc_ifindex[--a->n_tc];
+				logm(LOG_NOTICE, "interface %d went away", ifi->ifi_index);
+			}
+		return MNL_CB_OK;
+	}
+	mnl_attr_for_each(attr, nlh, sizeof(*ifi))
+		if (mnl_attr_get_type(attr) == IFLA_IFNAME)
+			attach_iface(a, ifi->ifi_index, mnl_attr_get_str(attr));
+	return MNL_CB_OK;
+}
+
+static void attach_all_ifaces(struct agent *a)
+{
+	struct if_nameindex *ifs = if_nameindex();
+
+	for (struct if_nameindex *i = ifs; i && i->if_index; i++)
+		attach_iface(a, (int)i->if_index, i->if_name);
+	if (ifs)
+		if_freenameindex(ifs);
+}
+
+/* ---- main loop ----------------------------------------------------------------------- */
+
+static void handle_inotify(struct agent *a)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char *base = strrchr(a->conf.policy_file, '/');
+	bool policy = false, cgroups = false;
+	ssize_t n = read(a->ino_fd, buf, sizeof(buf));
+
+	base = base ? base + 1 : a->conf.policy_file;
+	for (char *p = buf; n > 0 && p < buf + n;) {
+		struct inotify_event *ev = (struct inotify_event *)p;
+
+		if (ev->wd == a->pol_wd) {
+			if (ev->len && !strcmp(ev->name, base) &&
+			    (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)))
+				policy = true;
+		} else if (ev->mask & (IN_CREATE | IN_DELETE)) {
+			cgroups = true;
+		}
+		p += sizeof(*ev) + ev->len;
+	}
+	if (policy)
+		apply_policy(a, "file changed", false);
+	if (cgroups && a->img) {
+		struct df_diags d = { 0 };
+
+		/* same policy, cgroup ids resolved anew */
+		if (!df_loader_swap(a->l, a->img, &d))
+			logm(LOG_INFO, "cgroups changed: selectors resolved again");
+		log_diags(&d, LOG_INFO);
+		df_diags_free(&d);
+		watch_cgroups(a);
+	}
+}
+
+static int run(struct agent *a)
+{
+	struct epoll_event ev[8];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	char nlbuf[MNL_SOCKET_BUFFER_SIZE];
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	a->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	timerfd_settime(a->timer_fd, 0,
+			&(struct itimerspec){ .it_interval = { 10, 0 }, .it_value = { 10, 0 } }, NULL);
+	int fds[] = { a->sig_fd, a->timer_fd, a->ino_fd, ring_buffer__epoll_fd(a->rb),
+		      a->nl ? mnl_socket_get_fd(a->nl) : -1 };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			epoll_ctl(ep, EPOLL_CTL_ADD, fds[i],
+				  &(struct epoll_event){ .events = EPOLLIN, .data.fd = fds[i] });
+	while (!a->stop) {
+		int n = epoll_wait(ep, ev, 8, -1);
+
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == a->sig_fd) {
+				struct signalfd_siginfo si;
+
+				if (read(fd, &si, sizeof(si)) != sizeof(si))
+					continue;
+				if (si.ssi_signo == SIGHUP)
+					apply_policy(a, "SIGHUP", false);
+				else if (si.ssi_signo == SIGUSR1)
+					open_drop_log(a);
+				else
+					a->stop = true;
+			} else if (fd == a->timer_fd) {
+				uint64_t t;
+
+				if (read(fd, &t, sizeof(t)) < 0)
+					continue;
+				df_loader_set_clock(a->l);
+				report_lost(a);
+			} else if (fd == a->ino_fd) {
+				handle_inotify(a);
+			} else if (a->nl && fd == mnl_socket_get_fd(a->nl)) {
+				ssize_t r = mnl_socket_recvfrom(a->nl, nlbuf, sizeof(nlbuf));
+
+				if (r > 0)
+					mnl_cb_run(nlbuf, (size_t)r, 0, 0, on_link, a);
+			} else {
+				ring_buffer__consume(a->rb);
+			}
+		}
+	}
+	ring_buffer__consume(a->rb);
+	close(ep);
+	return 0;
+}
+
+static int start(struct agent *a)
+{
+	struct df_loader_opts lo = { .pin_dir = a->conf.pin_dir, .cgroup_skb = a->conf.hook_cgroup_skb,
+				     .sock_addr = a->conf.hook_sock_addr };
+	char dir[1024];
+	int err;
+
+	err = df_cgroup2_root(a->cgroot, sizeof(a->cgroot));
+	if (err) {
+		logm(LOG_ERR, "no cgroup2 mount found");
+		return err;
+	}
+	err = df_loader_open(&lo, &a->l);
+	if (err)
+		return err;
+	err = df_loader_attach(a->l);
+	if (err)
+		return err;
+	logm(LOG_NOTICE, "attached %s%s at cgroup %s; pins in %s",
+	     a->conf.hook_cgroup_skb ? "cgroup_skb " : "",
+	     a->conf.hook_sock_addr ? "connect/sendmsg" : "", a->cgroot, a->conf.pin_dir);
+	if (a->conf.hook_tc) {
+		a->nl = mnl_socket_open(NETLINK_ROUTE);
+		if (!a->nl || mnl_socket_bind(a->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+			logm(LOG_WARNING, "cannot watch interfaces (rtnetlink): %s", strerror(errno));
+			if (a->nl)
+				mnl_socket_close(a->nl);
+			a->nl = NULL;
+		}
+		attach_all_ifaces(a);
+	}
+	a->rb = ring_buffer__new(df_loader_map_fd(a->l, "df_events"), on_event, a, NULL);
+	if (!a->rb)
+		return -errno;
+	{
+		int fd = df_loader_map_fd(a->l, "df_misc");
+		__u32 k = DF_MISC_EVENTS_LOST;
+
+		bpf_map_lookup_elem(fd, &k, &a->lost_reported);
+	}
+	a->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	snprintf(dir, sizeof(dir), "%s", a->conf.policy_file);
+	a->pol_wd = inotify_add_watch(a->ino_fd, dirname(dir),
+				      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
+	if (a->pol_wd < 0)
+		logm(LOG_WARNING, "cannot watch %s for pushes: %s (SIGHUP still reloads)", dir,
+		     strerror(errno));
+	open_drop_log(a);
+	df_loader_set_clock(a->l);
+	apply_policy(a, "start", true);
+	return 0;
+}
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: datafenced [--check-policy FILE] [--help] [--version]\n"
-		"  --check-policy FILE  parse, validate and compile FILE, then exit\n"
-		"The daemon loop (load, watch, report) is not implemented yet.\n");
+		"Usage: datafenced [--config FILE] [--foreground] [--unload] [--help] [--version]\n"
+		"  -c, --config FILE  agent configuration (default %s)\n"
+		"  -f, --foreground   stay in the foreground (logs on stderr; the default under systemd)\n"
+		"      --unload       remove enforcement: detach every hook, remove the pins, exit\n"
+		"  -h, --help         this help\n"
+		"  -V, --version      print the version\n"
+		"Signals: SIGHUP reloads the policy, SIGUSR1 reopens the drop log, SIGTERM stops\n"
+		"the agent and leaves enforcement in place.\n",
+		DF_AGENT_CONF);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "check-policy", required_argument, NULL, 'c' },
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					      { "foreground", no_argument, NULL, 'f' },
+					      { "unload", no_argument, NULL, 'u' },
 					      { "help", no_argument, NULL, 'h' },
 					      { "version", no_argument, NULL, 'V' },
 					      { 0 } };
-	const char *policy = NULL;
-	int c;
+	struct agent a = { .conf_file = DF_AGENT_CONF, .ino_fd = -1, .pol_wd = -1 };
+	struct df_diags d = { 0 };
+	bool foreground = false, unload = false;
+	int c, err;
 
-	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:fhV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': policy = optarg; break;
+		case 'c': a.conf_file = optarg; break;
+		case 'f': foreground = true; break;
+		case 'u': unload = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("datafenced %s\n", DF_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!policy) {
+	if (optind < argc) {
 		usage(stderr);
 		return 2;
 	}
-	struct df_parse_opts o = { .resolve_user = df_resolve_user_nss, .now = time(NULL) };
-	struct df_diags d = { 0 };
-	struct df_policy *p = NULL;
-	struct df_image *img = NULL;
-	char *text = NULL;
-	int err = df_policy_load_file(policy, &o, &p, &d, &text);
-
-	if (!err)
-		err = df_compile(p, &img, &d);
-	df_diags_print(&d, stderr, text);
-	if (!err)
-		printf("%s: policy '%s' serial %llu compiles to %zu+%zu prefixes\n", policy,
-		       p->name, (unsigned long long)p->serial, img->n_dst4, img->n_dst6);
-	df_image_free(img);
-	df_policy_free(p);
+	err = df_agent_conf_load(a.conf_file, &a.conf, &d);
+	df_diags_print(&d, stderr, NULL);
 	df_diags_free(&d);
-	free(text);
+	if (err)
+		return 1;
+	use_syslog = a.conf.syslog;
+	if (use_syslog)
+		openlog("datafenced", LOG_PID, LOG_DAEMON);
+	if (unload) {
+		err = df_loader_unload(a.conf.pin_dir);
+		if (err)
+			logm(LOG_ERR, "unload %s: %s", a.conf.pin_dir, strerror(-err));
+		else
+			logm(LOG_NOTICE, "enforcement removed: hooks detached, %s unpinned", a.conf.pin_dir);
+		df_agent_conf_free(&a.conf);
+		return err ? 1 : 0;
+	}
+	if (!foreground && daemon(0, 1)) {
+		logm(LOG_ERR, "cannot daemonize: %s", strerror(errno));
+		return 1;
+	}
+	logm(LOG_NOTICE, "starting %s (config %s)", DF_VERSION, a.conf_file);
+	err = start(&a);
+	if (!err)
+		err = run(&a);
+	logm(err ? LOG_ERR : LOG_NOTICE, "%s; enforcement stays in place (datafenced --unload removes it)",
+	     err ? "stopping on error" : "stopping");
+	ring_buffer__free(a.rb);
+	if (a.nl)
+		mnl_socket_close(a.nl);
+	df_loader_close(a.l);
+	df_policy_free(a.pol);
+	df_image_free(a.img);
+	if (a.drop_log && a.drop_log != stdout)
+		fclose(a.drop_log);
+	df_agent_conf_free(&a.conf);
 	return err ? 1 : 0;
 }

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* agent.conf (libconfig): every key optional; unknown keys are errors. */
+#include "agentconf.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks",
+				     "interfaces", "drop_log", "syslog", "control_socket",
+				     "metrics_file", NULL };
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = strdup(v);
+
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int defaults(struct df_agent_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->hook_cgroup_skb = c->hook_tc = c->hook_sock_addr = true;
+	c->syslog = true;
+	if (set_str(&c->policy_file, "/etc/datafence/policy.conf") ||
+	    set_str(&c->pin_dir, "/sys/fs/bpf/datafence") || set_str(&c->backend, "bpf") ||
+	    set_str(&c->drop_log, "/var/log/datafence/drops.jsonl") ||
+	    set_str(&c->control_socket, "/run/datafence/control.sock") ||
+	    set_str(&c->metrics_file, ""))
+		return -ENOMEM;
+	return 0;
+}
+
+#define ERR(d, file, s, ...) \
+	df_diag_add(d, DF_SEV_ERROR, file, (int)config_setting_source_line(s), NULL, __VA_ARGS__)
+
+static const char *string_of(config_setting_t *s, const char *file, struct df_diags *d)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		ERR(d, file, s, "'%s' must be a string", config_setting_name(s));
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diags *d)
+{
+	size_t errors = d->errors;
+	config_setting_t *root, *s;
+	config_t cfg;
+	int err;
+
+	err = defaults(c);
+	if (err)
+		return err;
+	config_init(&cfg);
+	if (config_read_file(&cfg, file) != CONFIG_TRUE) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+			df_diag_add(d, DF_SEV_ERROR, file, 0, NULL, "cannot read: %s", strerror(errno));
+		else
+			df_diag_add(d, DF_SEV_ERROR, file, config_error_line(&cfg), NULL,
+				    "syntax error: %s", config_error_text(&cfg));
+		config_destroy(&cfg);
+		return -EINVAL;
+	}
+	root = config_root_setting(&cfg);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const char *name;
+		bool ok = false;
+
+		s = config_setting_get_elem(root, (unsigned int)i);
+		name = config_setting_name(s);
+		for (const char *const *k = known; *k; k++)
+			ok |= !strcmp(*k, name);
+		if (!ok)
+			ERR(d, file, s,
+			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, metrics_file)",
+			    name);
+	}
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{ "policy_file", offsetof(struct df_agent_conf, policy_file) },
+		{ "pin_dir", offsetof(struct df_agent_conf, pin_dir) },
+		{ "backend", offsetof(struct df_agent_conf, backend) },
+		{ "drop_log", offsetof(struct df_agent_conf, drop_log) },
+		{ "control_socket", offsetof(struct df_agent_conf, control_socket) },
+		{ "metrics_file", offsetof(struct df_agent_conf, metrics_file) },
+	};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		const char *v;
+
+		s = config_setting_get_member(root, strs[i].key);
+		if (!s || !(v = string_of(s, file, d)))
+			continue;
+		if (set_str((char **)((char *)c + strs[i].off), v)) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	s = config_setting_get_member(root, "backend");
+	if (s && strcmp(c->backend, "bpf")) {
+		if (!strcmp(c->backend, "nftables") || !strcmp(c->backend, "both"))
+			ERR(d, file, s, "backend \"%s\" is not implemented yet: use \"bpf\"", c->backend);
+		else
+			ERR(d, file, s, "backend \"%s\" must be \"bpf\", \"nftables\" or \"both\"",
+			    c->backend);
+	}
+	s = config_setting_get_member(root, "pin_dir");
+	if (s && c->pin_dir[0] != '/')
+		ERR(d, file, s, "pin_dir \"%s\" must be an absolute path on a bpffs", c->pin_dir);
+	s = config_setting_get_member(root, "syslog");
+	if (s) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			ERR(d, file, s, "'syslog' must be true or false");
+		else
+			c->syslog = config_setting_get_bool(s);
+	}
+	s = config_setting_get_member(root, "hooks");
+	if (s) {
+		c->hook_cgroup_skb = c->hook_tc = c->hook_sock_addr = false;
+		if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
+			ERR(d, file, s, "'hooks' must be a list like [ \"cgroup_skb\", \"tc\", \"sock_addr\" ]");
+		for (int i = 0; config_setting_is_aggregate(s) && i < config_setting_length(s); i++) {
+			config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+			const char *h = config_setting_type(e) == CONFIG_TYPE_STRING ?
+						config_setting_get_string(e) : "";
+
+			if (!strcmp(h, "cgroup_skb"))
+				c->hook_cgroup_skb = true;
+			else if (!strcmp(h, "tc"))
+				c->hook_tc = true;
+			else if (!strcmp(h, "sock_addr"))
+				c->hook_sock_addr = true;
+			else
+				ERR(d, file, e, "unknown hook \"%s\" (known: cgroup_skb, tc, sock_addr)", h);
+		}
+	}
+	s = config_setting_get_member(root, "interfaces");
+	if (s) {
+		if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
+			ERR(d, file, s, "'interfaces' must be a list of interface names");
+		for (int i = 0; config_setting_is_aggregate(s) && i < config_setting_length(s); i++) {
+			config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+
+			if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+			    strlen(config_setting_get_string(e)) >= 16) {
+				ERR(d, file, e, "interface names are strings of at most 15 characters");
+				continue;
+			}
+			if (c->n_interfaces == DF_MAX_IFACES) {
+				ERR(d, file, e, "at most %d interfaces", DF_MAX_IFACES);
+				break;
+			}
+			c->interfaces[c->n_interfaces] = strdup(config_setting_get_string(e));
+			if (!c->interfaces[c->n_interfaces++]) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+		}
+	}
+	err = d->errors != errors ? -EINVAL : 0;
+cleanup:
+	config_destroy(&cfg);
+	return err;
+}
+
+void df_agent_conf_free(struct df_agent_conf *c)
+{
+	free(c->policy_file);
+	free(c->pin_dir);
+	free(c->backend);
+	free(c->drop_log);
+	free(c->control_socket);
+	free(c->metrics_file);
+	for (size_t i = 0; i < c->n_interfaces; i++)
+		free(c->interfaces[i]);
+	memset(c, 0, sizeof(*c));
+}

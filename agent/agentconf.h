@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Agent configuration, version 1 (DESIGN.md): /etc/datafence/agent.conf. */
+#ifndef DF_AGENTCONF_H
+#define DF_AGENTCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+
+#define DF_AGENT_CONF "/etc/datafence/agent.conf"
+#define DF_MAX_IFACES 64
+
+struct df_agent_conf {
+	char *policy_file;
+	char *pin_dir;
+	char *backend;
+	bool hook_cgroup_skb, hook_tc, hook_sock_addr;
+	char *interfaces[DF_MAX_IFACES]; /* none: every non-loopback interface */
+	size_t n_interfaces;
+	char *drop_log;        /* "-" stdout, "" off */
+	bool syslog;
+	char *control_socket;
+	char *metrics_file;    /* "" off */
+};
+
+/* Parses FILE (every key optional, defaults as in DESIGN.md); unknown keys
+ * and wrong types are errors with file:line, all reported. */
+int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diags *d);
+void df_agent_conf_free(struct df_agent_conf *c);
+
+#endif

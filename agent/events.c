@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Drop event formatting (docs/agent.md lists the JSON keys). */
+#include "events.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "verdict.h"
+
+const char *df_hook_name(unsigned int hook)
+{
+	static const char *const n[] = { "cgroup_skb", "tc", "connect", "sendmsg" };
+
+	return hook < DF_HOOK__MAX ? n[hook] : "?";
+}
+
+static void addr_str(const struct df_event *e, const __u8 *a, char *buf, size_t len)
+{
+	struct df_cidr c = { .family = e->family, .plen = e->family == 4 ? 32 : 128 };
+
+	memcpy(c.addr, a, 16);
+	df_cidr_format(&c, false, buf, len);
+}
+
+static void ts_str(__u64 ns, char *buf, size_t len)
+{
+	time_t s = (time_t)(ns / 1000000000ULL);
+	struct tm tm;
+	char b[32];
+
+	gmtime_r(&s, &tm);
+	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%06lluZ", b, (unsigned long long)(ns % 1000000000ULL) / 1000);
+}
+
+static const char *proto_str(__u8 proto, char *buf, size_t len)
+{
+	const char *n = df_proto_name(proto);
+
+	if (n)
+		return n;
+	snprintf(buf, len, "%u", proto);
+	return buf;
+}
+
+char *df_event_json(const struct df_event *e, const struct df_policy *p,
+		    const struct df_event_names *n)
+{
+	char src[DF_ADDRSTRLEN], dst[DF_ADDRSTRLEN], ts[64], pb[8], comm[17];
+	bool named = p && p->serial == e->serial;
+	json_t *j, *classes = json_array();
+	char *out;
+
+	addr_str(e, e->saddr, src, sizeof(src));
+	addr_str(e, e->daddr, dst, sizeof(dst));
+	ts_str(e->ts_ns, ts, sizeof(ts));
+	memcpy(comm, e->comm, 16);
+	comm[16] = '\0';
+	for (unsigned int i = 0; i < DF_MAX_CLASSES; i++) {
+		if (!(e->classes & (1ULL << i)))
+			continue;
+		if (named && i < p->n_classes)
+			json_array_append_new(classes, json_string(p->classes[i].name));
+		else
+			json_array_append_new(classes, json_integer(i));
+	}
+	j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I}",
+		      "ts", ts, "hook", df_hook_name(e->hook), "verdict",
+		      df_verdict_name(e->verdict), "reason", df_reason_name(e->reason), "classes",
+		      classes, "proto", proto_str(e->proto, pb, sizeof(pb)), "src", src, "dst", dst,
+		      "sport", e->sport, "dport", e->dport, "serial", (json_int_t)e->serial, "seq",
+		      (json_int_t)e->seq, "suppressed", (json_int_t)e->suppressed, "ifindex",
+		      (json_int_t)e->ifindex);
+	if (!j)
+		return NULL;
+	json_object_set_new(j, "family", json_string(e->family == 4 ? "ipv4" : "ipv6"));
+	if (e->uid != 0xffffffffu) {
+		json_object_set_new(j, "uid", json_integer(e->uid));
+		if (n && n->user)
+			json_object_set_new(j, "user", json_string(n->user));
+	}
+	if (e->cgroup_id) {
+		json_object_set_new(j, "cgroup_id", json_integer((json_int_t)e->cgroup_id));
+		if (n && n->cgroup)
+			json_object_set_new(j, "cgroup", json_string(n->cgroup));
+	}
+	if (e->pid) {
+		json_object_set_new(j, "pid", json_integer(e->pid));
+		json_object_set_new(j, "comm", json_string(comm));
+	}
+	if (e->rule != DF_NO_RULE) {
+		const char *kind = "rule", *name = named ? df_rule_name(p, e->rule, &kind) : NULL;
+
+		json_object_set_new(j, "rule", name ? json_pack("{s:s, s:s}", "kind", kind, "name", name) :
+						      json_pack("{s:i}", "index", e->rule));
+	}
+	if (named)
+		json_object_set_new(j, "policy", json_string(p->name));
+	out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	return out;
+}
+
+void df_event_summary(const struct df_event *e, const struct df_policy *p, char *buf, size_t len)
+{
+	char src[DF_ADDRSTRLEN], dst[DF_ADDRSTRLEN], pb[8];
+	const char *cls = "?";
+	bool named = p && p->serial == e->serial;
+
+	addr_str(e, e->saddr, src, sizeof(src));
+	addr_str(e, e->daddr, dst, sizeof(dst));
+	if (named && e->classes) {
+		unsigned int i = (unsigned int)__builtin_ctzll(e->classes);
+
+		if (i < p->n_classes)
+			cls = p->classes[i].name;
+	}
+	snprintf(buf, len, "%s %s %s%s%s:%u -> %s%s%s:%u reason %s class %s hook %s uid %d pid %u%s",
+		 df_verdict_name(e->verdict), proto_str(e->proto, pb, sizeof(pb)),
+		 e->family == 6 ? "[" : "", src, e->family == 6 ? "]" : "", e->sport,
+		 e->family == 6 ? "[" : "", dst, e->family == 6 ? "]" : "", e->dport,
+		 df_reason_name(e->reason), cls, df_hook_name(e->hook),
+		 e->uid == 0xffffffffu ? -1 : (int)e->uid, e->pid,
+		 e->suppressed ? " (and earlier drops of this flow)" : "");
+}

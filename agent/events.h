@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Drop events -> JSON lines (the drop log's documented record) and the
+ * one-line syslog summary. */
+#ifndef DF_EVENTS_H
+#define DF_EVENTS_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "datafence.h"
+#include "policy.h"
+
+/* Names resolved by the caller (NULL when unknown). */
+struct df_event_names {
+	const char *cgroup; /* cgroup path of cgroup_id */
+	const char *user;   /* user name of uid */
+};
+
+/* One JSON object (no newline), malloc'd. Class and rule names come from `p`
+ * when it is the policy the event was judged by (same serial). */
+char *df_event_json(const struct df_event *e, const struct df_policy *p,
+		    const struct df_event_names *n);
+/* "drop tcp 10.0.0.1:40000 -> 192.0.2.1:443 reason no-destination class us-user-data ..." */
+void df_event_summary(const struct df_event *e, const struct df_policy *p, char *buf, size_t len);
+const char *df_hook_name(unsigned int hook);
+
+#endif
