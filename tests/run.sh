@@ -3,11 +3,12 @@
 # Runs every test suite and ends with one line: "N passed, N failed[, N skipped]".
 # Suites: unit (cmocka, plain and ASan+UBSan), cli (the real datafencectl),
 # fuzz smoke, datapath (root: the BPF programs through BPF_PROG_TEST_RUN),
-# live (root: real packets between network namespaces). Set SUITES="unit cli" to run some only.
+# live (root: real packets between network namespaces), e2e (root: the
+# real agent). Set SUITES="unit cli" to run some only.
 set -u
 cd "$(dirname "$0")/.."
 export O=${O:-build}
-SUITES=${SUITES:-"unit san cli fuzz datapath live"}
+SUITES=${SUITES:-"unit san cli fuzz datapath live e2e"}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
 LOG_DIR=$O/test-logs
@@ -79,6 +80,9 @@ for suite in $SUITES; do
 	live)
 		# Real packets between network namespaces, programs on our own cgroup.
 		run_shell live tests/live/test_live.sh ;;
+	e2e)
+		# The real agent, real traffic (root).
+		run_shell e2e tests/e2e/test_agent.sh ;;
 	*)
 		echo "unknown suite $suite" >&2; FAILED=$((FAILED + 1)) ;;
 	esac

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# End-to-end (root): the real datafenced with a test config, real traffic
+# between two network namespaces. The agent attaches at the cgroup2 root as
+# in production; its policies classify only this test's own cgroups.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+DFNET=$PWD/$O/tests/live/dfnet
+DFD=$PWD/$O/datafenced
+
+if [ "$(id -u)" != 0 ]; then echo "SKIP e2e: needs root"; exit 0; fi
+
+TMP=$(mktemp -d /tmp/df-e2e-XXXXXX)
+PIN=$TMP/bpf
+. tests/netlib.sh
+cleanup() {
+	stop_agent
+	"$DFD" --unload --config "$TMP/agent.conf" >/dev/null 2>&1
+	net_cleanup
+	mountpoint -q "$PIN" && umount "$PIN"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# policy SERIAL PORT [EXTRA]: class t (prot), audit class a (audit), svc.
+policy() {
+	cat <<EOP
+policy = { name = "e2e"; serial = $1; };
+classes = (
+  { name = "t"; match = { cgroups = [ "$CGREL/prot" ]; }; },
+  { name = "a"; mode = "audit"; match = { cgroups = [ "$CGREL/audit" ]; }; },
+  { name = "svc"; match = { cgroups = [ "$CGREL/app.service" ]; }; }
+);
+destinations = ( { name = "peer"; cidrs = [ "192.0.2.2/32", "2001:db8:d::2/128" ];
+                   protocols = [ "tcp", "udp" ]; ports = ( $2 ); allow = [ "t", "a", "svc" ]; } );
+${3:-}
+EOP
+}
+
+# push FILE: the way configuration management does it, rename into place
+push() {
+	cp "$1" "$TMP/etc/.policy.tmp" && mv "$TMP/etc/.policy.tmp" "$TMP/etc/policy.conf"
+}
+
+# wait_log TEXT: until the agent's log has TEXT (bounded: 5 s)
+wait_log() {
+	for _ in $(seq 250); do grep -qF -- "$1" "$TMP/agent.log" && return 0; sleep 0.02; done
+	echo "agent log never said: $1"; tail -5 "$TMP/agent.log"; return 1
+}
+
+# The agent's pid lives in a file: cases run in subshells (tests/lib.sh).
+start_agent() {
+	nsenter --net=/run/netns/"$NSA" "$DFD" --foreground --config "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
+	echo $! > "$TMP/agent.pid"
+}
+
+agent_pid() { cat "$TMP/agent.pid" 2>/dev/null; }
+
+stop_agent() {
+	local pid
+	pid=$(agent_pid)
+	[ -n "$pid" ] || return 0
+	kill "${1:--TERM}" "$pid" 2>/dev/null
+	for _ in $(seq 250); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+	rm -f "$TMP/agent.pid"
+}
+
+counter_total() {
+	bpftool map dump pinned "$PIN/pins/df_counters" -j 2>/dev/null |
+		jq '[.[].formatted | .values[].value.packets] | add // 0'
+}
+
+# the drop log's last record for a destination port
+drop_for_port() { grep "\"dport\":$1," "$TMP/drops.jsonl" | tail -n 1; }
+
+setup() {
+	net_setup && mkdir -p "$CG/audit" "$TMP/etc" "$PIN" && mount -t bpf bpf "$PIN" || return 1
+	cat > "$TMP/agent.conf" <<EOC
+policy_file = "$TMP/etc/policy.conf";
+pin_dir = "$PIN/pins";
+interfaces = [ "$VA" ];
+drop_log = "$TMP/drops.jsonl";
+syslog = false;
+control_socket = "$TMP/control.sock";
+EOC
+	policy 1 5001 > "$TMP/etc/policy.conf"
+	start_agent
+	wait_log "policy loaded (start): 'e2e' serial 1"
+}
+
+approved_flows_pass_others_get_eperm() {
+	expect_eq "udp v4 approved" "sent 1" "$(flow prot udp 192.0.2.2 5001)"
+	expect_eq "tcp v4 approved" "connected 1" "$(flow prot tcp 192.0.2.2 5001)"
+	expect_eq "udp v6 approved" "sent 1" "$(flow prot udp 2001:db8:d::2 5001)"
+	expect_eq "tcp v6 approved" "connected 1" "$(flow prot tcp 2001:db8:d::2 5001)"
+	expect_eq "tcp elsewhere" "EPERM 0" "$(flow prot tcp 192.0.2.2 5002)"
+	expect_eq "udp v6 elsewhere" "EPERM 0" "$(flow prot udp 2001:db8:d::2 5002)"
+	local rec
+	for _ in $(seq 100); do rec=$(drop_for_port 5002); [ -n "$rec" ] && break; sleep 0.02; done
+	expect_eq "hook" connect "$(jq -r .hook <<<"$rec" | head -1)"
+	rec=$(grep '"dport":5002,' "$TMP/drops.jsonl" | grep '"hook":"connect"' | head -1)
+	expect_eq "verdict" drop "$(jq -r .verdict <<<"$rec")"
+	expect_eq "reason" port-not-allowed "$(jq -r .reason <<<"$rec")"
+	expect_eq "classes" '["t"]' "$(jq -c .classes <<<"$rec")"
+	expect_eq "dst" 192.0.2.2 "$(jq -r .dst <<<"$rec")"
+	expect_eq "proto" tcp "$(jq -r .proto <<<"$rec")"
+	expect_eq "rule" "destination peer" "$(jq -r '"\(.rule.kind) \(.rule.name)"' <<<"$rec")"
+	expect_eq "comm" dfnet "$(jq -r .comm <<<"$rec")"
+	expect_eq "cgroup" "$CGREL/prot" "$(jq -r .cgroup <<<"$rec")"
+	expect_eq "serial" 1 "$(jq -r .serial <<<"$rec")"
+	expect_eq "policy" e2e "$(jq -r .policy <<<"$rec")"
+	[ "$(jq -r .pid <<<"$rec")" -gt 0 ]
+}
+
+unclassified_process_passes() {
+	expect_eq "free cgroup" "sent 1" "$(flow free udp 192.0.2.2 5002)"
+}
+
+audit_class_passes_and_logs_would_drop() {
+	expect_eq "audit cgroup" "sent 1" "$(flow audit udp 192.0.2.2 5003)"
+	local rec
+	for _ in $(seq 100); do rec=$(drop_for_port 5003); [ -n "$rec" ] && break; sleep 0.02; done
+	expect_eq "verdict" would-drop "$(jq -r .verdict <<<"$rec")"
+	expect_eq "classes" '["a"]' "$(jq -c .classes <<<"$rec")"
+}
+
+loopback_passes() {
+	local out
+	receiver "$NSA" udp-recv 5004 1000 "$TMP/lo"
+	out=$(in_ns_cg prot "$NSA" "$DFNET" udp-send 127.0.0.1 5004)
+	wait "$RPID"
+	expect_eq "loopback" "sent 1" "$out $(tail -n 1 "$TMP/lo")"
+}
+
+raw_and_af_packet_are_caught() {
+	expect_eq "raw socket" "0" "$(flow prot raw 192.0.2.2 5002 | awk '{print $2}')"
+	local out
+	receiver "$NSB" udp-recv 5002 1000 "$TMP/pk"
+	out=$(in_ns_cg prot "$NSA" "$DFNET" packet-send "$VA" 192.0.2.1 192.0.2.2 5002)
+	wait "$RPID"
+	# the sender may hear of the tc drop (ENOBUFS) or not; nothing arrives
+	expect_eq "AF_PACKET received" "0" "$(tail -n 1 "$TMP/pk")"
+	case $out in sent|ENOBUFS) ;; *) echo "AF_PACKET sender: $out"; return 1 ;; esac
+}
+
+a_push_changes_behaviour_without_restart() {
+	policy 2 5002 > "$TMP/p2.conf"
+	push "$TMP/p2.conf"
+	wait_log "policy loaded (file changed): 'e2e' serial 2"
+	expect_eq "new port" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
+	expect_eq "old port" "EPERM 0" "$(flow prot udp 192.0.2.2 5001)"
+	expect_eq "v4-mapped on a dual-stack socket, approved" "sent 1" "$(flow prot udp ::ffff:192.0.2.2 5002)"
+	expect_eq "v4-mapped, unapproved" "EPERM 0" "$(flow prot udp ::ffff:192.0.2.2 5001)"
+}
+
+a_bad_push_is_refused_and_the_old_policy_enforces() {
+	policy 3 5003 | sed 's|"192.0.2.2/32"|"192.0.2.2/24"|' > "$TMP/bad.conf"
+	push "$TMP/bad.conf"
+	wait_log "policy push refused (file changed)"
+	wait_log "policy.conf:7: error: CIDR \"192.0.2.2/24\" in destination 'peer' has host bits set"
+	expect_eq "old policy still allows" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
+	expect_eq "and still refuses" "EPERM 0" "$(flow prot udp 192.0.2.2 5003)"
+}
+
+an_older_serial_is_refused() {
+	policy 1 5009 > "$TMP/old.conf"
+	push "$TMP/old.conf"
+	wait_log "serial 1 is not higher than the loaded policy's 2"
+	expect_eq "still serial 2" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
+}
+
+kill_9_keeps_enforcing_and_a_restart_adopts() {
+	policy 3 5002 > "$TMP/p3.conf"
+	push "$TMP/p3.conf"
+	wait_log "serial 3"
+	stop_agent -KILL
+	expect_eq "agent dead, still refused" "EPERM 0" "$(flow prot udp 192.0.2.2 5001)"
+	expect_eq "agent dead, still allowed" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
+	local before after
+	before=$(counter_total)
+	start_agent
+	wait_log "policy loaded (start): 'e2e' serial 3"
+	after=$(counter_total)
+	[ "$after" -ge "$before" ] && [ "$before" -gt 0 ] || { echo "counters lost: $before -> $after"; return 1; }
+	expect_eq "one cgroup_skb link" 1 "$(bpftool cgroup show "$CGROOT" | grep -c df_cgroup_skb)"
+	expect_eq "after restart" "EPERM 0" "$(flow prot udp 192.0.2.2 5001)"
+}
+
+an_exception_closes_on_time_while_the_agent_is_stopped() {
+	local exp
+	exp=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
+	policy 4 5002 "exceptions = ( { id = \"SEC-E2E\"; approved_by = \"sec\"; reason = \"e2e\"; class = \"t\";
+  cidrs = [ \"192.0.2.2/32\" ]; protocols = [ \"udp\" ]; ports = ( 6000 ); expires = \"$exp\"; } );" > "$TMP/p4.conf"
+	push "$TMP/p4.conf"
+	wait_log "serial 4"
+	expect_eq "exception open" "sent 1" "$(flow prot udp 192.0.2.2 6000)"
+	stop_agent
+	for _ in $(seq 60); do [ "$(date -u +%s)" -gt "$(date -u -d "$exp" +%s)" ] && break; sleep 0.1; done
+	expect_eq "expired with the agent down" "EPERM 0" "$(flow prot udp 192.0.2.2 6000)"
+	local rec
+	start_agent
+	wait_log "policy loaded (start): 'e2e' serial 4"
+}
+
+a_service_cgroup_made_after_load_is_classified() {
+	mkdir "$CG/app.service"
+	local out
+	for _ in $(seq 50); do
+		out=$(flow app.service udp 192.0.2.2 5005)
+		[ "$out" = "EPERM 0" ] && break
+		sleep 0.1
+	done
+	expect_eq "new service cgroup" "EPERM 0" "$out"
+	cg_remove "$CG/app.service"
+	mkdir "$CG/app.service"   # restarted: a new cgroup, a new id
+	for _ in $(seq 50); do
+		out=$(flow app.service udp 192.0.2.2 5005)
+		[ "$out" = "EPERM 0" ] && break
+		sleep 0.1
+	done
+	expect_eq "recreated service cgroup" "EPERM 0" "$out"
+}
+
+a_deleted_then_recreated_policy_file_is_loaded() {
+	rm "$TMP/etc/policy.conf"
+	sleep 0.2
+	expect_eq "deleting the file changes nothing" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
+	policy 5 5002 > "$TMP/etc/policy.conf"   # written in place, not renamed
+	wait_log "policy loaded (file changed): 'e2e' serial 5"
+}
+
+sighup_reloads() {
+	policy 6 5006 > "$TMP/p6.conf"
+	# written through a descriptor kept open: no close, so the watch is
+	# silent and only SIGHUP makes the agent read it
+	exec 9>"$TMP/etc/policy.conf"
+	cat "$TMP/p6.conf" >&9
+	kill -HUP "$(agent_pid)"
+	wait_log "policy loaded (SIGHUP): 'e2e' serial 6"
+	exec 9>&-
+	expect_eq "reloaded" "sent 1" "$(flow prot udp 192.0.2.2 5006)"
+}
+
+sigusr1_reopens_the_drop_log() {
+	mv "$TMP/drops.jsonl" "$TMP/drops.jsonl.1"
+	kill -USR1 "$(agent_pid)"
+	sleep 0.2
+	expect_eq "drop after rotation" "EPERM 0" "$(flow prot udp 192.0.2.2 5007)"
+	for _ in $(seq 100); do [ -s "$TMP/drops.jsonl" ] && break; sleep 0.02; done
+	expect_eq "new log has the drop" 5007 "$(jq -r .dport "$TMP/drops.jsonl" | tail -n 1)"
+}
+
+unload_removes_enforcement() {
+	stop_agent
+	"$DFD" --unload --config "$TMP/agent.conf"
+	expect_eq "no hooks left at the root" 0 "$(bpftool cgroup show "$CGROOT" | grep -c df_)"
+	expect_eq "traffic flows" "sent 1" "$(flow prot udp 192.0.2.2 5001)"
+	[ ! -e "$PIN/pins/df_state" ] || { echo "pins remain"; return 1; }
+}
+
+if ! setup; then echo "FAIL e2e setup"; cat "$TMP/agent.log"; exit 1; fi
+run_case approved_flows_pass_others_get_eperm approved_flows_pass_others_get_eperm
+run_case unclassified_process_passes unclassified_process_passes
+run_case audit_class_passes_and_logs_would_drop audit_class_passes_and_logs_would_drop
+run_case loopback_passes loopback_passes
+run_case raw_and_af_packet_are_caught raw_and_af_packet_are_caught
+run_case a_push_changes_behaviour_without_restart a_push_changes_behaviour_without_restart
+run_case a_bad_push_is_refused_and_the_old_policy_enforces a_bad_push_is_refused_and_the_old_policy_enforces
+run_case an_older_serial_is_refused an_older_serial_is_refused
+run_case kill_9_keeps_enforcing_and_a_restart_adopts kill_9_keeps_enforcing_and_a_restart_adopts
+run_case an_exception_closes_on_time_while_the_agent_is_stopped an_exception_closes_on_time_while_the_agent_is_stopped
+run_case a_service_cgroup_made_after_load_is_classified a_service_cgroup_made_after_load_is_classified
+run_case a_deleted_then_recreated_policy_file_is_loaded a_deleted_then_recreated_policy_file_is_loaded
+run_case sighup_reloads sighup_reloads
+run_case sigusr1_reopens_the_drop_log sigusr1_reopens_the_drop_log
+run_case unload_removes_enforcement unload_removes_enforcement
+exit 0
