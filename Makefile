@@ -63,7 +63,8 @@ help:
 	@echo '  check    alias of test'
 	@echo '  fuzz     build the libFuzzer targets and run each for FUZZ_SECONDS (default 60)'
 	@echo '  bench    run the benchmarks (docs/benchmarks.md)'
-	@echo '  run      build, then run the agent with config/ (see README)'
+	@echo '  run      build, then run the agent in the foreground with the shipped config (root)'
+	@echo '  demo     an allowed and a refused flow in throwaway namespaces, with the JSON drop (root)'
 	@echo '  install  install binaries, config, man pages (PREFIX, DESTDIR)'
 	@echo '  clean    remove $(O)/'
 	@echo 'Variables: O=DIR (build dir), V=1 (show commands), CI=1 (-Werror)'
@@ -199,16 +200,21 @@ bench: all $(O)/bench
 	$(Q)O=$(O) tests/bench/run.sh
 
 run: all
-	$(Q)$(O)/datafencectl check config/examples/us-storage.conf
+	$(Q)O=$(O) tools/run.sh
 
 demo: all
-	$(Q)tools/demo.sh
+	$(Q)O=$(O) tools/demo.sh
 
 PREFIX ?= /usr/local
 install: all
 	install -D -m 0755 $(O)/datafenced $(DESTDIR)$(PREFIX)/sbin/datafenced
 	install -D -m 0755 $(O)/datafencectl $(DESTDIR)$(PREFIX)/sbin/datafencectl
 	install -D -m 0644 config/examples/us-storage.conf $(DESTDIR)$(PREFIX)/share/datafence/examples/us-storage.conf
+	install -D -m 0644 config/agent.conf $(DESTDIR)$(PREFIX)/share/datafence/agent.conf
+	install -D -m 0644 config/policy.conf $(DESTDIR)$(PREFIX)/share/datafence/policy.conf
+	install -D -m 0644 config/datafenced.service $(DESTDIR)/etc/systemd/system/datafenced.service
+	@[ -e $(DESTDIR)/etc/datafence/agent.conf ] || install -D -m 0644 config/agent.conf $(DESTDIR)/etc/datafence/agent.conf
+	@[ -e $(DESTDIR)/etc/datafence/policy.conf ] || install -D -m 0644 config/policy.conf $(DESTDIR)/etc/datafence/policy.conf
 
 clean:
 	$(call msg,CLEAN,$(O))
