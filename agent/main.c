@@ -5,6 +5,7 @@
  * drop events (ring buffer), signals, a periodic timer. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <libmnl/libmnl.h>
@@ -123,20 +124,44 @@ static int open_drop_log(struct agent *a)
 	return 0;
 }
 
-/* cgroup id -> path: the selectors we resolved, else a walk is not worth it */
+/* cgroup id -> path: a walk of the cgroup tree on a miss, remembered (the
+ * limiter keeps events rare, so walks are too). */
+#define CG_CACHE 128
+static struct {
+	__u64 id;
+	char path[256];
+} cg_cache[CG_CACHE];
+static unsigned int cg_next;
+static __u64 walk_id;
+static char walk_found[256];
+static size_t walk_root_len;
+
+static int walk_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag != FTW_D || st->st_ino != walk_id)
+		return 0;
+	snprintf(walk_found, sizeof(walk_found), "%s", path[walk_root_len] ? path + walk_root_len : "/");
+	return 1;
+}
+
 static const char *cgroup_name(struct agent *a, __u64 id, char *buf, size_t len)
 {
-	for (size_t i = 0; a->img && i < a->img->n_cgroups; i++) {
-		char full[1024];
-		struct stat st;
-
-		snprintf(full, sizeof(full), "%s%s", a->cgroot, a->img->cgroups[i].path);
-		if (!stat(full, &st) && st.st_ino == id) {
-			snprintf(buf, len, "%s", a->img->cgroups[i].path);
+	for (unsigned int i = 0; i < CG_CACHE; i++)
+		if (cg_cache[i].id == id) {
+			snprintf(buf, len, "%s", cg_cache[i].path);
 			return buf;
 		}
-	}
-	return NULL;
+	walk_id = id;
+	walk_root_len = strlen(a->cgroot);
+	walk_found[0] = '\0';
+	if (nftw(a->cgroot, walk_cb, 16, FTW_PHYS | FTW_MOUNT) != 1)
+		return NULL;
+	cg_cache[cg_next].id = id;
+	snprintf(cg_cache[cg_next].path, sizeof(cg_cache[0].path), "%s", walk_found);
+	cg_next = (cg_next + 1) % CG_CACHE;
+	snprintf(buf, len, "%s", walk_found);
+	return buf;
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -538,7 +563,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	err = df_agent_conf_load(a.conf_file, &a.conf, &d);
+	if (!strcmp(a.conf_file, DF_AGENT_CONF) && access(a.conf_file, F_OK) && errno == ENOENT) {
+		/* every key is optional: no file at the default path = defaults */
+		err = df_agent_conf_load("/dev/null", &a.conf, &d);
+	} else {
+		err = df_agent_conf_load(a.conf_file, &a.conf, &d);
+	}
 	df_diags_print(&d, stderr, NULL);
 	df_diags_free(&d);
 	if (err)

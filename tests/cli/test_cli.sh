@@ -136,7 +136,34 @@ test_invalid_policy_exit_1() {
 		--dst 10.1.0.1 --port 1 --class a
 }
 
+DFD=$O/datafenced
+
+agent_help_and_version() {
+	local out
+	out=$("$DFD" --help)
+	expect_contains "help" "--unload" "$out"
+	expect_contains "help" "SIGHUP reloads the policy" "$out"
+	expect_contains "version" "datafenced " "$("$DFD" --version)"
+	expect_rc "bad option" 2 "$DFD" --frobnicate
+}
+
+# agent.conf errors: file:line, all of them, and the agent does not start.
+agent_config_errors_have_file_and_line() {
+	local f out rc=0
+	f=$(mktemp /tmp/df-agent-XXXXXX.conf)
+	printf 'pin_dir = "/sys/fs/bpf/x";\nhookz = [ "tc" ];\nbackend = "nftables";\nhooks = [ "xdp" ];\nsyslog = "yes";\n' > "$f"
+	out=$("$DFD" --config "$f" --foreground 2>&1) || rc=$?
+	rm -f "$f"
+	expect_eq "exit code" 1 "$rc"
+	expect_contains "unknown key" "$f:2: error: unknown key 'hookz'" "$out"
+	expect_contains "backend" "$f:3: error: backend \"nftables\" is not implemented yet" "$out"
+	expect_contains "hook" "$f:4: error: unknown hook \"xdp\"" "$out"
+	expect_contains "type" "$f:5: error: 'syslog' must be true or false" "$out"
+}
+
 run_case examples_are_valid examples_are_valid
+run_case agent_help_and_version agent_help_and_version
+run_case agent_config_errors_have_file_and_line agent_config_errors_have_file_and_line
 for f in tests/policies/bad/*.conf; do
 	run_case "bad_policy/$(basename "$f" .conf)" bad_policy "$f"
 done
