@@ -19,7 +19,7 @@ endif
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
 	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libclang-rt-14-dev \
-	iproute2 nftables jq util-linux
+	iproute2 nftables jq util-linux python3-prometheus-client
 
 WERROR ?= $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
@@ -120,18 +120,19 @@ $(O)/lib/loader.o: agent/loader.c agent/loader.h $(O)/datafence.skel.h $(LIB_HDR
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-DAEMON_SRCS := agent/main.c agent/agentconf.c agent/events.c
+DAEMON_SRCS := agent/main.c agent/agentconf.c agent/events.c agent/control.c agent/report.c
 $(O)/datafenced: $(DAEMON_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a $(O)/datafence.skel.h $(LIB_HDRS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(DAEMON_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(DAEMON_LIBS)
 
-$(O)/datafencectl: tools/datafencectl.c $(O)/libdatafence.a $(LIB_HDRS)
+CTL_SRCS := tools/datafencectl.c agent/control.c agent/report.c agent/events.c
+$(O)/datafencectl: $(CTL_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(O)/libdatafence.a -o $@ $(CTL_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(CTL_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(CTL_LIBS) -lbpf -lelf -lz
 
-$(O)/san/datafencectl: tools/datafencectl.c $(O)/san/libdatafence.a $(LIB_HDRS)
+$(O)/san/datafencectl: $(CTL_SRCS) $(O)/datafence.skel.h $(O)/san/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(O)/san/libdatafence.a -o $@ $(CTL_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(CTL_SRCS) agent/loader.c $(O)/san/libdatafence.a -o $@ $(CTL_LIBS) -lbpf -lelf -lz
 
 $(O)/polgen: tools/polgen_main.c $(O)/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK,$@)

@@ -31,6 +31,8 @@
 #include <bpf/libbpf.h>
 
 #include "agentconf.h"
+#include "control.h"
+#include "report.h"
 #include "compile.h"
 #include "events.h"
 #include "loader.h"
@@ -58,7 +60,17 @@ struct agent {
 	size_t n_tc;
 	uint64_t lost_reported;
 	bool stop;
+	/* for status and the control socket */
+	struct df_ctl *ctl;
+	time_t started, loaded_at, push_at;
+	bool pushed, push_ok;
+	char push_why[64];
+	json_t *push_errors; /* ["file:line: error: ..."] of the last refused push */
+	char *recent[1024];  /* the last drop records (JSON), a ring */
+	size_t recent_head, recent_n;
 };
+
+#define N_RECENT (sizeof(((struct agent *)0)->recent) / sizeof(char *))
 
 static bool use_syslog;
 
@@ -178,12 +190,15 @@ static int on_event(void *ctx, void *data, size_t size)
 	n.cgroup = e->cgroup_id ? cgroup_name(a, e->cgroup_id, cg, sizeof(cg)) : NULL;
 	if (e->uid != 0xffffffffu && !getpwuid_r(e->uid, &pw, ubuf, sizeof(ubuf), &res) && res)
 		n.user = res->pw_name;
-	if (a->drop_log) {
-		json = df_event_json(e, a->pol, &n);
-		if (json) {
+	json = df_event_json(e, a->pol, &n);
+	if (json) {
+		if (a->drop_log)
 			fprintf(a->drop_log, "%s\n", json);
-			free(json);
-		}
+		free(a->recent[a->recent_head]);
+		a->recent[a->recent_head] = json; /* kept for `datafencectl drops` */
+		a->recent_head = (a->recent_head + 1) % N_RECENT;
+		if (a->recent_n < N_RECENT)
+			a->recent_n++;
 	}
 	if (use_syslog) {
 		df_event_summary(e, a->pol, line, sizeof(line));
@@ -284,12 +299,25 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	}
 	if (!err)
 		err = df_loader_swap(a->l, img, &d);
+	a->pushed = true;
+	a->push_ok = !err;
+	a->push_at = time(NULL);
+	snprintf(a->push_why, sizeof(a->push_why), "%s", why);
+	json_decref(a->push_errors);
+	a->push_errors = json_array();
 	if (err) {
 		logm(LOG_ERR, "policy push refused (%s): %s; %s", why, a->conf.policy_file,
 		     has_active ? "the loaded policy stays in force" : "no policy is enforced");
 		log_diags(&d, LOG_ERR);
+		for (size_t i = 0; i < d.n; i++)
+			if (d.v[i].sev == DF_SEV_ERROR)
+				json_array_append_new(a->push_errors,
+						      json_sprintf("%s:%d: error: %s",
+								   d.v[i].file ? d.v[i].file : "-",
+								   d.v[i].line, d.v[i].msg ? d.v[i].msg : ""));
 		goto cleanup;
 	}
+	a->loaded_at = time(NULL);
 	log_diags(&d, LOG_WARNING);
 	logm(LOG_NOTICE, "policy loaded (%s): '%s' serial %llu sha256 %s, %zu classes, %zu destinations, %zu exceptions",
 	     why, p->name, (unsigned long long)p->serial, sha, p->n_classes, p->n_dests, p->n_excs);
@@ -368,6 +396,159 @@ static void attach_all_ifaces(struct agent *a)
 		if_freenameindex(ifs);
 }
 
+/* ---- control socket ------------------------------------------------------------ */
+
+static json_t *time_json(time_t t)
+{
+	char buf[40];
+
+	if (!t)
+		return json_null();
+	df_time_format((int64_t)t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *exceptions_json(const struct df_policy *p)
+{
+	json_t *arr = json_array();
+	int64_t now = (int64_t)time(NULL);
+
+	for (size_t i = 0; p && i < p->n_excs; i++) {
+		const struct df_exception *e = &p->excs[i];
+		const char *state = now < e->not_before ? "pending" : now < e->expires ? "active" : "expired";
+
+		json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I}", "id", e->id, "class",
+				       p->classes[e->class_idx].name, "approved_by", e->approved_by,
+				       "reason", e->reason, "not_before", time_json(e->not_before),
+				       "expires", time_json(e->expires), "state", state,
+				       "seconds_left", (json_int_t)(e->expires > now ? e->expires - now : 0)));
+	}
+	return arr;
+}
+
+static json_t *status_json(struct agent *a)
+{
+	struct df_totals t = { 0 };
+	json_t *counters = df_report_counters(df_loader_map_fd(a->l, "df_counters"), a->pol, &t);
+	json_t *tc = json_array(), *missing = json_array(), *health = json_array();
+	const struct df_policy *p = a->pol;
+
+	json_decref(counters);
+	df_report_misc(df_loader_map_fd(a->l, "df_misc"), &t);
+	for (size_t i = 0; i < a->n_tc; i++) {
+		char name[IF_NAMESIZE];
+
+		json_array_append_new(tc, json_string(if_indextoname((unsigned int)a->tc_ifindex[i], name) ?
+							      name : "?"));
+	}
+	for (size_t i = 0; i < a->conf.n_interfaces; i++) {
+		unsigned int idx = if_nametoindex(a->conf.interfaces[i]);
+		bool found = false;
+
+		for (size_t k = 0; k < a->n_tc; k++)
+			found |= a->tc_ifindex[k] == (int)idx;
+		if (!found)
+			json_array_append_new(missing, json_string(a->conf.interfaces[i]));
+	}
+	if (!p)
+		json_array_append_new(health, json_string("no policy loaded"));
+	if (a->pushed && !a->push_ok)
+		json_array_append_new(health, json_string("last push refused"));
+	if (json_array_size(missing))
+		json_array_append_new(health, json_string("interface not attached"));
+	return json_pack(
+		"{s:b, s:s, s:i, s:s, s:I, s:o, s:o, s:o, s:{s:b, s:b, s:s, s:o, s:o}, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:o, s:s, s:o}",
+		"ok", 1, "agent", "running", "pid", (int)getpid(), "version", DF_VERSION,
+		"uptime_s", (json_int_t)(time(NULL) - a->started), "started_at", time_json(a->started),
+		"policy",
+		p ? json_pack("{s:s, s:I, s:s, s:s, s:s, s:o}", "name", p->name, "serial",
+			      (json_int_t)p->serial, "sha256", a->sha256, "mode", df_mode_name(p->mode),
+			      "file", a->conf.policy_file, "loaded_at", time_json(a->loaded_at)) :
+		    json_null(),
+		"last_push",
+		a->pushed ? json_pack("{s:s, s:s, s:o, s:O}", "result", a->push_ok ? "accepted" : "refused",
+				      "trigger", a->push_why, "at", time_json(a->push_at), "errors",
+				      a->push_errors) :
+			    json_null(),
+		"attachments", "cgroup_skb", a->conf.hook_cgroup_skb, "sock_addr", a->conf.hook_sock_addr,
+		"cgroup", a->cgroot, "tc", tc, "tc_missing", missing, "totals", "judged",
+		(json_int_t)t.judged, "allowed", (json_int_t)t.allowed, "dropped", (json_int_t)t.dropped,
+		"would_drop", (json_int_t)t.would_drop, "events", "sent", (json_int_t)t.events_sent,
+		"lost", (json_int_t)t.events_lost, "suppressed", (json_int_t)t.events_suppressed,
+		"exceptions", exceptions_json(p), "health", json_array_size(health) ? "degraded" : "healthy",
+		"health_reasons", health);
+}
+
+static json_t *drops_json(struct agent *a, json_t *req)
+{
+	json_int_t since = json_integer_value(json_object_get(req, "since_seq"));
+	json_int_t limit = json_is_integer(json_object_get(req, "limit")) ?
+				   json_integer_value(json_object_get(req, "limit")) : 100;
+	const char *cls = json_string_value(json_object_get(req, "class"));
+	json_t *arr = json_array();
+
+	for (size_t k = 0; k < a->recent_n; k++) {
+		size_t i = (a->recent_head + N_RECENT - a->recent_n + k) % N_RECENT;
+		json_t *rec = json_loads(a->recent[i], 0, NULL);
+		bool match = rec != NULL;
+
+		if (match && json_integer_value(json_object_get(rec, "seq")) < since)
+			match = false;
+		if (match && cls) {
+			size_t j;
+			json_t *c;
+			bool has = false;
+
+			json_array_foreach(json_object_get(rec, "classes"), j, c)
+				has |= json_is_string(c) && !strcmp(json_string_value(c), cls);
+			match = has;
+		}
+		if (match)
+			json_array_append(arr, rec);
+		json_decref(rec);
+	}
+	while (limit >= 0 && (json_int_t)json_array_size(arr) > limit)
+		json_array_remove(arr, 0); /* keep the newest */
+	return json_pack("{s:b, s:o}", "ok", 1, "drops", arr);
+}
+
+static json_t *on_request(json_t *req, void *ctx)
+{
+	struct agent *a = ctx;
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+
+	if (!strcmp(cmd, "status"))
+		return status_json(a);
+	if (!strcmp(cmd, "version"))
+		return json_pack("{s:b, s:s}", "ok", 1, "version", DF_VERSION);
+	if (!strcmp(cmd, "counters") || !strcmp(cmd, "metrics")) {
+		struct df_totals t = { 0 };
+		json_t *c = df_report_counters(df_loader_map_fd(a->l, "df_counters"), a->pol, &t);
+		json_t *r = df_report_rules(df_loader_map_fd(a->l, "df_rule_cnt"), a->pol);
+
+		df_report_misc(df_loader_map_fd(a->l, "df_misc"), &t);
+		if (!strcmp(cmd, "counters"))
+			return json_pack("{s:b, s:o, s:o}", "ok", 1, "counters", c, "rules", r);
+		char *text = df_report_metrics(c, r, &t, a->pol, a->pol ? a->pol->serial : 0);
+		json_t *resp = json_pack("{s:b, s:s}", "ok", 1, "text", text ? text : "");
+
+		free(text);
+		json_decref(c);
+		json_decref(r);
+		return resp;
+	}
+	if (!strcmp(cmd, "drops"))
+		return drops_json(a, req);
+	if (!strcmp(cmd, "reload")) {
+		int err = apply_policy(a, "datafencectl reload", false);
+
+		return json_pack("{s:b, s:s, s:O}", "ok", !err, "result", err ? "refused" : "accepted",
+				 "errors", a->push_errors ? a->push_errors : json_array());
+	}
+	return json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command; try \"datafencectl help\"");
+}
+
 /* ---- main loop ----------------------------------------------------------------------- */
 
 static void handle_inotify(struct agent *a)
@@ -428,12 +609,18 @@ static int run(struct agent *a)
 		if (fds[i] >= 0)
 			epoll_ctl(ep, EPOLL_CTL_ADD, fds[i],
 				  &(struct epoll_event){ .events = EPOLLIN, .data.fd = fds[i] });
+	if (a->ctl)
+		df_ctl_epoll_add(a->ctl, ep);
 	while (!a->stop) {
-		int n = epoll_wait(ep, ev, 8, -1);
+		int n = epoll_wait(ep, ev, 8, 500);
 
+		if (a->ctl)
+			df_ctl_expire(a->ctl, ep); /* slow clients: gone after 2 s */
 		for (int i = 0; i < n; i++) {
 			int fd = ev[i].data.fd;
 
+			if (a->ctl && df_ctl_handle(a->ctl, ep, fd, ev[i].events))
+				continue;
 			if (fd == a->sig_fd) {
 				struct signalfd_siginfo si;
 
@@ -517,6 +704,13 @@ static int start(struct agent *a)
 		logm(LOG_WARNING, "cannot watch %s for pushes: %s (SIGHUP still reloads)", dir,
 		     strerror(errno));
 	open_drop_log(a);
+	if (a->conf.control_socket[0]) {
+		err = df_ctl_open(a->conf.control_socket, on_request, a, &a->ctl);
+		if (err)
+			logm(LOG_ERR, "cannot open the control socket %s: %s", a->conf.control_socket,
+			     strerror(-err));
+	}
+	a->started = time(NULL);
 	df_loader_set_clock(a->l);
 	apply_policy(a, "start", true);
 	return 0;
@@ -595,6 +789,10 @@ int main(int argc, char **argv)
 		err = run(&a);
 	logm(err ? LOG_ERR : LOG_NOTICE, "%s; enforcement stays in place (datafenced --unload removes it)",
 	     err ? "stopping on error" : "stopping");
+	df_ctl_close(a.ctl);
+	for (size_t i = 0; i < N_RECENT; i++)
+		free(a.recent[i]);
+	json_decref(a.push_errors);
 	ring_buffer__free(a.rb);
 	if (a.nl)
 		mnl_socket_close(a.nl);

@@ -10,8 +10,16 @@
 #include <string.h>
 #include <time.h>
 
+#include <bpf/bpf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "compile.h"
+#include "control.h"
+#include "events.h"
+#include "loader.h"
 #include "policy.h"
+#include "report.h"
 #include "verdict.h"
 
 #define DF_VERSION "0.1.0"
@@ -21,6 +29,12 @@
 #define EXIT_INVALID 1 /* check: policy invalid; test: policy invalid */
 #define EXIT_USAGE 2
 #define EXIT_DISAGREE 3 /* test: evaluators disagree (a bug: report it) */
+/* status: 0 healthy, 1 degraded, 2 agent down */
+#define EXIT_DEGRADED 1
+#define EXIT_DOWN 2
+
+static const char *opt_socket = "/run/datafence/control.sock";
+static const char *opt_pin_dir = DF_DEFAULT_PIN_DIR;
 
 struct cmd {
 	const char *name;
@@ -427,6 +441,436 @@ cleanup:
 	return rc;
 }
 
+/* ---- commands that ask the agent -------------------------------------------------- */
+
+/* One request to the agent; NULL (and *why) when it cannot be reached. */
+static json_t *ask(const char *cmd, json_t *extra, char *why, size_t whylen)
+{
+	json_t *req = extra ? extra : json_object();
+	json_t *resp;
+
+	json_object_set_new(req, "cmd", json_string(cmd));
+	resp = df_ctl_request(opt_socket, req, 5000, why, whylen);
+	json_decref(req);
+	return resp;
+}
+
+static int simple_opts(int argc, char **argv, const char *name)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (c == 'j')
+			json_mode = true;
+		else if (c == 'h')
+			return -1;
+		else
+			return usage_error("%s: bad option; try \"datafencectl help %s\"", name, name);
+	}
+	if (optind < argc)
+		return usage_error("%s: unexpected argument \"%s\"", name, argv[optind]);
+	return 0;
+}
+
+static int pinned_fd(const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", opt_pin_dir, name);
+	return bpf_obj_get(path);
+}
+
+static void fmt_duration(json_int_t s, char *buf, size_t len)
+{
+	if (s >= 86400)
+		snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+}
+
+/* The agent is down: what the pinned maps still say. */
+static int status_down(const char *why)
+{
+	int sfd = pinned_fd(DF_MAP_STATE);
+	struct df_state st = { 0 };
+	struct df_totals t = { 0 };
+	__u32 zero = 0, id = 0;
+	bool enforcing = false;
+
+	if (sfd >= 0 && !bpf_map_lookup_elem(sfd, &zero, &st)) {
+		int cfd = pinned_fd(DF_MAP_CFG);
+
+		enforcing = cfd >= 0 && !bpf_map_lookup_elem(cfd, &st.gen, &id) && id;
+		if (cfd >= 0)
+			close(cfd);
+		int c = pinned_fd(DF_MAP_COUNTERS), m = pinned_fd(DF_MAP_MISC);
+
+		if (c >= 0)
+			json_decref(df_report_counters(c, NULL, &t));
+		if (m >= 0)
+			df_report_misc(m, &t);
+		if (c >= 0)
+			close(c);
+		if (m >= 0)
+			close(m);
+	}
+	if (json_mode) {
+		print_json(json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I}}", "agent", "down",
+				     "why", why, "enforcement", enforcing ? "active" : "none", "serial",
+				     enforcing ? json_integer((json_int_t)st.serial) : json_null(),
+				     "totals", "judged", (json_int_t)t.judged, "allowed",
+				     (json_int_t)t.allowed, "dropped", (json_int_t)t.dropped,
+				     "would_drop", (json_int_t)t.would_drop));
+	} else {
+		printf("agent:       down (%s)\n", why);
+		if (enforcing)
+			printf("enforcement: active: the pinned policy, serial %llu (%s), keeps enforcing\n",
+			       (unsigned long long)st.serial, opt_pin_dir);
+		else
+			printf("enforcement: none (nothing pinned in %s)\n", opt_pin_dir);
+		if (sfd >= 0)
+			printf("totals:      judged %llu  allowed %llu  dropped %llu  would-drop %llu\n",
+			       (unsigned long long)t.judged, (unsigned long long)t.allowed,
+			       (unsigned long long)t.dropped, (unsigned long long)t.would_drop);
+	}
+	if (sfd >= 0)
+		close(sfd);
+	return EXIT_DOWN;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	char why[256];
+	int rc = simple_opts(argc, argv, "status");
+	json_t *r, *p, *lp, *at, *t, *ev, *x;
+	size_t i;
+
+	if (rc)
+		return rc;
+	r = ask("status", NULL, why, sizeof(why));
+	if (!r)
+		return status_down(why);
+	rc = strcmp(json_string_value(json_object_get(r, "health")) ?: "", "healthy") ? EXIT_DEGRADED : EXIT_OK;
+	if (json_mode) {
+		json_object_del(r, "ok");
+		print_json(r);
+		return rc;
+	}
+	p = json_object_get(r, "policy");
+	lp = json_object_get(r, "last_push");
+	at = json_object_get(r, "attachments");
+	t = json_object_get(r, "totals");
+	ev = json_object_get(r, "events");
+	char up[32];
+
+	fmt_duration(json_integer_value(json_object_get(r, "uptime_s")), up, sizeof(up));
+	printf("agent:       running (pid %lld, up %s, version %s)\n",
+	       (long long)json_integer_value(json_object_get(r, "pid")), up,
+	       json_string_value(json_object_get(r, "version")));
+	if (json_is_object(p))
+		printf("policy:      %s serial %lld, %s, loaded %s\n             sha256 %s\n",
+		       json_string_value(json_object_get(p, "name")),
+		       (long long)json_integer_value(json_object_get(p, "serial")),
+		       json_string_value(json_object_get(p, "mode")),
+		       json_string_value(json_object_get(p, "loaded_at")),
+		       json_string_value(json_object_get(p, "sha256")));
+	else
+		printf("policy:      none loaded\n");
+	if (json_is_object(lp)) {
+		printf("last push:   %s (%s) at %s\n", json_string_value(json_object_get(lp, "result")),
+		       json_string_value(json_object_get(lp, "trigger")),
+		       json_string_value(json_object_get(lp, "at")));
+		json_array_foreach(json_object_get(lp, "errors"), i, x)
+			printf("             %s\n", json_string_value(x));
+	}
+	printf("attached:    %s%s at %s", json_is_true(json_object_get(at, "cgroup_skb")) ? "cgroup_skb " : "",
+	       json_is_true(json_object_get(at, "sock_addr")) ? "connect/sendmsg" : "",
+	       json_string_value(json_object_get(at, "cgroup")));
+	if (json_array_size(json_object_get(at, "tc"))) {
+		printf("; tc on");
+		json_array_foreach(json_object_get(at, "tc"), i, x)
+			printf(" %s", json_string_value(x));
+	}
+	json_array_foreach(json_object_get(at, "tc_missing"), i, x)
+		printf("; NOT on %s", json_string_value(x));
+	printf("\ntotals:      judged %lld  allowed %lld  dropped %lld  would-drop %lld\n",
+	       (long long)json_integer_value(json_object_get(t, "judged")),
+	       (long long)json_integer_value(json_object_get(t, "allowed")),
+	       (long long)json_integer_value(json_object_get(t, "dropped")),
+	       (long long)json_integer_value(json_object_get(t, "would_drop")));
+	printf("events:      sent %lld  lost %lld  suppressed %lld\n",
+	       (long long)json_integer_value(json_object_get(ev, "sent")),
+	       (long long)json_integer_value(json_object_get(ev, "lost")),
+	       (long long)json_integer_value(json_object_get(ev, "suppressed")));
+	json_array_foreach(json_object_get(r, "exceptions"), i, x) {
+		char left[32];
+
+		fmt_duration(json_integer_value(json_object_get(x, "seconds_left")), left, sizeof(left));
+		printf("%s %s (%s) %s, expires %s%s%s%s\n", i ? "            " : "exceptions:",
+		       json_string_value(json_object_get(x, "id")),
+		       json_string_value(json_object_get(x, "class")),
+		       json_string_value(json_object_get(x, "state")),
+		       json_string_value(json_object_get(x, "expires")),
+		       strcmp(json_string_value(json_object_get(x, "state")), "expired") ? " (" : "",
+		       strcmp(json_string_value(json_object_get(x, "state")), "expired") ? left : "",
+		       strcmp(json_string_value(json_object_get(x, "state")), "expired") ? " left)" : "");
+	}
+	printf("health:      %s", json_string_value(json_object_get(r, "health")));
+	json_array_foreach(json_object_get(r, "health_reasons"), i, x)
+		printf("%s%s", i ? ", " : ": ", json_string_value(x));
+	printf("\n");
+	json_decref(r);
+	return rc;
+}
+
+static const char *str_or(json_t *v, char *buf, size_t len)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, len, "#%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return "-";
+}
+
+static int cmd_counters(int argc, char **argv)
+{
+	char why[256], b1[32];
+	int rc = simple_opts(argc, argv, "counters");
+	json_t *r, *x;
+	size_t i;
+
+	if (rc)
+		return rc;
+	r = ask("counters", NULL, why, sizeof(why));
+	if (!r) {
+		/* the agent is down: the pinned counters, without names */
+		int c = pinned_fd(DF_MAP_COUNTERS), rl = pinned_fd(DF_MAP_RULE_CNT);
+
+		if (c < 0)
+			return (usage_error("agent down (%s) and nothing pinned in %s", why, opt_pin_dir), EXIT_DOWN);
+		r = json_pack("{s:b, s:o, s:o, s:b}", "ok", 1, "counters", df_report_counters(c, NULL, NULL),
+			      "rules", rl >= 0 ? df_report_rules(rl, NULL) : json_array(), "agent_down", 1);
+		close(c);
+		if (rl >= 0)
+			close(rl);
+	}
+	if (json_mode) {
+		json_object_del(r, "ok");
+		print_json(r);
+		return EXIT_OK;
+	}
+	printf("%-10s %-20s %-10s %-22s %12s %14s\n", "HOOK", "CLASS", "VERDICT", "REASON", "PACKETS", "BYTES");
+	json_array_foreach(json_object_get(r, "counters"), i, x)
+		printf("%-10s %-20s %-10s %-22s %12lld %14lld\n", json_string_value(json_object_get(x, "hook")),
+		       json_is_null(json_object_get(x, "class")) ? "(none)" :
+								    str_or(json_object_get(x, "class"), b1, sizeof(b1)),
+		       json_string_value(json_object_get(x, "verdict")),
+		       json_string_value(json_object_get(x, "reason")),
+		       (long long)json_integer_value(json_object_get(x, "packets")),
+		       (long long)json_integer_value(json_object_get(x, "bytes")));
+	if (json_array_size(json_object_get(r, "rules"))) {
+		printf("\n%-12s %-32s %12s %14s\n", "RULE", "NAME", "PACKETS", "BYTES");
+		json_array_foreach(json_object_get(r, "rules"), i, x)
+			printf("%-12s %-32s %12lld %14lld\n", json_string_value(json_object_get(x, "kind")),
+			       str_or(json_object_get(x, "name"), b1, sizeof(b1)),
+			       (long long)json_integer_value(json_object_get(x, "packets")),
+			       (long long)json_integer_value(json_object_get(x, "bytes")));
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
+static int cmd_metrics(int argc, char **argv)
+{
+	char why[256];
+	int rc = simple_opts(argc, argv, "metrics");
+	json_t *r;
+
+	if (rc)
+		return rc;
+	r = ask("metrics", NULL, why, sizeof(why));
+	if (!r)
+		return (usage_error("agent down: %s", why), EXIT_DOWN);
+	fputs(json_string_value(json_object_get(r, "text")) ?: "", stdout);
+	json_decref(r);
+	return EXIT_OK;
+}
+
+static int cmd_reload(int argc, char **argv)
+{
+	char why[256];
+	int rc = simple_opts(argc, argv, "reload");
+	json_t *r, *x;
+	size_t i;
+
+	if (rc)
+		return rc;
+	r = ask("reload", NULL, why, sizeof(why));
+	if (!r)
+		return (usage_error("agent down: %s", why), EXIT_DOWN);
+	rc = json_is_true(json_object_get(r, "ok")) ? EXIT_OK : EXIT_INVALID;
+	if (json_mode) {
+		print_json(r);
+		return rc;
+	}
+	printf("reload: %s\n", json_string_value(json_object_get(r, "result")));
+	json_array_foreach(json_object_get(r, "errors"), i, x)
+		printf("  %s\n", json_string_value(x));
+	json_decref(r);
+	return rc;
+}
+
+/* "10m", "2h", "30s", "1d" -> seconds */
+static int parse_duration(const char *s, int64_t *out)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case 's': case '\0': break;
+	case 'm': v *= 60; break;
+	case 'h': v *= 3600; break;
+	case 'd': v *= 86400; break;
+	default: return -1;
+	}
+	if (*end && end[1])
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void print_drop(json_t *d)
+{
+	char cls[256] = "";
+	size_t i, n = 0;
+	json_t *c, *rule = json_object_get(d, "rule");
+
+	json_array_foreach(json_object_get(d, "classes"), i, c)
+		n += (size_t)snprintf(cls + n, sizeof(cls) - n, "%s%s", i ? "," : "",
+				      json_is_string(c) ? json_string_value(c) : "?");
+	bool v6 = !strcmp(json_string_value(json_object_get(d, "family")) ?: "", "ipv6");
+
+	printf("%s %-10s %-4s %s%s%s:%lld -> %s%s%s:%lld %-20s class %s", json_string_value(json_object_get(d, "ts")),
+	       json_string_value(json_object_get(d, "verdict")), json_string_value(json_object_get(d, "proto")),
+	       v6 ? "[" : "", json_string_value(json_object_get(d, "src")), v6 ? "]" : "",
+	       (long long)json_integer_value(json_object_get(d, "sport")), v6 ? "[" : "",
+	       json_string_value(json_object_get(d, "dst")), v6 ? "]" : "",
+	       (long long)json_integer_value(json_object_get(d, "dport")),
+	       json_string_value(json_object_get(d, "reason")), cls);
+	if (json_is_string(json_object_get(rule, "name")))
+		printf(" rule %s", json_string_value(json_object_get(rule, "name")));
+	if (json_object_get(d, "comm"))
+		printf(" %s[%lld]", json_string_value(json_object_get(d, "comm")),
+		       (long long)json_integer_value(json_object_get(d, "pid")));
+	if (json_integer_value(json_object_get(d, "suppressed")))
+		printf(" (+%lld earlier)", (long long)json_integer_value(json_object_get(d, "suppressed")));
+	printf(" [%s]\n", json_string_value(json_object_get(d, "hook")));
+}
+
+static int cmd_drops(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' }, { "since", required_argument, NULL, 's' },
+		{ "class", required_argument, NULL, 'c' }, { "limit", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	const char *cls = NULL;
+	bool follow = false;
+	int64_t since_s = -1;
+	long limit = 100;
+	json_int_t next_seq = 0;
+	char why[256];
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "fs:c:n:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': follow = true; break;
+		case 's':
+			if (parse_duration(optarg, &since_s))
+				return usage_error("drops: bad --since \"%s\" (e.g. 30s, 10m, 2h, 1d)", optarg);
+			break;
+		case 'c': cls = optarg; break;
+		case 'n': limit = strtol(optarg, NULL, 10); break;
+		case 'j': json_mode = true; break;
+		case 'h': return -1;
+		default: return usage_error("drops: bad option; try \"datafencectl help drops\"");
+		}
+	}
+	for (int round = 0;; round++) {
+		json_t *req = json_pack("{s:I, s:I}", "since_seq", next_seq, "limit", (json_int_t)limit);
+		json_t *r, *d;
+		size_t i;
+
+		if (cls)
+			json_object_set_new(req, "class", json_string(cls));
+		r = ask("drops", req, why, sizeof(why));
+		if (!r)
+			return (usage_error("agent down: %s (the drop log has every record)", why), EXIT_DOWN);
+		json_array_foreach(json_object_get(r, "drops"), i, d) {
+			int64_t ts = 0;
+
+			next_seq = json_integer_value(json_object_get(d, "seq")) + 1;
+			if (since_s >= 0 && round == 0 &&
+			    (df_time_parse(json_string_value(json_object_get(d, "ts")) ?: "", &ts) ||
+			     ts < (int64_t)time(NULL) - since_s))
+				continue;
+			if (json_mode) {
+				char *s = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+				puts(s);
+				free(s);
+			} else {
+				print_drop(d);
+			}
+		}
+		json_decref(r);
+		fflush(stdout);
+		if (!follow)
+			return EXIT_OK;
+		usleep(500000);
+	}
+}
+
+static int cmd_unload(int argc, char **argv)
+{
+	static const struct option opts[] = { { "yes", no_argument, NULL, 'y' },
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
+	bool yes = false;
+	int c, err;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "yh", opts, NULL)) != -1) {
+		if (c == 'y')
+			yes = true;
+		else if (c == 'h')
+			return -1;
+		else
+			return usage_error("unload: bad option");
+	}
+	if (!yes)
+		return usage_error("unload removes enforcement from this host: repeat with --yes");
+	err = df_loader_unload(opt_pin_dir);
+	if (err) {
+		fprintf(stderr, "datafencectl: unload %s: %s\n", opt_pin_dir, strerror(-err));
+		return EXIT_INVALID;
+	}
+	printf("enforcement removed: hooks detached, %s unpinned (a running agent keeps running: stop it, or it attaches again when restarted)\n",
+	       opt_pin_dir);
+	return EXIT_OK;
+}
+
 static int cmd_version(int argc, char **argv)
 {
 	if (json_mode)
@@ -459,6 +903,24 @@ static const struct cmd cmds[] = {
 	  "  --at TIME         judge at this RFC 3339 time (exceptions), default now\n"
 	  "  --json            {verdict, reason, classes, rule, reference, emulator, agree}\n"
 	  "  Exit: 0 judged, 1 policy invalid, 2 usage, 3 the two evaluators disagree.\n" },
+	{ "status", cmd_status, "[--json]", "the agent, the policy, attachments, totals, health",
+	  "  Asks the agent over its control socket; when the agent is down, reads the\n"
+	  "  pinned maps and says whether the pinned policy still enforces.\n"
+	  "  Exit: 0 healthy, 1 degraded (last push refused, interface not attached,\n"
+	  "  no policy), 2 agent down.\n" },
+	{ "counters", cmd_counters, "[--json]", "judged packets per hook, class, verdict, reason; per rule",
+	  "  Sorted by packets. Alias: top. Without the agent: the pinned counters.\n" },
+	{ "top", cmd_counters, "[--json]", "alias of counters", "" },
+	{ "drops", cmd_drops, "[--follow] [--since DURATION] [--class NAME] [--limit N] [--json]",
+	  "recent drops and would-drops",
+	  "  From the agent's memory of recent drop records (the drop log has them all).\n"
+	  "  --follow    keep printing new ones (Ctrl-C stops)\n"
+	  "  --since D   only the last D (30s, 10m, 2h, 1d)\n"
+	  "  --json      the drop log's JSON records, one per line\n" },
+	{ "metrics", cmd_metrics, "", "Prometheus text exposition of every counter", "" },
+	{ "reload", cmd_reload, "[--json]", "make the agent read the policy file again",
+	  "  Exit: 0 accepted, 1 refused (the errors are printed), 2 agent down.\n" },
+	{ "unload", cmd_unload, "--yes", "remove enforcement (detach every hook, unpin)", "" },
 	{ "version", cmd_version, "", "print the version", "" },
 	{ "help", cmd_help, "[COMMAND]", "this help, or one command's", "" },
 };
@@ -467,9 +929,11 @@ static void print_usage(FILE *out)
 {
 	fprintf(out, "Usage: datafencectl [--json] COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(out, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(out, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(out, "\nGlobal options:\n"
 		     "  -j, --json       machine-readable output (errors as {\"error\": ...})\n"
+		     "  --socket PATH    the agent's control socket (default /run/datafence/control.sock)\n"
+		     "  --pin-dir DIR    the pin directory (default /sys/fs/bpf/datafence)\n"
 		     "  -h, --help       this help; \"datafencectl help COMMAND\" for one command\n"
 		     "  -V, --version    print the version\n");
 }
@@ -515,6 +979,10 @@ int main(int argc, char **argv)
 			return cmd_help(1, argv);
 		else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version"))
 			return cmd_version(0, NULL);
+		else if (!strcmp(argv[i], "--socket") && i + 1 < argc)
+			opt_socket = argv[++i];
+		else if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc)
+			opt_pin_dir = argv[++i];
 		else
 			return usage_error("unknown option \"%s\"; try \"datafencectl help\"", argv[i]);
 	}

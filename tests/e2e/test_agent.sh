@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 DFNET=$PWD/$O/tests/live/dfnet
 DFD=$PWD/$O/datafenced
+CTL=$PWD/$O/datafencectl
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP e2e: needs root"; exit 0; fi
 
@@ -30,10 +31,11 @@ policy = { name = "e2e"; serial = $1; };
 classes = (
   { name = "t"; match = { cgroups = [ "$CGREL/prot" ]; }; },
   { name = "a"; mode = "audit"; match = { cgroups = [ "$CGREL/audit" ]; }; },
-  { name = "svc"; match = { cgroups = [ "$CGREL/app.service" ]; }; }
+  { name = "svc"; match = { cgroups = [ "$CGREL/app.service" ]; }; },
+  { name = "ctl"; match = { cgroups = [ "$CGREL/ctl" ]; }; }
 );
 destinations = ( { name = "peer"; cidrs = [ "192.0.2.2/32", "2001:db8:d::2/128" ];
-                   protocols = [ "tcp", "udp" ]; ports = ( $2 ); allow = [ "t", "a", "svc" ]; } );
+                   protocols = [ "tcp", "udp" ]; ports = ( $2 ); allow = [ "t", "a", "svc", "ctl" ]; } );
 ${3:-}
 EOP
 }
@@ -75,7 +77,7 @@ counter_total() {
 drop_for_port() { grep "\"dport\":$1," "$TMP/drops.jsonl" | tail -n 1; }
 
 setup() {
-	net_setup && mkdir -p "$CG/audit" "$TMP/etc" "$PIN" && mount -t bpf bpf "$PIN" || return 1
+	net_setup && mkdir -p "$CG/audit" "$CG/ctl" "$TMP/etc" "$PIN" && mount -t bpf bpf "$PIN" || return 1
 	cat > "$TMP/agent.conf" <<EOC
 policy_file = "$TMP/etc/policy.conf";
 pin_dir = "$PIN/pins";
@@ -259,6 +261,110 @@ unload_removes_enforcement() {
 	[ ! -e "$PIN/pins/df_state" ] || { echo "pins remain"; return 1; }
 }
 
+ctl() { "$CTL" --socket "$TMP/control.sock" --pin-dir "$PIN/pins" "$@"; }
+
+# counter COUNTERS_JSON HOOK CLASS VERDICT REASON
+counter() {
+	jq --arg h "$2" --arg c "$3" --arg v "$4" --arg r "$5" \
+		'[.counters[] | select(.hook == $h and .class == $c and .verdict == $v and .reason == $r) | .packets] | add // 0' <<<"$1"
+}
+
+# Known traffic from the ctl cgroup (serial 2 approves 5002): counters and
+# drops must show exactly it.
+ctl_counters_and_drops_match_the_traffic() {
+	for _ in 1 2 3; do expect_eq "approved" "sent 1" "$(flow ctl udp 192.0.2.2 5002)"; done
+	expect_eq "refused" "EPERM 0" "$(flow ctl udp 192.0.2.2 5001)"
+	expect_eq "refused" "EPERM 0" "$(flow ctl udp 192.0.2.2 5008)"
+	local c
+	c=$(ctl --json counters)
+	expect_eq "sendmsg allowed" 3 "$(counter "$c" sendmsg ctl allow destination)"
+	expect_eq "cgroup_skb allowed" 3 "$(counter "$c" cgroup_skb ctl allow destination)"
+	expect_eq "sendmsg dropped" 2 "$(counter "$c" sendmsg ctl drop port-not-allowed)"
+	expect_eq "nothing else for ctl" 8 "$(jq '[.counters[] | select(.class == "ctl") | .packets] | add' <<<"$c")"
+	local text
+	text=$(ctl counters)
+	expect_contains "text counters" "sendmsg    ctl                  drop       port-not-allowed" "$text"
+	for _ in $(seq 100); do [ "$(ctl --json drops --class ctl | wc -l)" -ge 2 ] && break; sleep 0.02; done
+	local d
+	d=$(ctl --json drops --class ctl)
+	expect_eq "two drop records" 2 "$(wc -l <<<"$d")"
+	expect_eq "their ports" "5001 5008" "$(jq -r .dport <<<"$d" | tr '\n' ' ' | sed 's/ $//')"
+	expect_contains "text drops" "port-not-allowed     class ctl rule peer dfnet[" "$(ctl drops --class ctl)"
+}
+
+ctl_status_reports_health_and_the_policy() {
+	local s rc=0
+	s=$(ctl --json status) || rc=$?
+	expect_eq "exit code" 0 "$rc"
+	expect_eq "agent" running "$(jq -r .agent <<<"$s")"
+	expect_eq "policy" "e2e 2" "$(jq -r '"\(.policy.name) \(.policy.serial)"' <<<"$s")"
+	expect_eq "health" healthy "$(jq -r .health <<<"$s")"
+	expect_eq "tc" "[\"$VA\"]" "$(jq -c .attachments.tc <<<"$s")"
+	[ "$(jq .totals.dropped <<<"$s")" -gt 0 ] || { echo "no drops counted"; return 1; }
+	expect_contains "text" "policy:      e2e serial 2, enforce" "$(ctl status)"
+}
+
+ctl_status_degraded_after_a_refused_push() {
+	local rc=0 out
+	out=$(ctl status) || rc=$?
+	expect_eq "exit code" 1 "$rc"
+	expect_contains "refused" "last push:   refused" "$out"
+	expect_contains "why" "host bits set" "$out"
+	expect_contains "health" "health:      degraded: last push refused" "$out"
+}
+
+ctl_reload_and_metrics() {
+	local rc=0 out
+	out=$(ctl reload) || rc=$?
+	expect_eq "reload of the same file" 0 "$rc"
+	ctl metrics > "$TMP/metrics.prom"
+	/usr/bin/python3 - "$TMP/metrics.prom" <<'EOP'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read())}
+for need in ("datafence_packets", "datafence_bytes", "datafence_events", "datafence_policy_info"):
+    assert need in fams, "missing " + need
+ctl = [s for s in fams["datafence_packets"].samples if s.labels.get("class") == "ctl"]
+assert sum(s.value for s in ctl) == 8, ctl
+info = fams["datafence_policy_info"].samples[0]
+assert info.labels["serial"] == "2" and info.labels["name"] == "e2e", info
+EOP
+}
+
+control_socket_survives_bad_clients() {
+	local sock=$TMP/control.sock
+	# malformed JSON, not an object, no cmd, unknown cmd: errors, not crashes
+	for req in 'not json' '[1,2]' '{"x":1}' '{"cmd":"frobnicate"}'; do
+		out=$(printf '%s\n' "$req" | timeout 5 socat - "UNIX-CONNECT:$sock" 2>/dev/null ||
+		      /usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n"); print(s.recv(65536).decode())' "$sock" "$req")
+		expect_eq "answer to $req" false "$(jq -r .ok <<<"$out")"
+	done
+	# oversized: 100 KiB without a newline
+	out=$(/usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"x"*100000); print(s.recv(65536).decode())' "$sock")
+	expect_eq "oversized" "request too large" "$(jq -r .error <<<"$out")"
+	# slow: connect, say nothing, while another client is served
+	/usr/bin/python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(3)' "$sock" &
+	local slow=$!
+	sleep 0.2
+	expect_eq "served while a client is slow" running "$(ctl --json status | jq -r .agent)"
+	wait "$slow"
+	kill -0 "$(agent_pid)" || { echo "agent died"; return 1; }
+}
+
+ctl_status_when_the_agent_is_down() {
+	stop_agent
+	local rc=0 out
+	out=$(ctl status) || rc=$?
+	expect_eq "exit code" 2 "$rc"
+	expect_contains "down" "agent:       down" "$out"
+	expect_contains "still enforcing" "enforcement: active: the pinned policy, serial 3" "$out"
+	out=$(ctl --json status) || true
+	expect_eq "json" "down active 3" "$(jq -r '"\(.agent) \(.enforcement) \(.serial)"' <<<"$out")"
+	start_agent
+	wait_log "policy loaded (start): 'e2e' serial 3"
+	for _ in $(seq 100); do [ -S "$TMP/control.sock" ] && break; sleep 0.02; done
+}
+
 if ! setup; then echo "FAIL e2e setup"; cat "$TMP/agent.log"; exit 1; fi
 run_case approved_flows_pass_others_get_eperm approved_flows_pass_others_get_eperm
 run_case unclassified_process_passes unclassified_process_passes
@@ -266,9 +372,15 @@ run_case audit_class_passes_and_logs_would_drop audit_class_passes_and_logs_woul
 run_case loopback_passes loopback_passes
 run_case raw_and_af_packet_are_caught raw_and_af_packet_are_caught
 run_case a_push_changes_behaviour_without_restart a_push_changes_behaviour_without_restart
+run_case ctl_counters_and_drops_match_the_traffic ctl_counters_and_drops_match_the_traffic
+run_case ctl_status_reports_health_and_the_policy ctl_status_reports_health_and_the_policy
+run_case ctl_reload_and_metrics ctl_reload_and_metrics
+run_case control_socket_survives_bad_clients control_socket_survives_bad_clients
 run_case a_bad_push_is_refused_and_the_old_policy_enforces a_bad_push_is_refused_and_the_old_policy_enforces
+run_case ctl_status_degraded_after_a_refused_push ctl_status_degraded_after_a_refused_push
 run_case an_older_serial_is_refused an_older_serial_is_refused
 run_case kill_9_keeps_enforcing_and_a_restart_adopts kill_9_keeps_enforcing_and_a_restart_adopts
+run_case ctl_status_when_the_agent_is_down ctl_status_when_the_agent_is_down
 run_case an_exception_closes_on_time_while_the_agent_is_stopped an_exception_closes_on_time_while_the_agent_is_stopped
 run_case a_service_cgroup_made_after_load_is_classified a_service_cgroup_made_after_load_is_classified
 run_case a_deleted_then_recreated_policy_file_is_loaded a_deleted_then_recreated_policy_file_is_loaded
