@@ -33,7 +33,7 @@ AGENT_LIBS := $(LIBS) -lbpf -lelf -lz
 DAEMON_LIBS := $(AGENT_LIBS) -lmnl -ljansson -lcrypto
 
 LIB_SRCS := agent/addr.c agent/diag.c agent/policy.c agent/compile.c \
-	agent/refeval.c agent/emulate.c agent/polgen.c
+	agent/refeval.c agent/emulate.c agent/polgen.c agent/frame.c
 LIB_OBJS := $(LIB_SRCS:agent/%.c=$(O)/lib/%.o)
 SAN_OBJS := $(LIB_SRCS:agent/%.c=$(O)/san/lib/%.o)
 LIB_HDRS := $(wildcard agent/*.h) bpf/datafence.h

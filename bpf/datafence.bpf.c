@@ -25,6 +25,11 @@
  * tests can compare verdict, reason and rule with the emulator. */
 const volatile bool df_record_last = false;
 
+/* Load-time knob of `datafencectl test`'s private instance (never the
+ * attached one): take classes, uid and time from skb->cb (the test run's
+ * context), count nothing, report nothing. */
+const volatile bool df_test_mode = false;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -232,9 +237,13 @@ static __always_inline int df_decide(struct df_facts *f, struct df_sk_cache *sc,
 		return DF_ALLOW; /* nothing loaded yet: nothing to enforce */
 	}
 	now_ns = bpf_ktime_get_boot_ns() + st->clock_offset_ns;
+	if (df_test_mode && f->test_now_s)
+		now_ns = f->test_now_s * 1000000000ULL + 500000000ULL;
 	if (sk_ctx)
 		classes = df_sock_classes(&g, sc, st->seq, f, sk_ctx, kind);
 	classes |= df_classify_packet(g.cfg, gen, g.src, f);
+	if (df_test_mode)
+		classes |= f->test_classes;
 	df_unmap(&f->family, f->daddr);
 
 	__u32 cnt_idx;
@@ -265,9 +274,11 @@ static __always_inline int df_decide(struct df_facts *f, struct df_sk_cache *sc,
 			sc->valid = 2;
 		}
 	}
-	df_count(cnt_idx, r.rule, f->len);
 	if (df_record_last)
 		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
+	if (df_test_mode)
+		return r.verdict;
+	df_count(cnt_idx, r.rule, f->len);
 	if (r.verdict != DF_ALLOW)
 		df_report(f, &r, st, now_ns, sc);
 	return r.verdict;
@@ -364,7 +375,7 @@ int df_cgroup_skb(struct __sk_buff *skb)
 	sk = skb->sk;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
-	if (sk) {
+	if (sk && !df_test_mode) {
 		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (sc) {
 			int v = df_fast_path(skb, sc);
@@ -381,6 +392,11 @@ int df_cgroup_skb(struct __sk_buff *skb)
 	if (sk) {
 		f.uid = bpf_get_socket_uid(skb);
 		df_task_facts_skb(skb, &f);
+	}
+	if (df_test_mode) {
+		f.test_classes = (__u64)skb->cb[1] << 32 | skb->cb[0];
+		f.uid = skb->cb[2];
+		f.test_now_s = (__u64)skb->cb[4] << 32 | skb->cb[3];
 	}
 	return df_decide(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? 0 : 1;
 }

@@ -30,6 +30,8 @@ struct df_facts {
 	__u64 cgroup_id;
 	__u32 pid;
 	__u32 pad;
+	__u64 test_classes; /* test mode only: classes given by datafencectl test */
+	__u64 test_now_s;   /* test mode only: judge at this unix time (0: now) */
 };
 
 #define DF_UID_NONE 0xffffffffu

@@ -11,12 +11,17 @@
 #include <time.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/wait.h>
+
+#include "datafence.skel.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "compile.h"
 #include "control.h"
 #include "events.h"
+#include "frame.h"
 #include "loader.h"
 #include "policy.h"
 #include "report.h"
@@ -74,6 +79,26 @@ static int usage_error(const char *fmt, ...)
 		fprintf(stderr, "datafencectl: %s\n", msg ? msg : "usage error");
 	free(msg);
 	return EXIT_USAGE;
+}
+
+/* One request to the agent; NULL (and *why) when it cannot be reached. */
+static json_t *ask(const char *cmd, json_t *extra, char *why, size_t whylen)
+{
+	json_t *req = extra ? extra : json_object();
+	json_t *resp;
+
+	json_object_set_new(req, "cmd", json_string(cmd));
+	resp = df_ctl_request(opt_socket, req, 5000, why, whylen);
+	json_decref(req);
+	return resp;
+}
+
+static int pinned_fd(const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", opt_pin_dir, name);
+	return bpf_obj_get(path);
 }
 
 static json_t *diags_json(const struct df_diags *d)
@@ -269,6 +294,97 @@ static int parse_u32(const char *s, unsigned long long max, uint32_t *out)
 	return 0;
 }
 
+/* The kernel's verdict: a private instance of the datapath program (test
+ * mode: counts and reports nothing) sharing the pinned maps, run through
+ * BPF_PROG_TEST_RUN on a crafted frame, from a child moved into the flow's
+ * cgroup so the kernel classifies by it. */
+static int kernel_judge(const struct df_packet *pkt, uint64_t classes, int64_t at,
+			struct df_result *out, char *why, size_t whylen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = opt_pin_dir);
+	struct datafence_bpf *skel;
+	char path[1024], cgroot[512];
+	uint8_t frame[DF_FRAME_MAX];
+	size_t len;
+	int pfd[2], status;
+	pid_t child;
+
+	snprintf(path, sizeof(path), "%s/%s", opt_pin_dir, DF_MAP_STATE);
+	if (access(path, F_OK)) {
+		snprintf(why, whylen, "nothing is loaded (no %.400s)", path);
+		return -ENOENT;
+	}
+	if (df_cgroup2_root(cgroot, sizeof(cgroot))) {
+		snprintf(why, whylen, "no cgroup2 mount");
+		return -ENOENT;
+	}
+	libbpf_set_print(NULL);
+	skel = datafence_bpf__open_opts(&oo);
+	if (!skel) {
+		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->df_test_mode = true;
+	skel->rodata->df_record_last = true;
+	if (datafence_bpf__load(skel)) {
+		snprintf(why, whylen, "cannot load the BPF program (root needed): %s", strerror(errno));
+		datafence_bpf__destroy(skel);
+		return -EPERM;
+	}
+	len = df_frame_build(pkt, DF_SHAPE_PLAIN, frame);
+	if (pipe(pfd)) {
+		datafence_bpf__destroy(skel);
+		return -errno;
+	}
+	child = fork();
+	if (child == 0) {
+		struct __sk_buff ctx = { .mark = pkt->mark };
+		LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame, .data_size_in = (__u32)len,
+			    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
+		int ncpu = libbpf_num_possible_cpus();
+		struct df_res *all = calloc((size_t)ncpu, sizeof(*all)), res = { .verdict = 0xff };
+		__u32 zero = 0;
+		char pid[32];
+		FILE *f;
+
+		ctx.cb[0] = (__u32)classes;
+		ctx.cb[1] = (__u32)(classes >> 32);
+		ctx.cb[2] = pkt->uid;
+		ctx.cb[3] = (__u32)(uint64_t)at;
+		ctx.cb[4] = (__u32)((uint64_t)at >> 32);
+		snprintf(path, sizeof(path), "%s%s/cgroup.procs", cgroot,
+			 pkt->cgroup && strcmp(pkt->cgroup, "/") ? pkt->cgroup : "");
+		snprintf(pid, sizeof(pid), "%d\n", getpid());
+		f = fopen(path, "w");
+		if (!f || fputs(pid, f) < 0 || fclose(f))
+			_exit(3);
+		if (all && !bpf_prog_test_run_opts(bpf_program__fd(skel->progs.df_cgroup_skb), &t) &&
+		    !bpf_map_lookup_elem(bpf_map__fd(skel->maps.df_last), &zero, all))
+			for (int i = 0; i < ncpu; i++)
+				if (all[i].classes || all[i].reason || all[i].verdict || all[i].rule)
+					res = all[i];
+		if (write(pfd[1], &res, sizeof(res)) != sizeof(res))
+			_exit(4);
+		_exit(0);
+	}
+	close(pfd[1]);
+	struct df_res r;
+	ssize_t n = read(pfd[0], &r, sizeof(r));
+
+	close(pfd[0]);
+	waitpid(child, &status, 0);
+	datafence_bpf__destroy(skel);
+	if (n != sizeof(r) || r.verdict == 0xff) {
+		snprintf(why, whylen, WIFEXITED(status) && WEXITSTATUS(status) == 3 ?
+				      "cannot enter cgroup %s" : "the test run failed",
+			 pkt->cgroup ? pkt->cgroup : "/");
+		return -EIO;
+	}
+	*out = (struct df_result){ .verdict = r.verdict, .reason = r.reason, .classes = r.classes,
+				   .rule = r.rule == DF_NO_RULE ? -1 : r.rule };
+	return 0;
+}
+
 static int cmd_test(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -335,14 +451,31 @@ static int cmd_test(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("test: unexpected argument \"%s\"", argv[optind]);
-	if (!policy)
-		return usage_error("test: --policy FILE is required (verdicts from the running agent are not implemented yet)");
+	bool kernel = !policy;
+	char why[512];
+
+	if (kernel) {
+		/* the loaded policy: the agent's file, checked against the kernel's serial */
+		json_t *st = ask("status", NULL, why, sizeof(why));
+		static char file[1024];
+
+		snprintf(file, sizeof(file), "%s",
+			 st && json_is_string(json_object_get(json_object_get(st, "policy"), "file")) ?
+				 json_string_value(json_object_get(json_object_get(st, "policy"), "file")) :
+				 "/etc/datafence/policy.conf");
+		json_decref(st);
+		policy = file;
+	}
 	if (!dst || df_addr_parse(dst, &pkt.dst))
 		return usage_error("test: --dst ADDR is required and must be an IPv4 or IPv6 address");
 	if (src && df_addr_parse(src, &pkt.src))
 		return usage_error("test: bad --src \"%s\"", src);
 	if (!src)
 		df_addr_parse(pkt.dst.family == 4 && !strchr(dst, ':') ? "0.0.0.0" : "::", &pkt.src);
+	if (kernel && !pkt.cgroup)
+		pkt.cgroup = "/"; /* the kernel sees the test's socket in some cgroup: the root */
+	if (kernel && pkt.src.family != pkt.dst.family)
+		return usage_error("test: --src and --dst must be of one family for the kernel's test packet");
 	if (n_class_names && n_facts)
 		return usage_error("test: give either --class or socket facts (--cgroup, --uid, --mark, --sport, --src), not both");
 	if (!n_class_names && !n_facts)
@@ -399,14 +532,39 @@ static int cmd_test(int argc, char **argv)
 		emu_cls = df_emu_classify(emu, &pkt);
 	}
 	df_ref_verdict(p, &pkt, ref_cls, now, &ref);
-	df_emu_verdict(emu, &pkt, emu_cls, now, &emr);
+	if (kernel) {
+		int sfd = pinned_fd(DF_MAP_STATE);
+		struct df_state kst = { 0 };
+		__u32 zero = 0;
+
+		if (sfd < 0 || bpf_map_lookup_elem(sfd, &zero, &kst)) {
+			rc = usage_error("test: nothing is loaded in %s (use --policy FILE to judge a file)",
+					 opt_pin_dir);
+			if (sfd >= 0)
+				close(sfd);
+			goto cleanup;
+		}
+		close(sfd);
+		if (kst.serial != p->serial) {
+			fprintf(stderr, "datafencectl: %s has serial %llu but the kernel enforces serial %llu\n",
+				policy, (unsigned long long)p->serial, (unsigned long long)kst.serial);
+			rc = EXIT_INVALID;
+			goto cleanup;
+		}
+		if (kernel_judge(&pkt, n_class_names ? ref_cls : 0, at ? now : 0, &emr, why, sizeof(why))) {
+			rc = usage_error("test: %s", why);
+			goto cleanup;
+		}
+	} else {
+		df_emu_verdict(emu, &pkt, emu_cls, now, &emr);
+	}
 	rc = same_result(&ref, &emr) ? EXIT_OK : EXIT_DISAGREE;
 
 	if (json_mode) {
 		json_t *j = result_json(p, &ref);
 
 		json_object_set_new(j, "reference", result_json(p, &ref));
-		json_object_set_new(j, "emulator", result_json(p, &emr));
+		json_object_set_new(j, kernel ? "kernel" : "emulator", result_json(p, &emr));
 		json_object_set_new(j, "agree", json_boolean(rc == EXIT_OK));
 		print_json(j);
 	} else {
@@ -421,13 +579,16 @@ static int cmd_test(int argc, char **argv)
 		printf("rule:    %s%s%s\n", name ? kind : "(none)", name ? " " : "", name ? name : "");
 		printf("at:      %s\n", when);
 		if (rc == EXIT_OK) {
-			printf("checked: reference evaluator and compiled-table emulator agree\n");
+			printf("checked: the reference evaluator and %s agree\n",
+			       kernel ? "the kernel (the loaded program, BPF_PROG_TEST_RUN)" :
+					"the compiled-table emulator");
 		} else {
 			const char *k2, *n2 = df_rule_name(p, emr.rule, &k2);
 
 			classes_text(p, emr.classes, cls, sizeof(cls));
 			fprintf(stderr,
-				"datafencectl: BUG: the emulator disagrees: %s %s classes %s rule %s %s\n",
+				"datafencectl: BUG: the %s disagrees: %s %s classes %s rule %s %s\n",
+				kernel ? "kernel" : "emulator",
 				df_verdict_name(emr.verdict), df_reason_name(emr.reason), cls, k2,
 				n2 ? n2 : "");
 		}
@@ -442,18 +603,6 @@ cleanup:
 }
 
 /* ---- commands that ask the agent -------------------------------------------------- */
-
-/* One request to the agent; NULL (and *why) when it cannot be reached. */
-static json_t *ask(const char *cmd, json_t *extra, char *why, size_t whylen)
-{
-	json_t *req = extra ? extra : json_object();
-	json_t *resp;
-
-	json_object_set_new(req, "cmd", json_string(cmd));
-	resp = df_ctl_request(opt_socket, req, 5000, why, whylen);
-	json_decref(req);
-	return resp;
-}
 
 static int simple_opts(int argc, char **argv, const char *name)
 {
@@ -474,14 +623,6 @@ static int simple_opts(int argc, char **argv, const char *name)
 	if (optind < argc)
 		return usage_error("%s: unexpected argument \"%s\"", name, argv[optind]);
 	return 0;
-}
-
-static int pinned_fd(const char *name)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", opt_pin_dir, name);
-	return bpf_obj_get(path);
 }
 
 static void fmt_duration(json_int_t s, char *buf, size_t len)

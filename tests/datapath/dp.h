@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "compile.h"
+#include "frame.h"
 #include "loader.h"
 #include "polgen.h"
 #include "verdict.h"
@@ -145,105 +146,15 @@ static int dp_set_time(struct dp_env *e, int64_t unix_s)
 	return bpf_map_update_elem(fd, &zero, &st, BPF_ANY) ? -errno : 0;
 }
 
-/* Frame shapes beyond a plain packet. */
-enum dp_shape {
-	DP_PLAIN,
-	DP_FRAGMENT,     /* non-first fragment: no ports */
-	DP_TRUNC_L4,     /* ends right after the IP header */
-	DP_TRUNC_L3,     /* IPv4 header with IHL 3: unparseable (the kernel's
-			  * test runner refuses frames shorter than an IP header) */
-	DP_EXTHDRS,      /* IPv6: 3 destination-option headers, then L4 */
-	DP_EXTHDRS_DEEP, /* IPv6: more extension headers than the parser walks */
-};
-
-static size_t put_l4(uint8_t *p, uint8_t proto, uint16_t sport, uint16_t dport)
-{
-	uint16_t s = htons(sport), d = htons(dport);
-
-	switch (proto) {
-	case 6: memset(p, 0, 20); memcpy(p, &s, 2); memcpy(p + 2, &d, 2); p[12] = 5 << 4; return 20;
-	case 17: memset(p, 0, 8); memcpy(p, &s, 2); memcpy(p + 2, &d, 2); p[5] = 8; return 8;
-	case 132: memset(p, 0, 12); memcpy(p, &s, 2); memcpy(p + 2, &d, 2); return 12;
-	default: memset(p, 0, 8); p[0] = 8; return 8; /* icmp echo or payload */
-	}
-}
-
-/* Builds an Ethernet frame for the facts; returns its length. */
-static size_t dp_frame(const struct df_packet *pkt, enum dp_shape shape, uint8_t *buf)
-{
-	uint8_t *p = buf + 14;
-	uint16_t et = htons(pkt->dst.family == 4 ? 0x0800 : 0x86dd);
-	size_t l3, l4;
-
-	memset(buf, 0, 14);
-	buf[0] = 0x02; buf[6] = 0x02; buf[11] = 1;
-	memcpy(buf + 12, &et, 2);
-	if (shape == DP_TRUNC_L3) {
-		et = htons(0x0800);
-		memcpy(buf + 12, &et, 2);
-		memset(p, 0, 20);
-		p[0] = 0x43;
-		p[3] = 20;
-		return 14 + 20;
-	}
-	if (pkt->dst.family == 4) {
-		memset(p, 0, 20);
-		p[0] = 0x45;
-		p[8] = 64;
-		p[9] = pkt->proto;
-		memcpy(p + 12, pkt->src.addr, 4);
-		memcpy(p + 16, pkt->dst.addr, 4);
-		if (shape == DP_FRAGMENT) {
-			uint16_t fo = htons(185); /* offset 1480 bytes */
-
-			memcpy(p + 6, &fo, 2);
-		}
-		l3 = 20;
-	} else {
-		int n_ext = shape == DP_EXTHDRS ? 3 : shape == DP_EXTHDRS_DEEP ? 9 : 0;
-		uint8_t next = pkt->proto;
-
-		memset(p, 0, 40);
-		p[0] = 0x60;
-		p[7] = 64;
-		memcpy(p + 8, pkt->src.addr, 16);
-		memcpy(p + 24, pkt->dst.addr, 16);
-		l3 = 40;
-		if (shape == DP_FRAGMENT) {
-			p[6] = 44;
-			memset(p + l3, 0, 8);
-			p[l3] = next;
-			p[l3 + 2] = 0x05; /* offset 1280/8 << 3 */
-			p[l3 + 3] = 0x00;
-			l3 += 8;
-		} else if (n_ext) {
-			p[6] = 60;
-			for (int i = 0; i < n_ext; i++) {
-				memset(p + l3, 0, 8);
-				p[l3] = i + 1 < n_ext ? 60 : next;
-				p[l3 + 2] = 1; /* PadN */
-				p[l3 + 3] = 4;
-				l3 += 8;
-			}
-		} else {
-			p[6] = next;
-		}
-	}
-	if (shape == DP_TRUNC_L4)
-		l4 = 0;
-	else
-		l4 = put_l4(p + l3, pkt->proto, pkt->sport, pkt->dport);
-	if (pkt->dst.family == 4) {
-		uint16_t tot = htons((uint16_t)(l3 + l4));
-
-		memcpy(p + 2, &tot, 2);
-	} else {
-		uint16_t pl = htons((uint16_t)(l3 - 40 + l4));
-
-		memcpy(p + 4, &pl, 2);
-	}
-	return 14 + l3 + l4;
-}
+/* Frame shapes: agent/frame.h. */
+#define dp_shape df_shape
+#define DP_PLAIN DF_SHAPE_PLAIN
+#define DP_FRAGMENT DF_SHAPE_FRAGMENT
+#define DP_TRUNC_L4 DF_SHAPE_TRUNC_L4
+#define DP_TRUNC_L3 DF_SHAPE_BAD_L3
+#define DP_EXTHDRS DF_SHAPE_EXTHDRS
+#define DP_EXTHDRS_DEEP DF_SHAPE_EXTHDRS_DEEP
+#define dp_frame df_frame_build
 
 /* Runs one program on a frame; the verdict it recorded in df_last. */
 static int dp_run_n(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,

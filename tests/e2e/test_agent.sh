@@ -351,6 +351,47 @@ control_socket_survives_bad_clients() {
 	kill -0 "$(agent_pid)" || { echo "agent died"; return 1; }
 }
 
+# ktest ARGS...: "verdict reason agree" from the kernel (datafencectl test)
+ktest() {
+	ctl --json test "$@" | jq -r '"\(.kernel.verdict) \(.kernel.reason) \(.agree)"'
+}
+
+ctl_test_agrees_with_real_traffic() {
+	local before after
+	before=$(ctl --json counters | jq '[.counters[].packets] | add')
+	expect_eq "approved (kernel)" "allow destination true" \
+		"$(ktest --dst 192.0.2.2 --proto udp --port 5002 --cgroup "$CGREL/prot")"
+	expect_eq "approved (traffic)" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
+	expect_eq "wrong port (kernel)" "drop port-not-allowed true" \
+		"$(ktest --dst 192.0.2.2 --proto udp --port 5001 --cgroup "$CGREL/prot")"
+	expect_eq "wrong port (traffic)" "EPERM 0" "$(flow prot udp 192.0.2.2 5001)"
+	expect_eq "unapproved (kernel)" "drop no-destination true" \
+		"$(ktest --dst 192.0.2.9 --proto udp --port 5002 --cgroup "$CGREL/prot")"
+	expect_eq "unapproved (traffic)" "EPERM" "$(flow prot udp 192.0.2.9 5002 | awk '{print $1}')"
+	expect_eq "unclassified (kernel)" "allow unclassified true" \
+		"$(ktest --dst 192.0.2.9 --proto udp --port 5002 --cgroup "$CGREL/free")"
+	expect_eq "unclassified (traffic)" "sent" "$(flow free udp 192.0.2.9 5002 | awk '{print $1}')"
+	expect_eq "by class" "drop protocol-not-allowed true" \
+		"$(ktest --dst 192.0.2.2 --proto sctp --port 5002 --class t)"
+	expect_eq "audit class" "would-drop port-not-allowed true" \
+		"$(ktest --dst 2001:db8:d::2 --proto tcp --port 1 --class a)"
+	local out
+	out=$(ctl test --dst 192.0.2.2 --proto udp --port 5001 --cgroup "$CGREL/prot")
+	expect_contains "text" "rule:    destination peer" "$out"
+	expect_contains "text" "the kernel (the loaded program, BPF_PROG_TEST_RUN) agree" "$out"
+	after=$(ctl --json counters | jq '[.counters[].packets] | add')
+	# the test packets are not counted; only the real flows above are
+	[ $((after - before)) -lt 40 ] || { echo "counters moved by $((after - before))"; return 1; }
+}
+
+ctl_test_sees_an_expired_exception() {
+	expect_eq "expired exception (kernel)" "drop exception-inactive true" \
+		"$(ktest --dst 192.0.2.2 --proto udp --port 6000 --cgroup "$CGREL/prot")"
+	expect_eq "expired exception (traffic)" "EPERM 0" "$(flow prot udp 192.0.2.2 6000)"
+	expect_eq "before expiry, by --at" "allow exception true" \
+		"$(ktest --dst 192.0.2.2 --proto udp --port 6000 --class t --at "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)")"
+}
+
 ctl_status_when_the_agent_is_down() {
 	stop_agent
 	local rc=0 out
@@ -375,6 +416,7 @@ run_case a_push_changes_behaviour_without_restart a_push_changes_behaviour_witho
 run_case ctl_counters_and_drops_match_the_traffic ctl_counters_and_drops_match_the_traffic
 run_case ctl_status_reports_health_and_the_policy ctl_status_reports_health_and_the_policy
 run_case ctl_reload_and_metrics ctl_reload_and_metrics
+run_case ctl_test_agrees_with_real_traffic ctl_test_agrees_with_real_traffic
 run_case control_socket_survives_bad_clients control_socket_survives_bad_clients
 run_case a_bad_push_is_refused_and_the_old_policy_enforces a_bad_push_is_refused_and_the_old_policy_enforces
 run_case ctl_status_degraded_after_a_refused_push ctl_status_degraded_after_a_refused_push
@@ -382,6 +424,7 @@ run_case an_older_serial_is_refused an_older_serial_is_refused
 run_case kill_9_keeps_enforcing_and_a_restart_adopts kill_9_keeps_enforcing_and_a_restart_adopts
 run_case ctl_status_when_the_agent_is_down ctl_status_when_the_agent_is_down
 run_case an_exception_closes_on_time_while_the_agent_is_stopped an_exception_closes_on_time_while_the_agent_is_stopped
+run_case ctl_test_sees_an_expired_exception ctl_test_sees_an_expired_exception
 run_case a_service_cgroup_made_after_load_is_classified a_service_cgroup_made_after_load_is_classified
 run_case a_deleted_then_recreated_policy_file_is_loaded a_deleted_then_recreated_policy_file_is_loaded
 run_case sighup_reloads sighup_reloads
