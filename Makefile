@@ -213,7 +213,13 @@ install: all
 	install -D -m 0644 config/examples/us-storage.conf $(DESTDIR)$(PREFIX)/share/datafence/examples/us-storage.conf
 	install -D -m 0644 config/agent.conf $(DESTDIR)$(PREFIX)/share/datafence/agent.conf
 	install -D -m 0644 config/policy.conf $(DESTDIR)$(PREFIX)/share/datafence/policy.conf
-	install -D -m 0644 config/datafenced.service $(DESTDIR)/etc/systemd/system/datafenced.service
+	install -D -m 0644 $(O)/datafence.bpf.o $(DESTDIR)$(PREFIX)/lib/datafence/datafence.bpf.o
+	install -D -m 0644 man/datafenced.8 $(DESTDIR)$(PREFIX)/share/man/man8/datafenced.8
+	install -D -m 0644 man/datafencectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/datafencectl.8
+	install -D -m 0644 man/datafence.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/datafence.conf.5
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/datafence/README.md
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' config/datafenced.service > $(O)/datafenced.service
+	install -D -m 0644 $(O)/datafenced.service $(DESTDIR)/etc/systemd/system/datafenced.service
 	@[ -e $(DESTDIR)/etc/datafence/agent.conf ] || install -D -m 0644 config/agent.conf $(DESTDIR)/etc/datafence/agent.conf
 	@[ -e $(DESTDIR)/etc/datafence/policy.conf ] || install -D -m 0644 config/policy.conf $(DESTDIR)/etc/datafence/policy.conf
 

@@ -549,6 +549,30 @@ static json_t *on_request(json_t *req, void *ctx)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command; try \"datafencectl help\"");
 }
 
+/* node_exporter's textfile collector: written whole, renamed into place. */
+static void write_metrics_file(struct agent *a)
+{
+	json_t *req, *resp;
+	const char *text;
+	char tmp[1100];
+	FILE *f;
+
+	if (!a->conf.metrics_file[0])
+		return;
+	req = json_pack("{s:s}", "cmd", "metrics");
+	resp = on_request(req, a);
+	json_decref(req);
+	text = json_string_value(json_object_get(resp, "text"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->conf.metrics_file);
+	f = fopen(tmp, "we");
+	if (!f || fputs(text ? text : "", f) < 0 || fclose(f) || rename(tmp, a->conf.metrics_file)) {
+		logm(LOG_WARNING, "cannot write %s: %s", a->conf.metrics_file, strerror(errno));
+		if (f)
+			unlink(tmp);
+	}
+	json_decref(resp);
+}
+
 /* ---- main loop ----------------------------------------------------------------------- */
 
 static void handle_inotify(struct agent *a)
@@ -639,6 +663,7 @@ static int run(struct agent *a)
 					continue;
 				df_loader_set_clock(a->l);
 				report_lost(a);
+				write_metrics_file(a);
 			} else if (fd == a->ino_fd) {
 				handle_inotify(a);
 			} else if (a->nl && fd == mnl_socket_get_fd(a->nl)) {
@@ -713,6 +738,7 @@ static int start(struct agent *a)
 	a->started = time(NULL);
 	df_loader_set_clock(a->l);
 	apply_policy(a, "start", true);
+	write_metrics_file(a);
 	return 0;
 }
 

@@ -161,7 +161,24 @@ agent_config_errors_have_file_and_line() {
 	expect_contains "type" "$f:5: error: 'syslog' must be true or false" "$out"
 }
 
+install_puts_everything_in_place() {
+	local d
+	d=$(mktemp -d /tmp/df-install-XXXXXX)
+	make -s install DESTDIR="$d" PREFIX=/usr O="$O" >/dev/null
+	local f missing=""
+	for f in usr/sbin/datafenced usr/sbin/datafencectl usr/lib/datafence/datafence.bpf.o \
+		usr/share/man/man8/datafenced.8 usr/share/man/man8/datafencectl.8 \
+		usr/share/man/man5/datafence.conf.5 etc/systemd/system/datafenced.service \
+		etc/datafence/agent.conf etc/datafence/policy.conf; do
+		[ -e "$d/$f" ] || missing="$missing $f"
+	done
+	grep -q "ExecStart=/usr/sbin/datafenced" "$d/etc/systemd/system/datafenced.service" || missing="$missing unit-path"
+	rm -rf "$d"
+	expect_eq "missing after install" "" "$missing"
+}
+
 run_case examples_are_valid examples_are_valid
+run_case install_puts_everything_in_place install_puts_everything_in_place
 run_case agent_help_and_version agent_help_and_version
 run_case agent_config_errors_have_file_and_line agent_config_errors_have_file_and_line
 for f in tests/policies/bad/*.conf; do

@@ -85,6 +85,7 @@ interfaces = [ "$VA" ];
 drop_log = "$TMP/drops.jsonl";
 syslog = false;
 control_socket = "$TMP/control.sock";
+metrics_file = "$TMP/datafence.prom";
 EOC
 	policy 1 5001 > "$TMP/etc/policy.conf"
 	start_agent
@@ -318,6 +319,8 @@ ctl_reload_and_metrics() {
 	out=$(ctl reload) || rc=$?
 	expect_eq "reload of the same file" 0 "$rc"
 	ctl metrics > "$TMP/metrics.prom"
+	# the agent's own textfile (every 10 s and at start) parses too
+	/usr/bin/python3 -c 'import sys; from prometheus_client.parser import text_string_to_metric_families as p; assert any(f.name == "datafence_policy_info" for f in p(open(sys.argv[1]).read()))' "$TMP/datafence.prom"
 	/usr/bin/python3 - "$TMP/metrics.prom" <<'EOP'
 import sys
 from prometheus_client.parser import text_string_to_metric_families
