@@ -9,7 +9,7 @@
 
 static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks",
 				     "interfaces", "drop_log", "syslog", "control_socket",
-				     "metrics_file", NULL };
+				     "control_group", "metrics_file", NULL };
 
 static int set_str(char **dst, const char *v)
 {
@@ -31,6 +31,7 @@ static int defaults(struct df_agent_conf *c)
 	    set_str(&c->pin_dir, "/sys/fs/bpf/datafence") || set_str(&c->backend, "bpf") ||
 	    set_str(&c->drop_log, "/var/log/datafence/drops.jsonl") ||
 	    set_str(&c->control_socket, "/run/datafence/control.sock") ||
+	    set_str(&c->control_group, "") ||
 	    set_str(&c->metrics_file, ""))
 		return -ENOMEM;
 	return 0;
@@ -79,7 +80,7 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 			ok |= !strcmp(*k, name);
 		if (!ok)
 			ERR(d, file, s,
-			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, metrics_file)",
+			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, metrics_file)",
 			    name);
 	}
 	static const struct {
@@ -91,6 +92,7 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 		{ "backend", offsetof(struct df_agent_conf, backend) },
 		{ "drop_log", offsetof(struct df_agent_conf, drop_log) },
 		{ "control_socket", offsetof(struct df_agent_conf, control_socket) },
+		{ "control_group", offsetof(struct df_agent_conf, control_group) },
 		{ "metrics_file", offsetof(struct df_agent_conf, metrics_file) },
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -178,6 +180,7 @@ void df_agent_conf_free(struct df_agent_conf *c)
 	free(c->backend);
 	free(c->drop_log);
 	free(c->control_socket);
+	free(c->control_group);
 	free(c->metrics_file);
 	for (size_t i = 0; i < c->n_interfaces; i++)
 		free(c->interfaces[i]);

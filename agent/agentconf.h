@@ -21,6 +21,7 @@ struct df_agent_conf {
 	char *drop_log;        /* "-" stdout, "" off */
 	bool syslog;
 	char *control_socket;
+	char *control_group;   /* "": root only (0600); else that group may connect (0660) */
 	char *metrics_file;    /* "" off */
 };
 

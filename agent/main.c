@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
@@ -734,6 +735,14 @@ static int start(struct agent *a)
 		if (err)
 			logm(LOG_ERR, "cannot open the control socket %s: %s", a->conf.control_socket,
 			     strerror(-err));
+		else if (a->conf.control_group[0]) {
+			struct group *g = getgrnam(a->conf.control_group);
+
+			if (!g || chown(a->conf.control_socket, 0, g->gr_gid) ||
+			    chmod(a->conf.control_socket, 0660))
+				logm(LOG_ERR, "control_group %s: %s", a->conf.control_group,
+				     g ? strerror(errno) : "no such group");
+		}
 	}
 	a->started = time(NULL);
 	df_loader_set_clock(a->l);

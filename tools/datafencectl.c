@@ -918,14 +918,51 @@ static void print_drop(json_t *d)
 	printf(" [%s]\n", json_string_value(json_object_get(d, "hook")));
 }
 
+/* The agent is down: the last records of the drop log instead. */
+static json_t *drops_from_log(const char *path, const char *cls, long limit, char *why,
+			      size_t whylen)
+{
+	FILE *f = fopen(path, "r");
+	json_t *arr = json_array(), *c;
+	char *line = NULL;
+	size_t cap = 0, i;
+
+	if (!f) {
+		snprintf(why + strlen(why), whylen - strlen(why), "; no drop log %s: %s", path,
+			 strerror(errno));
+		json_decref(arr);
+		return NULL;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		json_t *rec = json_loads(line, 0, NULL);
+		bool match = rec != NULL;
+
+		if (match && cls) {
+			match = false;
+			json_array_foreach(json_object_get(rec, "classes"), i, c)
+				match |= json_is_string(c) && !strcmp(json_string_value(c), cls);
+		}
+		if (match)
+			json_array_append(arr, rec);
+		json_decref(rec);
+		while (limit >= 0 && (long)json_array_size(arr) > limit)
+			json_array_remove(arr, 0);
+	}
+	free(line);
+	fclose(f);
+	fprintf(stderr, "datafencectl: the agent is down; the last records of %s:\n", path);
+	return json_pack("{s:b, s:o}", "ok", 1, "drops", arr);
+}
+
 static int cmd_drops(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "follow", no_argument, NULL, 'f' }, { "since", required_argument, NULL, 's' },
 		{ "class", required_argument, NULL, 'c' }, { "limit", required_argument, NULL, 'n' },
+		{ "log", required_argument, NULL, 'l' },
 		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 }
 	};
-	const char *cls = NULL;
+	const char *cls = NULL, *log = "/var/log/datafence/drops.jsonl";
 	bool follow = false;
 	int64_t since_s = -1;
 	long limit = 100;
@@ -934,7 +971,7 @@ static int cmd_drops(int argc, char **argv)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "fs:c:n:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fs:c:n:l:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': follow = true; break;
 		case 's':
@@ -943,6 +980,7 @@ static int cmd_drops(int argc, char **argv)
 			break;
 		case 'c': cls = optarg; break;
 		case 'n': limit = strtol(optarg, NULL, 10); break;
+		case 'l': log = optarg; break;
 		case 'j': json_mode = true; break;
 		case 'h': return -1;
 		default: return usage_error("drops: bad option; try \"datafencectl help drops\"");
@@ -956,8 +994,10 @@ static int cmd_drops(int argc, char **argv)
 		if (cls)
 			json_object_set_new(req, "class", json_string(cls));
 		r = ask("drops", req, why, sizeof(why));
+		if (!r && round == 0 && !follow)
+			r = drops_from_log(log, cls, limit, why, sizeof(why));
 		if (!r)
-			return (usage_error("agent down: %s (the drop log has every record)", why), EXIT_DOWN);
+			return (usage_error("agent down: %s", why), EXIT_DOWN);
 		json_array_foreach(json_object_get(r, "drops"), i, d) {
 			int64_t ts = 0;
 
@@ -1052,11 +1092,13 @@ static const struct cmd cmds[] = {
 	{ "counters", cmd_counters, "[--json]", "judged packets per hook, class, verdict, reason; per rule",
 	  "  Sorted by packets. Alias: top. Without the agent: the pinned counters.\n" },
 	{ "top", cmd_counters, "[--json]", "alias of counters", "" },
-	{ "drops", cmd_drops, "[--follow] [--since DURATION] [--class NAME] [--limit N] [--json]",
+	{ "drops", cmd_drops, "[--follow] [--since DURATION] [--class NAME] [--limit N] [--log FILE] [--json]",
 	  "recent drops and would-drops",
 	  "  From the agent's memory of recent drop records (the drop log has them all).\n"
 	  "  --follow    keep printing new ones (Ctrl-C stops)\n"
 	  "  --since D   only the last D (30s, 10m, 2h, 1d)\n"
+	  "  --log FILE  when the agent is down, read this drop log\n"
+	  "              (default /var/log/datafence/drops.jsonl)\n"
 	  "  --json      the drop log's JSON records, one per line\n" },
 	{ "metrics", cmd_metrics, "", "Prometheus text exposition of every counter", "" },
 	{ "reload", cmd_reload, "[--json]", "make the agent read the policy file again",

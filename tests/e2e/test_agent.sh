@@ -345,6 +345,20 @@ control_socket_survives_bad_clients() {
 	# oversized: 100 KiB without a newline
 	out=$(/usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"x"*100000); print(s.recv(65536).decode())' "$sock")
 	expect_eq "oversized" "request too large" "$(jq -r .error <<<"$out")"
+	# random bytes, bounded: 200 requests of up to 512 bytes
+	/usr/bin/python3 - "$sock" <<'EOP'
+import os, random, socket, sys
+random.seed(7)
+for i in range(200):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(3)
+    s.connect(sys.argv[1])
+    s.sendall(os.urandom(random.randint(0, 512)) + (b"\n" if i % 2 else b""))
+    if i % 2:
+        s.recv(65536)
+    s.close()
+EOP
+	expect_eq "healthy after random requests" running "$(ctl --json status | jq -r .agent)"
 	# slow: connect, say nothing, while another client is served
 	/usr/bin/python3 -c 'import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(3)' "$sock" &
 	local slow=$!
@@ -404,6 +418,9 @@ ctl_status_when_the_agent_is_down() {
 	expect_contains "still enforcing" "enforcement: active: the pinned policy, serial 3" "$out"
 	out=$(ctl --json status) || true
 	expect_eq "json" "down active 3" "$(jq -r '"\(.agent) \(.enforcement) \(.serial)"' <<<"$out")"
+	out=$(ctl --json drops --class ctl --log "$TMP/drops.jsonl" 2>/dev/null)
+	expect_eq "drops from the log" "5001 5008" "$(jq -r .dport <<<"$out" | tr '\n' ' ' | sed 's/ $//')"
+	expect_rc "unload without --yes" 2 ctl unload
 	start_agent
 	wait_log "policy loaded (start): 'e2e' serial 3"
 	for _ in $(seq 100); do [ -S "$TMP/control.sock" ] && break; sleep 0.02; done
