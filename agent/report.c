@@ -169,27 +169,21 @@ char *df_report_metrics(json_t *counters, json_t *rules, const struct df_totals 
 
 	if (!f)
 		return NULL;
-	fprintf(f, "# HELP datafence_packets_total Packets judged, by hook, class, verdict and reason.\n");
-	fprintf(f, "# TYPE datafence_packets_total counter\n");
-	json_array_foreach(counters, i, c) {
-		fprintf(f, "datafence_packets_total{hook=\"%s\",class=\"",
-			json_string_value(json_object_get(c, "hook")));
-		str_or_int(f, json_object_get(c, "class"));
-		fprintf(f, "\",verdict=\"%s\",reason=\"%s\"} %lld\n",
-			json_string_value(json_object_get(c, "verdict")),
-			json_string_value(json_object_get(c, "reason")),
-			(long long)json_integer_value(json_object_get(c, "packets")));
-	}
-	fprintf(f, "# HELP datafence_bytes_total Bytes judged, by hook, class, verdict and reason.\n");
-	fprintf(f, "# TYPE datafence_bytes_total counter\n");
-	json_array_foreach(counters, i, c) {
-		fprintf(f, "datafence_bytes_total{hook=\"%s\",class=\"",
-			json_string_value(json_object_get(c, "hook")));
-		str_or_int(f, json_object_get(c, "class"));
-		fprintf(f, "\",verdict=\"%s\",reason=\"%s\"} %lld\n",
-			json_string_value(json_object_get(c, "verdict")),
-			json_string_value(json_object_get(c, "reason")),
-			(long long)json_integer_value(json_object_get(c, "bytes")));
+	static const char *const what[2][2] = { { "packets", "Packets" }, { "bytes", "Bytes" } };
+
+	for (int w = 0; w < 2; w++) {
+		fprintf(f, "# HELP datafence_%s_total %s judged, by hook, class, verdict and reason.\n",
+			what[w][0], what[w][1]);
+		fprintf(f, "# TYPE datafence_%s_total counter\n", what[w][0]);
+		json_array_foreach(counters, i, c) {
+			fprintf(f, "datafence_%s_total{hook=\"%s\",class=\"", what[w][0],
+				json_string_value(json_object_get(c, "hook")));
+			str_or_int(f, json_object_get(c, "class"));
+			fprintf(f, "\",verdict=\"%s\",reason=\"%s\"} %lld\n",
+				json_string_value(json_object_get(c, "verdict")),
+				json_string_value(json_object_get(c, "reason")),
+				(long long)json_integer_value(json_object_get(c, what[w][0])));
+		}
 	}
 	fprintf(f, "# HELP datafence_rule_packets_total Packets decided by each rule.\n");
 	fprintf(f, "# TYPE datafence_rule_packets_total counter\n");
