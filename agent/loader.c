@@ -157,6 +157,43 @@ static int ensure_pin_dir(const char *pin_dir)
 	return 0;
 }
 
+static int read_state(struct df_loader *l, struct df_state *st);
+static int write_state(struct df_loader *l, const struct df_state *st);
+
+/* Jiffies per second, for the fast path's limiter: two samples of jiffies
+ * and boot time 50 ms apart, rounded to the nearest usual HZ. */
+static void calibrate_hz(struct df_loader *l)
+{
+	static const unsigned int known[] = { 100, 250, 300, 1000 };
+	struct df_clock c[2];
+	struct df_state st;
+	uint8_t pkt[64] = { 0 };
+	__u32 zero = 0;
+	double hz, best = 1e9;
+	unsigned int pick = 0;
+
+	pkt[12] = 0x08;
+	for (int i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = 1);
+
+		if (i)
+			usleep(50000);
+		if (bpf_prog_test_run_opts(bpf_program__fd(l->skel->progs.df_clock_sample), &t) ||
+		    bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.df_clk), &zero, &c[i]))
+			return; /* hz stays 0: the fast path leaves drops to the full path */
+	}
+	hz = (double)(c[1].jiffies - c[0].jiffies) * 1e9 / (double)(c[1].boot_ns - c[0].boot_ns);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (hz > known[i] ? hz - known[i] < best : known[i] - hz < best) {
+			best = hz > known[i] ? hz - known[i] : known[i] - hz;
+			pick = known[i];
+		}
+	if (!read_state(l, &st) && st.hz != pick) {
+		st.hz = pick;
+		write_state(l, &st);
+	}
+}
+
 int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
@@ -201,6 +238,7 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 			strerror(-err));
 		goto cleanup;
 	}
+	calibrate_hz(l);
 	*out = l;
 	return 0;
 cleanup:

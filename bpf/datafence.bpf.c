@@ -39,6 +39,14 @@ struct {
 
 #include "pipeline.h"
 
+/* The loader's clock sample (not pinned: per loaded instance). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_clock);
+} df_clk SEC(".maps");
+
 /* ---- account + report ------------------------------------------------------------ */
 
 static __always_inline void df_misc_add(__u32 idx, __u64 n)
@@ -95,8 +103,11 @@ static __always_inline void df_report(const struct df_facts *f, const struct df_
 		if (now_ns - fv->last_ns < DF_REPORT_INTERVAL_NS) {
 			__sync_fetch_and_add(&fv->suppressed, 1);
 			df_misc_add(DF_MISC_EVENTS_SUPPRESSED, 1);
-			if (sc) /* the socket's fast path may count the rest */
+			if (sc) { /* the socket's fast path may count the rest */
 				sc->last_report_ns = fv->last_ns;
+				sc->last_report_jiffies = bpf_jiffies64() -
+					(now_ns - fv->last_ns) / (1000000000ULL / (st->hz ? st->hz : 1000));
+			}
 			return;
 		}
 		suppressed = fv->suppressed;
@@ -109,6 +120,7 @@ static __always_inline void df_report(const struct df_facts *f, const struct df_
 		/* drops the socket's fast path folded since the last event */
 		suppressed += (__u32)__sync_lock_test_and_set(&sc->suppressed, 0);
 		sc->last_report_ns = now_ns;
+		sc->last_report_jiffies = bpf_jiffies64();
 	}
 
 	e = bpf_ringbuf_reserve(&df_events, sizeof(*e), 0);
@@ -343,17 +355,15 @@ static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_cach
 		    bpf_ntohs(ports[1]) != sc->dport)
 			return -1;
 	}
-	if (sc->until_ns != ~0ULL || sc->verdict != DF_ALLOW) {
-		__u64 now = bpf_ktime_get_boot_ns() + st->clock_offset_ns;
-
-		if (now >= sc->until_ns)
-			return -1;
-		if (sc->verdict != DF_ALLOW) {
-			if (now - sc->last_report_ns >= DF_REPORT_INTERVAL_NS)
-				return -1; /* an event is due: the full path reports it */
-			__sync_fetch_and_add(&sc->suppressed, 1);
-			df_misc_add(DF_MISC_EVENTS_SUPPRESSED, 1);
-		}
+	if (sc->until_ns != ~0ULL &&
+	    bpf_ktime_get_boot_ns() + st->clock_offset_ns >= sc->until_ns)
+		return -1;
+	if (sc->verdict != DF_ALLOW) {
+		/* jiffies: the cheap clock, good enough for a one-second limiter */
+		if (!st->hz || bpf_jiffies64() - sc->last_report_jiffies >= st->hz)
+			return -1; /* an event is due: the full path reports it */
+		__sync_fetch_and_add(&sc->suppressed, 1);
+		df_misc_add(DF_MISC_EVENTS_SUPPRESSED, 1);
 	}
 	df_count(sc->cnt_idx, sc->rule, skb->len);
 	if (df_record_last) {
@@ -464,6 +474,17 @@ static __always_inline int df_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, __
 	f.cgroup_id = bpf_get_current_cgroup_id();
 	sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	return df_decide(&f, sc, sk, 1) == DF_DROP ? 0 : 1;
+}
+
+/* Clock calibration for the loader (run through BPF_PROG_TEST_RUN only). */
+SEC("cgroup_skb/egress")
+int df_clock_sample(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct df_clock c = { .jiffies = bpf_jiffies64(), .boot_ns = bpf_ktime_get_boot_ns() };
+
+	bpf_map_update_elem(&df_clk, &zero, &c, BPF_ANY);
+	return 1;
 }
 
 SEC("cgroup/connect4")

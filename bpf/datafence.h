@@ -164,6 +164,8 @@ struct df_state {
 	__u64 seq;             /* swaps so far: invalidates per-socket caches */
 	__s64 clock_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, for exception windows */
 	__u64 serial;          /* serial of the active policy */
+	__u32 hz;              /* jiffies per second (measured by the loader); 0: unknown */
+	__u32 pad;
 };
 
 /* Per-generation configuration (inner map of df_cfg_o, one element). */
@@ -288,6 +290,13 @@ struct df_sk_cache {
 	__u32 pad2;
 	__u64 suppressed;      /* drops of this flow not reported yet */
 	__u64 last_report_ns;  /* this flow's last drop event (limiter) */
+	__u64 last_report_jiffies; /* the same in jiffies: the fast path's cheap clock */
+};
+
+/* The loader's clock calibration: jiffies and boot time, read together. */
+struct df_clock {
+	__u64 jiffies;
+	__u64 boot_ns;
 };
 
 /* One verdict: what the pipeline decided (also the test-only df_last map). */
@@ -301,12 +310,12 @@ struct df_res {
 };
 
 _Static_assert(sizeof(struct df_res) == 24, "df_res ABI");
-_Static_assert(sizeof(struct df_state) == 32, "df_state ABI");
+_Static_assert(sizeof(struct df_state) == 40, "df_state ABI");
 _Static_assert(sizeof(struct df_cfg) == 32 + 8 + DF_MAX_MARK_RULES * 16 + DF_MAX_LPORT_RULES * 16, "df_cfg ABI");
 _Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");
 _Static_assert(sizeof(struct df_sel_key) == 16, "df_sel_key ABI");
 _Static_assert(sizeof(struct df_event) == 120, "df_event ABI");
 _Static_assert(sizeof(struct df_flow_key) == 40, "df_flow_key ABI");
-_Static_assert(sizeof(struct df_sk_cache) == 112, "df_sk_cache ABI");
+_Static_assert(sizeof(struct df_sk_cache) == 120, "df_sk_cache ABI");
 
 #endif /* DATAFENCE_H */
