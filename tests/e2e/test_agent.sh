@@ -291,6 +291,15 @@ ctl_counters_and_drops_match_the_traffic() {
 	expect_eq "two drop records" 2 "$(wc -l <<<"$d")"
 	expect_eq "their ports" "5001 5008" "$(jq -r .dport <<<"$d" | tr '\n' ' ' | sed 's/ $//')"
 	expect_contains "text drops" "port-not-allowed     class ctl rule peer dfnet[" "$(ctl drops --class ctl)"
+	expect_eq "--since 1h keeps them" 2 "$(ctl --json drops --class ctl --since 1h | wc -l)"
+	expect_eq "--limit 1 keeps the newest" 5008 "$(ctl --json drops --class ctl --limit 1 | jq -r .dport)"
+	# --follow prints what arrives later (bounded by timeout)
+	timeout 3 "$CTL" --socket "$TMP/control.sock" --json drops --follow --class ctl > "$TMP/follow" &
+	local fpid=$!
+	sleep 0.8
+	expect_eq "refused while following" "EPERM 0" "$(flow ctl udp 192.0.2.2 5010)"
+	wait "$fpid"
+	expect_eq "followed" "5001 5008 5010" "$(jq -r .dport "$TMP/follow" | tr '\n' ' ' | sed 's/ $//')"
 }
 
 ctl_status_reports_health_and_the_policy() {
@@ -328,7 +337,7 @@ fams = {f.name: f for f in text_string_to_metric_families(open(sys.argv[1]).read
 for need in ("datafence_packets", "datafence_bytes", "datafence_events", "datafence_policy_info"):
     assert need in fams, "missing " + need
 ctl = [s for s in fams["datafence_packets"].samples if s.labels.get("class") == "ctl"]
-assert sum(s.value for s in ctl) == 8, ctl
+assert sum(s.value for s in ctl) == 9, ctl  # the 8 above and the one refused while following
 info = fams["datafence_policy_info"].samples[0]
 assert info.labels["serial"] == "2" and info.labels["name"] == "e2e", info
 EOP
