@@ -53,11 +53,20 @@ receiver() {
 }
 
 # flow CGROUP KIND ADDR PORT: "<what the sender said> <datagrams/connections received>"
+# from a process in $CG/CGROUP in namespace A. KIND: udp, tcp, raw (raw IPv4
+# socket, UDP inside), packet (AF_PACKET on $VA, UDP inside). The receiver
+# listens in namespace B, or in A for 127.0.0.1.
 flow() {
-	local cg=$1 kind=$2 addr=$3 port=$4 rkind=udp-recv skind=udp-send out
-	case $kind in tcp) rkind=tcp-accept skind=tcp-connect ;; raw) skind=raw-send ;; esac
-	receiver "$NSB" "$rkind" "$port" 1500 "$TMP/recv"
-	out=$(in_ns_cg "$cg" "$NSA" "$DFNET" "$skind" "$addr" "$port")
+	local cg=$1 kind=$2 addr=$3 port=$4 rkind=udp-recv rns=$NSB out
+	local send=("$DFNET" udp-send "$addr" "$port")
+	case $kind in
+	tcp) rkind=tcp-accept send=("$DFNET" tcp-connect "$addr" "$port") ;;
+	raw) send=("$DFNET" raw-send "$addr" "$port") ;;
+	packet) send=("$DFNET" packet-send "$VA" 192.0.2.1 "$addr" "$port") ;;
+	esac
+	[ "$addr" = 127.0.0.1 ] && rns=$NSA
+	receiver "$rns" "$rkind" "$port" 1500 "$TMP/recv"
+	out=$(in_ns_cg "$cg" "$NSA" "${send[@]}")
 	wait "$RPID"
 	echo "$out $(tail -n 1 "$TMP/recv")"
 }
