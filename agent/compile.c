@@ -366,6 +366,36 @@ static int plen_cmp(const void *a, const void *b)
 	return (int)x->key.prefixlen - (int)y->key.prefixlen;
 }
 
+/* The distinct leaves of both families, sorted, so stride slots and ranges
+ * can name them by index. */
+static int build_dleaves(struct df_image *img)
+{
+	size_t n = img->n_dst4 + img->n_dst6;
+
+	img->dleaves = malloc((n ? n : 1) * sizeof(*img->dleaves));
+	if (!img->dleaves)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->n_dst4; i++)
+		img->dleaves[i] = img->dst4[i].leaf;
+	for (size_t i = 0; i < img->n_dst6; i++)
+		img->dleaves[img->n_dst4 + i] = img->dst6[i].leaf;
+	if (n)
+		qsort(img->dleaves, n, sizeof(*img->dleaves), leaf_cmp);
+	img->n_dleaves = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!img->n_dleaves || leaf_cmp(&img->dleaves[img->n_dleaves - 1], &img->dleaves[i]))
+			img->dleaves[img->n_dleaves++] = img->dleaves[i];
+	return 0;
+}
+
+/* leaf -> its index + 1 in dleaves (0 is "no prefix") */
+static uint32_t dleaf_index(const struct df_image *img, const struct df_leaf *l)
+{
+	const struct df_leaf *hit = bsearch(l, img->dleaves, img->n_dleaves, sizeof(*l), leaf_cmp);
+
+	return (uint32_t)(hit - img->dleaves) + 1;
+}
+
 /* A slot's child chunk, created with the slot's leaf pushed into all 256. */
 static long stride_child(struct df_image *img, size_t *cap, size_t slot)
 {
@@ -404,26 +434,12 @@ static int compile_stride4(struct df_image *img)
 		return -ENOMEM;
 	memcpy(sorted, img->dst4, img->n_dst4 * sizeof(*sorted));
 	qsort(sorted, img->n_dst4, sizeof(*sorted), plen_cmp);
-	/* the distinct leaves, sorted, so slots can name them by index */
-	img->leaves4 = malloc(img->n_dst4 * sizeof(*img->leaves4));
-	if (!img->leaves4) {
-		free(sorted);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < img->n_dst4; i++)
-		img->leaves4[i] = img->dst4[i].leaf;
-	qsort(img->leaves4, img->n_dst4, sizeof(*img->leaves4), leaf_cmp);
-	for (size_t i = 0; i < img->n_dst4; i++)
-		if (!img->n_leaves4 || leaf_cmp(&img->leaves4[img->n_leaves4 - 1], &img->leaves4[i]))
-			img->leaves4[img->n_leaves4++] = img->leaves4[i];
 	for (size_t i = 0; i < img->n_dst4 && !err; i++) {
 		const struct df_dst4 *d = &sorted[i];
 		uint32_t a = (uint32_t)d->key.addr[0] << 24 | (uint32_t)d->key.addr[1] << 16 |
 			     (uint32_t)d->key.addr[2] << 8 | d->key.addr[3];
 		unsigned int plen = d->key.prefixlen;
-		const struct df_leaf *hit = bsearch(&d->leaf, img->leaves4, img->n_leaves4,
-						    sizeof(*img->leaves4), leaf_cmp);
-		size_t leaf = (size_t)(hit - img->leaves4) + 1, lo, n;
+		size_t leaf = dleaf_index(img, &d->leaf), lo, n;
 		long base;
 
 		if (plen <= 16) {
@@ -451,6 +467,183 @@ static int compile_stride4(struct df_image *img)
 		}
 	}
 	free(sorted);
+	return err;
+}
+
+/* ---- IPv6 range tree ------------------------------------------------------------ */
+
+struct u128 {
+	uint64_t hi, lo;
+};
+
+static struct u128 addr128(const __u8 *a)
+{
+	struct u128 x = { 0, 0 };
+
+	for (int i = 0; i < 8; i++) {
+		x.hi = x.hi << 8 | a[i];
+		x.lo = x.lo << 8 | a[8 + i];
+	}
+	return x;
+}
+
+static bool u128_lt(struct u128 a, struct u128 b)
+{
+	return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
+}
+
+static struct u128 prefix_end(struct u128 s, unsigned int plen)
+{
+	struct u128 e = s;
+
+	if (plen < 64) {
+		e.hi |= plen ? (~0ULL >> plen) : ~0ULL;
+		e.lo = ~0ULL;
+	} else if (plen < 128) {
+		e.lo |= ~0ULL >> (plen - 64);
+	}
+	return e;
+}
+
+struct rng_build {
+	struct u128 *start;
+	uint32_t *val;
+	size_t n, cap;
+};
+
+/* A range starting at s with value v; a later start equal to the last one
+ * replaces it (a more specific prefix beginning at the same address). */
+static int rng_add(struct rng_build *b, struct u128 s, uint32_t v)
+{
+	if (b->n && b->start[b->n - 1].hi == s.hi && b->start[b->n - 1].lo == s.lo) {
+		b->val[b->n - 1] = v;
+		return 0;
+	}
+	if (b->n && b->val[b->n - 1] == v)
+		return 0; /* the same leaf goes on */
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		struct u128 *st = realloc(b->start, cap * sizeof(*st));
+		uint32_t *va;
+
+		if (!st)
+			return -ENOMEM;
+		b->start = st;
+		va = realloc(b->val, cap * sizeof(*va));
+		if (!va)
+			return -ENOMEM;
+		b->val = va;
+		b->cap = cap;
+	}
+	b->start[b->n] = s;
+	b->val[b->n++] = v;
+	return 0;
+}
+
+/* Pops the open prefixes that end before `next` (all of them if NULL): the
+ * range after each one's end goes back to the enclosing prefix's leaf. */
+static int rng_close(struct rng_build *b, struct u128 *end, uint32_t *val, size_t *depth,
+		     const struct u128 *next)
+{
+	int err = 0;
+
+	while (*depth && !err && (!next || u128_lt(end[*depth - 1], *next))) {
+		struct u128 e = end[--*depth];
+
+		if (e.hi == ~0ULL && e.lo == ~0ULL)
+			continue; /* ends with the address space */
+		e.lo++;
+		if (!e.lo)
+			e.hi++;
+		err = rng_add(b, e, *depth ? val[*depth - 1] : 0);
+	}
+	return err;
+}
+
+/* dst6 is in prefix-tree preorder (compile_dsts emits it sorted by address,
+ * then length), so a stack of open prefixes yields the disjoint ranges. */
+static int compile_rng6(struct df_image *img)
+{
+	struct rng_build b = { 0 };
+	struct u128 end[130];
+	uint32_t val[130];
+	size_t depth = 0, n, nodes = 0, levels = 0, width[DF_RNG_MAX_LEVELS];
+	int err = rng_add(&b, (struct u128){ 0, 0 }, 0);
+
+	for (size_t i = 0; i < img->n_dst6 && !err; i++) {
+		struct u128 s = addr128(img->dst6[i].key.addr);
+
+		err = rng_close(&b, end, val, &depth, &s);
+		if (err)
+			break;
+		end[depth] = prefix_end(s, img->dst6[i].key.prefixlen);
+		val[depth] = dleaf_index(img, &img->dst6[i].leaf);
+		err = rng_add(&b, s, val[depth++]);
+	}
+	if (!err)
+		err = rng_close(&b, end, val, &depth, NULL);
+	if (err || !img->n_dst6)
+		goto cleanup;
+
+	/* Levels, bottom up: each level's keys are the first keys of the
+	 * blocks below. */
+	for (n = b.n; levels < DF_RNG_MAX_LEVELS; levels++) {
+		width[levels] = (n + DF_RNG_FANOUT - 1) / DF_RNG_FANOUT;
+		nodes += width[levels];
+		if (width[levels] == 1)
+			break;
+		n = width[levels];
+	}
+	if (levels == DF_RNG_MAX_LEVELS) {
+		err = -E2BIG;
+		goto cleanup;
+	}
+	levels++;
+	img->rng6 = calloc(nodes, sizeof(*img->rng6));
+	if (!img->rng6) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	img->n_rng6 = nodes;
+	img->n_ranges6 = b.n;
+	img->rng_levels = (uint32_t)levels;
+	/* root first: level l of the array is bottom level levels-1-l */
+	for (size_t l = 0, off = 0; l < levels; l++) {
+		img->rng_off[l] = (uint32_t)off;
+		img->rng_blocks[l] = (uint32_t)width[levels - 1 - l];
+		off += width[levels - 1 - l];
+	}
+	/* the bottom level: every range start and its leaf */
+	{
+		struct df_rng_node *lv = &img->rng6[img->rng_off[levels - 1]];
+		size_t cnt = img->rng_blocks[levels - 1] * DF_RNG_FANOUT;
+
+		for (size_t k = 0; k < cnt; k++) {
+			struct df_rng_node *nd = &lv[k / DF_RNG_FANOUT];
+			size_t j = k % DF_RNG_FANOUT;
+
+			nd->hi[j] = k < b.n ? b.start[k].hi : ~0ULL;
+			nd->lo[j] = k < b.n ? b.start[k].lo : ~0ULL;
+			nd->val[j] = k < b.n ? b.val[k] : b.val[b.n - 1];
+		}
+	}
+	/* upper levels: the first key of each block of the level below */
+	for (size_t l = levels - 1; l-- > 0;) {
+		struct df_rng_node *up = &img->rng6[img->rng_off[l]];
+		const struct df_rng_node *below = &img->rng6[img->rng_off[l + 1]];
+		size_t cnt = img->rng_blocks[l] * DF_RNG_FANOUT;
+
+		for (size_t k = 0; k < cnt; k++) {
+			struct df_rng_node *nd = &up[k / DF_RNG_FANOUT];
+			size_t j = k % DF_RNG_FANOUT;
+
+			nd->hi[j] = k < img->rng_blocks[l + 1] ? below[k].hi[0] : ~0ULL;
+			nd->lo[j] = k < img->rng_blocks[l + 1] ? below[k].lo[0] : ~0ULL;
+		}
+	}
+cleanup:
+	free(b.start);
+	free(b.val);
 	return err;
 }
 
@@ -613,7 +806,15 @@ int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags
 	if (!err)
 		err = compile_dsts(p, img, diags);
 	if (!err)
+		err = build_dleaves(img);
+	if (!err)
 		err = compile_stride4(img);
+	if (!err)
+		err = compile_rng6(img);
+	if (err == -E2BIG && !diags->errors)
+		df_diag_add(diags, DF_SEV_ERROR, p->file, 0, NULL,
+			    "policy exceeds map capacity: IPv6 range tree deeper than %d levels",
+			    DF_RNG_MAX_LEVELS);
 	if (err == -ENOMEM)
 		df_diag_add(diags, DF_SEV_ERROR, p->file, 0, NULL, "out of memory compiling the policy");
 cleanup:
@@ -634,7 +835,8 @@ void df_image_free(struct df_image *img)
 	free(img->cgroups);
 	free(img->dst4);
 	free(img->stride4);
-	free(img->leaves4);
+	free(img->rng6);
+	free(img->dleaves);
 	free(img->dst6);
 	free(img->entries);
 	free(img->src4);
@@ -693,7 +895,9 @@ void df_image_dump(const struct df_image *img, const struct df_policy *p, FILE *
 		dump_leaf(out, &img->dst4[i].leaf);
 	}
 	fprintf(out, "stride4 slots=%zu chunks=%zu leaves=%zu\n", img->n_stride4,
-		(img->n_stride4 - DF_STRIDE_ROOT) / DF_STRIDE_CHUNK, img->n_leaves4);
+		(img->n_stride4 - DF_STRIDE_ROOT) / DF_STRIDE_CHUNK, img->n_dleaves);
+	fprintf(out, "rng6 ranges=%zu nodes=%zu levels=%u\n", img->n_ranges6, img->n_rng6,
+		img->rng_levels);
 	for (size_t i = 0; i < img->n_dst6; i++) {
 		fprintf(out, "dst ");
 		dump_key(out, 6, img->dst6[i].key.addr, img->dst6[i].key.prefixlen);

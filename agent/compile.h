@@ -62,8 +62,12 @@ struct df_image {
 	struct df_lport_rule lports[DF_MAX_LPORT_RULES];
 	uint32_t *stride4;    /* IPv4 stride table (see datafence.h) */
 	size_t n_stride4;     /* DF_STRIDE_ROOT + 256 * chunks */
-	struct df_leaf *leaves4; /* what stride slots point to */
-	size_t n_leaves4;
+	struct df_rng_node *rng6; /* IPv6 range tree (see datafence.h) */
+	size_t n_rng6;        /* nodes */
+	size_t n_ranges6;     /* ranges (keys of the last level) */
+	uint32_t rng_levels, rng_off[DF_RNG_MAX_LEVELS], rng_blocks[DF_RNG_MAX_LEVELS];
+	struct df_leaf *dleaves; /* what stride slots and ranges point to */
+	size_t n_dleaves;
 	size_t n_leaves;      /* distinct entry lists */
 	size_t max_leaf_len;  /* longest entry list: the bound of the scan */
 };

@@ -26,7 +26,7 @@ struct lpm {
 
 struct df_emu {
 	const struct df_image *img;
-	struct lpm dst4, dst6, src4, src6;
+	struct lpm src4, src6;
 };
 
 static int lpm_key_cmp(const void *a, const void *b)
@@ -98,18 +98,6 @@ static long lpm_lookup(const struct lpm *l, const uint8_t *addr, int addr_len)
 	return -1;
 }
 
-static void get_dst4(const struct df_image *img, size_t i, struct lpm_in *in)
-{
-	in->addr = img->dst4[i].key.addr;
-	in->plen = img->dst4[i].key.prefixlen;
-}
-
-static void get_dst6(const struct df_image *img, size_t i, struct lpm_in *in)
-{
-	in->addr = img->dst6[i].key.addr;
-	in->plen = img->dst6[i].key.prefixlen;
-}
-
 static void get_src4(const struct df_image *img, size_t i, struct lpm_in *in)
 {
 	in->addr = img->src4[i].key.addr;
@@ -129,9 +117,7 @@ struct df_emu *df_emu_new(const struct df_image *img)
 	if (!e)
 		return NULL;
 	e->img = img;
-	if (lpm_build(&e->dst4, img->n_dst4, 4, get_dst4, img) ||
-	    lpm_build(&e->dst6, img->n_dst6, 16, get_dst6, img) ||
-	    lpm_build(&e->src4, img->n_src4, 4, get_src4, img) ||
+	if (lpm_build(&e->src4, img->n_src4, 4, get_src4, img) ||
 	    lpm_build(&e->src6, img->n_src6, 16, get_src6, img)) {
 		df_emu_free(e);
 		return NULL;
@@ -143,8 +129,6 @@ void df_emu_free(struct df_emu *e)
 {
 	if (!e)
 		return;
-	free(e->dst4.keys);
-	free(e->dst6.keys);
 	free(e->src4.keys);
 	free(e->src6.keys);
 	free(e);
@@ -230,7 +214,35 @@ static const struct df_leaf *stride4_lookup(const struct df_image *img, const ui
 		v = img->stride4[DF_STRIDE_ROOT + (v & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + ((a >> 8) & 0xff)];
 	if (v & DF_STRIDE_CHILD)
 		v = img->stride4[DF_STRIDE_ROOT + (v & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + (a & 0xff)];
-	return v ? &img->leaves4[v - 1] : NULL;
+	return v ? &img->dleaves[v - 1] : NULL;
+}
+
+/* IPv6: down the range tree, one node per level, as the kernel reads it. */
+static const struct df_leaf *rng6_lookup(const struct df_image *img, const uint8_t *addr)
+{
+	uint64_t hi = 0, lo = 0;
+	uint32_t blk = 0, val = 0;
+
+	for (int i = 0; i < 8; i++) {
+		hi = hi << 8 | addr[i];
+		lo = lo << 8 | addr[8 + i];
+	}
+	for (uint32_t l = 0; l < img->rng_levels; l++) {
+		const struct df_rng_node *nd = &img->rng6[img->rng_off[l] + blk];
+		uint32_t cnt = 0;
+
+		for (int j = 0; j < DF_RNG_FANOUT; j++)
+			cnt += nd->hi[j] < hi || (nd->hi[j] == hi && nd->lo[j] <= lo);
+		cnt = cnt ? cnt - 1 : 0;
+		if (l + 1 == img->rng_levels) {
+			val = nd->val[cnt];
+			break;
+		}
+		blk = blk * DF_RNG_FANOUT + cnt;
+		if (blk >= img->rng_blocks[l + 1])
+			blk = img->rng_blocks[l + 1] - 1;
+	}
+	return val ? &img->dleaves[val - 1] : NULL;
 }
 
 static uint64_t lowest_bit(uint64_t m)
@@ -249,7 +261,6 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 	uint8_t pbit = df_proto_bit(pkt->proto);
 	bool ported = pbit & DF_P_PORTED;
 	bool no_ports = pkt->flags & DF_PKT_NO_PORTS;
-	long v;
 
 	memset(res, 0, sizeof(*res));
 	res->classes = classes;
@@ -271,8 +282,7 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 	if (dst.family == 4) {
 		leaf = stride4_lookup(img, dst.addr);
 	} else {
-		v = lpm_lookup(&e->dst6, dst.addr, 16);
-		leaf = v >= 0 ? &img->dst6[v].leaf : NULL;
+		leaf = rng6_lookup(img, dst.addr);
 	}
 
 	/* One scan: which classes each kind of rule satisfies or explains. */

@@ -482,13 +482,13 @@ static int fill_mmap(int fd, const void *src, size_t bytes)
 }
 
 /* The per-generation maps: outer map, and how to make its inner map. */
-enum { G_CFG, G_STR4, G_LV4, G_DST6, G_SRC, G_ENT, G_SEL, G__MAX };
+enum { G_CFG, G_STR4, G_LV, G_RNG6, G_SRC, G_ENT, G_SEL, G__MAX };
 
 int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_diags *d)
 {
 	struct bpf_map *outers[G__MAX] = {
 		[G_CFG] = l->skel->maps.df_cfg_o,   [G_STR4] = l->skel->maps.df_str4_o,
-		[G_LV4] = l->skel->maps.df_lv4_o,   [G_DST6] = l->skel->maps.df_dst6_o,
+		[G_LV] = l->skel->maps.df_lv_o,     [G_RNG6] = l->skel->maps.df_rng6_o,
 		[G_SRC] = l->skel->maps.df_src_o,   [G_ENT] = l->skel->maps.df_ent_o,
 		[G_SEL] = l->skel->maps.df_sel_o,
 	};
@@ -536,15 +536,18 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 		cfg->flags |= DF_CFG_HAS_SRC;
 	if (img->n_uids || img->n_cgroups)
 		cfg->flags |= DF_CFG_HAS_SEL;
+	cfg->rng_levels = img->rng_levels;
+	memcpy(cfg->rng_off, img->rng_off, sizeof(cfg->rng_off));
+	memcpy(cfg->rng_blocks, img->rng_blocks, sizeof(cfg->rng_blocks));
 
 	fds[G_CFG] = new_map(BPF_MAP_TYPE_ARRAY, "df_cfg", 4, sizeof(struct df_cfg), 1, 0);
 	/* two u32 slots per 8-byte element: the mmap view is the slot array */
 	fds[G_STR4] = new_map(BPF_MAP_TYPE_ARRAY, "df_str4", 4, 8, img->n_stride4 / 2,
 			      BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	fds[G_LV4] = new_map(BPF_MAP_TYPE_ARRAY, "df_lv4", 4, sizeof(struct df_leaf),
-			     img->n_leaves4, BPF_F_INNER_MAP);
-	fds[G_DST6] = new_map(BPF_MAP_TYPE_LPM_TRIE, "df_dst6", sizeof(struct df_lpm6_key),
-			      sizeof(struct df_leaf), img->n_dst6, BPF_F_NO_PREALLOC);
+	fds[G_LV] = new_map(BPF_MAP_TYPE_ARRAY, "df_lv", 4, sizeof(struct df_leaf),
+			    img->n_dleaves, BPF_F_INNER_MAP);
+	fds[G_RNG6] = new_map(BPF_MAP_TYPE_ARRAY, "df_rng6", 4, sizeof(struct df_rng_node),
+			      img->n_rng6, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	fds[G_SRC] = new_map(BPF_MAP_TYPE_LPM_TRIE, "df_src", sizeof(struct df_src_key), 8,
 			     img->n_src4 + img->n_src6, BPF_F_NO_PREALLOC);
 	fds[G_ENT] = new_map(BPF_MAP_TYPE_ARRAY, "df_ent", 4, sizeof(struct df_entry),
@@ -567,15 +570,15 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 		goto cleanup;
 	}
 	err = fill_mmap(fds[G_STR4], img->stride4, img->n_stride4 * sizeof(uint32_t));
+	if (!err && img->n_rng6)
+		err = fill_mmap(fds[G_RNG6], img->rng6, img->n_rng6 * sizeof(*img->rng6));
 
 	/* Keys and values live side by side in the image: split them. */
 	if (!err) {
-		size_t nmax = img->n_dst6;
+		size_t nmax = img->n_entries;
 
-		if (img->n_entries > nmax)
-			nmax = img->n_entries;
-		if (img->n_leaves4 > nmax)
-			nmax = img->n_leaves4;
+		if (img->n_dleaves > nmax)
+			nmax = img->n_dleaves;
 		if (img->n_src4 + img->n_src6 > nmax)
 			nmax = img->n_src4 + img->n_src6;
 		keys = calloc(nmax ? nmax : 1, sizeof(struct df_src_key) + sizeof(__u64) + 8);
@@ -585,20 +588,10 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 	if (!err) {
 		__u32 *ki = keys;
 
-		for (size_t i = 0; i < img->n_leaves4; i++)
+		for (size_t i = 0; i < img->n_dleaves; i++)
 			ki[i] = (__u32)i;
-		err = fill(fds[G_LV4], ki, sizeof(*ki), img->leaves4, sizeof(struct df_leaf),
-			   img->n_leaves4);
-	}
-	if (!err) {
-		struct df_lpm6_key *k6 = keys;
-		struct df_leaf *v = (struct df_leaf *)(k6 + img->n_dst6);
-
-		for (size_t i = 0; i < img->n_dst6; i++) {
-			k6[i] = img->dst6[i].key;
-			v[i] = img->dst6[i].leaf;
-		}
-		err = fill(fds[G_DST6], k6, sizeof(*k6), v, sizeof(*v), img->n_dst6);
+		err = fill(fds[G_LV], ki, sizeof(*ki), img->dleaves, sizeof(struct df_leaf),
+			   img->n_dleaves);
 	}
 	if (!err) {
 		size_t n = img->n_src4 + img->n_src6;

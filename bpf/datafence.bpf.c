@@ -86,7 +86,7 @@ static __always_inline void df_count(__u32 idx, __u16 rule, __u32 len)
 	}
 }
 
-static __always_inline void df_report(const struct df_facts *f, const struct df_res *r,
+static __noinline void df_report(const struct df_facts *f, const struct df_res *r,
 				      const struct df_state *st, __u64 now_ns,
 				      struct df_sk_cache *sc)
 {
@@ -168,8 +168,8 @@ static __always_inline int df_load_gen(__u32 gen, struct df_gen *g)
 	if (!g->cfg)
 		return -1;
 	g->str4 = bpf_map_lookup_elem(&df_str4_o, &gen);
-	g->lv4 = bpf_map_lookup_elem(&df_lv4_o, &gen);
-	g->dst6 = bpf_map_lookup_elem(&df_dst6_o, &gen);
+	g->lv = bpf_map_lookup_elem(&df_lv_o, &gen);
+	g->rng6 = bpf_map_lookup_elem(&df_rng6_o, &gen);
 	g->src = bpf_map_lookup_elem(&df_src_o, &gen);
 	g->ent = bpf_map_lookup_elem(&df_ent_o, &gen);
 	g->sel = bpf_map_lookup_elem(&df_sel_o, &gen);
@@ -231,22 +231,31 @@ static __always_inline bool df_cache_hit(const struct df_sk_cache *sc, __u64 seq
 /* Judges one packet or call; returns the verdict. sk_ctx/kind say where the
  * socket's cgroup comes from (0: the skb's socket, 1: the calling task), or
  * NULL without a socket. */
-static __always_inline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void *sk_ctx,
-				     int kind)
+struct df_out {
+	struct df_res r;
+	__u64 now_ns;
+};
+
+/* A subprogram (not inlined) so the hook's, this and the callbacks' stack
+ * frames stay within 512 bytes together. Returns 1 when a drop event is
+ * due (the hook reports it: df_report's frame then sits beside this one). */
+static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void *sk_ctx,
+				int kind, struct df_out *o)
 {
 	__u32 zero = 0;
 	struct df_state *st = bpf_map_lookup_elem(&df_state, &zero);
+	struct df_res *rp = &o->r;
 	struct df_gen g = {};
-	struct df_res r = {};
 	__u64 now_ns, classes = 0;
 	__u32 gen;
 
+	o->r.verdict = DF_ALLOW;
 	if (!st)
-		return DF_ALLOW;
+		return 0;
 	gen = *(volatile __u32 *)&st->gen & 1; /* read once: one policy per packet */
 	if (df_load_gen(gen, &g)) {
 		df_misc_add(DF_MISC_NO_POLICY, 1);
-		return DF_ALLOW; /* nothing loaded yet: nothing to enforce */
+		return 0; /* nothing loaded yet: nothing to enforce */
 	}
 	now_ns = bpf_ktime_get_boot_ns() + st->clock_offset_ns;
 	if (df_test_mode && f->test_now_s)
@@ -261,14 +270,14 @@ static __always_inline int df_decide(struct df_facts *f, struct df_sk_cache *sc,
 	__u32 cnt_idx;
 
 	if (df_cache_hit(sc, st->seq, f, classes, now_ns)) {
-		r.verdict = sc->verdict;
-		r.reason = sc->reason;
-		r.rule = sc->rule;
-		r.classes = classes;
-		cnt_idx = df_cnt_index(f->hook, &r);
+		rp->verdict = sc->verdict;
+		rp->reason = sc->reason;
+		rp->rule = sc->rule;
+		rp->classes = classes;
+		cnt_idx = df_cnt_index(f->hook, rp);
 	} else {
-		df_judge(&g, gen, f, classes, now_ns, &r);
-		cnt_idx = df_cnt_index(f->hook, &r);
+		df_judge(&g, gen, f, classes, now_ns, rp);
+		cnt_idx = df_cnt_index(f->hook, rp);
 		if (sc && !(f->flags & (DF_F_NO_PORTS | DF_F_MALFORMED))) {
 			sc->classes = classes;
 			sc->family = f->family;
@@ -278,22 +287,37 @@ static __always_inline int df_decide(struct df_facts *f, struct df_sk_cache *sc,
 			sc->mark = f->mark;
 			__builtin_memcpy(sc->daddr, f->daddr, 16);
 			__builtin_memcpy(sc->saddr, f->saddr, 16);
-			sc->verdict = r.verdict;
-			sc->reason = r.reason;
-			sc->rule = r.rule;
-			sc->until_ns = r.until_ns;
+			sc->verdict = rp->verdict;
+			sc->reason = rp->reason;
+			sc->rule = rp->rule;
+			sc->until_ns = rp->until_ns;
 			sc->cnt_idx = cnt_idx;
 			sc->valid = 2;
 		}
 	}
 	if (df_record_last)
-		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
+		bpf_map_update_elem(&df_last, &zero, rp, BPF_ANY);
 	if (df_test_mode)
-		return r.verdict;
-	df_count(cnt_idx, r.rule, f->len);
-	if (r.verdict != DF_ALLOW)
-		df_report(f, &r, st, now_ns, sc);
-	return r.verdict;
+		return 0;
+	df_count(cnt_idx, rp->rule, f->len);
+	o->now_ns = now_ns;
+	return rp->verdict != DF_ALLOW;
+}
+
+/* Decide, report a drop, return the verdict. */
+static __always_inline int df_verdict(struct df_facts *f, struct df_sk_cache *sc, void *sk_ctx,
+				      int kind)
+{
+	struct df_out o = {};
+	__u32 zero = 0;
+
+	if (df_decide(f, sc, sk_ctx, kind, &o)) {
+		struct df_state *st = bpf_map_lookup_elem(&df_state, &zero);
+
+		if (st)
+			df_report(f, &o.r, st, o.now_ns, sc);
+	}
+	return o.r.verdict;
 }
 
 /* ---- hooks --------------------------------------------------------------------------- */
@@ -408,7 +432,7 @@ int df_cgroup_skb(struct __sk_buff *skb)
 		f.uid = skb->cb[2];
 		f.test_now_s = (__u64)skb->cb[4] << 32 | skb->cb[3];
 	}
-	return df_decide(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? 0 : 1;
+	return df_verdict(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? 0 : 1;
 }
 
 SEC("tc")
@@ -438,7 +462,7 @@ int df_tc(struct __sk_buff *skb)
 		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		df_task_facts_skb(skb, &f);
 	}
-	return df_decide(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+	return df_verdict(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 /* connect()/sendmsg(): refuse a protected flow at the syscall (EPERM). */
@@ -473,7 +497,7 @@ static __always_inline int df_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, __
 	f.pid = bpf_get_current_pid_tgid() >> 32;
 	f.cgroup_id = bpf_get_current_cgroup_id();
 	sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	return df_decide(&f, sc, sk, 1) == DF_DROP ? 0 : 1;
+	return df_verdict(&f, sc, sk, 1) == DF_DROP ? 0 : 1;
 }
 
 /* Clock calibration for the loader (run through BPF_PROG_TEST_RUN only). */

@@ -71,13 +71,27 @@ struct df_leaf {
  * one u32 array: slots [0, DF_STRIDE_ROOT) are indexed by the address's top
  * 16 bits; chunk c occupies DF_STRIDE_ROOT + c * 256 .. + 255. A slot holds
  * 0 (no prefix), DF_STRIDE_CHILD | c (look at chunk c with the next byte),
- * or i + 1 for leaf i of the IPv4 leaf array. Prefixes are expanded into
- * the slots they cover and longer prefixes overwrite shorter ones, so one
- * to three array reads find the longest match (no trie walk). IPv6 keeps
- * the LPM trie. */
+ * or i + 1 for leaf i of the destination leaf array. Prefixes are expanded
+ * into the slots they cover and longer prefixes overwrite shorter ones, so
+ * one to three array reads find the longest match (no trie walk). */
 #define DF_STRIDE_ROOT 65536
 #define DF_STRIDE_CHUNK 256
 #define DF_STRIDE_CHILD 0x80000000u
+
+/* IPv6 destinations: the address space cut into disjoint ranges (where the
+ * longest matching prefix stays the same), their starts in a static B+ tree
+ * of DF_RNG_FANOUT keys per node, root level first (df_cfg says where each
+ * level starts). A lookup reads one node per level and ends at a range's
+ * leaf: a handful of reads instead of a trie walk. Keys are the address as
+ * two host-order halves. Unused key slots hold all-ones; in the last level
+ * they repeat the last range's leaf, above it they lead to the last child. */
+#define DF_RNG_FANOUT 8
+#define DF_RNG_MAX_LEVELS 12
+struct df_rng_node {
+	__u64 hi[DF_RNG_FANOUT];
+	__u64 lo[DF_RNG_FANOUT];
+	__u32 val[DF_RNG_FANOUT]; /* last level: leaf index + 1 (0: no prefix) */
+};
 
 /* One rule entry: a destination (or exception) with one port range. */
 #define DF_RULE_DEST 0
@@ -142,8 +156,8 @@ enum df_hook {
 #define DF_MAP_STATE    "df_state"
 #define DF_MAP_CFG      "df_cfg_o"
 #define DF_MAP_STR4     "df_str4_o"
-#define DF_MAP_LV4      "df_lv4_o"
-#define DF_MAP_DST6     "df_dst6_o"
+#define DF_MAP_LV       "df_lv_o"
+#define DF_MAP_RNG6     "df_rng6_o"
 #define DF_MAP_SRC      "df_src_o"
 #define DF_MAP_ENTRIES  "df_ent_o"
 #define DF_MAP_SEL      "df_sel_o"
@@ -175,6 +189,10 @@ struct df_cfg {
 	struct df_policy_hdr hdr;
 	__u32 max_cg_level; /* deepest cgroup selector (root = 0) */
 	__u32 flags;        /* DF_CFG_* */
+	__u32 rng_levels;   /* IPv6 range tree: levels (0: no IPv6 prefix) */
+	__u32 rng_pad;
+	__u32 rng_off[DF_RNG_MAX_LEVELS];    /* first node of each level, root first */
+	__u32 rng_blocks[DF_RNG_MAX_LEVELS]; /* nodes in each level */
 	struct df_mark_rule marks[DF_MAX_MARK_RULES];
 	struct df_lport_rule lports[DF_MAX_LPORT_RULES];
 };
@@ -311,7 +329,9 @@ struct df_res {
 
 _Static_assert(sizeof(struct df_res) == 24, "df_res ABI");
 _Static_assert(sizeof(struct df_state) == 40, "df_state ABI");
-_Static_assert(sizeof(struct df_cfg) == 32 + 8 + DF_MAX_MARK_RULES * 16 + DF_MAX_LPORT_RULES * 16, "df_cfg ABI");
+_Static_assert(sizeof(struct df_cfg) == 32 + 16 + 8 * DF_RNG_MAX_LEVELS + DF_MAX_MARK_RULES * 16 +
+		       DF_MAX_LPORT_RULES * 16, "df_cfg ABI");
+_Static_assert(sizeof(struct df_rng_node) == 160, "df_rng_node ABI");
 _Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");
 _Static_assert(sizeof(struct df_sel_key) == 16, "df_sel_key ABI");
 _Static_assert(sizeof(struct df_event) == 120, "df_event ABI");

@@ -34,7 +34,8 @@ struct {
 } df_cfg_o SEC(".maps");
 
 /* IPv4 destinations: the stride table (see datafence.h), mmapable so the
- * loader copies it in at once, and the leaves its slots point to. */
+ * loader copies it in at once; and the leaves that stride slots and IPv6
+ * ranges point to. */
 struct df_str4_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -51,7 +52,7 @@ struct {
 	__array(values, struct df_str4_inner);
 } df_str4_o SEC(".maps");
 
-struct df_lv4_inner {
+struct df_lv_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_INNER_MAP);
@@ -64,16 +65,16 @@ struct {
 	__uint(max_entries, 2);
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_lv4_inner);
-} df_lv4_o SEC(".maps");
+	__array(values, struct df_lv_inner);
+} df_lv_o SEC(".maps");
 
-/* Destination prefixes -> leaf (IPv6). */
-struct df_dst6_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+/* IPv6 destinations: the range tree (see datafence.h), mmapable. */
+struct df_rng6_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct df_lpm6_key));
-	__uint(value_size, sizeof(struct df_leaf));
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct df_rng_node));
 };
 
 struct {
@@ -81,8 +82,8 @@ struct {
 	__uint(max_entries, 2);
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_dst6_inner);
-} df_dst6_o SEC(".maps");
+	__array(values, struct df_rng6_inner);
+} df_rng6_o SEC(".maps");
 
 /* local_addrs selectors: (family, source prefix) -> class mask. */
 struct df_src_inner {

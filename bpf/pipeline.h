@@ -157,8 +157,16 @@ static __always_inline bool df_is_loopback(__u8 family, const __u8 *a)
 
 struct df_gen {
 	const struct df_cfg *cfg;
-	void *str4, *lv4, *dst6, *src, *ent, *sel;
+	void *str4, *lv, *rng6, *src, *ent, *sel;
 };
+
+static __always_inline const struct df_cfg *df_cfg_of(__u32 gen)
+{
+	__u32 zero = 0;
+	void *m = bpf_map_lookup_elem(&df_cfg_o, &gen);
+
+	return m ? bpf_map_lookup_elem(m, &zero) : NULL;
+}
 
 /* One stride slot: elements hold two slots (array elements are 8 bytes
  * anyway), so the table is a plain copy of the u32 slots. */
@@ -179,7 +187,7 @@ static __always_inline const struct df_leaf *df_lookup4(const struct df_gen *g, 
 	__u32 a = (__u32)d[0] << 24 | (__u32)d[1] << 16 | (__u32)d[2] << 8 | d[3];
 	__u32 e, idx;
 
-	if (!g->str4 || !g->lv4 || df_slot(g->str4, a >> 16, &e))
+	if (!g->str4 || !g->lv || df_slot(g->str4, a >> 16, &e))
 		return NULL;
 	if ((e & DF_STRIDE_CHILD) &&
 	    df_slot(g->str4, DF_STRIDE_ROOT + (e & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + ((a >> 8) & 0xff), &e))
@@ -190,7 +198,69 @@ static __always_inline const struct df_leaf *df_lookup4(const struct df_gen *g, 
 	if (!e)
 		return NULL;
 	idx = e - 1;
-	return bpf_map_lookup_elem(g->lv4, &idx);
+	return bpf_map_lookup_elem(g->lv, &idx);
+}
+
+/* IPv6 longest match: one node of the range tree per level (bpf_loop: the
+ * verifier checks one level, not twelve). The walk's state shares the
+ * start of struct df_scan (stack is short). */
+struct df_rng_walk {
+	__u32 gen;
+	__u32 blk;
+	__u64 hi, lo;
+	__u32 val;
+	__u32 pad;
+};
+
+static long df_rng_cb(__u32 l, void *ctx)
+{
+	struct df_rng_walk *w = ctx;
+	const struct df_cfg *cfg = df_cfg_of(w->gen);
+	void *rng = bpf_map_lookup_elem(&df_rng6_o, &w->gen);
+	const struct df_rng_node *nd;
+	__u32 idx, cnt = 0, lv = l & 15; /* a bound the verifier sees */
+	int j;
+
+	if (!cfg || !rng || lv >= DF_RNG_MAX_LEVELS)
+		return 1;
+	idx = cfg->rng_off[lv] + w->blk;
+	nd = bpf_map_lookup_elem(rng, &idx);
+	if (!nd)
+		return 1;
+	for (j = 0; j < DF_RNG_FANOUT; j++)
+		cnt += nd->hi[j] < w->hi || (nd->hi[j] == w->hi && nd->lo[j] <= w->lo);
+	cnt = cnt ? cnt - 1 : 0;
+	if (l + 1 >= cfg->rng_levels) {
+		w->val = nd->val[cnt & (DF_RNG_FANOUT - 1)];
+		return 1;
+	}
+	w->blk = w->blk * DF_RNG_FANOUT + cnt;
+	if (lv + 1 < DF_RNG_MAX_LEVELS && w->blk >= cfg->rng_blocks[lv + 1])
+		w->blk = cfg->rng_blocks[lv + 1] - 1;
+	return 0;
+}
+
+static __always_inline const struct df_leaf *df_lookup6(const struct df_gen *g,
+							struct df_rng_walk *w, const __u8 *d)
+{
+	__u32 levels = g->cfg->rng_levels, idx;
+	int i;
+
+	if (!levels || !g->lv)
+		return NULL;
+	w->blk = 0;
+	w->val = 0;
+	w->hi = 0;
+	w->lo = 0;
+	for (i = 0; i < 8; i++) {
+		w->hi = w->hi << 8 | d[i];
+		w->lo = w->lo << 8 | d[8 + i];
+	}
+	bpf_loop(levels > DF_RNG_MAX_LEVELS ? DF_RNG_MAX_LEVELS : levels, df_rng_cb, w, 0);
+	if (!w->val)
+		return NULL;
+	idx = w->val - 1;
+	return bpf_map_lookup_elem(g->lv, &idx);
 }
 
 /* ---- classify -------------------------------------------------------------- */
@@ -211,14 +281,6 @@ struct df_sel_scan {
 	__u32 pad2;
 	__u64 cls;
 };
-
-static __always_inline const struct df_cfg *df_cfg_of(__u32 gen)
-{
-	__u32 zero = 0;
-	void *m = bpf_map_lookup_elem(&df_cfg_o, &gen);
-
-	return m ? bpf_map_lookup_elem(m, &zero) : NULL;
-}
 
 static long df_mark_cb(__u32 i, void *ctx)
 {
@@ -300,6 +362,7 @@ static __always_inline int df_ctz(__u64 m)
  * linear (the verifier checks the callback once, not 64 unrolled bodies);
  * the callback finds the entry map again from the generation number. */
 struct df_scan {
+	struct df_rng_walk w; /* first: the IPv6 walk, before the scan starts */
 	__u32 gen;
 	__u32 first;
 	__u64 now;      /* unix seconds */
@@ -396,6 +459,7 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 	const struct df_cfg *cfg = g->cfg;
 	const struct df_leaf *leaf = NULL;
 	struct df_scan s = {
+		.w.gen = gen,
 		.gen = gen,
 		.now = now_ns / 1000000000ULL,
 		.dport = f->dport,
@@ -430,15 +494,12 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		return;
 	}
 
-	/* 4. One longest-prefix lookup (stride table for IPv4, LPM trie for
+	/* 4. One longest-prefix lookup (stride table for IPv4, range tree for
 	 * IPv6); the leaf lists every rule that applies here. */
 	if (f->family == 4) {
 		leaf = df_lookup4(g, f->daddr);
 	} else {
-		struct df_lpm6_key k = { .prefixlen = 128 };
-
-		__builtin_memcpy(k.addr, f->daddr, 16);
-		leaf = g->dst6 ? bpf_map_lookup_elem(g->dst6, &k) : NULL;
+		leaf = df_lookup6(g, &s.w, f->daddr);
 	}
 	count = leaf ? leaf->count : 0;
 	if (count > DF_MAX_LEAF_ENTRIES)

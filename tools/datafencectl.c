@@ -459,6 +459,9 @@ static int cmd_test(int argc, char **argv)
 		json_t *st = ask("status", NULL, why, sizeof(why));
 		static char file[1024];
 
+		if (!st && !json_mode)
+			fprintf(stderr, "datafencectl: %s; taking the policy from /etc/datafence/policy.conf\n",
+				why);
 		snprintf(file, sizeof(file), "%s",
 			 st && json_is_string(json_object_get(json_object_get(st, "policy"), "file")) ?
 				 json_string_value(json_object_get(json_object_get(st, "policy"), "file")) :

@@ -138,8 +138,8 @@ static long loop_judge_cb(__u32 i, void *ctx)
 	if (!g.cfg)
 		return 1;
 	g.str4 = bpf_map_lookup_elem(&df_str4_o, &gen);
-	g.lv4 = bpf_map_lookup_elem(&df_lv4_o, &gen);
-	g.dst6 = bpf_map_lookup_elem(&df_dst6_o, &gen);
+	g.lv = bpf_map_lookup_elem(&df_lv_o, &gen);
+	g.rng6 = bpf_map_lookup_elem(&df_rng6_o, &gen);
 	g.ent = bpf_map_lookup_elem(&df_ent_o, &gen);
 	f.family = a->family;
 	__builtin_memcpy(f.daddr, a->addr, 16);

@@ -254,7 +254,7 @@ static void make_streams(const struct set *set, int family, struct df_emu *emu,
 /* Kernel memory of the active generation's destination maps. */
 static long active_memlock(void)
 {
-	static const char *const outers[] = { "df_str4_o", "df_lv4_o", "df_dst6_o", "df_ent_o" };
+	static const char *const outers[] = { "df_str4_o", "df_lv_o", "df_rng6_o", "df_ent_o" };
 	int sfd = df_loader_map_fd(L, "df_state");
 	struct df_state st;
 	__u32 zero = 0;

@@ -40,19 +40,29 @@ ${3:-}
 EOP
 }
 
+# mark_log: later wait_log calls look only at what the agent logs after now
+mark_log() { stat -c %s "$TMP/agent.log" 2>/dev/null > "$TMP/log.mark" || echo 0 > "$TMP/log.mark"; }
+
 # push FILE: the way configuration management does it, rename into place
 push() {
+	mark_log
 	cp "$1" "$TMP/etc/.policy.tmp" && mv "$TMP/etc/.policy.tmp" "$TMP/etc/policy.conf"
 }
 
-# wait_log TEXT: until the agent's log has TEXT (bounded: 5 s)
+# wait_log TEXT: until the agent's log has TEXT since the mark (bounded: 5 s)
 wait_log() {
-	for _ in $(seq 250); do grep -qF -- "$1" "$TMP/agent.log" && return 0; sleep 0.02; done
+	local from
+	from=$(cat "$TMP/log.mark" 2>/dev/null || echo 0)
+	for _ in $(seq 250); do
+		tail -c +"$((from + 1))" "$TMP/agent.log" | grep -qF -- "$1" && return 0
+		sleep 0.02
+	done
 	echo "agent log never said: $1"; tail -5 "$TMP/agent.log"; return 1
 }
 
 # The agent's pid lives in a file: cases run in subshells (tests/lib.sh).
 start_agent() {
+	mark_log
 	nsenter --net=/run/netns/"$NSA" "$DFD" --foreground --config "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
 	echo $! > "$TMP/agent.pid"
 }
@@ -223,6 +233,7 @@ a_deleted_then_recreated_policy_file_is_loaded() {
 	rm "$TMP/etc/policy.conf"
 	sleep 0.2
 	expect_eq "deleting the file changes nothing" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
+	mark_log
 	policy 5 5002 > "$TMP/etc/policy.conf"   # written in place, not renamed
 	wait_log "policy loaded (file changed): 'e2e' serial 5"
 }
@@ -231,6 +242,7 @@ sighup_reloads() {
 	policy 6 5006 > "$TMP/p6.conf"
 	# written through a descriptor kept open: no close, so the watch is
 	# silent and only SIGHUP makes the agent read it
+	mark_log
 	exec 9>"$TMP/etc/policy.conf"
 	cat "$TMP/p6.conf" >&9
 	kill -HUP "$(agent_pid)"
@@ -373,7 +385,7 @@ EOP
 
 # ktest ARGS...: "verdict reason agree" from the kernel (datafencectl test)
 ktest() {
-	ctl --json test "$@" | jq -r '"\(.kernel.verdict) \(.kernel.reason) \(.agree)"'
+	local out; out=$(ctl --json test "$@"); jq -r 'if .error then "error: \(.error) \(.diagnostics)" else "\(.kernel.verdict) \(.kernel.reason) \(.agree)" end' <<<"$out"
 }
 
 ctl_test_agrees_with_real_traffic() {

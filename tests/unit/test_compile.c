@@ -13,6 +13,8 @@
 
 #include "compile.h"
 #include "policy.h"
+#include "polgen.h"
+#include "verdict.h"
 
 static struct df_cidr C(const char *s)
 {
@@ -185,6 +187,84 @@ static void example_image_matches_golden(void **state)
 	df_diags_free(&d);
 }
 
+/* Many nested IPv6 prefixes make a range tree of several levels: its
+ * lookups (the emulator reads it as the kernel does) must match the
+ * reference evaluator everywhere, at the edges of every prefix too. */
+static void ipv6_range_tree_answers_longest_match(void **state)
+{
+	size_t cap = 1 << 22, n = 0;
+	char *text = malloc(cap);
+	struct df_rng r = { 42 };
+	struct df_diags d = { 0 };
+	struct df_image *img = NULL;
+	struct df_policy *p;
+	struct df_emu *emu;
+
+	n += (size_t)snprintf(text + n, cap - n,
+			      "policy = { name = \"t\"; serial = 1; };\n"
+			      "classes = ( { name = \"a\"; match = { uids = (1); }; } );\n"
+			      "destinations = (");
+	for (int dst = 0; dst < 4; dst++) {
+		n += (size_t)snprintf(text + n, cap - n, "%s{ name = \"d%d\"; ports = (%d); allow = [\"a\"]; cidrs = [",
+				      dst ? ", " : "", dst, 1000 + dst);
+		for (int i = 0; i < 1500; i++) {
+			/* nested under a few /32s, lengths 32..128 */
+			unsigned plen = 32 + df_rng_below(&r, 97);
+			struct df_cidr c = { .family = 6, .plen = (uint8_t)plen };
+			char b[DF_ADDRSTRLEN];
+
+			c.addr[0] = 0x20;
+			c.addr[1] = 0x01;
+			c.addr[2] = (uint8_t)df_rng_below(&r, 3);
+			c.addr[3] = (uint8_t)df_rng_below(&r, 4);
+			c.addr[4] = (uint8_t)df_rng_next(&r);
+			for (int k = 5; k < 16; k++)
+				c.addr[k] = (uint8_t)(df_rng_below(&r, 4) ? 0 : df_rng_next(&r));
+			df_cidr_mask(&c);
+			df_cidr_format(&c, true, b, sizeof(b));
+			n += (size_t)snprintf(text + n, cap - n, "%s\"%s\"", i ? ", " : "", b);
+		}
+		n += (size_t)snprintf(text + n, cap - n, "]; }");
+	}
+	snprintf(text + n, cap - n, ");\n");
+	p = parse(text);
+	assert_int_equal(df_compile(p, &img, &d), 0);
+	fprintf(stderr, "ipv6: %zu prefixes, %zu ranges, %u levels\n", img->n_dst6, img->n_ranges6, img->rng_levels);
+	assert_true(img->rng_levels >= 3);
+	emu = df_emu_new(img);
+	for (int i = 0; i < 20000; i++) {
+		struct df_packet pkt = { .proto = 6, .uid = 1 };
+		const struct df_dest *dd = &p->dests[df_rng_below(&r, 4)];
+		struct df_cidr c = dd->m.cidrs[df_rng_below(&r, (uint32_t)dd->m.n_cidrs)];
+		struct df_result ref, emr;
+
+		/* inside the prefix, at its first or last address, or just past it */
+		for (int k = c.plen; k < 128; k++)
+			if (i % 3 == 0 || (i % 3 == 1 && df_rng_below(&r, 2)))
+				c.addr[k / 8] |= (uint8_t)(0x80 >> (k % 8));
+		c.plen = 128;
+		pkt.dst = c;
+		df_addr_parse("fd00::1", &pkt.src);
+		pkt.dport = (uint16_t)(1000 + df_rng_below(&r, 4));
+		df_ref_verdict(p, &pkt, 1, 0, &ref);
+		df_emu_verdict(emu, &pkt, 1, 0, &emr);
+		if (ref.reason != emr.reason || ref.rule != emr.rule) {
+			char a[DF_ADDRSTRLEN];
+
+			df_cidr_format(&c, false, a, sizeof(a));
+			fprintf(stderr, "%s port %u: reference %s rule %d, range tree %s rule %d\n", a,
+				pkt.dport, df_reason_name(ref.reason), ref.rule,
+				df_reason_name(emr.reason), emr.rule);
+			fail();
+		}
+	}
+	df_emu_free(emu);
+	df_image_free(img);
+	df_policy_free(p);
+	df_diags_free(&d);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +273,7 @@ int main(void)
 		cmocka_unit_test(too_many_rules_on_one_address_is_e2big),
 		cmocka_unit_test(selectors_merge_per_key),
 		cmocka_unit_test(example_image_matches_golden),
+		cmocka_unit_test(ipv6_range_tree_answers_longest_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
