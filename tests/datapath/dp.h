@@ -111,8 +111,6 @@ static int dp_setup(struct dp_env *e, bool record_last)
 
 static void dp_teardown(struct dp_env *e)
 {
-	char path[1024];
-
 	df_loader_close(e->l);
 	e->l = NULL;
 	if (e->cg_orig[0])
@@ -127,7 +125,6 @@ static void dp_teardown(struct dp_env *e)
 	}
 	if (e->dir[0])
 		rmdir(e->dir);
-	snprintf(path, sizeof(path), "%s", e->dir);
 }
 
 /* Makes the kernel's clock (boot time + offset) read `unix_s` + 0.5 s. */
