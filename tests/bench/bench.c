@@ -30,6 +30,21 @@
 
 static struct df_loader *L;
 static char pin_dir[64];
+static char bench_dir[64];
+
+/* Every exit, early ones too, removes our pins and bpffs. */
+static void cleanup(void)
+{
+	if (!pin_dir[0])
+		return;
+	df_loader_close(L);
+	L = NULL;
+	df_loader_unload(pin_dir);
+	umount2(pin_dir, MNT_DETACH);
+	rmdir(pin_dir);
+	rmdir(bench_dir);
+	pin_dir[0] = '\0';
+}
 static int quick;
 
 static double now_ms(void)
@@ -412,11 +427,13 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(pin, sizeof(pin), "%s/bpf", dir);
-	snprintf(pin_dir, sizeof(pin_dir), "%s", pin);
 	if (mkdir(pin, 0700) || mount("bpf", pin, "bpf", 0, "mode=0700")) {
 		perror("bench: bpffs");
 		return 1;
 	}
+	snprintf(pin_dir, sizeof(pin_dir), "%s", pin);
+	snprintf(bench_dir, sizeof(bench_dir), "%s", dir);
+	atexit(cleanup);
 	o.pin_dir = pin;
 	err = df_loader_open(&o, &L);
 	if (err)
@@ -457,10 +474,5 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n_loop_rows; i++)
 		printf("| %s | v%d | %zu | %.0f | %.0f | %.2f |\n", loop_rows[i].name, loop_rows[i].family,
 		       loop_rows[i].n, loop_rows[i].lpm, loop_rows[i].judge, loop_rows[i].judge / loop_rows[i].lpm);
-	df_loader_close(L);
-	df_loader_unload(pin);
-	umount2(pin, MNT_DETACH);
-	rmdir(pin);
-	rmdir(dir);
-	return 0;
+	return 0; /* cleanup() runs at exit */
 }
