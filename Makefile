@@ -184,18 +184,18 @@ test: all $(FUZZ_BINS)
 
 check: test
 
-$(O)/bench.bpf.o: tests/bench/bench.bpf.c bpf/datafence.h bpf/maps.h bpf/pipeline.h | $(O)/lib
+$(O)/bench.bpf.o: tests/bench/bench.bpf.c tests/bench/bench.h bpf/datafence.h bpf/maps.h bpf/pipeline.h | $(O)/lib
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf \
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf -Itests/bench \
 		-Wall -Wno-unused-parameter $(WERROR) -c $< -o $@
 
 $(O)/bench.skel.h: $(O)/bench.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name bench_bpf > $@
 
-$(O)/bench: tests/bench/bench.c $(O)/bench.skel.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS)
+$(O)/bench: tests/bench/bench.c tests/bench/bench.h $(O)/bench.skel.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
+	$(Q)$(CC) $(CFLAGS) -Itests/bench $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
 
 bench: all $(O)/bench
 	$(Q)O=$(O) tests/bench/run.sh

@@ -20,6 +20,7 @@
 /* The datapath's own maps (pinned by name: the loaded policy) and pipeline. */
 #include "maps.h"
 #include "pipeline.h"
+#include "bench.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -73,11 +74,6 @@ int bench_lpm(struct __sk_buff *skb)
 /* Cache-cold streams as a loop inside one program run: many different
  * destinations, so the trie walk and the entries come from memory, without
  * the per-run socket set-up of BPF_PROG_TEST_RUN. */
-struct bench_addr {
-	__u8 family;
-	__u8 addr[16];
-	__u8 pad[3];
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

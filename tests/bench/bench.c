@@ -19,7 +19,9 @@
 #include <bpf/libbpf.h>
 
 #include "bench.skel.h"
+#include "bench.h"
 #include "compile.h"
+#include "frame.h"
 #include "loader.h"
 #include "polgen.h"
 #include "verdict.h"
@@ -136,39 +138,13 @@ static char *policy_text(const struct set *s, uint64_t serial)
 	return t;
 }
 
-/* An Ethernet/IP/TCP frame to addr:443. */
+/* An Ethernet/IP/TCP frame to addr:443 (the library's frame builder). */
 static size_t frame(const struct df_cidr *dst, uint8_t *buf)
 {
 	struct df_packet pkt = { .proto = 6, .sport = 40000, .dport = 443, .dst = *dst };
-	uint8_t *p = buf + 14;
-	uint16_t et = htons(dst->family == 4 ? 0x0800 : 0x86dd), pl;
 
 	df_addr_parse(dst->family == 4 ? "10.255.0.1" : "fd00::1", &pkt.src);
-	memset(buf, 0, 14);
-	memcpy(buf + 12, &et, 2);
-	if (dst->family == 4) {
-		memset(p, 0, 20);
-		p[0] = 0x45;
-		p[3] = 40;
-		p[8] = 64;
-		p[9] = 6;
-		memcpy(p + 12, pkt.src.addr, 4);
-		memcpy(p + 16, dst->addr, 4);
-		p += 20;
-	} else {
-		memset(p, 0, 40);
-		p[0] = 0x60;
-		pl = htons(20);
-		memcpy(p + 4, &pl, 2);
-		p[6] = 6;
-		p[7] = 64;
-		memcpy(p + 8, pkt.src.addr, 16);
-		memcpy(p + 24, dst->addr, 16);
-		p += 40;
-	}
-	memset(p, 0, 20);
-	p[0] = 40000 >> 8; p[1] = 40000 & 0xff; p[2] = 443 >> 8; p[3] = 443 & 0xff; p[12] = 0x50;
-	return (size_t)(p + 20 - buf);
+	return df_frame_build(&pkt, DF_SHAPE_PLAIN, buf);
 }
 
 /* Average ns per run inside the kernel (BPF_PROG_TEST_RUN's own clock). */
@@ -186,15 +162,9 @@ static double run_ns(int prog_fd, const uint8_t *data, size_t len, int repeat)
 }
 
 struct stream {
-	uint8_t (*frames)[96];
+	uint8_t (*frames)[DF_FRAME_MAX];
 	size_t *lens;
 	size_t n;
-};
-
-struct bench_addr {
-	__u8 family;
-	__u8 addr[16];
-	__u8 pad[3];
 };
 
 static struct loop_row {
