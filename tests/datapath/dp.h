@@ -143,16 +143,6 @@ static int dp_set_time(struct dp_env *e, int64_t unix_s)
 	return bpf_map_update_elem(fd, &zero, &st, BPF_ANY) ? -errno : 0;
 }
 
-/* Frame shapes: agent/frame.h. */
-#define dp_shape df_shape
-#define DP_PLAIN DF_SHAPE_PLAIN
-#define DP_FRAGMENT DF_SHAPE_FRAGMENT
-#define DP_TRUNC_L4 DF_SHAPE_TRUNC_L4
-#define DP_TRUNC_L3 DF_SHAPE_BAD_L3
-#define DP_EXTHDRS DF_SHAPE_EXTHDRS
-#define DP_EXTHDRS_DEEP DF_SHAPE_EXTHDRS_DEEP
-#define dp_frame df_frame_build
-
 /* Runs one program on a frame; the verdict it recorded in df_last. */
 static int dp_run_n(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
 		    uint32_t mark, int repeat, struct df_res *res, int *retval)

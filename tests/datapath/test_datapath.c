@@ -73,11 +73,11 @@ static void load(struct df_image *img)
 }
 
 /* Facts as the kernel will see them for this shape, from a random packet. */
-static enum dp_shape shape_facts(struct df_rng *r, struct df_packet *pkt)
+static enum df_shape shape_facts(struct df_rng *r, struct df_packet *pkt)
 {
 	uint32_t k = df_rng_below(r, 100);
-	enum dp_shape s = k < 6 ? DP_FRAGMENT : k < 9 ? DP_TRUNC_L4 : k < 11 ? DP_TRUNC_L3 :
-			  k < 15 ? DP_EXTHDRS : k < 17 ? DP_EXTHDRS_DEEP : DP_PLAIN;
+	enum df_shape s = k < 6 ? DF_SHAPE_FRAGMENT : k < 9 ? DF_SHAPE_TRUNC_L4 : k < 11 ? DF_SHAPE_BAD_L3 :
+			  k < 15 ? DF_SHAPE_EXTHDRS : k < 17 ? DF_SHAPE_EXTHDRS_DEEP : DF_SHAPE_PLAIN;
 
 	/* The frame's family is the destination's; the source follows it. */
 	if (pkt->src.family != pkt->dst.family) {
@@ -91,24 +91,24 @@ static enum dp_shape shape_facts(struct df_rng *r, struct df_packet *pkt)
 			df_addr_parse("10.255.0.1", &pkt->src);
 		}
 	}
-	if ((s == DP_EXTHDRS || s == DP_EXTHDRS_DEEP) && pkt->dst.family != 6)
-		s = DP_PLAIN;
+	if ((s == DF_SHAPE_EXTHDRS || s == DF_SHAPE_EXTHDRS_DEEP) && pkt->dst.family != 6)
+		s = DF_SHAPE_PLAIN;
 	switch (s) {
-	case DP_FRAGMENT:
+	case DF_SHAPE_FRAGMENT:
 		pkt->flags = DF_PKT_NO_PORTS;
 		pkt->sport = pkt->dport = 0;
 		break;
-	case DP_TRUNC_L4:
+	case DF_SHAPE_TRUNC_L4:
 		if (!(df_proto_bit(pkt->proto) & DF_P_PORTED))
-			return DP_PLAIN;
+			return DF_SHAPE_PLAIN;
 		pkt->flags = DF_PKT_MALFORMED;
 		pkt->sport = pkt->dport = 0;
 		break;
-	case DP_EXTHDRS_DEEP:
+	case DF_SHAPE_EXTHDRS_DEEP:
 		pkt->flags = DF_PKT_MALFORMED;
 		pkt->sport = pkt->dport = 0;
 		break;
-	case DP_TRUNC_L3:
+	case DF_SHAPE_BAD_L3:
 		pkt->flags = DF_PKT_MALFORMED;
 		pkt->sport = pkt->dport = 0;
 		memset(&pkt->src, 0, sizeof(pkt->src));
@@ -122,7 +122,7 @@ static enum dp_shape shape_facts(struct df_rng *r, struct df_packet *pkt)
 	return s;
 }
 
-static const char *shape_name(enum dp_shape s)
+static const char *shape_name(enum df_shape s)
 {
 	static const char *const n[] = { "plain", "fragment", "trunc-l4", "bad-l3", "exthdrs",
 					 "exthdrs-deep" };
@@ -177,13 +177,13 @@ static void datapath_matches_emulator_and_reference(void **state)
 			int64_t now;
 			uint8_t frame[256];
 			size_t len;
-			enum dp_shape shape;
+			enum df_shape shape;
 
 			df_polgen_packet(&r, p, &pkt, &now);
 			pkt.uid = 0;       /* BPF_PROG_TEST_RUN's socket belongs to root */
 			pkt.cgroup = cg;   /* and to this process's cgroup */
 			shape = shape_facts(&r, &pkt);
-			len = dp_frame(&pkt, shape, frame);
+			len = df_frame_build(&pkt, shape, frame);
 			df_emu_verdict(emu, &pkt, df_emu_classify(emu, &pkt), now, &emr);
 			if (!pkt.flags) {
 				df_ref_verdict(p, &pkt, df_ref_classify(p, &pkt), now, &ref);
@@ -247,7 +247,7 @@ static void datapath_matches_emulator_and_reference(void **state)
 	fprintf(stderr, "datapath: %lu kernel verdicts agree (%lu packets also vs the reference)\n",
 		judged, vs_ref);
 	for (int s = 0; s < 6; s++)
-		fprintf(stderr, "  shape %-13s %lu\n", shape_name((enum dp_shape)s), shapes[s]);
+		fprintf(stderr, "  shape %-13s %lu\n", shape_name((enum df_shape)s), shapes[s]);
 	for (int k = 0; k < DF_REASON__MAX; k++)
 		fprintf(stderr, "  %-22s %lu\n", df_reason_name((enum df_reason)k), reasons[k]);
 	for (int k = 0; k < DF_REASON__MAX; k++)
@@ -374,7 +374,7 @@ static void swap_is_atomic(void **state)
 		pkts[i].cgroup = cg;
 		shape_facts(&r, &pkts[i]);
 		pkts[i].flags = 0; /* plain packets only */
-		lens[i] = dp_frame(&pkts[i], DP_PLAIN, frames[i]);
+		lens[i] = df_frame_build(&pkts[i], DF_SHAPE_PLAIN, frames[i]);
 		for (int k = 0; k < 2; k++)
 			df_emu_verdict(emu[k], &pkts[i], df_emu_classify(emu[k], &pkts[i]), now, &want[k][i]);
 		differ += !same(&want[0][i], &want[1][i]);
@@ -460,7 +460,7 @@ static void tcp_frame(const char *src, const char *dst, uint16_t sport, uint16_t
 
 	df_addr_parse(src, &pkt.src);
 	df_addr_parse(dst, &pkt.dst);
-	*len = dp_frame(&pkt, DP_PLAIN, frame);
+	*len = df_frame_build(&pkt, DF_SHAPE_PLAIN, frame);
 }
 
 static void drop_events_carry_the_facts(void **state)
