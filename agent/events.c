@@ -46,6 +46,20 @@ static const char *proto_str(__u8 proto, char *buf, size_t len)
 	return buf;
 }
 
+void df_drops_keep(json_t *arr, json_t *rec, const char *cls, long limit)
+{
+	bool match = !cls;
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(json_object_get(rec, "classes"), i, c)
+		match |= cls && json_is_string(c) && !strcmp(json_string_value(c), cls);
+	if (match)
+		json_array_append(arr, rec);
+	while (limit >= 0 && (long)json_array_size(arr) > limit)
+		json_array_remove(arr, 0); /* keep the newest */
+}
+
 char *df_event_json(const struct df_event *e, const struct df_policy *p,
 		    const struct df_event_names *n)
 {

@@ -24,4 +24,10 @@ char *df_event_json(const struct df_event *e, const struct df_policy *p,
 void df_event_summary(const struct df_event *e, const struct df_policy *p, char *buf, size_t len);
 const char *df_hook_name(unsigned int hook);
 
+/* Drop-record selection shared by the agent's recent drops and the CLI's
+ * reading of the drop log: appends `rec` (a drop record) to `arr` if it
+ * carries class `cls` (NULL: any), keeping the newest `limit` (< 0: all). */
+struct json_t;
+void df_drops_keep(struct json_t *arr, struct json_t *rec, const char *cls, long limit);
+
 #endif

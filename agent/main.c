@@ -492,25 +492,11 @@ static json_t *drops_json(struct agent *a, json_t *req)
 	for (size_t k = 0; k < a->recent_n; k++) {
 		size_t i = (a->recent_head + N_RECENT - a->recent_n + k) % N_RECENT;
 		json_t *rec = json_loads(a->recent[i], 0, NULL);
-		bool match = rec != NULL;
 
-		if (match && json_integer_value(json_object_get(rec, "seq")) < since)
-			match = false;
-		if (match && cls) {
-			size_t j;
-			json_t *c;
-			bool has = false;
-
-			json_array_foreach(json_object_get(rec, "classes"), j, c)
-				has |= json_is_string(c) && !strcmp(json_string_value(c), cls);
-			match = has;
-		}
-		if (match)
-			json_array_append(arr, rec);
+		if (rec && json_integer_value(json_object_get(rec, "seq")) >= since)
+			df_drops_keep(arr, rec, cls, (long)limit);
 		json_decref(rec);
 	}
-	while (limit >= 0 && (json_int_t)json_array_size(arr) > limit)
-		json_array_remove(arr, 0); /* keep the newest */
 	return json_pack("{s:b, s:o}", "ok", 1, "drops", arr);
 }
 

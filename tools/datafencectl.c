@@ -926,9 +926,9 @@ static json_t *drops_from_log(const char *path, const char *cls, long limit, cha
 			      size_t whylen)
 {
 	FILE *f = fopen(path, "r");
-	json_t *arr = json_array(), *c;
+	json_t *arr = json_array();
 	char *line = NULL;
-	size_t cap = 0, i;
+	size_t cap = 0;
 
 	if (!f) {
 		snprintf(why + strlen(why), whylen - strlen(why), "; no drop log %s: %s", path,
@@ -938,18 +938,10 @@ static json_t *drops_from_log(const char *path, const char *cls, long limit, cha
 	}
 	while (getline(&line, &cap, f) > 0) {
 		json_t *rec = json_loads(line, 0, NULL);
-		bool match = rec != NULL;
 
-		if (match && cls) {
-			match = false;
-			json_array_foreach(json_object_get(rec, "classes"), i, c)
-				match |= json_is_string(c) && !strcmp(json_string_value(c), cls);
-		}
-		if (match)
-			json_array_append(arr, rec);
+		if (rec)
+			df_drops_keep(arr, rec, cls, limit);
 		json_decref(rec);
-		while (limit >= 0 && (long)json_array_size(arr) > limit)
-			json_array_remove(arr, 0);
 	}
 	free(line);
 	fclose(f);
