@@ -324,7 +324,7 @@ static void pick_cidr(struct df_rng *r, const struct df_policy *p, struct df_cid
 	*out = addr_in(r, &c);
 }
 
-static uint16_t pick_port(struct df_rng *r, const struct df_policy *p)
+static uint16_t pick_port(struct df_rng *r)
 {
 	static const uint16_t pool[] = { 22, 53, 443, 9000, 9100, 65535, 1, 80 };
 	uint16_t base = pool[df_rng_below(r, 8)];
@@ -335,7 +335,6 @@ static uint16_t pick_port(struct df_rng *r, const struct df_policy *p)
 	case 2: return (uint16_t)df_rng_below(r, 65536);
 	default: return base;
 	}
-	(void)p;
 }
 
 void df_polgen_packet(struct df_rng *r, const struct df_policy *p, struct df_packet *pkt,
@@ -363,8 +362,8 @@ void df_polgen_packet(struct df_rng *r, const struct df_policy *p, struct df_pac
 	pick_cidr(r, p, &pkt->src);
 	pkt->proto = protos[df_rng_below(r, 8)];
 	if (df_proto_bit(pkt->proto) & DF_P_PORTED) {
-		pkt->dport = pick_port(r, p);
-		pkt->sport = pick_port(r, p);
+		pkt->dport = pick_port(r);
+		pkt->sport = pick_port(r);
 	}
 	pkt->uid = df_rng_below(r, 8) ? 1000 + df_rng_below(r, 8) : DF_UID_NONE;
 	pkt->mark = df_rng_below(r, 2) ? df_rng_below(r, 4) << 4 | df_rng_below(r, 16) << 8 :

@@ -362,8 +362,7 @@ static __always_inline int df_ctz(__u64 m)
  * linear (the verifier checks the callback once, not 64 unrolled bodies);
  * the callback finds the entry map again from the generation number. */
 struct df_scan {
-	struct df_rng_walk w; /* first: the IPv6 walk, before the scan starts */
-	__u32 gen;
+	struct df_rng_walk w; /* first: the IPv6 walk (w.gen is the generation) */
 	__u32 first;
 	__u64 now;      /* unix seconds */
 	__u16 dport;
@@ -378,7 +377,7 @@ struct df_scan {
 
 static __always_inline const struct df_entry *df_scan_entry(struct df_scan *s, __u32 i)
 {
-	void *ent = bpf_map_lookup_elem(&df_ent_o, &s->gen);
+	void *ent = bpf_map_lookup_elem(&df_ent_o, &s->w.gen);
 	__u32 idx = s->first + i;
 
 	return ent ? bpf_map_lookup_elem(ent, &idx) : NULL;
@@ -460,7 +459,6 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 	const struct df_leaf *leaf = NULL;
 	struct df_scan s = {
 		.w.gen = gen,
-		.gen = gen,
 		.now = now_ns / 1000000000ULL,
 		.dport = f->dport,
 		.pbit = df_proto_bit(f->proto),
