@@ -560,6 +560,115 @@ static int rng_close(struct rng_build *b, struct u128 *end, uint32_t *val, size_
 	return err;
 }
 
+uint32_t df_rng6_walk(const struct df_image *img, uint64_t hi, uint64_t lo, uint32_t lv0,
+		      uint32_t blk, uint32_t *path)
+{
+	for (uint32_t l = lv0; l < img->rng_levels; l++) {
+		const struct df_rng_node *nd = &img->rng6[img->rng_off[l] + blk];
+		uint32_t cnt = 0;
+
+		if (path)
+			path[l] = blk;
+		for (int j = 0; j < DF_RNG_FANOUT; j++)
+			cnt += nd->hi[j] < hi || (nd->hi[j] == hi && nd->lo[j] <= lo);
+		cnt = cnt ? cnt - 1 : 0;
+		blk = blk * DF_RNG_FANOUT + cnt;
+		if (l + 1 == img->rng_levels) {
+			if (path)
+				path[l + 1] = blk; /* the range's key */
+			return nd->val[cnt];
+		}
+		if (blk >= img->rng_blocks[l + 1])
+			blk = img->rng_blocks[l + 1] - 1;
+	}
+	return 0;
+}
+
+uint32_t df_rng6_lookup(const struct df_image *img, uint64_t hi, uint64_t lo)
+{
+	uint32_t e;
+
+	if (!img->rng_levels)
+		return 0;
+	if (!img->rng_dir_bits)
+		return df_rng6_walk(img, hi, lo, 0, 0, NULL);
+	e = img->dir6[hi >> (64 - img->rng_dir_bits)];
+	if (e & DF_DIR_FINAL)
+		return e & ~DF_DIR_FINAL;
+	return df_rng6_walk(img, hi, lo, e >> DF_DIR_LEVEL_SHIFT, e & DF_DIR_NODE_MASK, NULL);
+}
+
+/* The directory: about one range per slot, at most 2^DF_DIR_MAX_BITS
+ * slots. Each level's node is monotone in the address, so the nodes the
+ * slot's first and last address reach bound the walk of every address
+ * between them: where their paths meet, the slot's walk can start; when
+ * both end at the same range, the slot is that range's leaf. Below the
+ * all-ones address, a walk's path is the base-8 digits of the index of the
+ * range it ends at, so one sweep over the range starts finds both ends; the
+ * last slot (it holds the all-ones address, which walks into the padding)
+ * is walked. */
+_Static_assert(DF_RNG_FANOUT == 8, "compile_dir6 reads paths as base-8 digits");
+
+static int compile_dir6(struct df_image *img)
+{
+	const struct df_rng_node *keys;
+	uint32_t bits = 1, levels = img->rng_levels, first[DF_RNG_MAX_LEVELS + 1],
+		 last[DF_RNG_MAX_LEVELS + 1];
+	size_t p = 0, n = img->n_ranges6;
+
+	if (!levels)
+		return 0;
+	keys = &img->rng6[img->rng_off[levels - 1]];
+	while (bits < DF_DIR_MAX_BITS && (1ULL << bits) < n)
+		bits++;
+	img->dir6 = calloc(1ULL << bits, sizeof(*img->dir6));
+	if (!img->dir6)
+		return -ENOMEM;
+	img->rng_dir_bits = bits;
+	for (uint64_t s = 0; s < 1ULL << bits; s++) {
+		uint64_t start = s << (64 - bits), end = start | (~0ULL >> bits);
+		size_t p1, p2;
+		uint32_t l;
+
+		/* p: the last range starting at or before the slot's first address */
+		while (p + 1 < n && keys[(p + 1) / DF_RNG_FANOUT].hi[(p + 1) % DF_RNG_FANOUT] <= start &&
+		       (keys[(p + 1) / DF_RNG_FANOUT].hi[(p + 1) % DF_RNG_FANOUT] < start ||
+			!keys[(p + 1) / DF_RNG_FANOUT].lo[(p + 1) % DF_RNG_FANOUT]))
+			p++;
+		p1 = p;
+		p2 = p;
+		while (p2 + 1 < n && keys[(p2 + 1) / DF_RNG_FANOUT].hi[(p2 + 1) % DF_RNG_FANOUT] <= end)
+			p2++;
+		if (s + 1 == 1ULL << bits) { /* the all-ones address: walk */
+			uint32_t v = df_rng6_walk(img, start, 0, 0, 0, first);
+
+			df_rng6_walk(img, end, ~0ULL, 0, 0, last);
+			if (first[levels] == last[levels]) {
+				img->dir6[s] = DF_DIR_FINAL | v;
+				continue;
+			}
+		} else {
+			if (p1 == p2) { /* one range for the whole slot */
+				img->dir6[s] = DF_DIR_FINAL | keys[p1 / DF_RNG_FANOUT].val[p1 % DF_RNG_FANOUT];
+				continue;
+			}
+			for (l = 0; l < levels; l++) {
+				uint32_t shift = 3 * (levels - l); /* DF_RNG_FANOUT == 8 */
+
+				first[l] = (uint32_t)(p1 >> shift);
+				last[l] = (uint32_t)(p2 >> shift);
+			}
+		}
+		l = levels - 1;
+		while (l > 0 && first[l] != last[l])
+			l--;
+		if (first[l] > DF_DIR_NODE_MASK)
+			return -E2BIG;
+		img->dir6[s] = l << DF_DIR_LEVEL_SHIFT | first[l];
+	}
+	return 0;
+}
+
 /* dst6 is in prefix-tree preorder (compile_dsts emits it sorted by address,
  * then length), so a stack of open prefixes yields the disjoint ranges. */
 static int compile_rng6(struct df_image *img)
@@ -644,7 +753,7 @@ static int compile_rng6(struct df_image *img)
 cleanup:
 	free(b.start);
 	free(b.val);
-	return err;
+	return err ? err : compile_dir6(img);
 }
 
 /* ---- classification selectors ---------------------------------------------- */
@@ -836,6 +945,7 @@ void df_image_free(struct df_image *img)
 	free(img->dst4);
 	free(img->stride4);
 	free(img->rng6);
+	free(img->dir6);
 	free(img->dleaves);
 	free(img->dst6);
 	free(img->entries);
@@ -896,8 +1006,8 @@ void df_image_dump(const struct df_image *img, const struct df_policy *p, FILE *
 	}
 	fprintf(out, "stride4 slots=%zu chunks=%zu leaves=%zu\n", img->n_stride4,
 		(img->n_stride4 - DF_STRIDE_ROOT) / DF_STRIDE_CHUNK, img->n_dleaves);
-	fprintf(out, "rng6 ranges=%zu nodes=%zu levels=%u\n", img->n_ranges6, img->n_rng6,
-		img->rng_levels);
+	fprintf(out, "rng6 ranges=%zu nodes=%zu levels=%u dir_bits=%u\n", img->n_ranges6,
+		img->n_rng6, img->rng_levels, img->rng_dir_bits);
 	for (size_t i = 0; i < img->n_dst6; i++) {
 		fprintf(out, "dst ");
 		dump_key(out, 6, img->dst6[i].key.addr, img->dst6[i].key.prefixlen);

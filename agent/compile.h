@@ -66,11 +66,22 @@ struct df_image {
 	size_t n_rng6;        /* nodes */
 	size_t n_ranges6;     /* ranges (keys of the last level) */
 	uint32_t rng_levels, rng_off[DF_RNG_MAX_LEVELS], rng_blocks[DF_RNG_MAX_LEVELS];
+	uint32_t *dir6;       /* the tree's directory (DF_DIR_*), 1 << rng_dir_bits slots */
+	uint32_t rng_dir_bits;
 	struct df_leaf *dleaves; /* what stride slots and ranges point to */
 	size_t n_dleaves;
 	size_t n_leaves;      /* distinct entry lists */
 	size_t max_leaf_len;  /* longest entry list: the bound of the scan */
 };
+
+/* The IPv6 range tree walk as the kernel does it, from level lv0 and node
+ * blk (the root: 0, 0) for the address (hi, lo): returns the range's value
+ * (leaf index + 1, 0: no prefix) and, if path is not NULL, stores the node
+ * read at each level. */
+uint32_t df_rng6_walk(const struct df_image *img, uint64_t hi, uint64_t lo, uint32_t lv0,
+		      uint32_t blk, uint32_t *path);
+/* The same through the directory, as the kernel starts it. */
+uint32_t df_rng6_lookup(const struct df_image *img, uint64_t hi, uint64_t lo);
 
 /* Compiles; on error returns -E2BIG/-ENOMEM with a diagnostic in diags. */
 int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags *diags);

@@ -217,31 +217,17 @@ static const struct df_leaf *stride4_lookup(const struct df_image *img, const ui
 	return v ? &img->dleaves[v - 1] : NULL;
 }
 
-/* IPv6: down the range tree, one node per level, as the kernel reads it. */
+/* IPv6: the directory, then down the range tree, as the kernel reads them. */
 static const struct df_leaf *rng6_lookup(const struct df_image *img, const uint8_t *addr)
 {
 	uint64_t hi = 0, lo = 0;
-	uint32_t blk = 0, val = 0;
+	uint32_t val;
 
 	for (int i = 0; i < 8; i++) {
 		hi = hi << 8 | addr[i];
 		lo = lo << 8 | addr[8 + i];
 	}
-	for (uint32_t l = 0; l < img->rng_levels; l++) {
-		const struct df_rng_node *nd = &img->rng6[img->rng_off[l] + blk];
-		uint32_t cnt = 0;
-
-		for (int j = 0; j < DF_RNG_FANOUT; j++)
-			cnt += nd->hi[j] < hi || (nd->hi[j] == hi && nd->lo[j] <= lo);
-		cnt = cnt ? cnt - 1 : 0;
-		if (l + 1 == img->rng_levels) {
-			val = nd->val[cnt];
-			break;
-		}
-		blk = blk * DF_RNG_FANOUT + cnt;
-		if (blk >= img->rng_blocks[l + 1])
-			blk = img->rng_blocks[l + 1] - 1;
-	}
+	val = df_rng6_lookup(img, hi, lo);
 	return val ? &img->dleaves[val - 1] : NULL;
 }
 

@@ -482,15 +482,15 @@ static int fill_mmap(int fd, const void *src, size_t bytes)
 }
 
 /* The per-generation maps: outer map, and how to make its inner map. */
-enum { G_CFG, G_STR4, G_LV, G_RNG6, G_SRC, G_ENT, G_SEL, G__MAX };
+enum { G_CFG, G_STR4, G_LV, G_RNG6, G_DIR6, G_SRC, G_ENT, G_SEL, G__MAX };
 
 int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_diags *d)
 {
 	struct bpf_map *outers[G__MAX] = {
 		[G_CFG] = l->skel->maps.df_cfg_o,   [G_STR4] = l->skel->maps.df_str4_o,
 		[G_LV] = l->skel->maps.df_lv_o,     [G_RNG6] = l->skel->maps.df_rng6_o,
-		[G_SRC] = l->skel->maps.df_src_o,   [G_ENT] = l->skel->maps.df_ent_o,
-		[G_SEL] = l->skel->maps.df_sel_o,
+		[G_DIR6] = l->skel->maps.df_dir6_o, [G_SRC] = l->skel->maps.df_src_o,
+		[G_ENT] = l->skel->maps.df_ent_o,   [G_SEL] = l->skel->maps.df_sel_o,
 	};
 	int fds[G__MAX];
 	struct df_state st;
@@ -537,6 +537,7 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 	if (img->n_uids || img->n_cgroups)
 		cfg->flags |= DF_CFG_HAS_SEL;
 	cfg->rng_levels = img->rng_levels;
+	cfg->rng_dir_bits = img->rng_dir_bits;
 	memcpy(cfg->rng_off, img->rng_off, sizeof(cfg->rng_off));
 	memcpy(cfg->rng_blocks, img->rng_blocks, sizeof(cfg->rng_blocks));
 
@@ -548,6 +549,10 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 			    img->n_dleaves, BPF_F_INNER_MAP);
 	fds[G_RNG6] = new_map(BPF_MAP_TYPE_ARRAY, "df_rng6", 4, sizeof(struct df_rng_node),
 			      img->n_rng6, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	/* two u32 slots per element, as for the stride table (at least one) */
+	fds[G_DIR6] = new_map(BPF_MAP_TYPE_ARRAY, "df_dir6", 4, 8,
+			      img->rng_dir_bits ? 1U << (img->rng_dir_bits - 1) : 1,
+			      BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	fds[G_SRC] = new_map(BPF_MAP_TYPE_LPM_TRIE, "df_src", sizeof(struct df_src_key), 8,
 			     img->n_src4 + img->n_src6, BPF_F_NO_PREALLOC);
 	fds[G_ENT] = new_map(BPF_MAP_TYPE_ARRAY, "df_ent", 4, sizeof(struct df_entry),
@@ -572,6 +577,8 @@ int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_di
 	err = fill_mmap(fds[G_STR4], img->stride4, img->n_stride4 * sizeof(uint32_t));
 	if (!err && img->n_rng6)
 		err = fill_mmap(fds[G_RNG6], img->rng6, img->n_rng6 * sizeof(*img->rng6));
+	if (!err && img->rng_dir_bits)
+		err = fill_mmap(fds[G_DIR6], img->dir6, sizeof(*img->dir6) << img->rng_dir_bits);
 
 	/* Keys and values live side by side in the image: split them. */
 	if (!err) {

@@ -93,6 +93,18 @@ struct df_rng_node {
 	__u32 val[DF_RNG_FANOUT]; /* last level: leaf index + 1 (0: no prefix) */
 };
 
+/* In front of the tree, a directory indexed by the address's top
+ * df_cfg.rng_dir_bits bits (sized to about one range per slot) says where
+ * the walk may start: the deepest node every address of that slot passes
+ * through (the walk is monotone in the address, so the nodes the slot's
+ * first and last address reach bound it), or the slot's leaf outright when
+ * one range covers the whole slot. A lookup then reads one or two levels
+ * instead of the whole height. Slots are u32, two per 8-byte element. */
+#define DF_DIR_FINAL 0x80000000u /* low 31 bits: leaf index + 1 (0: no prefix) */
+#define DF_DIR_LEVEL_SHIFT 27    /* otherwise: start level << 27 | node */
+#define DF_DIR_NODE_MASK 0x07ffffffu
+#define DF_DIR_MAX_BITS 20
+
 /* One rule entry: a destination (or exception) with one port range. */
 #define DF_RULE_DEST 0
 #define DF_RULE_EXCEPTION 1
@@ -158,6 +170,7 @@ enum df_hook {
 #define DF_MAP_STR4     "df_str4_o"
 #define DF_MAP_LV       "df_lv_o"
 #define DF_MAP_RNG6     "df_rng6_o"
+#define DF_MAP_DIR6     "df_dir6_o"
 #define DF_MAP_SRC      "df_src_o"
 #define DF_MAP_ENTRIES  "df_ent_o"
 #define DF_MAP_SEL      "df_sel_o"
@@ -190,7 +203,7 @@ struct df_cfg {
 	__u32 max_cg_level; /* deepest cgroup selector (root = 0) */
 	__u32 flags;        /* DF_CFG_* */
 	__u32 rng_levels;   /* IPv6 range tree: levels (0: no IPv6 prefix) */
-	__u32 rng_pad;
+	__u32 rng_dir_bits; /* directory in front of the tree: top bits indexed (0: none) */
 	__u32 rng_off[DF_RNG_MAX_LEVELS];    /* first node of each level, root first */
 	__u32 rng_blocks[DF_RNG_MAX_LEVELS]; /* nodes in each level */
 	struct df_mark_rule marks[DF_MAX_MARK_RULES];

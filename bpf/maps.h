@@ -85,6 +85,23 @@ struct {
 	__array(values, struct df_rng6_inner);
 } df_rng6_o SEC(".maps");
 
+/* The directory in front of the IPv6 tree: u32 slots, two per element. */
+struct df_dir6_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 8);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct df_dir6_inner);
+} df_dir6_o SEC(".maps");
+
 /* local_addrs selectors: (family, source prefix) -> class mask. */
 struct df_src_inner {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -209,7 +209,7 @@ struct df_rng_walk {
 	__u32 blk;
 	__u64 hi, lo;
 	__u32 val;
-	__u32 pad;
+	__u32 lv0; /* level the directory starts the walk at */
 };
 
 static long df_rng_cb(__u32 l, void *ctx)
@@ -218,7 +218,7 @@ static long df_rng_cb(__u32 l, void *ctx)
 	const struct df_cfg *cfg = df_cfg_of(w->gen);
 	void *rng = bpf_map_lookup_elem(&df_rng6_o, &w->gen);
 	const struct df_rng_node *nd;
-	__u32 idx, cnt = 0, lv = l & 15; /* a bound the verifier sees */
+	__u32 idx, cnt = 0, lv = (w->lv0 + l) & 15; /* a bound the verifier sees */
 	int j;
 
 	if (!cfg || !rng || lv >= DF_RNG_MAX_LEVELS)
@@ -230,7 +230,7 @@ static long df_rng_cb(__u32 l, void *ctx)
 	for (j = 0; j < DF_RNG_FANOUT; j++)
 		cnt += nd->hi[j] < w->hi || (nd->hi[j] == w->hi && nd->lo[j] <= w->lo);
 	cnt = cnt ? cnt - 1 : 0;
-	if (l + 1 >= cfg->rng_levels) {
+	if (lv + 1 >= cfg->rng_levels) {
 		w->val = nd->val[cnt & (DF_RNG_FANOUT - 1)];
 		return 1;
 	}
@@ -243,20 +243,34 @@ static long df_rng_cb(__u32 l, void *ctx)
 static __always_inline const struct df_leaf *df_lookup6(const struct df_gen *g,
 							struct df_rng_walk *w, const __u8 *d)
 {
-	__u32 levels = g->cfg->rng_levels, idx;
+	__u32 levels = g->cfg->rng_levels, bits = g->cfg->rng_dir_bits, idx, e = 0;
+	void *dir;
 	int i;
 
-	if (!levels || !g->lv)
+	if (!levels || levels > DF_RNG_MAX_LEVELS || !g->lv)
 		return NULL;
 	w->blk = 0;
 	w->val = 0;
+	w->lv0 = 0;
 	w->hi = 0;
 	w->lo = 0;
 	for (i = 0; i < 8; i++) {
 		w->hi = w->hi << 8 | d[i];
 		w->lo = w->lo << 8 | d[8 + i];
 	}
-	bpf_loop(levels > DF_RNG_MAX_LEVELS ? DF_RNG_MAX_LEVELS : levels, df_rng_cb, w, 0);
+	if (bits && bits <= DF_DIR_MAX_BITS) {
+		dir = bpf_map_lookup_elem(&df_dir6_o, &w->gen);
+		if (!dir || df_slot(dir, (__u32)(w->hi >> (64 - bits)), &e))
+			return NULL;
+		if (e & DF_DIR_FINAL) {
+			w->val = e & ~DF_DIR_FINAL;
+		} else {
+			w->lv0 = e >> DF_DIR_LEVEL_SHIFT;
+			w->blk = e & DF_DIR_NODE_MASK;
+		}
+	}
+	if (!(e & DF_DIR_FINAL) && w->lv0 < levels)
+		bpf_loop(levels - w->lv0, df_rng_cb, w, 0);
 	if (!w->val)
 		return NULL;
 	idx = w->val - 1;

@@ -239,14 +239,15 @@ static void make_streams(const struct set *set, int family, struct df_emu *emu,
 /* Kernel memory of the active generation's destination maps. */
 static long active_memlock(void)
 {
-	static const char *const outers[] = { "df_str4_o", "df_lv_o", "df_rng6_o", "df_ent_o" };
+	static const char *const outers[] = { "df_str4_o", "df_lv_o", "df_rng6_o", "df_dir6_o",
+					      "df_ent_o" };
 	int sfd = df_loader_map_fd(L, "df_state");
 	struct df_state st;
 	__u32 zero = 0;
 	long total = 0;
 
 	bpf_map_lookup_elem(sfd, &zero, &st);
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof(outers) / sizeof(outers[0]); i++) {
 		__u32 id = 0;
 		int fd;
 		char path[64], line[128];
@@ -385,6 +386,19 @@ static void bench_set(struct set *s, uint64_t serial)
 	df_diags_free(&d);
 }
 
+/* DF_BENCH_ONLY=FAMILY:SIZE (e.g. 6:1000000) runs that random set alone
+ * (and skips the real sets). */
+static bool skip_random(int family, size_t n)
+{
+	const char *o = getenv("DF_BENCH_ONLY");
+	char want[32];
+
+	if (!o)
+		return false;
+	snprintf(want, sizeof(want), "%d:%zu", family, n);
+	return strcmp(o, want) != 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct df_loader_opts o = { 0 };
@@ -416,7 +430,7 @@ int main(int argc, char **argv)
 
 			if (quick && sizes[i] > 100000)
 				continue;
-			if (getenv("DF_BENCH_ONLY") && (family != 4 || sizes[i] != 10000))
+			if (skip_random(family, sizes[i]))
 				continue;
 			random_set(&s, family, sizes[i], 42 + sizes[i]);
 			bench_set(&s, serial++);

@@ -265,6 +265,80 @@ static void ipv6_range_tree_answers_longest_match(void **state)
 	free(text);
 }
 
+/* The directory in front of the IPv6 tree must only shorten walks: for
+ * prefixes spread over the whole space (slots of every kind: one range,
+ * a start below the root, the root), a lookup through it equals the walk
+ * from the root, at slot edges, prefix edges and random addresses. */
+static void ipv6_directory_equals_walk_from_root(void **state)
+{
+	size_t cap = 1 << 22, n = 0, kinds[3] = { 0 };
+	char *text = malloc(cap);
+	struct df_rng r = { 7 };
+	struct df_diags d = { 0 };
+	struct df_image *img = NULL;
+	struct df_policy *p;
+	uint64_t edges[4000][2];
+
+	(void)state;
+	n += (size_t)snprintf(text + n, cap - n,
+			      "policy = { name = \"t\"; serial = 1; };\n"
+			      "classes = ( { name = \"a\"; match = { uids = (1); }; } );\n"
+			      "destinations = ( { name = \"d\"; ports = (1); allow = [\"a\"]; cidrs = [");
+	for (int i = 0; i < 4000; i++) {
+		struct df_cidr c = { .family = 6, .plen = (uint8_t)(8 + df_rng_below(&r, 121)) };
+		uint64_t a = df_rng_next(&r), b = df_rng_next(&r);
+		char buf[DF_ADDRSTRLEN];
+
+		if (i % 4 == 0) /* some clustered, so that slots hold many ranges */
+			a = (a & 0xffffffffULL) | 0x20010db800000000ULL;
+		for (int k = 0; k < 8; k++) {
+			c.addr[k] = (uint8_t)(a >> (56 - 8 * k));
+			c.addr[8 + k] = (uint8_t)(b >> (56 - 8 * k));
+		}
+		df_cidr_mask(&c);
+		edges[i][0] = 0;
+		for (int k = 0; k < 8; k++)
+			edges[i][0] = edges[i][0] << 8 | c.addr[k];
+		edges[i][1] = 0;
+		for (int k = 8; k < 16; k++)
+			edges[i][1] = edges[i][1] << 8 | c.addr[k];
+		df_cidr_format(&c, true, buf, sizeof(buf));
+		n += (size_t)snprintf(text + n, cap - n, "%s\"%s\"", i ? ", " : "", buf);
+	}
+	snprintf(text + n, cap - n, "]; } );\n");
+	p = parse(text);
+	assert_int_equal(df_compile(p, &img, &d), 0);
+	assert_true(img->rng_levels >= 3);
+	assert_true(img->rng_dir_bits > 0);
+	for (uint64_t s = 0; s < 1ULL << img->rng_dir_bits; s++) {
+		uint32_t e = img->dir6[s];
+
+		kinds[(e & DF_DIR_FINAL) ? 0 : (e >> DF_DIR_LEVEL_SHIFT) ? 1 : 2]++;
+	}
+	fprintf(stderr, "directory: %u bits; slots: %zu one range, %zu below the root, %zu at the root\n",
+		img->rng_dir_bits, kinds[0], kinds[1], kinds[2]);
+	assert_true(kinds[0] > 0 && kinds[1] > 0 && kinds[2] > 0);
+	for (int i = 0; i < 200000; i++) {
+		uint64_t hi = df_rng_next(&r), lo = df_rng_next(&r);
+		int bits = (int)img->rng_dir_bits;
+
+		if (i % 4 == 1) { /* a slot's first or last address */
+			hi = i % 8 == 1 ? hi >> (64 - bits) << (64 - bits) : hi | (~0ULL >> bits);
+			lo = i % 8 == 1 ? 0 : ~0ULL;
+		} else if (i % 4 == 2) { /* a prefix's first address, or the one before */
+			hi = edges[i % 4000][0];
+			lo = edges[i % 4000][1];
+			if (i % 8 == 2 && !lo--)
+				hi--;
+		}
+		assert_int_equal(df_rng6_lookup(img, hi, lo), df_rng6_walk(img, hi, lo, 0, 0, NULL));
+	}
+	df_image_free(img);
+	df_policy_free(p);
+	df_diags_free(&d);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +348,7 @@ int main(void)
 		cmocka_unit_test(selectors_merge_per_key),
 		cmocka_unit_test(example_image_matches_golden),
 		cmocka_unit_test(ipv6_range_tree_answers_longest_match),
+		cmocka_unit_test(ipv6_directory_equals_walk_from_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
