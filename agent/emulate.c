@@ -250,6 +250,7 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 
 	memset(res, 0, sizeof(*res));
 	res->classes = classes;
+	res->slot = classes ? __builtin_ctzll(classes) : DF_MAX_CLASSES;
 	res->rule = -1;
 	df_addr_unmap(&dst);
 	if ((img->hdr.flags & DF_POL_ALLOW_LOOPBACK) && df_addr_is_loopback(&dst)) {
@@ -263,6 +264,8 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 	if (pkt->flags & DF_PKT_MALFORMED) { /* fail closed */
 		res->verdict = classes & img->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;
 		res->reason = DF_R_MALFORMED;
+		if (classes & img->hdr.enforce_mask)
+			res->slot = __builtin_ctzll(classes & img->hdr.enforce_mask);
 		return;
 	}
 	if (dst.family == 4) {
@@ -314,6 +317,7 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 
 		res->verdict = enforce ? DF_DROP : DF_WOULD_DROP;
 		c = lowest_bit(enforce ? enforce : unsat);
+		res->slot = __builtin_ctzll(c);
 		if (unknown & c) {
 			res->reason = DF_R_MALFORMED; /* its port decides, and is unknown */
 			return;

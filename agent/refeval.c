@@ -195,6 +195,7 @@ void df_ref_verdict(const struct df_policy *p, const struct df_packet *pkt_in,
 
 	memset(res, 0, sizeof(*res));
 	res->classes = classes;
+	res->slot = classes ? __builtin_ctzll(classes) : DF_MAX_CLASSES;
 	res->rule = -1;
 	res->verdict = DF_ALLOW;
 
@@ -243,5 +244,6 @@ void df_ref_verdict(const struct df_policy *p, const struct df_packet *pkt_in,
 	uint64_t deciding = (unsat & enforce) ? (unsat & enforce) : unsat;
 
 	res->verdict = (unsat & enforce) ? DF_DROP : DF_WOULD_DROP;
-	res->reason = why_not(p, __builtin_ctzll(deciding), &pkt, now, &res->rule);
+	res->slot = __builtin_ctzll(deciding);
+	res->reason = why_not(p, res->slot, &pkt, now, &res->rule);
 }

@@ -37,6 +37,8 @@ struct df_result {
 	enum df_reason reason;
 	uint64_t classes; /* the packet's classes */
 	int rule;         /* rule index (destinations, then exceptions) or -1 */
+	int slot;         /* counter slot: the first class (allow), the deciding class
+			     (drop, would-drop), DF_MAX_CLASSES (no class) */
 };
 
 const char *df_verdict_name(enum df_verdict v);

@@ -57,10 +57,9 @@ static __always_inline void df_misc_add(__u32 idx, __u64 n)
 		__sync_fetch_and_add(v, n);
 }
 
-/* The counter slot: the packet's first class (policy order), or "none". */
 static __always_inline __u32 df_cnt_index(__u8 hook, const struct df_res *r)
 {
-	__u32 slot = r->classes ? (__u32)df_ctz(r->classes) : DF_MAX_CLASSES;
+	__u32 slot = r->slot > DF_MAX_CLASSES ? DF_MAX_CLASSES : r->slot;
 
 	return DF_CNT_INDEX((__u32)hook, slot, (__u32)r->verdict, (__u32)r->reason);
 }
@@ -393,6 +392,9 @@ static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_cach
 	if (df_record_last) {
 		struct df_res r = { .verdict = sc->verdict, .reason = sc->reason, .rule = sc->rule,
 				    .classes = sc->classes };
+
+		/* the slot back out of the counter index */
+		r.slot = (__u8)(sc->cnt_idx / (DF_VERDICT__MAX * DF_REASON__MAX) % (DF_MAX_CLASSES + 1));
 
 		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
 	}

@@ -235,8 +235,9 @@ struct df_counter {
 
 /* df_counters: per-CPU, indexed by (hook, class slot, verdict, reason). The
  * class slot is the deciding class (the first class for allows, the first
- * unsatisfied class of the deciding mode for drops), or DF_MAX_CLASSES for
- * packets with no class. */
+ * unsatisfied class of the deciding mode for drops; for malformed packets
+ * the first enforce class, else the first), or DF_MAX_CLASSES for packets
+ * with no class. */
 #define DF_CNT_INDEX(hook, slot, verdict, reason) \
 	((((hook) * (DF_MAX_CLASSES + 1) + (slot)) * DF_VERDICT__MAX + (verdict)) * DF_REASON__MAX + (reason))
 #define DF_N_COUNTERS (DF_HOOK__MAX * (DF_MAX_CLASSES + 1) * DF_VERDICT__MAX * DF_REASON__MAX)
@@ -335,7 +336,8 @@ struct df_res {
 	__u8 verdict;
 	__u8 reason;
 	__u16 rule;     /* DF_NO_RULE if none */
-	__u32 pad;
+	__u8 slot;      /* counter slot: see DF_CNT_INDEX */
+	__u8 pad[3];
 	__u64 classes;
 	__u64 until_ns; /* the verdict may be cached until then */
 };

@@ -486,6 +486,7 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 	r->verdict = DF_ALLOW;
 	r->rule = DF_NO_RULE;
 	r->classes = classes;
+	r->slot = classes ? (__u8)df_ctz(classes) : DF_MAX_CLASSES;
 	r->until_ns = ~0ULL;
 
 	/* 2. Loopback passes (policy switch). */
@@ -503,6 +504,8 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 	if (f->flags & DF_F_MALFORMED) {
 		r->verdict = classes & cfg->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;
 		r->reason = DF_R_MALFORMED;
+		if (classes & cfg->hdr.enforce_mask)
+			r->slot = (__u8)df_ctz(classes & cfg->hdr.enforce_mask);
 		return;
 	}
 
@@ -541,6 +544,7 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 
 		r->verdict = enf ? DF_DROP : DF_WOULD_DROP;
 		s.c = df_lowest(enf ? enf : unsat);
+		r->slot = (__u8)df_ctz(s.c);
 		if (s.unknown & s.c) {
 			r->reason = DF_R_MALFORMED; /* its port decides, and is unknown */
 			return;

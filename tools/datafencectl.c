@@ -381,7 +381,7 @@ static int kernel_judge(const struct df_packet *pkt, uint64_t classes, int64_t a
 		return -EIO;
 	}
 	*out = (struct df_result){ .verdict = r.verdict, .reason = r.reason, .classes = r.classes,
-				   .rule = r.rule == DF_NO_RULE ? -1 : r.rule };
+				   .slot = r.slot, .rule = r.rule == DF_NO_RULE ? -1 : r.rule };
 	return 0;
 }
 

@@ -131,14 +131,14 @@ static const char *shape_name(enum df_shape s)
 
 static void report(const char *who, const struct df_result *r)
 {
-	fprintf(stderr, "  %s: %s %s classes %#llx rule %d\n", who, df_verdict_name(r->verdict),
-		df_reason_name(r->reason), (unsigned long long)r->classes, r->rule);
+	fprintf(stderr, "  %s: %s %s classes %#llx rule %d slot %d\n", who, df_verdict_name(r->verdict),
+		df_reason_name(r->reason), (unsigned long long)r->classes, r->rule, r->slot);
 }
 
 static bool same(const struct df_result *a, const struct df_result *b)
 {
 	return a->verdict == b->verdict && a->reason == b->reason && a->classes == b->classes &&
-	       a->rule == b->rule;
+	       a->rule == b->rule && a->slot == b->slot;
 }
 
 static uint64_t expected_counts[DF_N_COUNTERS];
@@ -208,7 +208,7 @@ static void datapath_matches_emulator_and_reference(void **state)
 						h ? "tc" : "cgroup_skb", strerror(-err), shape_name(shape), len);
 				assert_int_equal(err, 0);
 				kres = (struct df_result){ .verdict = kr.verdict, .reason = kr.reason,
-							   .classes = kr.classes,
+							   .classes = kr.classes, .slot = kr.slot,
 							   .rule = kr.rule == DF_NO_RULE ? -1 : kr.rule };
 				bool drop_ret = h == 0 ? ret == 0 : ret == 2 /* TC_ACT_SHOT */;
 
@@ -227,9 +227,7 @@ static void datapath_matches_emulator_and_reference(void **state)
 					fprintf(stderr, "%s", text);
 					fail();
 				}
-				unsigned slot = emr.classes ? (unsigned)__builtin_ctzll(emr.classes) :
-							      DF_MAX_CLASSES;
-				expected_counts[DF_CNT_INDEX(h == 0 ? DF_HOOK_CGROUP_SKB : DF_HOOK_TC, slot,
+				expected_counts[DF_CNT_INDEX(h == 0 ? DF_HOOK_CGROUP_SKB : DF_HOOK_TC, emr.slot,
 							     emr.verdict, emr.reason)]++;
 				if (emr.rule >= 0)
 					expected_rule_counts[emr.rule]++;
@@ -389,7 +387,8 @@ static void swap_is_atomic(void **state)
 		struct df_result got;
 
 		assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frames[i], lens[i], pkts[i].mark, &kr, &ret), 0);
-		got = (struct df_result){ .verdict = kr.verdict, .reason = kr.reason, .classes = kr.classes,
+		got = (struct df_result){ .verdict = kr.verdict, .reason = kr.reason,
+					  .classes = kr.classes, .slot = kr.slot,
 					  .rule = kr.rule == DF_NO_RULE ? -1 : kr.rule };
 		if (same(&got, &want[0][i]))
 			seen[0]++;
@@ -625,8 +624,8 @@ static void fast_path_counts_every_packet(void **state)
 	struct df_policy *p = compile_text(events_policy, &img);
 	struct ev_sink sink = { 0 };
 	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, "df_events"), on_event, &sink, NULL);
-	struct df_res ra = { .verdict = DF_ALLOW, .reason = DF_R_DESTINATION, .rule = 0, .classes = 1 };
-	struct df_res rd = { .verdict = DF_DROP, .reason = DF_R_NO_DESTINATION, .rule = DF_NO_RULE, .classes = 1 };
+	struct df_res ra = { .verdict = DF_ALLOW, .reason = DF_R_DESTINATION, .rule = 0, .slot = 0, .classes = 1 };
+	struct df_res rd = { .verdict = DF_DROP, .reason = DF_R_NO_DESTINATION, .rule = DF_NO_RULE, .slot = 0, .classes = 1 };
 	__u32 ia = DF_CNT_INDEX(DF_HOOK_CGROUP_SKB, 0, DF_ALLOW, DF_R_DESTINATION);
 	__u32 id = DF_CNT_INDEX(DF_HOOK_CGROUP_SKB, 0, DF_DROP, DF_R_NO_DESTINATION);
 	uint64_t a0, d0, r0, s0;

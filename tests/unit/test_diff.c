@@ -80,7 +80,7 @@ static void emulator_matches_reference(void **state)
 			df_ref_verdict(p, &pkt, rc, now, &ref);
 			df_emu_verdict(emu, &pkt, ec, now, &emr);
 			if (rc != ec || ref.verdict != emr.verdict || ref.reason != emr.reason ||
-			    ref.rule != emr.rule) {
+			    ref.rule != emr.rule || ref.slot != emr.slot) {
 				fprintf(stderr, "MISMATCH: seed %llu policy %lu (policy seed %llu) packet %lu\n",
 					(unsigned long long)seed, i, (unsigned long long)pseed, k);
 				print_packet(&pkt, now);
