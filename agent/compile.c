@@ -472,13 +472,9 @@ static int compile_stride4(struct df_image *img)
 
 /* ---- IPv6 range tree ------------------------------------------------------------ */
 
-struct u128 {
-	uint64_t hi, lo;
-};
-
-static struct u128 addr128(const __u8 *a)
+struct df_u128 df_u128_of(const __u8 *a)
 {
-	struct u128 x = { 0, 0 };
+	struct df_u128 x = { 0, 0 };
 
 	for (int i = 0; i < 8; i++) {
 		x.hi = x.hi << 8 | a[i];
@@ -487,14 +483,14 @@ static struct u128 addr128(const __u8 *a)
 	return x;
 }
 
-static bool u128_lt(struct u128 a, struct u128 b)
+static bool u128_lt(struct df_u128 a, struct df_u128 b)
 {
 	return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
 }
 
-static struct u128 prefix_end(struct u128 s, unsigned int plen)
+struct df_u128 df_prefix_end(struct df_u128 s, unsigned int plen)
 {
-	struct u128 e = s;
+	struct df_u128 e = s;
 
 	if (plen < 64) {
 		e.hi |= plen ? (~0ULL >> plen) : ~0ULL;
@@ -505,25 +501,21 @@ static struct u128 prefix_end(struct u128 s, unsigned int plen)
 	return e;
 }
 
-struct rng_build {
-	struct u128 *start;
-	uint32_t *val;
-	size_t n, cap;
-};
-
 /* A range starting at s with value v; a later start equal to the last one
  * replaces it (a more specific prefix beginning at the same address). */
-static int rng_add(struct rng_build *b, struct u128 s, uint32_t v)
+static int ranges_add(struct df_ranges *b, struct df_u128 s, uint32_t v)
 {
 	if (b->n && b->start[b->n - 1].hi == s.hi && b->start[b->n - 1].lo == s.lo) {
 		b->val[b->n - 1] = v;
+		if (b->n > 1 && b->val[b->n - 2] == v)
+			b->n--; /* merges with the range before */
 		return 0;
 	}
 	if (b->n && b->val[b->n - 1] == v)
-		return 0; /* the same leaf goes on */
+		return 0; /* the same value goes on */
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
-		struct u128 *st = realloc(b->start, cap * sizeof(*st));
+		struct df_u128 *st = realloc(b->start, cap * sizeof(*st));
 		uint32_t *va;
 
 		if (!st)
@@ -541,23 +533,54 @@ static int rng_add(struct rng_build *b, struct u128 s, uint32_t v)
 }
 
 /* Pops the open prefixes that end before `next` (all of them if NULL): the
- * range after each one's end goes back to the enclosing prefix's leaf. */
-static int rng_close(struct rng_build *b, struct u128 *end, uint32_t *val, size_t *depth,
-		     const struct u128 *next)
+ * range after each one's end goes back to the enclosing prefix's value. */
+static int ranges_close(struct df_ranges *b, struct df_u128 *end, uint32_t *val, size_t *depth,
+			const struct df_u128 *next)
 {
 	int err = 0;
 
 	while (*depth && !err && (!next || u128_lt(end[*depth - 1], *next))) {
-		struct u128 e = end[--*depth];
+		struct df_u128 e = end[--*depth];
 
 		if (e.hi == ~0ULL && e.lo == ~0ULL)
 			continue; /* ends with the address space */
 		e.lo++;
 		if (!e.lo)
 			e.hi++;
-		err = rng_add(b, e, *depth ? val[*depth - 1] : 0);
+		err = ranges_add(b, e, *depth ? val[*depth - 1] : 0);
 	}
 	return err;
+}
+
+int df_ranges_build(const struct df_rkey *k, size_t n, struct df_ranges *out)
+{
+	struct df_u128 end[130];
+	uint32_t val[130];
+	size_t depth = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = ranges_add(out, (struct df_u128){ 0, 0 }, 0);
+	for (size_t i = 0; i < n && !err; i++) {
+		err = ranges_close(out, end, val, &depth, &k[i].addr);
+		if (err)
+			break;
+		end[depth] = df_prefix_end(k[i].addr, k[i].plen);
+		val[depth] = k[i].val;
+		err = ranges_add(out, k[i].addr, val[depth++]);
+	}
+	if (!err)
+		err = ranges_close(out, end, val, &depth, NULL);
+	if (err)
+		df_ranges_free(out);
+	return err;
+}
+
+void df_ranges_free(struct df_ranges *r)
+{
+	free(r->start);
+	free(r->val);
+	memset(r, 0, sizeof(*r));
 }
 
 uint32_t df_rng6_walk(const struct df_image *img, uint64_t hi, uint64_t lo, uint32_t lv0,
@@ -673,24 +696,19 @@ static int compile_dir6(struct df_image *img)
  * then length), so a stack of open prefixes yields the disjoint ranges. */
 static int compile_rng6(struct df_image *img)
 {
-	struct rng_build b = { 0 };
-	struct u128 end[130];
-	uint32_t val[130];
-	size_t depth = 0, n, nodes = 0, levels = 0, width[DF_RNG_MAX_LEVELS];
-	int err = rng_add(&b, (struct u128){ 0, 0 }, 0);
+	struct df_ranges b = { 0 };
+	struct df_rkey *keys = calloc(img->n_dst6 ? img->n_dst6 : 1, sizeof(*keys));
+	size_t n, nodes = 0, levels = 0, width[DF_RNG_MAX_LEVELS];
+	int err = keys ? 0 : -ENOMEM;
 
 	for (size_t i = 0; i < img->n_dst6 && !err; i++) {
-		struct u128 s = addr128(img->dst6[i].key.addr);
-
-		err = rng_close(&b, end, val, &depth, &s);
-		if (err)
-			break;
-		end[depth] = prefix_end(s, img->dst6[i].key.prefixlen);
-		val[depth] = dleaf_index(img, &img->dst6[i].leaf);
-		err = rng_add(&b, s, val[depth++]);
+		keys[i].addr = df_u128_of(img->dst6[i].key.addr);
+		keys[i].plen = (uint8_t)img->dst6[i].key.prefixlen;
+		keys[i].val = dleaf_index(img, &img->dst6[i].leaf);
 	}
 	if (!err)
-		err = rng_close(&b, end, val, &depth, NULL);
+		err = df_ranges_build(keys, img->n_dst6, &b);
+	free(keys);
 	if (err || !img->n_dst6)
 		goto cleanup;
 
@@ -751,8 +769,7 @@ static int compile_rng6(struct df_image *img)
 		}
 	}
 cleanup:
-	free(b.start);
-	free(b.val);
+	df_ranges_free(&b);
 	return err ? err : compile_dir6(img);
 }
 

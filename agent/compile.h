@@ -74,6 +74,33 @@ struct df_image {
 	size_t max_leaf_len;  /* longest entry list: the bound of the scan */
 };
 
+/* A 128-bit address as two host-order halves. */
+struct df_u128 {
+	uint64_t hi, lo;
+};
+struct df_u128 df_u128_of(const __u8 *addr); /* 16 bytes */
+/* The last address of the prefix s/plen. */
+struct df_u128 df_prefix_end(struct df_u128 s, unsigned int plen);
+
+/* The address space cut where the longest matching prefix changes: range i
+ * runs from start[i] to start[i + 1] - 1 (the last one to the end of the
+ * space), start[0] is 0, neighbours have different values, and val is the
+ * innermost prefix's value (0: no prefix). */
+struct df_ranges {
+	struct df_u128 *start;
+	uint32_t *val;
+	size_t n, cap;
+};
+/* A prefix for df_ranges_build; val != 0. */
+struct df_rkey {
+	struct df_u128 addr;
+	uint8_t plen;
+	uint32_t val;
+};
+/* Keys in prefix-tree preorder (by address, then length; distinct). */
+int df_ranges_build(const struct df_rkey *keys, size_t n, struct df_ranges *out);
+void df_ranges_free(struct df_ranges *r);
+
 /* The IPv6 range tree walk as the kernel does it, from level lv0 and node
  * blk (the root: 0, 0) for the address (hi, lo): returns the range's value
  * (leaf index + 1, 0: no prefix) and, if path is not NULL, stores the node
