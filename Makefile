@@ -33,12 +33,12 @@ AGENT_LIBS := $(LIBS) -lbpf -lelf -lz
 DAEMON_LIBS := $(AGENT_LIBS) -lmnl -ljansson -lcrypto
 
 LIB_SRCS := agent/addr.c agent/diag.c agent/policy.c agent/compile.c \
-	agent/refeval.c agent/emulate.c agent/polgen.c agent/frame.c
+	agent/refeval.c agent/emulate.c agent/polgen.c agent/frame.c agent/nftplan.c
 LIB_OBJS := $(LIB_SRCS:agent/%.c=$(O)/lib/%.o)
 SAN_OBJS := $(LIB_SRCS:agent/%.c=$(O)/san/lib/%.o)
 LIB_HDRS := $(wildcard agent/*.h) bpf/datafence.h
 
-UNIT_TESTS := test_policy test_compile test_verdict test_diff
+UNIT_TESTS := test_policy test_compile test_verdict test_diff test_nftplan
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/tests/%) $(UNIT_TESTS:%=$(O)/san/tests/%)
 
 BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl

@@ -389,7 +389,7 @@ static int build_dleaves(struct df_image *img)
 }
 
 /* leaf -> its index + 1 in dleaves (0 is "no prefix") */
-static uint32_t dleaf_index(const struct df_image *img, const struct df_leaf *l)
+uint32_t df_dleaf_index(const struct df_image *img, const struct df_leaf *l)
 {
 	const struct df_leaf *hit = bsearch(l, img->dleaves, img->n_dleaves, sizeof(*l), leaf_cmp);
 
@@ -439,7 +439,7 @@ static int compile_stride4(struct df_image *img)
 		uint32_t a = (uint32_t)d->key.addr[0] << 24 | (uint32_t)d->key.addr[1] << 16 |
 			     (uint32_t)d->key.addr[2] << 8 | d->key.addr[3];
 		unsigned int plen = d->key.prefixlen;
-		size_t leaf = dleaf_index(img, &d->leaf), lo, n;
+		size_t leaf = df_dleaf_index(img, &d->leaf), lo, n;
 		long base;
 
 		if (plen <= 16) {
@@ -503,7 +503,7 @@ struct df_u128 df_prefix_end(struct df_u128 s, unsigned int plen)
 
 /* A range starting at s with value v; a later start equal to the last one
  * replaces it (a more specific prefix beginning at the same address). */
-static int ranges_add(struct df_ranges *b, struct df_u128 s, uint32_t v)
+int df_ranges_add(struct df_ranges *b, struct df_u128 s, uint32_t v)
 {
 	if (b->n && b->start[b->n - 1].hi == s.hi && b->start[b->n - 1].lo == s.lo) {
 		b->val[b->n - 1] = v;
@@ -547,7 +547,7 @@ static int ranges_close(struct df_ranges *b, struct df_u128 *end, uint32_t *val,
 		e.lo++;
 		if (!e.lo)
 			e.hi++;
-		err = ranges_add(b, e, *depth ? val[*depth - 1] : 0);
+		err = df_ranges_add(b, e, *depth ? val[*depth - 1] : 0);
 	}
 	return err;
 }
@@ -560,17 +560,58 @@ int df_ranges_build(const struct df_rkey *k, size_t n, struct df_ranges *out)
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = ranges_add(out, (struct df_u128){ 0, 0 }, 0);
+	err = df_ranges_add(out, (struct df_u128){ 0, 0 }, 0);
 	for (size_t i = 0; i < n && !err; i++) {
 		err = ranges_close(out, end, val, &depth, &k[i].addr);
 		if (err)
 			break;
 		end[depth] = df_prefix_end(k[i].addr, k[i].plen);
 		val[depth] = k[i].val;
-		err = ranges_add(out, k[i].addr, val[depth++]);
+		err = df_ranges_add(out, k[i].addr, val[depth++]);
 	}
 	if (!err)
 		err = ranges_close(out, end, val, &depth, NULL);
+	if (err)
+		df_ranges_free(out);
+	return err;
+}
+
+/* The value of the range holding a. */
+static uint32_t ranges_at(const struct df_ranges *r, struct df_u128 a)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (hi - lo > 1) { /* the last start <= a; start[0] is 0 */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (u128_lt(a, r->start[mid]))
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return r->n ? r->val[lo] : 0;
+}
+
+int df_ranges_splice(const struct df_ranges *outer, const struct df_ranges *inner,
+		     struct df_u128 w0, struct df_u128 w1, struct df_ranges *out)
+{
+	struct df_u128 after = { w1.hi + (w1.lo == ~0ULL), w1.lo + 1 };
+	bool to_end = w1.hi == ~0ULL && w1.lo == ~0ULL;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < outer->n && !err && u128_lt(outer->start[i], w0); i++)
+		err = df_ranges_add(out, outer->start[i], outer->val[i]);
+	if (!err)
+		err = df_ranges_add(out, w0, ranges_at(inner, w0));
+	for (size_t i = 0; i < inner->n && !err; i++)
+		if (u128_lt(w0, inner->start[i]) && !u128_lt(w1, inner->start[i]))
+			err = df_ranges_add(out, inner->start[i], inner->val[i]);
+	if (!err && !to_end)
+		err = df_ranges_add(out, after, ranges_at(outer, after));
+	for (size_t i = 0; i < outer->n && !err && !to_end; i++)
+		if (u128_lt(after, outer->start[i]))
+			err = df_ranges_add(out, outer->start[i], outer->val[i]);
 	if (err)
 		df_ranges_free(out);
 	return err;
@@ -704,7 +745,7 @@ static int compile_rng6(struct df_image *img)
 	for (size_t i = 0; i < img->n_dst6 && !err; i++) {
 		keys[i].addr = df_u128_of(img->dst6[i].key.addr);
 		keys[i].plen = (uint8_t)img->dst6[i].key.prefixlen;
-		keys[i].val = dleaf_index(img, &img->dst6[i].leaf);
+		keys[i].val = df_dleaf_index(img, &img->dst6[i].leaf);
 	}
 	if (!err)
 		err = df_ranges_build(keys, img->n_dst6, &b);

@@ -74,6 +74,9 @@ struct df_image {
 	size_t max_leaf_len;  /* longest entry list: the bound of the scan */
 };
 
+/* A destination key's leaf in img->dleaves: index + 1. */
+uint32_t df_dleaf_index(const struct df_image *img, const struct df_leaf *leaf);
+
 /* A 128-bit address as two host-order halves. */
 struct df_u128 {
 	uint64_t hi, lo;
@@ -100,6 +103,12 @@ struct df_rkey {
 /* Keys in prefix-tree preorder (by address, then length; distinct). */
 int df_ranges_build(const struct df_rkey *keys, size_t n, struct df_ranges *out);
 void df_ranges_free(struct df_ranges *r);
+/* Appends a range starting at s (after the last start; an equal start
+ * replaces the last value), merging with a neighbour of the same value. */
+int df_ranges_add(struct df_ranges *r, struct df_u128 s, uint32_t val);
+/* outer's ranges with [w0, w1] taken from inner instead. */
+int df_ranges_splice(const struct df_ranges *outer, const struct df_ranges *inner,
+		     struct df_u128 w0, struct df_u128 w1, struct df_ranges *out);
 
 /* The IPv6 range tree walk as the kernel does it, from level lv0 and node
  * blk (the root: 0, 0) for the address (hi, lo): returns the range's value
