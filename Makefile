@@ -30,7 +30,8 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 LIBS := -lconfig
 CTL_LIBS := $(LIBS) -ljansson
 AGENT_LIBS := $(LIBS) -lbpf -lelf -lz
-DAEMON_LIBS := $(AGENT_LIBS) -lmnl -ljansson -lcrypto
+NFT_LIBS := -lnftnl -lmnl
+DAEMON_LIBS := $(AGENT_LIBS) $(NFT_LIBS) -ljansson -lcrypto
 
 LIB_SRCS := agent/addr.c agent/diag.c agent/policy.c agent/compile.c \
 	agent/refeval.c agent/emulate.c agent/polgen.c agent/frame.c agent/nftplan.c
@@ -46,7 +47,7 @@ BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl
 DP_TESTS := test_datapath
 DP_BINS := $(DP_TESTS:%=$(O)/tests/dp/%)
 # Live-test helpers: traffic (dfnet) and the loader as a command (dfload).
-LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfload
+LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfload $(O)/tests/live/dfnft
 FUZZ_TARGETS := fuzz_policy fuzz_values
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 
@@ -164,6 +165,10 @@ $(O)/tests/live/dfnet: tests/live/dfnet.c | $(O)/tests/live
 $(O)/tests/live/dfload: tests/live/dfload.c $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/live
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
+
+$(O)/tests/live/dfnft: tests/nft/dfnft.c $(O)/lib/nft.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/live
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/nft.o $(O)/libdatafence.a -o $@ $(LIBS) $(NFT_LIBS)
 
 FUZZ_SECONDS ?= 60
 
