@@ -45,7 +45,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(O)/tests/%) $(UNIT_TESTS:%=$(O)/san/tests/%)
 BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl
 # Datapath tests: root, the real programs through BPF_PROG_TEST_RUN.
 DP_TESTS := test_datapath
-DP_BINS := $(DP_TESTS:%=$(O)/tests/dp/%)
+DP_BINS := $(DP_TESTS:%=$(O)/tests/dp/%) $(O)/tests/dp/test_nft
 # Live-test helpers: traffic (dfnet) and the loader as a command (dfload).
 LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfload $(O)/tests/live/dfnft
 FUZZ_TARGETS := fuzz_policy fuzz_values
@@ -154,6 +154,11 @@ $(O)/tests/dp:
 $(O)/tests/dp/%: tests/datapath/%.c tests/datapath/dp.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/dp
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/datapath $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS) -lcmocka -lpthread
+
+# Both backends against the reference: nftables (real packets) and BPF.
+$(O)/tests/dp/test_nft: tests/nft/test_nft.c tests/datapath/dp.h $(O)/lib/loader.o $(O)/lib/nft.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/dp
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/datapath $< $(O)/lib/loader.o $(O)/lib/nft.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS) $(NFT_LIBS) -lcmocka
 
 $(O)/tests/live:
 	$(Q)mkdir -p $@
