@@ -359,17 +359,17 @@ static __always_inline __u64 df_lowest(__u64 m)
 	return m & (~m + 1);
 }
 
+/* Trailing zeros, without branches (each branch would double the states
+ * the verifier walks): the popcount of the bits below the lowest set one.
+ * 0 gives 64, which is DF_MAX_CLASSES, the "no class" slot. */
 static __always_inline int df_ctz(__u64 m)
 {
-	int n = 0;
+	__u64 v = (m & (~m + 1)) - 1;
 
-	if (!(m & 0xffffffffULL)) { n += 32; m >>= 32; }
-	if (!(m & 0xffffULL)) { n += 16; m >>= 16; }
-	if (!(m & 0xffULL)) { n += 8; m >>= 8; }
-	if (!(m & 0xfULL)) { n += 4; m >>= 4; }
-	if (!(m & 0x3ULL)) { n += 2; m >>= 2; }
-	if (!(m & 0x1ULL)) { n += 1; }
-	return n;
+	v = v - ((v >> 1) & 0x5555555555555555ULL);
+	v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (int)((v * 0x0101010101010101ULL) >> 56);
 }
 
 /* One bounded scan over a leaf's entries. bpf_loop keeps verification
@@ -486,7 +486,7 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 	r->verdict = DF_ALLOW;
 	r->rule = DF_NO_RULE;
 	r->classes = classes;
-	r->slot = classes ? (__u8)df_ctz(classes) : DF_MAX_CLASSES;
+	r->slot = (__u8)df_ctz(classes); /* no class: DF_MAX_CLASSES */
 	r->until_ns = ~0ULL;
 
 	/* 2. Loopback passes (policy switch). */
@@ -504,8 +504,8 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 	if (f->flags & DF_F_MALFORMED) {
 		r->verdict = classes & cfg->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;
 		r->reason = DF_R_MALFORMED;
-		if (classes & cfg->hdr.enforce_mask)
-			r->slot = (__u8)df_ctz(classes & cfg->hdr.enforce_mask);
+		r->slot = (__u8)df_ctz(classes & cfg->hdr.enforce_mask ?
+					       classes & cfg->hdr.enforce_mask : classes);
 		return;
 	}
 
