@@ -121,19 +121,20 @@ $(O)/lib/loader.o: agent/loader.c agent/loader.h $(O)/datafence.skel.h $(LIB_HDR
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-DAEMON_SRCS := agent/main.c agent/agentconf.c agent/events.c agent/control.c agent/report.c
+NFT_SRCS := agent/nft.c agent/nflog.c
+DAEMON_SRCS := agent/main.c agent/agentconf.c agent/events.c agent/control.c agent/report.c $(NFT_SRCS)
 $(O)/datafenced: $(DAEMON_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a $(O)/datafence.skel.h $(LIB_HDRS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(DAEMON_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(DAEMON_LIBS)
 
-CTL_SRCS := tools/datafencectl.c agent/control.c agent/report.c agent/events.c
+CTL_SRCS := tools/datafencectl.c agent/control.c agent/report.c agent/events.c $(NFT_SRCS)
 $(O)/datafencectl: $(CTL_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CTL_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(CTL_LIBS) -lbpf -lelf -lz
+	$(Q)$(CC) $(CFLAGS) $(CTL_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(CTL_LIBS) -lbpf -lelf -lz $(NFT_LIBS)
 
 $(O)/san/datafencectl: $(CTL_SRCS) $(O)/datafence.skel.h $(O)/san/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(CTL_SRCS) agent/loader.c $(O)/san/libdatafence.a -o $@ $(CTL_LIBS) -lbpf -lelf -lz
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(CTL_SRCS) agent/loader.c $(O)/san/libdatafence.a -o $@ $(CTL_LIBS) -lbpf -lelf -lz $(NFT_LIBS)
 
 $(O)/polgen: tools/polgen_main.c $(O)/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK,$@)

@@ -9,7 +9,8 @@
 
 static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks",
 				     "interfaces", "drop_log", "syslog", "control_socket",
-				     "control_group", "metrics_file", NULL };
+				     "control_group", "metrics_file", "nft_table", "nft_log_group",
+				     "nft_log_rate", NULL };
 
 static int set_str(char **dst, const char *v)
 {
@@ -27,7 +28,10 @@ static int defaults(struct df_agent_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->hook_cgroup_skb = c->hook_tc = c->hook_sock_addr = true;
 	c->syslog = true;
-	if (set_str(&c->policy_file, "/etc/datafence/policy.conf") ||
+	c->use_bpf = true;
+	c->nft_log_group = 7146;
+	c->nft_log_rate = 1000;
+	if (set_str(&c->nft_table, "datafence") || set_str(&c->policy_file, "/etc/datafence/policy.conf") ||
 	    set_str(&c->pin_dir, "/sys/fs/bpf/datafence") || set_str(&c->backend, "bpf") ||
 	    set_str(&c->drop_log, "/var/log/datafence/drops.jsonl") ||
 	    set_str(&c->control_socket, "/run/datafence/control.sock") ||
@@ -80,7 +84,7 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 			ok |= !strcmp(*k, name);
 		if (!ok)
 			ERR(d, file, s,
-			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, metrics_file)",
+			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, metrics_file, nft_table, nft_log_group, nft_log_rate)",
 			    name);
 	}
 	static const struct {
@@ -94,6 +98,7 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 		{ "control_socket", offsetof(struct df_agent_conf, control_socket) },
 		{ "control_group", offsetof(struct df_agent_conf, control_group) },
 		{ "metrics_file", offsetof(struct df_agent_conf, metrics_file) },
+		{ "nft_table", offsetof(struct df_agent_conf, nft_table) },
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		const char *v;
@@ -107,12 +112,36 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 		}
 	}
 	s = config_setting_get_member(root, "backend");
-	if (s && strcmp(c->backend, "bpf")) {
-		if (!strcmp(c->backend, "nftables") || !strcmp(c->backend, "both"))
-			ERR(d, file, s, "backend \"%s\" is not implemented yet: use \"bpf\"", c->backend);
-		else
-			ERR(d, file, s, "backend \"%s\" must be \"bpf\", \"nftables\" or \"both\"",
-			    c->backend);
+	c->use_bpf = !strcmp(c->backend, "bpf") || !strcmp(c->backend, "both");
+	c->use_nft = !strcmp(c->backend, "nftables") || !strcmp(c->backend, "both");
+	if (s && !c->use_bpf && !c->use_nft)
+		ERR(d, file, s, "backend \"%s\" must be \"bpf\", \"nftables\" or \"both\"",
+		    c->backend);
+	s = config_setting_get_member(root, "nft_table");
+	if (s && (!c->nft_table[0] || strlen(c->nft_table) > 200 ||
+		  strspn(c->nft_table, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+			  strlen(c->nft_table)))
+		ERR(d, file, s, "nft_table \"%s\": letters, digits, '_' and '-' only", c->nft_table);
+	static const struct {
+		const char *key;
+		size_t off;
+		unsigned int lo, hi;
+	} ints[] = {
+		{ "nft_log_group", offsetof(struct df_agent_conf, nft_log_group), 1, 65535 },
+		{ "nft_log_rate", offsetof(struct df_agent_conf, nft_log_rate), 1, 1000000 },
+	};
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		s = config_setting_get_member(root, ints[i].key);
+		if (!s)
+			continue;
+		if (config_setting_type(s) != CONFIG_TYPE_INT ||
+		    config_setting_get_int(s) < (int)ints[i].lo ||
+		    config_setting_get_int(s) > (int)ints[i].hi) {
+			ERR(d, file, s, "'%s' must be an integer from %u to %u", ints[i].key,
+			    ints[i].lo, ints[i].hi);
+			continue;
+		}
+		*(unsigned int *)((char *)c + ints[i].off) = (unsigned int)config_setting_get_int(s);
 	}
 	s = config_setting_get_member(root, "pin_dir");
 	if (s && c->pin_dir[0] != '/')
@@ -178,6 +207,7 @@ void df_agent_conf_free(struct df_agent_conf *c)
 	free(c->policy_file);
 	free(c->pin_dir);
 	free(c->backend);
+	free(c->nft_table);
 	free(c->drop_log);
 	free(c->control_socket);
 	free(c->control_group);

@@ -23,6 +23,10 @@ struct df_agent_conf {
 	char *control_socket;
 	char *control_group;   /* "": root only (0600); else that group may connect (0660) */
 	char *metrics_file;    /* "" off */
+	bool use_bpf, use_nft; /* from backend: bpf, nftables or both */
+	char *nft_table;       /* the nftables backend's inet table */
+	unsigned int nft_log_group; /* NFLOG group of its drop reports */
+	unsigned int nft_log_rate;  /* drop reports per second at most */
 };
 
 /* Parses FILE (every key optional, defaults as in DESIGN.md); unknown keys

@@ -12,9 +12,9 @@
 
 const char *df_hook_name(unsigned int hook)
 {
-	static const char *const n[] = { "cgroup_skb", "tc", "connect", "sendmsg" };
+	static const char *const n[] = { "cgroup_skb", "tc", "connect", "sendmsg", "nftables" };
 
-	return hook < DF_HOOK__MAX ? n[hook] : "?";
+	return hook <= DF_HOOK__MAX ? n[hook] : "?"; /* DF_HOOK__MAX: the nftables backend */
 }
 
 static void addr_str(const struct df_event *e, const __u8 *a, char *buf, size_t len)

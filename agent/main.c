@@ -37,6 +37,9 @@
 #include "compile.h"
 #include "events.h"
 #include "loader.h"
+#include "nflog.h"
+#include "nft.h"
+#include "nftplan.h"
 #include "policy.h"
 
 #define DF_VERSION "0.1.0"
@@ -45,7 +48,11 @@
 struct agent {
 	const char *conf_file;
 	struct df_agent_conf conf;
-	struct df_loader *l;
+	struct df_loader *l;   /* BPF backend (NULL without it) */
+	struct df_nft_opts nft; /* nftables backend (conf.use_nft) */
+	struct df_nflog *nflog;
+	struct df_nft_plan *plan;
+	uint64_t nft_seq, nft_lost, nft_lost_reported;
 	struct df_policy *pol; /* the loaded policy (names for events) */
 	struct df_image *img;
 	char sha256[65];
@@ -177,17 +184,14 @@ static const char *cgroup_name(struct agent *a, __u64 id, char *buf, size_t len)
 	return buf;
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+/* One drop event of either backend: drop log, recent drops, syslog. */
+static void record_event(struct agent *a, const struct df_event *e)
 {
-	struct agent *a = ctx;
-	const struct df_event *e = data;
 	struct df_event_names n = { 0 };
 	char cg[512], ubuf[1024], line[512];
 	struct passwd pw, *res = NULL;
 	char *json;
 
-	if (size < sizeof(*e) || e->version != DF_EVENT_VERSION)
-		return 0;
 	n.cgroup = e->cgroup_id ? cgroup_name(a, e->cgroup_id, cg, sizeof(cg)) : NULL;
 	if (e->uid != 0xffffffffu && !getpwuid_r(e->uid, &pw, ubuf, sizeof(ubuf), &res) && res)
 		n.user = res->pw_name;
@@ -205,15 +209,36 @@ static int on_event(void *ctx, void *data, size_t size)
 		df_event_summary(e, a->pol, line, sizeof(line));
 		syslog(LOG_WARNING, "%s", line);
 	}
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct df_event *e = data;
+
+	if (size >= sizeof(*e) && e->version == DF_EVENT_VERSION)
+		record_event(ctx, e);
 	return 0;
+}
+
+static void on_nflog(const struct df_nflog_rec *r, void *ctx)
+{
+	struct agent *a = ctx;
+	struct df_event e;
+
+	if (!df_nflog_event(r, a->pol, ++a->nft_seq, &e))
+		record_event(a, &e);
 }
 
 static void report_lost(struct agent *a)
 {
-	int fd = df_loader_map_fd(a->l, "df_misc");
+	int fd = a->l ? df_loader_map_fd(a->l, "df_misc") : -1;
 	__u32 k = DF_MISC_EVENTS_LOST;
 	__u64 lost = 0;
 
+	if (a->nft_lost > a->nft_lost_reported) {
+		logm(LOG_WARNING, "nftables drop reports lost (NFLOG socket overflowed); counters are exact");
+		a->nft_lost_reported = a->nft_lost;
+	}
 	if (fd >= 0 && !bpf_map_lookup_elem(fd, &k, &lost) && lost > a->lost_reported) {
 		logm(LOG_WARNING, "%llu drop events lost (ring buffer full); counters are exact",
 		     (unsigned long long)(lost - a->lost_reported));
@@ -268,6 +293,35 @@ static void log_diags(const struct df_diags *d, int prio)
 	}
 }
 
+/* The new policy into every backend: nftables first (one batch), then BPF;
+ * if BPF refuses it, nftables goes back to the policy in force, so both
+ * always hold the same one. */
+static int swap_backends(struct agent *a, const struct df_policy *p, const struct df_image *img,
+			 const char *sha, struct df_nft_plan **plan, struct df_diags *d)
+{
+	int err = 0;
+
+	if (a->conf.use_nft) {
+		err = df_nft_plan_build(p, img, plan);
+		if (err)
+			df_diag_add(d, DF_SEV_ERROR, NULL, 0, NULL, "nftables: cannot plan the table: %s",
+				    strerror(-err));
+		if (!err)
+			err = df_nft_apply(&a->nft, p, *plan, a->cgroot, sha, d);
+	}
+	if (!err && a->l) {
+		err = df_loader_swap(a->l, img, d);
+		if (err && a->conf.use_nft && a->pol && a->plan) {
+			struct df_diags d2 = { 0 };
+
+			if (df_nft_apply(&a->nft, a->pol, a->plan, a->cgroot, a->sha256, &d2))
+				log_diags(&d2, LOG_ERR);
+			df_diags_free(&d2);
+		}
+	}
+	return err;
+}
+
 /* Loads the policy file. A push must parse, validate, compile and carry a
  * higher serial than the loaded policy; anything else is refused and the
  * loaded policy stays in force. `same_ok` accepts an equal serial (start-up
@@ -280,6 +334,7 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	struct df_image *img = NULL;
 	uint64_t active = 0;
 	char *text = NULL, sha[65] = "";
+	struct df_nft_plan *plan = NULL;
 	int err, has_active;
 
 	err = df_policy_load_file(a->conf.policy_file, &o, &p, &d, &text);
@@ -291,7 +346,14 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	}
 	if (!err)
 		err = df_compile(p, &img, &d);
-	has_active = !df_loader_active_serial(a->l, &active);
+	if (a->l) {
+		has_active = !df_loader_active_serial(a->l, &active);
+	} else {
+		struct df_nft_info info;
+
+		has_active = !df_nft_info(&a->nft, &info) && info.loaded;
+		active = info.serial;
+	}
 	if (!err && has_active && (p->serial < active || (p->serial == active && !same_ok))) {
 		df_diag_add(&d, DF_SEV_ERROR, a->conf.policy_file, 0, NULL,
 			    "serial %llu is not higher than the loaded policy's %llu",
@@ -299,7 +361,7 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 		err = -ESTALE;
 	}
 	if (!err)
-		err = df_loader_swap(a->l, img, &d);
+		err = swap_backends(a, p, img, sha, &plan, &d);
 	a->pushed = true;
 	a->push_ok = !err;
 	a->push_at = time(NULL);
@@ -324,15 +386,19 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	     why, p->name, (unsigned long long)p->serial, sha, p->n_classes, p->n_dests, p->n_excs);
 	df_policy_free(a->pol);
 	df_image_free(a->img);
+	df_nft_plan_free(a->plan);
 	a->pol = p;
 	a->img = img;
+	a->plan = plan;
 	p = NULL;
 	img = NULL;
+	plan = NULL;
 	snprintf(a->sha256, sizeof(a->sha256), "%s", sha);
 	watch_cgroups(a);
 cleanup:
 	df_policy_free(p);
 	df_image_free(img);
+	df_nft_plan_free(plan);
 	df_diags_free(&d);
 	free(text);
 	return err;
@@ -428,15 +494,45 @@ static json_t *exceptions_json(const struct df_policy *p)
 	return arr;
 }
 
+/* Counters of every backend in one list (and per rule), totals summed. */
+static void collect(struct agent *a, struct df_totals *t, json_t **counters, json_t **rules)
+{
+	*counters = df_report_counters(a->l ? df_loader_map_fd(a->l, "df_counters") : -1, a->pol, t);
+	if (rules)
+		*rules = df_report_rules(a->l ? df_loader_map_fd(a->l, "df_rule_cnt") : -1, a->pol);
+	if (a->l)
+		df_report_misc(df_loader_map_fd(a->l, "df_misc"), t);
+	if (a->conf.use_nft) {
+		df_report_nft(&a->nft, a->pol, counters, rules, t);
+		t->events_sent += a->nft_seq;
+		t->events_lost += a->nft_lost;
+	}
+}
+
 static json_t *status_json(struct agent *a)
 {
 	struct df_totals t = { 0 };
-	json_t *counters = df_report_counters(df_loader_map_fd(a->l, "df_counters"), a->pol, &t);
-	json_t *tc = json_array(), *missing = json_array(), *health = json_array();
+	json_t *counters, *tc = json_array(), *missing = json_array(), *health = json_array();
+	json_t *nft = json_null();
 	const struct df_policy *p = a->pol;
 
+	collect(a, &t, &counters, NULL);
 	json_decref(counters);
-	df_report_misc(df_loader_map_fd(a->l, "df_misc"), &t);
+	if (a->conf.use_nft) {
+		struct df_nft_info info;
+		int err = df_nft_info(&a->nft, &info);
+
+		nft = json_pack("{s:s, s:b, s:o, s:i, s:b}", "table", a->nft.table, "present",
+				!err && info.present, "serial",
+				!err && info.loaded ? json_integer((json_int_t)info.serial) : json_null(),
+				"log_group", (int)a->nft.log_group, "reports", a->nflog != NULL);
+		if (err || !info.present)
+			json_array_append_new(health, json_string("nftables table missing"));
+		else if (p && (!info.loaded || info.serial != p->serial))
+			json_array_append_new(health, json_string("nftables table holds another policy"));
+		if (!a->nflog)
+			json_array_append_new(health, json_string("nftables drop reports unavailable"));
+	}
 	for (size_t i = 0; i < a->n_tc; i++) {
 		char name[IF_NAMESIZE];
 
@@ -459,8 +555,9 @@ static json_t *status_json(struct agent *a)
 	if (json_array_size(missing))
 		json_array_append_new(health, json_string("interface not attached"));
 	return json_pack(
-		"{s:b, s:s, s:i, s:s, s:I, s:o, s:o, s:o, s:{s:b, s:b, s:s, s:o, s:o}, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:o, s:s, s:o}",
+		"{s:b, s:s, s:i, s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:{s:b, s:b, s:s, s:o, s:o}, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:o, s:s, s:o}",
 		"ok", 1, "agent", "running", "pid", (int)getpid(), "version", DF_VERSION,
+		"backend", a->conf.backend, "nftables", nft,
 		"uptime_s", (json_int_t)(time(NULL) - a->started), "started_at", time_json(a->started),
 		"policy",
 		p ? json_pack("{s:s, s:I, s:s, s:s, s:s, s:o}", "name", p->name, "serial",
@@ -472,7 +569,8 @@ static json_t *status_json(struct agent *a)
 				      "trigger", a->push_why, "at", time_json(a->push_at), "errors",
 				      a->push_errors) :
 			    json_null(),
-		"attachments", "cgroup_skb", a->conf.hook_cgroup_skb, "sock_addr", a->conf.hook_sock_addr,
+		"attachments", "cgroup_skb", a->l && a->conf.hook_cgroup_skb, "sock_addr",
+		a->l && a->conf.hook_sock_addr,
 		"cgroup", a->cgroot, "tc", tc, "tc_missing", missing, "totals", "judged",
 		(json_int_t)t.judged, "allowed", (json_int_t)t.allowed, "dropped", (json_int_t)t.dropped,
 		"would_drop", (json_int_t)t.would_drop, "events", "sent", (json_int_t)t.events_sent,
@@ -511,10 +609,9 @@ static json_t *on_request(json_t *req, void *ctx)
 		return json_pack("{s:b, s:s}", "ok", 1, "version", DF_VERSION);
 	if (!strcmp(cmd, "counters") || !strcmp(cmd, "metrics")) {
 		struct df_totals t = { 0 };
-		json_t *c = df_report_counters(df_loader_map_fd(a->l, "df_counters"), a->pol, &t);
-		json_t *r = df_report_rules(df_loader_map_fd(a->l, "df_rule_cnt"), a->pol);
+		json_t *c, *r;
 
-		df_report_misc(df_loader_map_fd(a->l, "df_misc"), &t);
+		collect(a, &t, &c, &r);
 		if (!strcmp(cmd, "counters"))
 			return json_pack("{s:b, s:o, s:o}", "ok", 1, "counters", c, "rules", r);
 		char *text = df_report_metrics(c, r, &t, a->pol, a->pol ? a->pol->serial : 0);
@@ -588,7 +685,9 @@ static void handle_inotify(struct agent *a)
 		struct df_diags d = { 0 };
 
 		/* same policy, cgroup ids resolved anew */
-		if (!df_loader_swap(a->l, a->img, &d))
+		if ((!a->conf.use_nft || !a->plan ||
+		     !df_nft_apply(&a->nft, a->pol, a->plan, a->cgroot, a->sha256, &d)) &&
+		    (!a->l || !df_loader_swap(a->l, a->img, &d)))
 			logm(LOG_INFO, "cgroups changed: selectors resolved again");
 		log_diags(&d, LOG_INFO);
 		df_diags_free(&d);
@@ -613,8 +712,8 @@ static int run(struct agent *a)
 	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	timerfd_settime(a->timer_fd, 0,
 			&(struct itimerspec){ .it_interval = { 10, 0 }, .it_value = { 10, 0 } }, NULL);
-	int fds[] = { a->sig_fd, a->timer_fd, a->ino_fd, ring_buffer__epoll_fd(a->rb),
-		      a->nl ? mnl_socket_get_fd(a->nl) : -1 };
+	int fds[] = { a->sig_fd, a->timer_fd, a->ino_fd, a->rb ? ring_buffer__epoll_fd(a->rb) : -1,
+		      a->nl ? mnl_socket_get_fd(a->nl) : -1, a->nflog ? df_nflog_fd(a->nflog) : -1 };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
@@ -648,7 +747,8 @@ static int run(struct agent *a)
 
 				if (read(fd, &t, sizeof(t)) < 0)
 					continue;
-				df_loader_set_clock(a->l);
+				if (a->l)
+					df_loader_set_clock(a->l);
 				report_lost(a);
 				write_metrics_file(a);
 			} else if (fd == a->ino_fd) {
@@ -658,12 +758,15 @@ static int run(struct agent *a)
 
 				if (r > 0)
 					mnl_cb_run(nlbuf, (size_t)r, 0, 0, on_link, a);
-			} else {
+			} else if (a->nflog && fd == df_nflog_fd(a->nflog)) {
+				df_nflog_read(a->nflog, on_nflog, a, &a->nft_lost);
+			} else if (a->rb) {
 				ring_buffer__consume(a->rb);
 			}
 		}
 	}
-	ring_buffer__consume(a->rb);
+	if (a->rb)
+		ring_buffer__consume(a->rb);
 	close(ep);
 	return 0;
 }
@@ -680,6 +783,19 @@ static int start(struct agent *a)
 		logm(LOG_ERR, "no cgroup2 mount found");
 		return err;
 	}
+	a->nft = (struct df_nft_opts){ .table = a->conf.nft_table,
+				       .log_group = (uint16_t)a->conf.nft_log_group,
+				       .log_rate = a->conf.nft_log_rate };
+	if (a->conf.use_nft) {
+		err = df_nflog_open(a->nft.log_group, &a->nflog);
+		if (err)
+			logm(LOG_ERR, "nftables: cannot read drop reports from NFLOG group %u: %s (enforcement is unaffected)",
+			     a->conf.nft_log_group, strerror(-err));
+		logm(LOG_NOTICE, "nftables backend: table inet %s, drop reports on NFLOG group %u",
+		     a->nft.table, a->conf.nft_log_group);
+	}
+	if (!a->conf.use_bpf)
+		goto common;
 	err = df_loader_open(&lo, &a->l);
 	if (err)
 		return err;
@@ -708,6 +824,7 @@ static int start(struct agent *a)
 
 		bpf_map_lookup_elem(fd, &k, &a->lost_reported);
 	}
+common:
 	a->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	snprintf(dir, sizeof(dir), "%s", a->conf.policy_file);
 	a->pol_wd = inotify_add_watch(a->ino_fd, dirname(dir),
@@ -731,7 +848,8 @@ static int start(struct agent *a)
 		}
 	}
 	a->started = time(NULL);
-	df_loader_set_clock(a->l);
+	if (a->l)
+		df_loader_set_clock(a->l);
 	apply_policy(a, "start", true);
 	write_metrics_file(a);
 	return 0;
@@ -743,7 +861,8 @@ static void usage(FILE *out)
 		"Usage: datafenced [--config FILE] [--foreground] [--unload] [--help] [--version]\n"
 		"  -c, --config FILE  agent configuration (default %s)\n"
 		"  -f, --foreground   stay in the foreground (logs on stderr; the default under systemd)\n"
-		"      --unload       remove enforcement: detach every hook, remove the pins, exit\n"
+		"      --unload       remove enforcement: detach every hook, remove the pins (and the\n"
+		"                     nftables table), exit\n"
 		"  -h, --help         this help\n"
 		"  -V, --version      print the version\n"
 		"Signals: SIGHUP reloads the policy, SIGUSR1 reopens the drop log, SIGTERM stops\n"
@@ -792,13 +911,27 @@ int main(int argc, char **argv)
 	if (use_syslog)
 		openlog("datafenced", LOG_PID, LOG_DAEMON);
 	if (unload) {
-		err = df_loader_unload(a.conf.pin_dir);
-		if (err)
-			logm(LOG_ERR, "unload %s: %s", a.conf.pin_dir, strerror(-err));
-		else
-			logm(LOG_NOTICE, "enforcement removed: hooks detached, %s unpinned", a.conf.pin_dir);
+		struct df_nft_opts no = { .table = a.conf.nft_table };
+		int nerr = 0;
+
+		err = 0;
+		if (a.conf.use_bpf) {
+			err = df_loader_unload(a.conf.pin_dir);
+			if (err)
+				logm(LOG_ERR, "unload %s: %s", a.conf.pin_dir, strerror(-err));
+			else
+				logm(LOG_NOTICE, "enforcement removed: hooks detached, %s unpinned",
+				     a.conf.pin_dir);
+		}
+		if (a.conf.use_nft) {
+			nerr = df_nft_remove(&no);
+			if (nerr && nerr != -ENOENT)
+				logm(LOG_ERR, "unload: table inet %s: %s", no.table, strerror(-nerr));
+			else
+				logm(LOG_NOTICE, "enforcement removed: table inet %s deleted", no.table);
+		}
 		df_agent_conf_free(&a.conf);
-		return err ? 1 : 0;
+		return err || (nerr && nerr != -ENOENT) ? 1 : 0;
 	}
 	if (!foreground && daemon(0, 1)) {
 		logm(LOG_ERR, "cannot daemonize: %s", strerror(errno));
@@ -817,9 +950,11 @@ int main(int argc, char **argv)
 	ring_buffer__free(a.rb);
 	if (a.nl)
 		mnl_socket_close(a.nl);
+	df_nflog_close(a.nflog);
 	df_loader_close(a.l);
 	df_policy_free(a.pol);
 	df_image_free(a.img);
+	df_nft_plan_free(a.plan);
 	if (a.drop_log && a.drop_log != stdout)
 		fclose(a.drop_log);
 	df_agent_conf_free(&a.conf);

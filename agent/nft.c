@@ -636,11 +636,11 @@ static void box_rules(struct build *b, const char *chain, const struct group *g,
 {
 	for (int fam = 4; fam <= 6; fam += 2) {
 		struct nftnl_rule *r = rule_new(b);
-		char set[24], rc[24];
+		char set[32], rc[24];
 
 		if (pre)
 			pre(r, pre_arg);
-		snprintf(set, sizeof(set), "%sv%d", g->set, fam);
+		snprintf(set, sizeof(set), "%.15sv%d", g->set, fam);
 		e_nfproto(r, fam == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam == 4 ? 16 : 24, fam == 4 ? 4 : 16,
 			  R_ADDR);

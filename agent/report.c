@@ -11,6 +11,8 @@
 
 #include "datafence.h"
 #include "events.h"
+#include "nflog.h"
+#include "nft.h"
 #include "verdict.h"
 
 static int by_packets(const void *a, const void *b)
@@ -58,6 +60,8 @@ json_t *df_report_counters(int fd, const struct df_policy *p, struct df_totals *
 {
 	json_t *arr = json_array();
 
+	if (fd < 0)
+		return arr; /* no BPF backend */
 	for (__u32 hook = 0; hook < DF_HOOK__MAX; hook++)
 		for (__u32 slot = 0; slot <= DF_MAX_CLASSES; slot++)
 			for (__u32 v = 0; v < DF_VERDICT__MAX; v++)
@@ -97,7 +101,7 @@ json_t *df_report_counters(int fd, const struct df_policy *p, struct df_totals *
 json_t *df_report_rules(int fd, const struct df_policy *p)
 {
 	json_t *arr = json_array();
-	size_t n = p ? p->n_dests + p->n_excs : DF_MAX_RULES;
+	size_t n = fd < 0 ? 0 : p ? p->n_dests + p->n_excs : DF_MAX_RULES;
 
 	for (__u32 i = 0; i < n && i < DF_MAX_RULES; i++) {
 		struct df_counter c;
@@ -113,11 +117,77 @@ json_t *df_report_rules(int fd, const struct df_policy *p)
 	return sorted(arr);
 }
 
+struct nft_ctx {
+	const struct df_policy *p;
+	json_t *counters, *rules;
+	struct df_totals *t;
+};
+
+static void on_nft_counter(const char *name, uint64_t packets, uint64_t bytes, void *ctx)
+{
+	struct nft_ctx *c = ctx;
+	int slot, v, r, rule, kind = df_nft_counter_parse(name, &slot, &v, &r, &rule);
+
+	if (!strcmp(name, DF_NFT_SUPPRESSED)) {
+		if (c->t)
+			c->t->events_suppressed += packets;
+		return;
+	}
+	if (!packets || kind < 0)
+		return;
+	if (kind == 1) {
+		const char *k = "rule", *n = c->p ? df_rule_name(c->p, rule, &k) : NULL;
+
+		if (c->rules)
+			json_array_append_new(c->rules, json_pack("{s:s, s:o, s:I, s:I, s:s}", "kind", k,
+								  "name", n ? json_string(n) : json_integer(rule),
+								  "packets", (json_int_t)packets,
+								  "bytes", (json_int_t)bytes, "backend",
+								  "nftables"));
+		return;
+	}
+	if (c->t) {
+		c->t->judged += packets;
+		if (v == DF_ALLOW)
+			c->t->allowed += packets;
+		else if (v == DF_DROP)
+			c->t->dropped += packets;
+		else
+			c->t->would_drop += packets;
+	}
+	if (c->counters)
+		json_array_append_new(
+			c->counters,
+			json_pack("{s:s, s:o, s:s, s:s, s:I, s:I}", "hook", df_hook_name(DF_HOOK_NFTABLES),
+				  "class",
+				  slot == DF_MAX_CLASSES ? json_null() :
+				  c->p && (size_t)slot < c->p->n_classes ? json_string(c->p->classes[slot].name) :
+									   json_integer(slot),
+				  "verdict", df_verdict_name((enum df_verdict)v), "reason",
+				  df_reason_name((enum df_reason)r), "packets", (json_int_t)packets, "bytes",
+				  (json_int_t)bytes));
+}
+
+int df_report_nft(const struct df_nft_opts *o, const struct df_policy *p, json_t **counters,
+		  json_t **rules, struct df_totals *t)
+{
+	struct nft_ctx c = { p, counters ? *counters : NULL, rules ? *rules : NULL, t };
+	int err = df_nft_counters(o, on_nft_counter, &c);
+
+	if (counters)
+		*counters = sorted(*counters);
+	if (rules)
+		*rules = sorted(*rules);
+	return err;
+}
+
 void df_report_misc(int fd, struct df_totals *t)
 {
 	__u32 k;
 	__u64 v;
 
+	if (fd < 0)
+		return;
 	k = DF_MISC_EVENTS_SENT;
 	if (!bpf_map_lookup_elem(fd, &k, &v))
 		t->events_sent = v;

@@ -21,6 +21,12 @@ json_t *df_report_counters(int counters_fd, const struct df_policy *p, struct df
 /* Per rule: [{kind, name, packets, bytes}] (non-zero, descending). */
 json_t *df_report_rules(int rule_fd, const struct df_policy *p);
 void df_report_misc(int misc_fd, struct df_totals *t);
+/* The nftables backend's counters appended to the same lists (hook
+ * "nftables"), both re-sorted; -errno if the table cannot be read. Either
+ * list may be NULL. */
+struct df_nft_opts;
+int df_report_nft(const struct df_nft_opts *o, const struct df_policy *p, json_t **counters,
+		  json_t **rules, struct df_totals *t);
 /* Prometheus text exposition of everything above (malloc'd). */
 char *df_report_metrics(json_t *counters, json_t *rules, const struct df_totals *t,
 			const struct df_policy *p, uint64_t serial);

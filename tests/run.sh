@@ -81,8 +81,10 @@ for suite in $SUITES; do
 		# Real packets between network namespaces, programs on our own cgroup.
 		run_shell live tests/live/test_live.sh ;;
 	e2e)
-		# The real agent, real traffic (root).
-		run_shell e2e tests/e2e/test_agent.sh ;;
+		# The real agent, real traffic (root), with each backend.
+		for b in bpf nftables both; do
+			BACKEND=$b run_shell "e2e-$b" tests/e2e/test_agent.sh
+		done ;;
 	*)
 		echo "unknown suite $suite" >&2; FAILED=$((FAILED + 1)) ;;
 	esac

@@ -23,6 +23,8 @@
 #include "events.h"
 #include "frame.h"
 #include "loader.h"
+#include "nft.h"
+#include "nftplan.h"
 #include "policy.h"
 #include "report.h"
 #include "verdict.h"
@@ -39,6 +41,7 @@
 #define EXIT_DOWN 2
 
 static const char *opt_socket = "/run/datafence/control.sock";
+static const char *opt_nft_table = DF_NFT_TABLE;
 static const char *opt_pin_dir = DF_DEFAULT_PIN_DIR;
 
 struct cmd {
@@ -451,13 +454,34 @@ static int cmd_test(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("test: unexpected argument \"%s\"", argv[optind]);
-	bool kernel = !policy;
+	bool kernel = !policy, use_bpf = false, use_nft = false;
 	char why[512];
+	uint64_t nft_serial = 0;
 
 	if (kernel) {
 		/* the loaded policy: the agent's file, checked against the kernel's serial */
 		json_t *st = ask("status", NULL, why, sizeof(why));
 		static char file[1024];
+		const char *backend = json_string_value(json_object_get(st, "backend"));
+
+		if (backend) {
+			use_bpf = strcmp(backend, "nftables") != 0;
+			use_nft = strcmp(backend, "bpf") != 0;
+			nft_serial = (uint64_t)json_integer_value(
+				json_object_get(json_object_get(st, "nftables"), "serial"));
+		} else { /* no agent: what this host holds */
+			struct df_nft_opts no = { .table = opt_nft_table };
+			struct df_nft_info ni = { 0 };
+			int sfd = pinned_fd(DF_MAP_STATE);
+
+			use_bpf = sfd >= 0;
+			if (sfd >= 0)
+				close(sfd);
+			use_nft = !df_nft_info(&no, &ni) && ni.loaded;
+			nft_serial = ni.serial;
+			if (!use_nft)
+				use_bpf = true; /* and say that nothing is loaded */
+		}
 
 		if (!st && !json_mode)
 			fprintf(stderr, "datafencectl: %s; taking the policy from /etc/datafence/policy.conf\n",
@@ -500,8 +524,9 @@ static int cmd_test(int argc, char **argv)
 	struct df_image *img = NULL;
 	struct df_emu *emu = NULL;
 	char *text = NULL;
-	struct df_result ref, emr;
+	struct df_result ref, emr, nfr;
 	uint64_t ref_cls = 0, emu_cls = 0;
+	struct df_nft_plan *plan = NULL;
 
 	if (load_policy(policy, &p, &img, &d, &text)) {
 		if (json_mode) {
@@ -535,7 +560,23 @@ static int cmd_test(int argc, char **argv)
 		emu_cls = df_emu_classify(emu, &pkt);
 	}
 	df_ref_verdict(p, &pkt, ref_cls, now, &ref);
-	if (kernel) {
+	if (kernel && use_nft) {
+		/* nftables has no dry run: the table's contents as the agent
+		 * planned them (the same sets and rules), evaluated here */
+		if (nft_serial != p->serial) {
+			fprintf(stderr, "datafencectl: %s has serial %llu but table inet %s holds serial %llu\n",
+				policy, (unsigned long long)p->serial, opt_nft_table,
+				(unsigned long long)nft_serial);
+			rc = EXIT_INVALID;
+			goto cleanup;
+		}
+		if (df_nft_plan_build(p, img, &plan)) {
+			rc = usage_error("out of memory");
+			goto cleanup;
+		}
+		df_nft_plan_verdict(plan, p, &pkt, ref_cls, now, &nfr);
+	}
+	if (kernel && use_bpf) {
 		int sfd = pinned_fd(DF_MAP_STATE);
 		struct df_state kst = { 0 };
 		__u32 zero = 0;
@@ -558,16 +599,20 @@ static int cmd_test(int argc, char **argv)
 			rc = usage_error("test: %s", why);
 			goto cleanup;
 		}
-	} else {
+	} else if (!kernel) {
 		df_emu_verdict(emu, &pkt, emu_cls, now, &emr);
 	}
-	rc = same_result(&ref, &emr) ? EXIT_OK : EXIT_DISAGREE;
+	rc = (!(use_bpf || !kernel) || same_result(&ref, &emr)) && (!use_nft || same_result(&ref, &nfr)) ?
+		     EXIT_OK : EXIT_DISAGREE;
 
 	if (json_mode) {
 		json_t *j = result_json(p, &ref);
 
 		json_object_set_new(j, "reference", result_json(p, &ref));
-		json_object_set_new(j, kernel ? "kernel" : "emulator", result_json(p, &emr));
+		if (use_bpf || !kernel)
+			json_object_set_new(j, kernel ? "kernel" : "emulator", result_json(p, &emr));
+		if (use_nft)
+			json_object_set_new(j, "nftables", result_json(p, &nfr));
 		json_object_set_new(j, "agree", json_boolean(rc == EXIT_OK));
 		print_json(j);
 	} else {
@@ -582,21 +627,25 @@ static int cmd_test(int argc, char **argv)
 		printf("rule:    %s%s%s\n", name ? kind : "(none)", name ? " " : "", name ? name : "");
 		printf("at:      %s\n", when);
 		if (rc == EXIT_OK) {
-			printf("checked: the reference evaluator and %s agree\n",
-			       kernel ? "the kernel (the loaded program, BPF_PROG_TEST_RUN)" :
-					"the compiled-table emulator");
+			printf("checked: the reference evaluator and %s%s%s agree\n",
+			       !kernel ? "the compiled-table emulator" :
+			       use_bpf ? "the kernel (the loaded program, BPF_PROG_TEST_RUN)" : "",
+			       use_bpf && use_nft ? " and " : "",
+			       use_nft ? "the nftables table (its sets and rules as loaded, evaluated here)" : "");
 		} else {
-			const char *k2, *n2 = df_rule_name(p, emr.rule, &k2);
+			const struct df_result *bad = (use_bpf || !kernel) && !same_result(&ref, &emr) ? &emr : &nfr;
+			const char *k2, *n2 = df_rule_name(p, bad->rule, &k2);
 
-			classes_text(p, emr.classes, cls, sizeof(cls));
+			classes_text(p, bad->classes, cls, sizeof(cls));
 			fprintf(stderr,
 				"datafencectl: BUG: the %s disagrees: %s %s classes %s rule %s %s\n",
-				kernel ? "kernel" : "emulator",
-				df_verdict_name(emr.verdict), df_reason_name(emr.reason), cls, k2,
+				!kernel ? "emulator" : bad == &nfr ? "nftables table" : "kernel",
+				df_verdict_name(bad->verdict), df_reason_name(bad->reason), cls, k2,
 				n2 ? n2 : "");
 		}
 	}
 cleanup:
+	df_nft_plan_free(plan);
 	df_emu_free(emu);
 	df_image_free(img);
 	df_policy_free(p);
@@ -664,21 +713,40 @@ static int status_down(const char *why)
 		if (m >= 0)
 			close(m);
 	}
+	/* the nftables backend's table, in this network namespace */
+	struct df_nft_opts no = { .table = opt_nft_table };
+	struct df_nft_info ni = { 0 };
+
+	if (!df_nft_info(&no, &ni) && ni.present) {
+		df_report_nft(&no, NULL, NULL, NULL, &t);
+		if (!enforcing && ni.loaded)
+			st.serial = ni.serial;
+		enforcing |= ni.loaded;
+	}
 	if (json_mode) {
-		print_json(json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I}}", "agent", "down",
+		print_json(json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "agent", "down",
 				     "why", why, "enforcement", enforcing ? "active" : "none", "serial",
 				     enforcing ? json_integer((json_int_t)st.serial) : json_null(),
+				     "nftables",
+				     ni.present ? json_pack("{s:s, s:o}", "table", opt_nft_table, "serial",
+							    ni.loaded ? json_integer((json_int_t)ni.serial) :
+									json_null()) :
+						  json_null(),
 				     "totals", "judged", (json_int_t)t.judged, "allowed",
 				     (json_int_t)t.allowed, "dropped", (json_int_t)t.dropped,
 				     "would_drop", (json_int_t)t.would_drop));
 	} else {
 		printf("agent:       down (%s)\n", why);
-		if (enforcing)
+		if (enforcing && sfd >= 0)
 			printf("enforcement: active: the pinned policy, serial %llu (%s), keeps enforcing\n",
 			       (unsigned long long)st.serial, opt_pin_dir);
-		else
-			printf("enforcement: none (nothing pinned in %s)\n", opt_pin_dir);
-		if (sfd >= 0)
+		if (ni.loaded)
+			printf("enforcement: active: table inet %s, serial %llu, keeps enforcing\n",
+			       opt_nft_table, (unsigned long long)ni.serial);
+		if (!enforcing)
+			printf("enforcement: none (nothing pinned in %s, no table inet %s here)\n",
+			       opt_pin_dir, opt_nft_table);
+		if (sfd >= 0 || ni.present)
 			printf("totals:      judged %llu  allowed %llu  dropped %llu  would-drop %llu\n",
 			       (unsigned long long)t.judged, (unsigned long long)t.allowed,
 			       (unsigned long long)t.dropped, (unsigned long long)t.would_drop);
@@ -797,12 +865,22 @@ static int cmd_counters(int argc, char **argv)
 	if (!r) {
 		/* the agent is down: the pinned counters, without names */
 		int c = pinned_fd(DF_MAP_COUNTERS), rl = pinned_fd(DF_MAP_RULE_CNT);
+		struct df_nft_opts no = { .table = opt_nft_table };
+		struct df_nft_info ni = { 0 };
+		json_t *cs, *rs;
 
-		if (c < 0)
-			return (usage_error("agent down (%s) and nothing pinned in %s", why, opt_pin_dir), EXIT_DOWN);
-		r = json_pack("{s:b, s:o, s:o, s:b}", "ok", 1, "counters", df_report_counters(c, NULL, NULL),
-			      "rules", rl >= 0 ? df_report_rules(rl, NULL) : json_array(), "agent_down", 1);
-		close(c);
+		if (df_nft_info(&no, &ni))
+			ni.present = false;
+		if (c < 0 && !ni.present)
+			return (usage_error("agent down (%s); nothing pinned in %s, no table inet %s here",
+					    why, opt_pin_dir, opt_nft_table), EXIT_DOWN);
+		cs = df_report_counters(c, NULL, NULL);
+		rs = rl >= 0 ? df_report_rules(rl, NULL) : json_array();
+		if (ni.present)
+			df_report_nft(&no, NULL, &cs, &rs, NULL);
+		r = json_pack("{s:b, s:o, s:o, s:b}", "ok", 1, "counters", cs, "rules", rs, "agent_down", 1);
+		if (c >= 0)
+			close(c);
 		if (rl >= 0)
 			close(rl);
 	}
@@ -1037,13 +1115,25 @@ static int cmd_unload(int argc, char **argv)
 	}
 	if (!yes)
 		return usage_error("unload removes enforcement from this host: repeat with --yes");
+	struct df_nft_opts no = { .table = opt_nft_table };
+	struct df_nft_info ni = { 0 };
+
 	err = df_loader_unload(opt_pin_dir);
 	if (err) {
 		fprintf(stderr, "datafencectl: unload %s: %s\n", opt_pin_dir, strerror(-err));
 		return EXIT_INVALID;
 	}
-	printf("enforcement removed: hooks detached, %s unpinned (a running agent keeps running: stop it, or it attaches again when restarted)\n",
-	       opt_pin_dir);
+	printf("enforcement removed: hooks detached, %s unpinned\n", opt_pin_dir);
+	if (!df_nft_info(&no, &ni) && ni.present) {
+		err = df_nft_remove(&no);
+		if (err) {
+			fprintf(stderr, "datafencectl: unload: table inet %s: %s\n", opt_nft_table,
+				strerror(-err));
+			return EXIT_INVALID;
+		}
+		printf("enforcement removed: table inet %s deleted\n", opt_nft_table);
+	}
+	printf("(a running agent keeps running: stop it, or it loads again when restarted)\n");
 	return EXIT_OK;
 }
 
@@ -1112,6 +1202,8 @@ static void print_usage(FILE *out)
 		     "  -j, --json       machine-readable output (errors as {\"error\": ...})\n"
 		     "  --socket PATH    the agent's control socket (default /run/datafence/control.sock)\n"
 		     "  --pin-dir DIR    the pin directory (default /sys/fs/bpf/datafence)\n"
+		     "  --nft-table NAME the nftables backend's inet table (default datafence), read\n"
+		     "                   in this network namespace when the agent is down\n"
 		     "  -h, --help       this help; \"datafencectl help COMMAND\" for one command\n"
 		     "  -V, --version    print the version\n");
 }
@@ -1161,6 +1253,8 @@ int main(int argc, char **argv)
 			opt_socket = argv[++i];
 		else if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc)
 			opt_pin_dir = argv[++i];
+		else if (!strcmp(argv[i], "--nft-table") && i + 1 < argc)
+			opt_nft_table = argv[++i];
 		else
 			return usage_error("unknown option \"%s\"; try \"datafencectl help\"", argv[i]);
 	}

@@ -151,12 +151,14 @@ agent_help_and_version() {
 agent_config_errors_have_file_and_line() {
 	local f out rc=0
 	f=$(mktemp /tmp/df-agent-XXXXXX.conf)
-	printf 'pin_dir = "/sys/fs/bpf/x";\nhookz = [ "tc" ];\nbackend = "nftables";\nhooks = [ "xdp" ];\nsyslog = "yes";\n' > "$f"
+	printf 'pin_dir = "/sys/fs/bpf/x";\nhookz = [ "tc" ];\nbackend = "iptables";\nhooks = [ "xdp" ];\nsyslog = "yes";\nnft_log_group = 0;\nnft_table = "a b";\n' > "$f"
 	out=$("$DFD" --config "$f" --foreground 2>&1) || rc=$?
 	rm -f "$f"
 	expect_eq "exit code" 1 "$rc"
 	expect_contains "unknown key" "$f:2: error: unknown key 'hookz'" "$out"
-	expect_contains "backend" "$f:3: error: backend \"nftables\" is not implemented yet" "$out"
+	expect_contains "backend" "$f:3: error: backend \"iptables\" must be \"bpf\", \"nftables\" or \"both\"" "$out"
+	expect_contains "log group" "$f:6: error: 'nft_log_group' must be an integer from 1 to 65535" "$out"
+	expect_contains "table" "$f:7: error: nft_table \"a b\": letters, digits" "$out"
 	expect_contains "hook" "$f:4: error: unknown hook \"xdp\"" "$out"
 	expect_contains "type" "$f:5: error: 'syslog' must be true or false" "$out"
 }
