@@ -204,11 +204,15 @@ $(O)/bench.skel.h: $(O)/bench.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name bench_bpf > $@
 
-$(O)/bench: tests/bench/bench.c tests/bench/bench.h $(O)/bench.skel.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS)
+$(O)/bench: tests/bench/bench.c tests/bench/sets.c tests/bench/sets.h tests/bench/bench.h $(O)/bench.skel.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bench $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
+	$(Q)$(CC) $(CFLAGS) -Itests/bench $< tests/bench/sets.c $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
 
-bench: all $(O)/bench
+$(O)/flood: tests/bench/flood.c tests/bench/sets.c tests/bench/sets.h $(O)/lib/loader.o $(O)/lib/nft.o $(O)/libdatafence.a $(LIB_HDRS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/bench $< tests/bench/sets.c $(O)/lib/loader.o $(O)/lib/nft.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS) $(NFT_LIBS)
+
+bench: all $(O)/bench $(O)/flood
 	$(Q)O=$(O) tests/bench/run.sh
 
 run: all

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # make bench: runs the benchmark (root) and writes docs/benchmarks.md.
-# BENCH_ARGS=--quick skips the 1M-prefix and non-US sets.
+# BENCH_ARGS=--quick skips the 1M-prefix and non-US sets. Two programs:
+# bench (the BPF datapath through BPF_PROG_TEST_RUN) and flood (both
+# backends with real packets).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 O=${O:-build}
@@ -9,6 +11,12 @@ if [ "$(id -u)" != 0 ]; then echo "make bench: needs root (BPF)" >&2; exit 1; fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 "$O/bench" ${BENCH_ARGS:-} | tee "$out"
+{
+	echo
+	echo "Both backends, a UDP flood over veth from a protected cgroup (64-byte datagrams, sendmmsg, ${FLOOD_MS:-1500} ms per cell; ns per packet over the same flood with no filter), and the time to replace the policy:"
+	echo
+} | tee -a "$out"
+"$O/flood" ${BENCH_ARGS:-} | tee -a "$out"
 {
 	sed -n '1,/^<!-- results -->$/p' docs/benchmarks.md
 	echo
