@@ -1188,7 +1188,7 @@ static const struct cmd cmds[] = {
 	{ "metrics", cmd_metrics, "", "Prometheus text exposition of every counter", "" },
 	{ "reload", cmd_reload, "[--json]", "make the agent read the policy file again",
 	  "  Exit: 0 accepted, 1 refused (the errors are printed), 2 agent down.\n" },
-	{ "unload", cmd_unload, "--yes", "remove enforcement (detach every hook, unpin)", "" },
+	{ "unload", cmd_unload, "--yes", "remove enforcement (detach every hook, unpin, delete the nftables table)", "" },
 	{ "version", cmd_version, "", "print the version", "" },
 	{ "help", cmd_help, "[COMMAND]", "this help, or one command's", "" },
 };

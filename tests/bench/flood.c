@@ -29,7 +29,8 @@
 #include "nftplan.h"
 #include "sets.h"
 
-#define FLOOD_MS 1500
+#define FLOOD_MS 500
+#define FLOOD_RUNS 3 /* the best of: the VM's noise only ever slows a run */
 #define BATCH 64
 
 static char ns_a[32], ns_b[32], cg_rel[64], cg_root[512], pin_root[64], pin_dir[96];
@@ -87,8 +88,9 @@ static int in_ns_a(int (*fn)(void *), void *arg)
 	return rc;
 }
 
-/* Packets per second a process in our cgroup, in namespace A, sends to B. */
-static double flood(void)
+/* Packets per second a process in our cgroup, in namespace A, sends to B
+ * (one run). */
+static double flood_once(void)
 {
 	int fds[2];
 	pid_t pid;
@@ -144,6 +146,19 @@ static double flood(void)
 	close(fds[0]);
 	waitpid(pid, NULL, 0);
 	return pps;
+}
+
+static double flood(void)
+{
+	double best = 0;
+
+	for (int i = 0; i < FLOOD_RUNS; i++) {
+		double pps = flood_once();
+
+		if (pps > best)
+			best = pps;
+	}
+	return best;
 }
 
 struct pol {
@@ -242,7 +257,7 @@ static void bench_set(struct set *s)
 	}
 	pnft = flood();
 	in_ns_a(nft_remove, &x.o);
-	printf("| %s | %zu | %.0f | %.0f (+%.0f ns) | %.0f (+%.0f ns) | %.0f | %.0f |\n", s->name, v4,
+	printf("| %s | %zu | %.0f | %.0f (%+.0f ns) | %.0f (%+.0f ns) | %.0f | %.0f |\n", s->name, v4,
 	       base / 1e3, pbpf / 1e3, 1e9 / pbpf - 1e9 / base, pnft / 1e3, 1e9 / pnft - 1e9 / base,
 	       bpf_ms, x.ms);
 	fflush(stdout);
