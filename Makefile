@@ -34,7 +34,8 @@ NFT_LIBS := -lnftnl -lmnl
 DAEMON_LIBS := $(AGENT_LIBS) $(NFT_LIBS) -ljansson -lcrypto
 
 LIB_SRCS := agent/addr.c agent/diag.c agent/policy.c agent/compile.c \
-	agent/refeval.c agent/emulate.c agent/polgen.c agent/frame.c agent/nftplan.c
+	agent/refeval.c agent/emulate.c agent/polgen.c agent/frame.c agent/nftplan.c \
+	agent/nftreport.c
 LIB_OBJS := $(LIB_SRCS:agent/%.c=$(O)/lib/%.o)
 SAN_OBJS := $(LIB_SRCS:agent/%.c=$(O)/san/lib/%.o)
 LIB_HDRS := $(wildcard agent/*.h) bpf/datafence.h
@@ -48,7 +49,7 @@ DP_TESTS := test_datapath
 DP_BINS := $(DP_TESTS:%=$(O)/tests/dp/%) $(O)/tests/dp/test_nft
 # Live-test helpers: traffic (dfnet) and the loader as a command (dfload).
 LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfload $(O)/tests/live/dfnft
-FUZZ_TARGETS := fuzz_policy fuzz_values
+FUZZ_TARGETS := fuzz_policy fuzz_values fuzz_nflog
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 
 .DELETE_ON_ERROR:

@@ -12,8 +12,6 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
 
-#include "nft.h"
-#include "verdict.h"
 
 struct df_nflog {
 	struct mnl_socket *nl;
@@ -159,90 +157,3 @@ void df_nflog_close(struct df_nflog *l)
 	free(l);
 }
 
-/* ---- report -> event ------------------------------------------------------------ */
-
-/* The packet's addresses, protocol and ports (0 when it has none). */
-static int parse_packet(const uint8_t *p, size_t len, struct df_event *e)
-{
-	size_t l4;
-	uint8_t proto;
-
-	if (len >= 20 && (p[0] >> 4) == 4) {
-		size_t ihl = (size_t)(p[0] & 0xf) * 4;
-
-		if (ihl < 20 || ihl > len)
-			return -EINVAL;
-		e->family = 4;
-		memcpy(e->saddr, p + 12, 4);
-		memcpy(e->daddr, p + 16, 4);
-		proto = p[9];
-		l4 = ihl;
-		if ((p[6] & 0x1f) || p[7]) /* a non-first fragment: no ports */
-			l4 = len;
-	} else if (len >= 40 && (p[0] >> 4) == 6) {
-		uint8_t next = p[6];
-
-		e->family = 6;
-		memcpy(e->saddr, p + 8, 16);
-		memcpy(e->daddr, p + 24, 16);
-		l4 = 40;
-		/* a few extension headers (hop-by-hop, routing, destination) */
-		for (int i = 0; i < 4 && (next == 0 || next == 43 || next == 60) && l4 + 8 <= len; i++) {
-			next = p[l4];
-			l4 += ((size_t)p[l4 + 1] + 1) * 8;
-		}
-		proto = next;
-	} else {
-		return -EINVAL;
-	}
-	e->proto = proto;
-	if ((proto == 6 || proto == 17 || proto == 132) && l4 + 4 <= len) {
-		e->sport = (uint16_t)(p[l4] << 8 | p[l4 + 1]);
-		e->dport = (uint16_t)(p[l4 + 2] << 8 | p[l4 + 3]);
-	}
-	return 0;
-}
-
-int df_nflog_event(const struct df_nflog_rec *r, const struct df_policy *p, uint64_t seq,
-		   struct df_event *e)
-{
-	uint64_t serial;
-	int slot, verdict, reason;
-	struct timespec ts;
-
-	memset(e, 0, sizeof(*e));
-	if (df_nft_prefix_parse(r->prefix, &serial, &slot, &verdict, &reason) ||
-	    parse_packet(r->payload, r->len, e))
-		return -EINVAL;
-	e->version = DF_EVENT_VERSION;
-	e->hook = DF_HOOK_NFTABLES;
-	e->verdict = (uint8_t)verdict;
-	e->reason = (uint8_t)reason;
-	e->rule = DF_NO_RULE;
-	e->classes = slot < DF_MAX_CLASSES ? 1ULL << slot : 0;
-	e->uid = r->has_uid ? r->uid : 0xffffffffu;
-	e->ifindex = r->ifindex;
-	e->serial = serial;
-	e->seq = seq;
-	if (r->ts_ns) {
-		e->ts_ns = (uint64_t)r->ts_ns;
-	} else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		e->ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	}
-	/* the rule behind the reason, as the reference names it */
-	if (p && p->serial == serial && e->classes) {
-		struct df_packet pkt = { .proto = e->proto, .sport = e->sport, .dport = e->dport,
-					 .uid = e->uid, .mark = r->mark };
-		struct df_result res;
-
-		pkt.dst.family = pkt.src.family = e->family;
-		pkt.dst.plen = pkt.src.plen = e->family == 4 ? 32 : 128;
-		memcpy(pkt.dst.addr, e->daddr, 16);
-		memcpy(pkt.src.addr, e->saddr, 16);
-		df_ref_verdict(p, &pkt, e->classes, (int64_t)(e->ts_ns / 1000000000ULL), &res);
-		if (res.reason == (enum df_reason)reason && res.rule >= 0)
-			e->rule = (uint16_t)res.rule;
-	}
-	return 0;
-}

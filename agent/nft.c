@@ -53,68 +53,6 @@ static const char *table_of(const struct df_nft_opts *o)
 	return o->table && *o->table ? o->table : DF_NFT_TABLE;
 }
 
-/* ---- names ------------------------------------------------------------------- */
-
-static void word(char *dst, size_t len, const char *w)
-{
-	size_t i;
-
-	for (i = 0; w[i] && i + 1 < len; i++)
-		dst[i] = w[i] == '-' ? '_' : w[i];
-	dst[i] = '\0';
-}
-
-void df_nft_counter_name(char *buf, size_t len, int slot, int verdict, int reason)
-{
-	char v[32], r[32], s[16];
-
-	word(v, sizeof(v), df_verdict_name((enum df_verdict)verdict));
-	word(r, sizeof(r), df_reason_name((enum df_reason)reason));
-	if (slot >= DF_MAX_CLASSES)
-		snprintf(s, sizeof(s), "none");
-	else
-		snprintf(s, sizeof(s), "c%d", slot);
-	snprintf(buf, len, "df_%s_%s_%s", s, v, r);
-}
-
-int df_nft_counter_parse(const char *name, int *slot, int *verdict, int *reason, int *rule)
-{
-	char want[96];
-	int n = -1;
-
-	*slot = *verdict = *reason = *rule = -1;
-	if (sscanf(name, "df_r%d%n", rule, &n) == 1 && n == (int)strlen(name) && *rule >= 0)
-		return 1;
-	*rule = -1;
-	for (int s = 0; s <= DF_MAX_CLASSES; s++)
-		for (int v = 0; v < DF_VERDICT__MAX; v++)
-			for (int r = 0; r < DF_REASON__MAX; r++) {
-				df_nft_counter_name(want, sizeof(want), s, v, r);
-				if (!strcmp(want, name)) {
-					*slot = s;
-					*verdict = v;
-					*reason = r;
-					return 0;
-				}
-			}
-	return -1;
-}
-
-int df_nft_prefix_parse(const char *prefix, uint64_t *serial, int *slot, int *verdict,
-			int *reason)
-{
-	unsigned long long s;
-	int n = -1;
-
-	if (sscanf(prefix, "df %llu %d %d %d%n", &s, slot, verdict, reason, &n) != 4 ||
-	    (prefix[n] != '\0' && prefix[n] != ' ') || *slot < 0 || *slot > DF_MAX_CLASSES ||
-	    *verdict < 0 || *verdict >= DF_VERDICT__MAX || *reason < 0 ||
-	    *reason >= DF_REASON__MAX)
-		return -1;
-	*serial = s;
-	return 0;
-}
-
 /* ---- the batch ----------------------------------------------------------------- */
 
 struct batch {

@@ -11,10 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
 #include <cmocka.h>
 
 #include "compile.h"
+#include "nflog.h"
+#include "nft.h"
 #include "nftplan.h"
 #include "polgen.h"
 #include "verdict.h"
@@ -150,11 +153,86 @@ static void mapped_window_is_ipv4(void **state)
 	df_diags_free(&d);
 }
 
+/* Counter names read back as what they count; prefixes too. */
+static void names_and_prefixes_round_trip(void **state)
+{
+	char name[96];
+	int slot, v, r, rule;
+	uint64_t serial;
+
+	(void)state;
+	for (int s = 0; s <= DF_MAX_CLASSES; s++)
+		for (int vv = 0; vv < DF_VERDICT__MAX; vv++)
+			for (int rr = 0; rr < DF_REASON__MAX; rr++) {
+				df_nft_counter_name(name, sizeof(name), s, vv, rr);
+				assert_int_equal(df_nft_counter_parse(name, &slot, &v, &r, &rule), 0);
+				assert_int_equal(slot, s);
+				assert_int_equal(v, vv);
+				assert_int_equal(r, rr);
+			}
+	assert_int_equal(df_nft_counter_parse("df_r17", &slot, &v, &r, &rule), 1);
+	assert_int_equal(rule, 17);
+	assert_int_equal(df_nft_counter_parse("df_c07_drop_no_destination", &slot, &v, &r, &rule), -1);
+	assert_int_equal(df_nft_counter_parse("df_suppressed", &slot, &v, &r, &rule), -1);
+	assert_int_equal(df_nft_prefix_parse("df 42 3 1 6", &serial, &slot, &v, &r), 0);
+	assert_true(serial == 42 && slot == 3 && v == DF_DROP && r == DF_R_PORT_NOT_ALLOWED);
+	assert_int_equal(df_nft_prefix_parse("df 42 3 1 99", &serial, &slot, &v, &r), -1);
+	assert_int_equal(df_nft_prefix_parse("xx 42 3 1 6", &serial, &slot, &v, &r), -1);
+}
+
+/* An NFLOG report becomes the drop event BPF would send, with the rule
+ * the reference evaluator names. */
+static void a_report_becomes_a_drop_event(void **state)
+{
+	static const char text[] =
+		"policy = { name = \"t\"; serial = 5; };\n"
+		"classes = ( { name = \"a\"; match = { uids = (1); }; } );\n"
+		"destinations = ( { name = \"d\"; cidrs = [\"10.0.0.0/8\"]; ports = (443); allow = [\"a\"]; } );\n";
+	/* IPv4 TCP 10.9.9.9:40000 -> 10.1.2.3:80 */
+	static const uint8_t pkt[] = { 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 9, 9, 9, 10, 1, 2, 3,
+				       0x9c, 0x40, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 2, 0, 0, 0, 0, 0, 0 };
+	struct df_nflog_rec rec = { .payload = pkt, .len = sizeof(pkt), .has_uid = true, .uid = 1,
+				    .ifindex = 7 };
+	struct df_diags d = { 0 };
+	struct df_policy *p = NULL;
+	struct df_event e;
+
+	(void)state;
+	assert_int_equal(df_policy_parse(text, sizeof(text) - 1, "t.conf", NULL, &p, &d), 0);
+	snprintf(rec.prefix, sizeof(rec.prefix), "df 5 0 %d %d", DF_DROP, DF_R_PORT_NOT_ALLOWED);
+	assert_int_equal(df_nflog_event(&rec, p, 9, &e), 0);
+	assert_int_equal(e.hook, DF_HOOK_NFTABLES);
+	assert_int_equal(e.verdict, DF_DROP);
+	assert_int_equal(e.reason, DF_R_PORT_NOT_ALLOWED);
+	assert_int_equal(e.family, 4);
+	assert_int_equal(e.proto, 6);
+	assert_int_equal(e.sport, 40000);
+	assert_int_equal(e.dport, 80);
+	assert_int_equal(e.uid, 1);
+	assert_int_equal(e.ifindex, 7);
+	assert_int_equal(e.seq, 9);
+	assert_true(e.classes == 1 && e.serial == 5);
+	assert_int_equal(e.rule, 0); /* destination d */
+	/* another policy's report: no rule named; not ours: refused */
+	snprintf(rec.prefix, sizeof(rec.prefix), "df 4 0 %d %d", DF_DROP, DF_R_PORT_NOT_ALLOWED);
+	assert_int_equal(df_nflog_event(&rec, p, 10, &e), 0);
+	assert_int_equal(e.rule, DF_NO_RULE);
+	snprintf(rec.prefix, sizeof(rec.prefix), "somebody else");
+	assert_int_equal(df_nflog_event(&rec, p, 11, &e), -EINVAL);
+	rec.len = 10; /* cut short */
+	snprintf(rec.prefix, sizeof(rec.prefix), "df 5 0 1 6");
+	assert_int_equal(df_nflog_event(&rec, p, 12, &e), -EINVAL);
+	df_policy_free(p);
+	df_diags_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(plan_matches_reference),
 		cmocka_unit_test(mapped_window_is_ipv4),
+		cmocka_unit_test(names_and_prefixes_round_trip),
+		cmocka_unit_test(a_report_becomes_a_drop_event),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
