@@ -52,7 +52,8 @@ struct agent {
 	struct df_nft_opts nft; /* nftables backend (conf.use_nft) */
 	struct df_nflog *nflog;
 	struct df_nft_plan *plan;
-	uint64_t nft_seq, nft_lost, nft_lost_reported;
+	uint64_t nft_seq, nft_lost, nft_lost_reported, nft_folded;
+	struct df_flow_limiter *nft_flows; /* per-flow folding of nftables reports */
 	struct df_policy *pol; /* the loaded policy (names for events) */
 	struct df_image *img;
 	char sha256[65];
@@ -225,8 +226,14 @@ static void on_nflog(const struct df_nflog_rec *r, void *ctx)
 	struct agent *a = ctx;
 	struct df_event e;
 
-	if (!df_nflog_event(r, a->pol, ++a->nft_seq, &e))
-		record_event(a, &e);
+	if (df_nflog_event(r, a->pol, a->nft_seq + 1, &e))
+		return;
+	if (a->nft_flows && !df_flow_report(a->nft_flows, &e, e.ts_ns)) {
+		a->nft_folded++;
+		return;
+	}
+	a->nft_seq++;
+	record_event(a, &e);
 }
 
 static void report_lost(struct agent *a)
@@ -506,6 +513,7 @@ static void collect(struct agent *a, struct df_totals *t, json_t **counters, jso
 		df_report_nft(&a->nft, a->pol, counters, rules, t);
 		t->events_sent += a->nft_seq;
 		t->events_lost += a->nft_lost;
+		t->events_suppressed += a->nft_folded;
 	}
 }
 
@@ -787,6 +795,7 @@ static int start(struct agent *a)
 				       .log_group = (uint16_t)a->conf.nft_log_group,
 				       .log_rate = a->conf.nft_log_rate };
 	if (a->conf.use_nft) {
+		a->nft_flows = calloc(1, sizeof(*a->nft_flows));
 		err = df_nflog_open(a->nft.log_group, &a->nflog);
 		if (err)
 			logm(LOG_ERR, "nftables: cannot read drop reports from NFLOG group %u: %s (enforcement is unaffected)",
@@ -951,6 +960,7 @@ int main(int argc, char **argv)
 	if (a.nl)
 		mnl_socket_close(a.nl);
 	df_nflog_close(a.nflog);
+	free(a.nft_flows);
 	df_loader_close(a.l);
 	df_policy_free(a.pol);
 	df_image_free(a.img);

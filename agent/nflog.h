@@ -42,6 +42,23 @@ void df_nflog_close(struct df_nflog *l);
 int df_nflog_event(const struct df_nflog_rec *r, const struct df_policy *p, uint64_t seq,
 		   struct df_event *e);
 
+/* Per-flow folding of reports, as the BPF backend's limiter does: a flow's
+ * first drop is reported at once, later ones at most once a second with the
+ * number folded in between. A small direct-mapped table: a colliding flow
+ * takes the slot (and is reported). */
+#define DF_FLOW_SLOTS 4096
+struct df_flow_slot {
+	uint64_t hash;
+	uint64_t last_ns;
+	uint32_t folded;
+};
+struct df_flow_limiter {
+	struct df_flow_slot slot[DF_FLOW_SLOTS];
+};
+/* true: report `e` now (e->suppressed set to the drops folded since the
+ * flow's last report); false: folded into the flow's next report. */
+bool df_flow_report(struct df_flow_limiter *fl, struct df_event *e, uint64_t now_ns);
+
 /* The hook name drop records and counters carry for this backend. */
 #define DF_HOOK_NFTABLES DF_HOOK__MAX
 

@@ -3,6 +3,7 @@
  * names, the NFLOG prefix, and a report turned into a drop event. Shared by
  * the agent, datafencectl and the fuzz targets. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -138,6 +139,31 @@ static int parse_packet(const uint8_t *p, size_t len, struct df_event *e)
 		e->dport = (uint16_t)(p[l4 + 2] << 8 | p[l4 + 3]);
 	}
 	return 0;
+}
+
+bool df_flow_report(struct df_flow_limiter *fl, struct df_event *e, uint64_t now_ns)
+{
+	/* FNV-1a over what makes a flow */
+	uint64_t h = 1469598103934665603ULL;
+	const uint8_t *parts[] = { &e->family, &e->proto, &e->verdict, e->saddr, e->daddr,
+				   (const uint8_t *)&e->sport, (const uint8_t *)&e->dport };
+	const size_t lens[] = { 1, 1, 1, 16, 16, 2, 2 };
+	struct df_flow_slot *s;
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (size_t k = 0; k < lens[i]; k++)
+			h = (h ^ parts[i][k]) * 1099511628211ULL;
+	h |= 1; /* 0: an empty slot */
+	s = &fl->slot[h % DF_FLOW_SLOTS];
+	if (s->hash == h && now_ns - s->last_ns < 1000000000ULL) {
+		s->folded++;
+		return false;
+	}
+	e->suppressed = s->hash == h ? s->folded : 0;
+	s->hash = h;
+	s->last_ns = now_ns;
+	s->folded = 0;
+	return true;
 }
 
 int df_nflog_event(const struct df_nflog_rec *r, const struct df_policy *p, uint64_t seq,

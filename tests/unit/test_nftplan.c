@@ -226,6 +226,28 @@ static void a_report_becomes_a_drop_event(void **state)
 	df_diags_free(&d);
 }
 
+/* A flow's first report at once, later ones at most once a second with
+ * the count folded in between; other flows are not held back. */
+static void reports_fold_per_flow(void **state)
+{
+	static struct df_flow_limiter fl;
+	struct df_event a = { .family = 4, .proto = 17, .verdict = DF_DROP, .dport = 53,
+			      .daddr = { 10, 0, 0, 1 } };
+	struct df_event b = a;
+	const uint64_t s = 1000000000ULL;
+
+	(void)state;
+	b.dport = 54;
+	assert_true(df_flow_report(&fl, &a, 100 * s));
+	assert_int_equal(a.suppressed, 0);
+	assert_false(df_flow_report(&fl, &a, 100 * s + 1));
+	assert_false(df_flow_report(&fl, &a, 100 * s + s / 2));
+	assert_true(df_flow_report(&fl, &b, 100 * s + s / 2));
+	assert_true(df_flow_report(&fl, &a, 101 * s));
+	assert_int_equal(a.suppressed, 2);
+	assert_false(df_flow_report(&fl, &a, 101 * s + 5));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +255,7 @@ int main(void)
 		cmocka_unit_test(mapped_window_is_ipv4),
 		cmocka_unit_test(names_and_prefixes_round_trip),
 		cmocka_unit_test(a_report_becomes_a_drop_event),
+		cmocka_unit_test(reports_fold_per_flow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
