@@ -411,6 +411,27 @@ cleanup:
 	return err;
 }
 
+/* The table is ours: if someone deleted it or loaded something else into
+ * it, the policy in force goes back (every 10 s). */
+static void check_nft_table(struct agent *a)
+{
+	struct df_nft_info info;
+	struct df_diags d = { 0 };
+
+	if (!a->conf.use_nft || !a->pol || !a->plan || df_nft_info(&a->nft, &info))
+		return;
+	if (info.loaded && info.serial == a->pol->serial)
+		return;
+	logm(LOG_WARNING, "table inet %s %s: loading serial %llu again", a->nft.table,
+	     !info.present ? "is gone" : "holds something else",
+	     (unsigned long long)a->pol->serial);
+	if (df_nft_apply(&a->nft, a->pol, a->plan, a->cgroot, a->sha256, &d))
+		log_diags(&d, LOG_ERR);
+	else
+		logm(LOG_NOTICE, "table inet %s restored", a->nft.table);
+	df_diags_free(&d);
+}
+
 /* ---- interfaces ----------------------------------------------------------------------- */
 
 static bool wants_iface(struct agent *a, const char *name)
@@ -757,6 +778,7 @@ static int run(struct agent *a)
 					continue;
 				if (a->l)
 					df_loader_set_clock(a->l);
+				check_nft_table(a);
 				report_lost(a);
 				write_metrics_file(a);
 			} else if (fd == a->ino_fd) {

@@ -281,6 +281,18 @@ sighup_reloads() {
 	expect_eq "reloaded" "sent 1" "$(flow prot udp 192.0.2.2 5006)"
 }
 
+# nftables: a deleted table comes back within the agent's 10 s check
+a_deleted_table_is_restored() {
+	nft_on || return 0
+	mark_log
+	nsenter --net=/run/netns/"$NSA" nft delete table inet "$NFT_TABLE"
+	for _ in $(seq 130); do grep -qF "table inet $NFT_TABLE restored" "$TMP/agent.log" && break; sleep 0.1; done
+	wait_log "table inet $NFT_TABLE restored"
+	if ! bpf_on; then
+		expect_eq "refused again" "EPERM 0" "$(flow prot udp 192.0.2.2 5009)"
+	fi
+}
+
 sigusr1_reopens_the_drop_log() {
 	mv "$TMP/drops.jsonl" "$TMP/drops.jsonl.1"
 	kill -USR1 "$(agent_pid)"
@@ -532,6 +544,7 @@ run_case ctl_test_sees_an_expired_exception ctl_test_sees_an_expired_exception
 run_case a_service_cgroup_made_after_load_is_classified a_service_cgroup_made_after_load_is_classified
 run_case a_deleted_then_recreated_policy_file_is_loaded a_deleted_then_recreated_policy_file_is_loaded
 run_case sighup_reloads sighup_reloads
+run_case a_deleted_table_is_restored a_deleted_table_is_restored
 run_case sigusr1_reopens_the_drop_log sigusr1_reopens_the_drop_log
 run_case unload_removes_enforcement unload_removes_enforcement
 exit 0
