@@ -19,7 +19,7 @@ endif
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
 	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libclang-rt-14-dev \
-	iproute2 nftables jq util-linux python3-prometheus-client
+	iproute2 nftables jq util-linux python3-prometheus-client iperf3
 
 WERROR ?= $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g

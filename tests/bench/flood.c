@@ -161,6 +161,28 @@ static double flood(void)
 	return best;
 }
 
+/* TCP throughput (Gbit/s) of iperf3 from our cgroup in A to a server in B;
+ * 0 if iperf3 is missing or fails. */
+static double iperf(void)
+{
+	char cmd[1024];
+	double bps = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "nsenter --net=/run/netns/%s iperf3 -s -1 -p 5201 >/dev/null 2>&1 & sleep 0.3; "
+		 "sh -c 'echo $$ > %s%s/cgroup.procs && exec nsenter --net=/run/netns/%s "
+		 "iperf3 -c 10.99.0.2 -p 5201 -t 2 -J' 2>/dev/null | "
+		 "jq '.end.sum_received.bits_per_second // 0'; wait",
+		 ns_b, cg_root, cg_rel, ns_a);
+	f = popen(cmd, "r");
+	if (f && fscanf(f, "%lf", &bps) != 1)
+		bps = 0;
+	if (f)
+		pclose(f);
+	return bps / 1e9;
+}
+
 struct pol {
 	struct df_policy *p;
 	struct df_image *img;
@@ -200,7 +222,7 @@ static char *policy_text(const struct set *s)
 	n += (size_t)snprintf(t + n, cap - n,
 			      "policy = { name = \"flood\"; serial = 1; };\n"
 			      "classes = ( { name = \"c\"; match = { cgroups = [\"%s\"]; }; } );\n"
-			      "destinations = ( { name = \"set\"; protocols = [\"udp\"]; allow = [\"c\"];\n"
+			      "destinations = ( { name = \"set\"; protocols = [\"udp\", \"tcp\"]; allow = [\"c\"];\n"
 			      "  cidrs = [\"10.99.0.2/32\"",
 			      cg_rel);
 	for (size_t i = 0; i < s->n; i++) {
@@ -223,7 +245,7 @@ static void bench_set(struct set *s)
 	struct df_loader_opts lo = { .pin_dir = pin_dir, .cgroup_skb = true, .cgroup_path = NULL };
 	struct df_loader *l = NULL;
 	char cgpath[700];
-	double base, pbpf, pnft, bpf_ms, t0;
+	double base, pbpf, pnft, bpf_ms, t0, gbase, gbpf, gnft;
 	size_t v4 = 0;
 
 	for (size_t i = 0; i < s->n; i++)
@@ -234,6 +256,7 @@ static void bench_set(struct set *s)
 		exit(1);
 	}
 	base = flood();
+	gbase = iperf();
 	/* BPF: the cgroup_skb program on our cgroup only */
 	snprintf(cgpath, sizeof(cgpath), "%s%s", cg_root, cg_rel);
 	lo.cgroup_path = cgpath;
@@ -248,6 +271,7 @@ static void bench_set(struct set *s)
 	}
 	bpf_ms = now_ms() - t0;
 	pbpf = flood();
+	gbpf = iperf();
 	df_loader_close(l);
 	df_loader_unload(pin_dir);
 	/* nftables: the table in namespace A */
@@ -256,10 +280,11 @@ static void bench_set(struct set *s)
 		exit(1);
 	}
 	pnft = flood();
+	gnft = iperf();
 	in_ns_a(nft_remove, &x.o);
-	printf("| %s | %zu | %.0f | %.0f (%+.0f ns) | %.0f (%+.0f ns) | %.0f | %.0f |\n", s->name, v4,
-	       base / 1e3, pbpf / 1e3, 1e9 / pbpf - 1e9 / base, pnft / 1e3, 1e9 / pnft - 1e9 / base,
-	       bpf_ms, x.ms);
+	printf("| %s | %zu | %.0f | %.0f (%+.0f ns) | %.0f (%+.0f ns) | %.1f / %.1f / %.1f | %.0f | %.0f |\n",
+	       s->name, v4, base / 1e3, pbpf / 1e3, 1e9 / pbpf - 1e9 / base, pnft / 1e3,
+	       1e9 / pnft - 1e9 / base, gbase, gbpf, gnft, bpf_ms, x.ms);
 	fflush(stdout);
 	df_nft_plan_free(x.plan);
 	df_image_free(x.img);
@@ -299,8 +324,8 @@ int main(int argc, char **argv)
 		perror("flood: setup");
 		return 1;
 	}
-	printf("| set | IPv4 prefixes | no filter (kpps) | BPF (kpps, ns/packet over none) | nftables (kpps, ns/packet over none) | BPF load+swap ms | nftables replace ms |\n");
-	printf("|---|---|---|---|---|---|---|\n");
+	printf("| set | IPv4 prefixes | no filter (kpps) | BPF (kpps, ns/packet over none) | nftables (kpps, ns/packet over none) | iperf3 TCP Gbit/s: none / BPF / nftables | BPF load+swap ms | nftables replace ms |\n");
+	printf("|---|---|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct set s = { 0 };
 
