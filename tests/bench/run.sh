@@ -13,7 +13,7 @@ trap 'rm -f "$out"' EXIT
 "$O/bench" ${BENCH_ARGS:-} | tee "$out"
 {
 	echo
-	echo "Both backends, a UDP flood over veth from a protected cgroup (64-byte datagrams, sendmmsg, best of three 0.5 s runs per cell; ns per packet over the same flood with no filter), and the time to replace the policy:"
+	echo "Both backends, a UDP flood over veth from a protected cgroup (64-byte datagrams, sendmmsg, best of five 0.5 s runs per cell; ns per packet over the same flood with no filter), and the time to replace the policy:"
 	echo
 } | tee -a "$out"
 "$O/flood" ${BENCH_ARGS:-} | tee -a "$out"
