@@ -1157,17 +1157,23 @@ static const struct cmd cmds[] = {
 	  "  --dump   also print the compiled map images\n"
 	  "  Exit: 0 every file valid, 1 some file invalid, 2 usage error.\n" },
 	{ "test", cmd_test,
-	  "--policy FILE --dst ADDR [--port N] [--proto P] (--class NAME | --cgroup PATH | --uid N | --mark N | --sport N | --src ADDR) [--at TIME] [--json]",
+	  "[--policy FILE] --dst ADDR [--port N] [--proto P] (--class NAME | --cgroup PATH | --uid N | --mark N | --sport N | --src ADDR) [--at TIME] [--json]",
 	  "explain the verdict for one flow",
-	  "  Judges one flow with the reference evaluator and the compiled-table\n"
-	  "  emulator; prints verdict, reason, classes and the deciding rule.\n"
+	  "  Judges one flow; prints verdict, reason, classes and the deciding rule.\n"
+	  "  Without --policy: the loaded policy (root), by the reference evaluator and\n"
+	  "  the kernel: the BPF program on a crafted packet (BPF_PROG_TEST_RUN, counting\n"
+	  "  nothing) and, under the nftables backend, the table's sets and rules as\n"
+	  "  loaded, evaluated here (nftables has no dry run).\n"
+	  "  --policy FILE     that file instead, by the reference evaluator and the\n"
+	  "                    compiled-table emulator; no root\n"
 	  "  --class NAME      the flow carries this class (repeatable), or give socket facts:\n"
 	  "  --cgroup PATH     cgroup v2 path of the sending process, from the cgroup2 root\n"
 	  "  --uid N --mark N --sport N --src ADDR\n"
 	  "  --proto P         tcp (default), udp, sctp, icmp, icmpv6 or a number\n"
 	  "  --port N          destination port (required for tcp, udp, sctp)\n"
 	  "  --at TIME         judge at this RFC 3339 time (exceptions), default now\n"
-	  "  --json            {verdict, reason, classes, rule, reference, emulator, agree}\n"
+	  "  --json            {verdict, reason, classes, rule, reference, kernel | nftables |\n"
+	  "                    emulator, agree}\n"
 	  "  Exit: 0 judged, 1 policy invalid, 2 usage, 3 the two evaluators disagree.\n" },
 	{ "status", cmd_status, "[--json]", "the agent, the policy, attachments, totals, health",
 	  "  Asks the agent over its control socket; when the agent is down, reads the\n"
