@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Runs every test suite and ends with one line: "N passed, N failed[, N skipped]".
 # Suites: unit (cmocka, plain and ASan+UBSan), cli (the real datafencectl),
-# fuzz smoke, datapath (root: the BPF programs through BPF_PROG_TEST_RUN),
+# fuzz smoke, datapath (root: the BPF programs through BPF_PROG_TEST_RUN, and
+# both backends against the reference with real packets through nftables),
 # live (root: real packets between network namespaces), e2e (root: the
-# real agent). Set SUITES="unit cli" to run some only.
+# real agent, once per backend). Set SUITES="unit cli" to run some only.
 set -u
 cd "$(dirname "$0")/.."
 export O=${O:-build}
