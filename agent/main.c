@@ -958,6 +958,8 @@ int main(int argc, char **argv)
 			nerr = df_nft_remove(&no);
 			if (nerr && nerr != -ENOENT)
 				logm(LOG_ERR, "unload: table inet %s: %s", no.table, strerror(-nerr));
+			else if (nerr)
+				logm(LOG_NOTICE, "no table inet %s in this network namespace", no.table);
 			else
 				logm(LOG_NOTICE, "enforcement removed: table inet %s deleted", no.table);
 		}
