@@ -18,6 +18,16 @@ struct {
  * The loader creates each generation's inner maps at the sizes it needs.
  * Inner templates give sizes, not BTF types: clang 14 emits only forward
  * declarations for types reached through nested map definitions. */
+#define DF_GEN_MAP(name, inner)                                  \
+	struct {                                                 \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);        \
+		__uint(max_entries, 2);                          \
+		__type(key, __u32);                              \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);             \
+		__array(values, struct inner);                   \
+	} name SEC(".maps")
+
+/* The configuration (one element). */
 struct df_cfg_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -25,13 +35,7 @@ struct df_cfg_inner {
 	__uint(value_size, sizeof(struct df_cfg));
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_cfg_inner);
-} df_cfg_o SEC(".maps");
+DF_GEN_MAP(df_cfg_o, df_cfg_inner);
 
 /* IPv4 destinations: the stride table (see datafence.h), mmapable so the
  * loader copies it in at once; and the leaves that stride slots and IPv6
@@ -44,13 +48,7 @@ struct df_str4_inner {
 	__uint(value_size, 2 * sizeof(__u32)); /* two slots per element */
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_str4_inner);
-} df_str4_o SEC(".maps");
+DF_GEN_MAP(df_str4_o, df_str4_inner);
 
 struct df_lv_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -60,13 +58,7 @@ struct df_lv_inner {
 	__uint(value_size, sizeof(struct df_leaf));
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_lv_inner);
-} df_lv_o SEC(".maps");
+DF_GEN_MAP(df_lv_o, df_lv_inner);
 
 /* IPv6 destinations: the range tree (see datafence.h), mmapable. */
 struct df_rng6_inner {
@@ -77,13 +69,7 @@ struct df_rng6_inner {
 	__uint(value_size, sizeof(struct df_rng_node));
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_rng6_inner);
-} df_rng6_o SEC(".maps");
+DF_GEN_MAP(df_rng6_o, df_rng6_inner);
 
 /* The directory in front of the IPv6 tree: u32 slots, two per element. */
 struct df_dir6_inner {
@@ -94,13 +80,7 @@ struct df_dir6_inner {
 	__uint(value_size, 8);
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_dir6_inner);
-} df_dir6_o SEC(".maps");
+DF_GEN_MAP(df_dir6_o, df_dir6_inner);
 
 /* local_addrs selectors: (family, source prefix) -> class mask. */
 struct df_src_inner {
@@ -111,13 +91,7 @@ struct df_src_inner {
 	__uint(value_size, sizeof(__u64));
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_src_inner);
-} df_src_o SEC(".maps");
+DF_GEN_MAP(df_src_o, df_src_inner);
 
 /* Rule entries that leaves point into. */
 struct df_ent_inner {
@@ -128,13 +102,7 @@ struct df_ent_inner {
 	__uint(value_size, sizeof(struct df_entry));
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_ent_inner);
-} df_ent_o SEC(".maps");
+DF_GEN_MAP(df_ent_o, df_ent_inner);
 
 /* uid and cgroup id selectors -> class mask. */
 struct df_sel_inner {
@@ -145,13 +113,7 @@ struct df_sel_inner {
 	__uint(value_size, sizeof(__u64));
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct df_sel_inner);
-} df_sel_o SEC(".maps");
+DF_GEN_MAP(df_sel_o, df_sel_inner);
 
 /* Judged packets per (hook, class slot, verdict, reason); see datafence.h. */
 struct {
