@@ -362,7 +362,7 @@ struct build {
 	const struct df_policy *p;
 	const struct df_nft_plan *pl;
 	const struct df_nft_opts *o;
-	const char *cg_root;
+	uint64_t *cg_id[DF_MAX_CLASSES]; /* per class and cgroup selector: its id, 0: missing */
 	struct df_diags *d;
 	struct groups (*cls)[KD__N]; /* per class */
 	struct groups *exc;          /* per exception */
@@ -443,19 +443,14 @@ static void selector_rules(struct build *b, const char *chain, uint32_t c, tail_
 		return; /* the other selectors add nothing */
 	}
 	for (size_t i = 0; i < k->n_cgroups; i++) {
-		char full[1024];
-		struct stat st;
+		uint64_t id = b->cg_id[c] ? b->cg_id[c][i] : 0;
 		uint32_t level = 0;
-		uint64_t id;
 		struct nftnl_expr *e;
 
+		if (!id)
+			continue; /* missing: warned in resolve_cgroups */
 		for (const char *s = k->cgroups[i]; *s; s++)
 			level += *s == '/' && s[1];
-		if (!b->cg_root ||
-		    snprintf(full, sizeof(full), "%s%s", b->cg_root, k->cgroups[i]) >= (int)sizeof(full) ||
-		    stat(full, &st))
-			continue; /* warned once in df_nft_apply */
-		id = st.st_ino;
 		r = rule_new(b);
 		e = nftnl_expr_alloc("socket");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
@@ -1212,6 +1207,8 @@ static void build_free(struct build *b)
 		groups_free(&b->exc[e]);
 	free(b->cls);
 	free(b->exc);
+	for (size_t c = 0; c < DF_MAX_CLASSES; c++)
+		free(b->cg_id[c]);
 	for (size_t i = 0; i < b->n_ls; i++)
 		free(b->ls[i].leaves);
 	free(b->ls);
@@ -1461,7 +1458,9 @@ static int on_table(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int list_table(const char *table, struct listing *l, bool *present)
+/* The table, its chains (and the judge chain's comment) and, for a swap,
+ * its sets. */
+static int list_table(const char *table, struct listing *l, bool *present, bool sets)
 {
 	int err;
 
@@ -1471,7 +1470,7 @@ static int list_table(const char *table, struct listing *l, bool *present)
 	*present = l->present;
 	if (!err && *present)
 		err = dump(NFT_MSG_GETCHAIN, NULL, NULL, on_chain, l);
-	if (!err && *present)
+	if (!err && *present && sets)
 		err = dump(NFT_MSG_GETSET, build_set_dump, table, on_set, l);
 	return err;
 }
@@ -1482,14 +1481,41 @@ static void listing_free(struct listing *l)
 	names_free(&l->sets);
 }
 
+/* cgroup selector paths -> ids (inode numbers), once per swap; a missing
+ * cgroup is warned about and its selector left out. */
+static int resolve_cgroups(struct build *b, const char *root)
+{
+	for (size_t c = 0; c < b->p->n_classes; c++) {
+		const struct df_class *k = &b->p->classes[c];
+
+		if (!k->n_cgroups)
+			continue;
+		b->cg_id[c] = calloc(k->n_cgroups, sizeof(uint64_t));
+		if (!b->cg_id[c])
+			return -ENOMEM;
+		for (size_t i = 0; i < k->n_cgroups; i++) {
+			char full[1024];
+			struct stat st;
+
+			if (root && snprintf(full, sizeof(full), "%s%s", root, k->cgroups[i]) <
+					    (int)sizeof(full) && !stat(full, &st))
+				b->cg_id[c][i] = st.st_ino;
+			else
+				df_diag_add(b->d, DF_SEV_WARNING, NULL, 0, NULL,
+					    "cgroup %s does not exist (yet): its class is not applied to it",
+					    k->cgroups[i]);
+		}
+	}
+	return 0;
+}
+
 /* ---- the swap ---------------------------------------------------------------- */
 
 int df_nft_apply(const struct df_nft_opts *o, const struct df_policy *p,
 		 const struct df_nft_plan *pl, const char *cgroup_root, const char *sha256,
 		 struct df_diags *d)
 {
-	struct build b = { .table = table_of(o), .p = p, .pl = pl, .o = o, .cg_root = cgroup_root,
-			   .d = d };
+	struct build b = { .table = table_of(o), .p = p, .pl = pl, .o = o, .d = d };
 	struct batch bt;
 	struct listing l;
 	struct nlmsghdr *nlh;
@@ -1497,28 +1523,18 @@ int df_nft_apply(const struct df_nft_opts *o, const struct df_policy *p,
 	char detail[256] = "";
 	int err;
 
-	err = list_table(b.table, &l, &present);
+	err = list_table(b.table, &l, &present, true);
 	if (err) {
 		df_diag_add(d, DF_SEV_ERROR, NULL, 0, NULL, "nftables: cannot read table inet %s: %s",
 			    b.table, strerror(-err));
 		listing_free(&l);
 		return err;
 	}
-	for (size_t c = 0; c < p->n_classes; c++)
-		for (size_t i = 0; i < p->classes[c].n_cgroups; i++) {
-			char full[1024];
-			struct stat st;
-
-			if (!cgroup_root ||
-			    snprintf(full, sizeof(full), "%s%s", cgroup_root,
-				     p->classes[c].cgroups[i]) >= (int)sizeof(full) ||
-			    stat(full, &st))
-				df_diag_add(d, DF_SEV_WARNING, NULL, 0, NULL,
-					    "cgroup %s does not exist (yet): its class is not applied to it",
-					    p->classes[c].cgroups[i]);
-		}
-	err = batch_init(&bt);
+	err = resolve_cgroups(&b, cgroup_root);
+	if (!err)
+		err = batch_init(&bt);
 	if (err) {
+		build_free(&b);
 		listing_free(&l);
 		return err;
 	}
@@ -1594,7 +1610,7 @@ int df_nft_info(const struct df_nft_opts *o, struct df_nft_info *info)
 {
 	struct listing l;
 	bool present;
-	int err = list_table(table_of(o), &l, &present);
+	int err = list_table(table_of(o), &l, &present, false);
 	unsigned long long serial;
 	int n = 0;
 
