@@ -183,23 +183,20 @@ int df_report_nft(const struct df_nft_opts *o, const struct df_policy *p, json_t
 
 void df_report_misc(int fd, struct df_totals *t)
 {
-	__u32 k;
+	const struct {
+		__u32 key;
+		uint64_t *out;
+	} m[] = {
+		{ DF_MISC_EVENTS_SENT, &t->events_sent },
+		{ DF_MISC_EVENTS_LOST, &t->events_lost },
+		{ DF_MISC_EVENTS_SUPPRESSED, &t->events_suppressed },
+		{ DF_MISC_NO_POLICY, &t->no_policy },
+	};
 	__u64 v;
 
-	if (fd < 0)
-		return;
-	k = DF_MISC_EVENTS_SENT;
-	if (!bpf_map_lookup_elem(fd, &k, &v))
-		t->events_sent = v;
-	k = DF_MISC_EVENTS_LOST;
-	if (!bpf_map_lookup_elem(fd, &k, &v))
-		t->events_lost = v;
-	k = DF_MISC_EVENTS_SUPPRESSED;
-	if (!bpf_map_lookup_elem(fd, &k, &v))
-		t->events_suppressed = v;
-	k = DF_MISC_NO_POLICY;
-	if (!bpf_map_lookup_elem(fd, &k, &v))
-		t->no_policy = v;
+	for (size_t i = 0; fd >= 0 && i < sizeof(m) / sizeof(m[0]); i++)
+		if (!bpf_map_lookup_elem(fd, &m[i].key, &v))
+			*m[i].out = v;
 }
 
 /* Label values: backslash, quote and newline escaped. */
