@@ -576,8 +576,7 @@ int df_ranges_build(const struct df_rkey *k, size_t n, struct df_ranges *out)
 	return err;
 }
 
-/* The value of the range holding a. */
-static uint32_t ranges_at(const struct df_ranges *r, struct df_u128 a)
+uint32_t df_ranges_value(const struct df_ranges *r, struct df_u128 a)
 {
 	size_t lo = 0, hi = r->n;
 
@@ -603,12 +602,12 @@ int df_ranges_splice(const struct df_ranges *outer, const struct df_ranges *inne
 	for (size_t i = 0; i < outer->n && !err && u128_lt(outer->start[i], w0); i++)
 		err = df_ranges_add(out, outer->start[i], outer->val[i]);
 	if (!err)
-		err = df_ranges_add(out, w0, ranges_at(inner, w0));
+		err = df_ranges_add(out, w0, df_ranges_value(inner, w0));
 	for (size_t i = 0; i < inner->n && !err; i++)
 		if (u128_lt(w0, inner->start[i]) && !u128_lt(w1, inner->start[i]))
 			err = df_ranges_add(out, inner->start[i], inner->val[i]);
 	if (!err && !to_end)
-		err = df_ranges_add(out, after, ranges_at(outer, after));
+		err = df_ranges_add(out, after, df_ranges_value(outer, after));
 	for (size_t i = 0; i < outer->n && !err && !to_end; i++)
 		if (u128_lt(after, outer->start[i]))
 			err = df_ranges_add(out, outer->start[i], outer->val[i]);

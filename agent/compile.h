@@ -106,6 +106,8 @@ void df_ranges_free(struct df_ranges *r);
 /* Appends a range starting at s (after the last start; an equal start
  * replaces the last value), merging with a neighbour of the same value. */
 int df_ranges_add(struct df_ranges *r, struct df_u128 s, uint32_t val);
+/* The value of the range holding a (binary search). */
+uint32_t df_ranges_value(const struct df_ranges *r, struct df_u128 a);
 /* outer's ranges with [w0, w1] taken from inner instead. */
 int df_ranges_splice(const struct df_ranges *outer, const struct df_ranges *inner,
 		     struct df_u128 w0, struct df_u128 w1, struct df_ranges *out);

@@ -358,26 +358,9 @@ int df_nft_boxes_find(const struct df_nft_boxes *b, uint32_t leaf, uint8_t proto
 	return -1;
 }
 
-static uint32_t ranges_value(const struct df_ranges *r, struct df_u128 a)
-{
-	uint32_t v = 0;
-
-	for (size_t i = 0; i < r->n; i++) {
-		if (r->start[i].hi > a.hi || (r->start[i].hi == a.hi && r->start[i].lo > a.lo))
-			break;
-		v = r->val[i];
-	}
-	return v;
-}
-
 static struct df_u128 u128_of_cidr(const struct df_cidr *a)
 {
-	__u8 m[16] = { [10] = 0xff, [11] = 0xff };
-
-	if (a->family == 6)
-		return df_u128_of(a->addr);
-	memcpy(m + 12, a->addr, 4);
-	return df_u128_of(m);
+	return a->family == 6 ? df_u128_of(a->addr) : key4(a->addr, 32, 0).addr;
 }
 
 /* The first exception of class c that is active and matches. */
@@ -415,7 +398,7 @@ void df_nft_plan_verdict(const struct df_nft_plan *pl, const struct df_policy *p
 		res->reason = DF_R_LOOPBACK;
 		return;
 	}
-	v = ranges_value(&pl->dst6, u128_of_cidr(&dst)); /* dst4 is the mapped window */
+	v = df_ranges_value(&pl->dst6, u128_of_cidr(&dst)); /* dst4 is the mapped window */
 	have_leaf = v != 0;
 	if (have_leaf)
 		leaf = v - 1;
