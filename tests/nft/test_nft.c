@@ -15,6 +15,8 @@
 #include <sched.h>
 #include <sys/fsuid.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <netinet/in.h>
 
 #include "dp.h"
@@ -324,10 +326,95 @@ static void both_backends_match_reference(void **state)
 	}
 }
 
+/* A swap is one transaction: while the table is replaced again and again
+ * (policy A approves udp/1001, B udp/1002, neither udp/1003), a protected
+ * sender never meets a moment without the table or with part of it: 1003
+ * is refused every time, while 1001 and 1002 both get through at times
+ * (both policies were in force). */
+static void a_swap_never_shows_a_partial_table(void **state)
+{
+	char text[2][1024];
+	struct df_policy *p[2] = { 0 };
+	struct df_image *img[2] = { 0 };
+	struct df_nft_plan *pl[2] = { 0 };
+	struct df_diags d = { 0 };
+	unsigned long swaps = 0, judged = 0, passed[2] = { 0 };
+	pid_t pid, w;
+	int status = 0;
+
+	(void)state;
+	assert_int_equal(dp_enter_cgroup(&env, env.cg_rel), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(text[i], sizeof(text[i]),
+			 "policy = { name = \"swap\"; serial = %d; };\n"
+			 "classes = ( { name = \"c\"; match = { cgroups = [\"%s\"]; }; } );\n"
+			 "destinations = ( { name = \"d\"; cidrs = [\"198.18.99.0/24\"]; protocols = [\"udp\"];\n"
+			 "  ports = (%d); allow = [\"c\"]; } );\n",
+			 100 + i, env.cg_rel, 1001 + i);
+		assert_int_equal(df_policy_parse(text[i], strlen(text[i]), "swap.conf", NULL, &p[i], &d), 0);
+		assert_int_equal(df_compile(p[i], &img[i], &d), 0);
+		assert_int_equal(df_nft_plan_build(p[i], img[i], &pl[i]), 0);
+	}
+	assert_int_equal(df_nft_apply(&nopts, p[0], pl[0], env.cg_root, NULL, &d), 0);
+	pid = fork();
+	if (pid == 0) { /* the swapper, bounded: 3 s */
+		struct timespec t0, t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			struct df_diags dd = { 0 };
+
+			if (df_nft_apply(&nopts, p[swaps % 2], pl[swaps % 2], env.cg_root, NULL, &dd))
+				_exit(1);
+			df_diags_free(&dd);
+			swaps++;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 3000);
+		_exit(swaps >= 20 ? 0 : 2);
+	}
+	/* the sender: UDP sockets made in our cgroup, one datagram each */
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && judged < 200000) {
+		for (int port = 1001; port <= 1003; port++) {
+			struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+			int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
+
+			assert_true(fd >= 0);
+			inet_pton(AF_INET, "198.18.99.7", &to.sin_addr);
+			rc = (int)sendto(fd, "x", 1, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to));
+			if (port == 1003 && !(rc < 0 && errno == EPERM)) {
+				fprintf(stderr, "udp/1003 left during a swap (after %lu packets)\n", judged);
+				kill(pid, SIGKILL);
+				fail();
+			}
+			if (port != 1003 && rc < 0 && errno != EPERM) {
+				fprintf(stderr, "udp/%d: %s\n", port, strerror(errno));
+				fail();
+			}
+			if (port != 1003 && rc >= 0)
+				passed[port - 1001]++;
+			close(fd);
+			judged++;
+		}
+	}
+	if (w == 0)
+		waitpid(pid, &status, 0);
+	fprintf(stderr, "  %lu packets during the swaps; udp/1001 passed %lu times, udp/1002 %lu\n",
+		judged, passed[0], passed[1]);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(passed[0] > 0 && passed[1] > 0);
+	for (int i = 0; i < 2; i++) {
+		df_nft_plan_free(pl[i]);
+		df_image_free(img[i]);
+		df_policy_free(p[i]);
+	}
+	df_diags_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(both_backends_match_reference),
+		cmocka_unit_test(a_swap_never_shows_a_partial_table),
 	};
 
 	if (geteuid()) {
