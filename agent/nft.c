@@ -363,6 +363,7 @@ struct build {
 	const struct df_nft_plan *pl;
 	const struct df_nft_opts *o;
 	uint64_t *cg_id[DF_MAX_CLASSES]; /* per class and cgroup selector: its id, 0: missing */
+	char limit[40];                  /* the drop-report limiter's name */
 	struct df_diags *d;
 	struct groups (*cls)[KD__N]; /* per class */
 	struct groups *exc;          /* per exception */
@@ -546,7 +547,7 @@ static void terminal_chain(struct build *b, uint32_t c, enum df_reason reason)
 	e_objref(r, NFT_OBJECT_COUNTER, counter);
 	rule_add(b, chain, r);
 	r = rule_new(b);
-	e_objref(r, NFT_OBJECT_LIMIT, "df_reports_over");
+	e_objref(r, NFT_OBJECT_LIMIT, b->limit);
 	e_objref(r, NFT_OBJECT_COUNTER, DF_NFT_SUPPRESSED);
 	e_verdict(r, verdict, NULL);
 	rule_add(b, chain, r);
@@ -1284,7 +1285,10 @@ static void objects(struct build *b)
 	char name[96];
 
 	object(b, NFT_OBJECT_COUNTER, DF_NFT_SUPPRESSED);
-	object(b, NFT_OBJECT_LIMIT, "df_reports_over");
+	/* named by its rate: an existing limit object keeps its settings */
+	snprintf(b->limit, sizeof(b->limit), "df_reports_over_%u",
+		 b->o->log_rate ? b->o->log_rate : DF_NFT_LOG_RATE);
+	object(b, NFT_OBJECT_LIMIT, b->limit);
 	for (size_t i = 0; i < p->n_dests + p->n_excs; i++) {
 		snprintf(name, sizeof(name), "df_r%zu", i);
 		object(b, NFT_OBJECT_COUNTER, name);
