@@ -801,17 +801,37 @@ static int cmd_status(int argc, char **argv)
 		json_array_foreach(json_object_get(lp, "errors"), i, x)
 			printf("             %s\n", json_string_value(x));
 	}
-	printf("attached:    %s%s at %s", json_is_true(json_object_get(at, "cgroup_skb")) ? "cgroup_skb " : "",
-	       json_is_true(json_object_get(at, "sock_addr")) ? "connect/sendmsg" : "",
-	       json_string_value(json_object_get(at, "cgroup")));
-	if (json_array_size(json_object_get(at, "tc"))) {
-		printf("; tc on");
-		json_array_foreach(json_object_get(at, "tc"), i, x)
-			printf(" %s", json_string_value(x));
+	const char *backend = json_string_value(json_object_get(r, "backend")) ?: "bpf";
+	json_t *nft = json_object_get(r, "nftables");
+
+	printf("backend:     %s\n", backend);
+	if (strcmp(backend, "nftables")) {
+		printf("attached:    %s%s at %s",
+		       json_is_true(json_object_get(at, "cgroup_skb")) ? "cgroup_skb " : "",
+		       json_is_true(json_object_get(at, "sock_addr")) ? "connect/sendmsg" : "",
+		       json_string_value(json_object_get(at, "cgroup")));
+		if (json_array_size(json_object_get(at, "tc"))) {
+			printf("; tc on");
+			json_array_foreach(json_object_get(at, "tc"), i, x)
+				printf(" %s", json_string_value(x));
+		}
+		json_array_foreach(json_object_get(at, "tc_missing"), i, x)
+			printf("; NOT on %s", json_string_value(x));
+		printf("\n");
 	}
-	json_array_foreach(json_object_get(at, "tc_missing"), i, x)
-		printf("; NOT on %s", json_string_value(x));
-	printf("\ntotals:      judged %lld  allowed %lld  dropped %lld  would-drop %lld\n",
+	if (json_is_object(nft)) {
+		printf("nftables:    table inet %s, ", json_string_value(json_object_get(nft, "table")));
+		if (!json_is_true(json_object_get(nft, "present")))
+			printf("missing");
+		else if (json_is_integer(json_object_get(nft, "serial")))
+			printf("serial %lld", (long long)json_integer_value(json_object_get(nft, "serial")));
+		else
+			printf("empty");
+		printf("; drop reports on NFLOG group %lld%s\n",
+		       (long long)json_integer_value(json_object_get(nft, "log_group")),
+		       json_is_true(json_object_get(nft, "reports")) ? "" : " (not read)");
+	}
+	printf("totals:      judged %lld  allowed %lld  dropped %lld  would-drop %lld\n",
 	       (long long)json_integer_value(json_object_get(t, "judged")),
 	       (long long)json_integer_value(json_object_get(t, "allowed")),
 	       (long long)json_integer_value(json_object_get(t, "dropped")),

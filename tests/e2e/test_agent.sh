@@ -385,7 +385,9 @@ ctl_status_reports_health_and_the_policy() {
 	fi
 	if nft_on; then
 		expect_eq "table" "$NFT_TABLE true 2" "$(jq -r '"\(.nftables.table) \(.nftables.present) \(.nftables.serial)"' <<<"$s")"
+		expect_contains "text" "nftables:    table inet $NFT_TABLE, serial 2; drop reports on NFLOG group $NFT_GROUP" "$(ctl status)"
 	fi
+	expect_contains "text" "backend:     $BACKEND" "$(ctl status)"
 	[ "$(jq .totals.dropped <<<"$s")" -gt 0 ] || { echo "no drops counted"; return 1; }
 	expect_contains "text" "policy:      e2e serial 2, enforce" "$(ctl status)"
 }
