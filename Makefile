@@ -1,5 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # datafence build: everything out of tree in $(O). `make help` lists targets.
+#
+# The tree is the boundary (docs/architecture.md); each folder is one archive:
+#   agent/lib   libdf.a      the pure policy library: no root, no kernel, -lconfig only
+#   agent/bpf   libdfbpf.a   the BPF backend (loader, swap, test runs)
+#   agent/nft   libdfnft.a   the nftables backend (plan and names are pure)
+#   agent       libdfagent.a what the daemon and the CLI share; agent/main.c is datafenced
+#   tools       datafencectl
+#   tests/lib   libdftest.a  random policies, the differential harness, test environments
 
 O ?= build
 V ?= 0
@@ -21,47 +29,60 @@ DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
 	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libclang-rt-14-dev \
 	iproute2 nftables jq util-linux python3-prometheus-client iperf3
 
+# CFLAGS is the user's (make CFLAGS=-O1); what the build needs lives apart.
 WERROR ?= $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(WERROR) \
-	-Ibpf -Iagent -I$(O) -D_GNU_SOURCE
+DF_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter $(WERROR)
+DF_CPPFLAGS := -D_GNU_SOURCE -Ibpf -Iagent -Iagent/lib -Iagent/bpf -Iagent/nft -I$(O)
+DEPFLAGS = -MMD -MP
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
-LIBS := -lconfig
-CTL_LIBS := $(LIBS) -ljansson
-AGENT_LIBS := $(LIBS) -lbpf -lelf -lz
-NFT_LIBS := -lnftnl -lmnl
-DAEMON_LIBS := $(AGENT_LIBS) $(NFT_LIBS) -ljansson -lcrypto
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 
-LIB_SRCS := agent/addr.c agent/diag.c agent/policy.c agent/compile.c \
-	agent/refeval.c agent/emulate.c agent/polgen.c agent/frame.c agent/nftplan.c \
-	agent/nftreport.c
-LIB_OBJS := $(LIB_SRCS:agent/%.c=$(O)/lib/%.o)
-SAN_OBJS := $(LIB_SRCS:agent/%.c=$(O)/san/lib/%.o)
-LIB_HDRS := $(wildcard agent/*.h) bpf/datafence.h
+# System libraries: the pure library needs only libconfig (the unit tests
+# link nothing else, which keeps it pure).
+PURE_LIBS := -lconfig
+SYS_LIBS := -ljansson -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lcrypto
 
-UNIT_TESTS := test_policy test_compile test_verdict test_diff test_nftplan
+LIB_SRCS := $(wildcard agent/lib/*.c)
+BPF_SRCS := $(wildcard agent/bpf/*.c)
+NFT_SRCS := $(wildcard agent/nft/*.c)
+NFT_PURE_SRCS := agent/nft/nftplan.c agent/nft/nftnames.c
+AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
+TLIB_SRCS := $(filter-out tests/lib/polgen_main.c,$(wildcard tests/lib/*.c))
+CTL_SRCS := $(wildcard tools/*.c)
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+san = $(patsubst %.c,$(O)/san/obj/%.o,$(1))
+fzo = $(patsubst %.c,$(O)/fuzz/obj/%.o,$(1))
+
+# Link groups: archives in any order, the linker takes what is used.
+group = -Wl,--start-group $(1) -Wl,--end-group
+ARCHIVES := $(O)/libdfagent.a $(O)/libdfbpf.a $(O)/libdfnft.a $(O)/libdftest.a $(O)/libdf.a
+SAN_ARCHIVES := $(ARCHIVES:$(O)/%=$(O)/san/%)
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_TESTS:%=$(O)/tests/%) $(UNIT_TESTS:%=$(O)/san/tests/%)
-
 BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl
 # Datapath tests: root, the real programs through BPF_PROG_TEST_RUN.
-DP_TESTS := test_datapath
-DP_BINS := $(DP_TESTS:%=$(O)/tests/dp/%) $(O)/tests/dp/test_nft
-# Live-test helpers: traffic (dfnet) and the loader as a command (dfload).
+DP_BINS := $(O)/tests/dp/test_datapath $(O)/tests/dp/test_nft
+# Live-test helpers: traffic (dfnet), the loader (dfload) and the table (dfnft) as commands.
 LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfload $(O)/tests/live/dfnft
 FUZZ_TARGETS := fuzz_policy fuzz_values fuzz_nflog
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test check bench fuzz install run demo clean help
+# objects are not intermediate files: keep them
+.SECONDARY:
+.PHONY: all deps test check bench fuzz fuzz-bins install run demo clean help
 
-all: deps-quiet $(BINS) $(UNIT_BINS) $(DP_BINS) $(LIVE_BINS) $(O)/polgen
+all: $(BINS) $(UNIT_BINS) $(DP_BINS) $(LIVE_BINS) $(O)/polgen
 
 help:
 	@echo 'datafence make targets:'
 	@echo '  all      build the BPF object, skeleton, datafenced, datafencectl, tests (default)'
 	@echo '  deps     install missing Debian packages (apt-get; only when one is missing)'
-	@echo '  test     build and run every suite; ends with "N passed, N failed"'
+	@echo '  test     deps, build, run every suite; ends with "N passed, N failed"'
 	@echo '  check    alias of test'
 	@echo '  fuzz     build the libFuzzer targets and run each for FUZZ_SECONDS (default 60)'
 	@echo '  bench    run the benchmarks (docs/benchmarks.md)'
@@ -69,9 +90,10 @@ help:
 	@echo '  demo     an allowed and a refused flow in throwaway namespaces, with the JSON drop (root)'
 	@echo '  install  install binaries, config, man pages (PREFIX, DESTDIR)'
 	@echo '  clean    remove $(O)/'
-	@echo 'Variables: O=DIR (build dir), V=1 (show commands), CI=1 (-Werror)'
+	@echo 'Variables: O=DIR (build dir), V=1 (show commands), CI=1 (-Werror), CFLAGS'
 
 # Installs only what is missing: dpkg-query is fast, apt-get runs only then.
+# Not part of `all`: a plain build never calls apt.
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
@@ -83,143 +105,172 @@ deps:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; }; \
 	fi
 
-deps-quiet: deps
-.PHONY: deps-quiet
-
-$(O)/lib $(O)/san/lib $(O)/tests $(O)/san/tests $(O)/fuzz:
-	$(Q)mkdir -p $@
-
 # ---- BPF object and skeleton ------------------------------------------------
-$(O)/datafence.bpf.o: bpf/datafence.bpf.c bpf/datafence.h bpf/pipeline.h bpf/maps.h | $(O)/lib
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf \
+	-Wall -Wno-unused-parameter $(WERROR) $(DEPFLAGS)
+
+$(O)/datafence.bpf.o: bpf/datafence.bpf.c
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf \
-		-Wall -Wno-unused-parameter $(WERROR) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(O)/datafence.skel.h: $(O)/datafence.bpf.o
+$(O)/bench.bpf.o: tests/bench/bench.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Itests/bench -c $< -o $@
+
+$(O)/%.skel.h: $(O)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name datafence_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
 
-# ---- policy library ------------------------------------------------------------
-$(O)/lib/%.o: agent/%.c $(LIB_HDRS) | $(O)/lib
+# ---- objects, each built once per flavour; -MMD lists what it includes ------
+# Whatever includes a skeleton waits for it on a first build.
+$(call obj,$(BPF_SRCS) $(CTL_SRCS)) $(call san,$(BPF_SRCS) $(CTL_SRCS)): | $(O)/datafence.skel.h
+$(call obj,tests/bench/bench.c): | $(O)/bench.skel.h
+# Test code sees the test library too.
+$(O)/obj/tests/%.o $(O)/san/obj/tests/%.o $(O)/fuzz/obj/tests/%.o: \
+	DF_CPPFLAGS += -Itests/lib -Itests/bench -Itests/datapath
+
+$(O)/obj/%.o: %.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(DF_CPPFLAGS) $(DF_CFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(O)/san/lib/%.o: agent/%.c $(LIB_HDRS) | $(O)/san/lib
+$(O)/san/obj/%.o: %.c
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(DF_CPPFLAGS) $(DF_CFLAGS) $(SAN_FLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(O)/libdatafence.a: $(LIB_OBJS)
-	$(call msg,AR,$@)
-	$(Q)ar rcs $@ $^
+$(O)/fuzz/obj/%.o: %.c
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(DF_CPPFLAGS) -std=gnu11 $(FUZZ_FLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(O)/san/libdatafence.a: $(SAN_OBJS)
-	$(call msg,AR,$@)
-	$(Q)ar rcs $@ $^
+# ---- archives ------------------------------------------------------------------
+define archive
+$(O)/$(1): $(call obj,$(2))
+	$$(call msg,AR,$$@)
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+$(O)/san/$(1): $(call san,$(2))
+	$$(call msg,AR,$$@)
+	$$(Q)mkdir -p $$(@D)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(eval $(call archive,libdf.a,$(LIB_SRCS)))
+$(eval $(call archive,libdfbpf.a,$(BPF_SRCS)))
+$(eval $(call archive,libdfnft.a,$(NFT_SRCS)))
+$(eval $(call archive,libdfagent.a,$(AGENT_SRCS)))
+$(eval $(call archive,libdftest.a,$(TLIB_SRCS)))
 
-# ---- programs ----------------------------------------------------------------------
-# The loader needs the skeleton; it is linked only where BPF is used.
-$(O)/lib/loader.o: agent/loader.c agent/loader.h $(O)/datafence.skel.h $(LIB_HDRS) | $(O)/lib
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
-
-NFT_SRCS := agent/nft.c agent/nflog.c
-DAEMON_SRCS := agent/main.c agent/agentconf.c agent/events.c agent/control.c agent/report.c $(NFT_SRCS)
-$(O)/datafenced: $(DAEMON_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a $(O)/datafence.skel.h $(LIB_HDRS)
+# ---- programs ------------------------------------------------------------------------
+$(O)/datafenced: $(call obj,agent/main.c) $(ARCHIVES)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(DAEMON_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(DAEMON_LIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS)
 
-CTL_SRCS := tools/datafencectl.c agent/control.c agent/report.c agent/events.c $(NFT_SRCS)
-$(O)/datafencectl: $(CTL_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS)
+$(O)/datafencectl: $(call obj,$(CTL_SRCS)) $(ARCHIVES)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(CTL_SRCS) $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(CTL_LIBS) -lbpf -lelf -lz $(NFT_LIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(call obj,$(CTL_SRCS)) $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS)
 
-$(O)/san/datafencectl: $(CTL_SRCS) $(O)/datafence.skel.h $(O)/san/libdatafence.a $(LIB_HDRS)
+$(O)/san/datafencectl: $(call san,$(CTL_SRCS)) $(SAN_ARCHIVES)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $(CTL_SRCS) agent/loader.c $(O)/san/libdatafence.a -o $@ $(CTL_LIBS) -lbpf -lelf -lz $(NFT_LIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_FLAGS) $(call san,$(CTL_SRCS)) $(call group,$(SAN_ARCHIVES)) -o $@ $(SYS_LIBS)
 
-$(O)/polgen: tools/polgen_main.c $(O)/libdatafence.a $(LIB_HDRS)
+$(O)/polgen: $(call obj,tests/lib/polgen_main.c) $(O)/libdftest.a $(O)/libdf.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(O)/libdatafence.a -o $@ $(LIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(PURE_LIBS)
 
 # ---- tests ---------------------------------------------------------------------------
-$(O)/tests/%: tests/unit/%.c $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests
+# Unit tests: the pure library only (libconfig, cmocka); no kernel, no root.
+PURE_ARCHIVES := $(O)/libdftest.a $(O)/libdfnft.a $(O)/libdf.a
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(PURE_ARCHIVES)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(O)/libdatafence.a -o $@ $(LIBS) -lcmocka
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(call group,$(PURE_ARCHIVES)) -o $@ $(PURE_LIBS) -lcmocka
 
-$(O)/san/tests/%: tests/unit/%.c $(O)/san/libdatafence.a $(LIB_HDRS) | $(O)/san/tests
+$(O)/san/tests/%: $(O)/san/obj/tests/unit/%.o $(PURE_ARCHIVES:$(O)/%=$(O)/san/%)
 	$(call msg,LINK-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(O)/san/libdatafence.a -o $@ $(LIBS) -lcmocka
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_FLAGS) $< $(call group,$(PURE_ARCHIVES:$(O)/%=$(O)/san/%)) -o $@ $(PURE_LIBS) -lcmocka
 
-$(O)/tests/dp:
-	$(Q)mkdir -p $@
-
-$(O)/tests/dp/%: tests/datapath/%.c tests/datapath/dp.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/dp
+$(O)/tests/dp/test_datapath: $(call obj,tests/datapath/test_datapath.c) $(ARCHIVES)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/datapath $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS) -lcmocka -lpthread
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS) -lcmocka -lpthread
 
 # Both backends against the reference: nftables (real packets) and BPF.
-$(O)/tests/dp/test_nft: tests/nft/test_nft.c tests/datapath/dp.h $(O)/lib/loader.o $(O)/lib/nft.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/dp
+$(O)/tests/dp/test_nft: $(call obj,tests/nft/test_nft.c) $(ARCHIVES)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/datapath $< $(O)/lib/loader.o $(O)/lib/nft.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS) $(NFT_LIBS) -lcmocka
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS) -lcmocka
 
-$(O)/tests/live:
-	$(Q)mkdir -p $@
-
-$(O)/tests/live/dfnet: tests/live/dfnet.c | $(O)/tests/live
+$(O)/tests/live/dfnet: $(call obj,tests/live/dfnet.c)
 	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
-$(O)/tests/live/dfload: tests/live/dfload.c $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/live
+$(O)/tests/live/dfload: $(call obj,tests/live/dfload.c) $(ARCHIVES)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS)
 
-$(O)/tests/live/dfnft: tests/nft/dfnft.c $(O)/lib/nft.o $(O)/libdatafence.a $(LIB_HDRS) | $(O)/tests/live
+$(O)/tests/live/dfnft: $(call obj,tests/nft/dfnft.c) $(ARCHIVES)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(O)/lib/nft.o $(O)/libdatafence.a -o $@ $(LIBS) $(NFT_LIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS)
 
 FUZZ_SECONDS ?= 60
+FUZZ_LIB_OBJS := $(call fzo,$(LIB_SRCS) $(NFT_PURE_SRCS))
 
-$(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS) | $(O)/fuzz
+$(O)/fuzz/%: $(O)/fuzz/obj/tests/fuzz/%.o $(FUZZ_LIB_OBJS)
 	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-std=gnu11 -Ibpf -Iagent -D_GNU_SOURCE $< $(LIB_SRCS) -o $@ $(LIBS)
+		$^ -o $@ $(PURE_LIBS)
 
-fuzz: deps $(FUZZ_BINS)
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-bins
 	$(Q)for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(O)/fuzz/corpus-$$t; \
 		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(O)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 			$(O)/fuzz/corpus-$$t config/examples tests/policies/bad || exit 1; \
 	done
 
-test: all $(FUZZ_BINS)
+# deps first, then the build: a recursive make keeps that order under -j.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz-bins
 	$(Q)O=$(O) tests/run.sh
 
 check: test
 
-$(O)/bench.bpf.o: tests/bench/bench.bpf.c tests/bench/bench.h bpf/datafence.h bpf/maps.h bpf/pipeline.h | $(O)/lib
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf -Itests/bench \
-		-Wall -Wno-unused-parameter $(WERROR) -c $< -o $@
-
-$(O)/bench.skel.h: $(O)/bench.bpf.o
-	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name bench_bpf > $@
-
-$(O)/bench: tests/bench/bench.c tests/bench/sets.c tests/bench/sets.h tests/bench/bench.h $(O)/bench.skel.h $(O)/lib/loader.o $(O)/libdatafence.a $(LIB_HDRS)
+BENCH_SRCS := tests/bench/bench.c tests/bench/sets.c
+$(O)/bench: $(call obj,$(BENCH_SRCS)) $(ARCHIVES)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bench $< tests/bench/sets.c $(O)/lib/loader.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(call obj,$(BENCH_SRCS)) $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS)
 
-$(O)/flood: tests/bench/flood.c tests/bench/sets.c tests/bench/sets.h $(O)/lib/loader.o $(O)/lib/nft.o $(O)/libdatafence.a $(LIB_HDRS)
+FLOOD_SRCS := tests/bench/flood.c tests/bench/sets.c
+$(O)/flood: $(call obj,$(FLOOD_SRCS)) $(ARCHIVES)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bench $< tests/bench/sets.c $(O)/lib/loader.o $(O)/lib/nft.o $(O)/libdatafence.a -o $@ $(AGENT_LIBS) $(NFT_LIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(call obj,$(FLOOD_SRCS)) $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS)
 
-bench: all $(O)/bench $(O)/flood
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(O)/bench $(O)/flood
 	$(Q)O=$(O) tests/bench/run.sh
 
-run: all
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)O=$(O) tools/run.sh
 
-demo: all
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)O=$(O) tools/demo.sh
 
 PREFIX ?= /usr/local
@@ -242,3 +293,5 @@ install: all
 clean:
 	$(call msg,CLEAN,$(O))
 	$(Q)rm -rf $(O)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then echo "make demo: needs root (sudo make demo)" >&2; 
 DFNET=$PWD/$O/tests/live/dfnet
 DFD=$PWD/$O/datafenced
 TMP=$(mktemp -d /tmp/df-demo-XXXXXX)
-. tests/netlib.sh
+. tests/lib/net.sh
 
 cleanup() {
 	[ -f "$TMP/agent.pid" ] && kill "$(cat "$TMP/agent.pid")" 2>/dev/null && sleep 0.3

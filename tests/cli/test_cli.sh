@@ -4,7 +4,7 @@
 # shipped examples pass, every broken policy fails with its file:line message.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/lib.sh
+. tests/lib/cases.sh
 SAN_CTL=$O/san/datafencectl
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp
 

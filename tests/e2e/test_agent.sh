@@ -8,7 +8,7 @@
 set -u
 BACKEND=${BACKEND:-bpf}
 cd "$(dirname "$0")/../.."
-. tests/lib.sh
+. tests/lib/cases.sh
 DFNET=$PWD/$O/tests/live/dfnet
 DFD=$PWD/$O/datafenced
 CTL=$PWD/$O/datafencectl
@@ -25,7 +25,7 @@ if [ "$(id -u)" != 0 ]; then echo "SKIP e2e: needs root"; exit 0; fi
 
 TMP=$(mktemp -d /tmp/df-e2e-XXXXXX)
 PIN=$TMP/bpf
-. tests/netlib.sh
+. tests/lib/net.sh
 NFT_TABLE=dfe2e$ID
 NFT_GROUP=$((20000 + ID % 40000))
 cleanup() {
@@ -73,7 +73,7 @@ wait_log() {
 	echo "agent log never said: $1"; tail -5 "$TMP/agent.log"; return 1
 }
 
-# The agent's pid lives in a file: cases run in subshells (tests/lib.sh).
+# The agent's pid lives in a file: cases run in subshells (tests/lib/cases.sh).
 start_agent() {
 	mark_log
 	nsenter --net=/run/netns/"$NSA" "$DFD" --foreground --config "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &

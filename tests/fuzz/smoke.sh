@@ -4,7 +4,7 @@
 # corpus: example and broken policies. `make fuzz` runs them longer.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/lib.sh
+. tests/lib/cases.sh
 SECS=${FUZZ_SMOKE_SECONDS:-15}
 
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp

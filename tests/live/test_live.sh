@@ -6,7 +6,7 @@
 # creates has a unique name and is removed on exit, also on failure.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/lib.sh
+. tests/lib/cases.sh
 DFNET=$PWD/$O/tests/live/dfnet
 DFLOAD=$PWD/$O/tests/live/dfload
 
@@ -14,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then echo "SKIP live: needs root"; exit 0; fi
 
 TMP=$(mktemp -d /tmp/df-live-XXXXXX)
 PIN=$TMP/bpf
-. tests/netlib.sh
+. tests/lib/net.sh
 
 cleanup() {
 	[ -d "$PIN" ] && "$DFLOAD" unload "$PIN/pins" >/dev/null 2>&1
