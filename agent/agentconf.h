@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Agent configuration, version 1 (DESIGN.md): /etc/datafence/agent.conf. */
+/* Agent configuration, version 1 (docs/agent.md): /etc/datafence/agent.conf. */
 #ifndef DF_AGENTCONF_H
 #define DF_AGENTCONF_H
 
@@ -29,7 +29,7 @@ struct df_agent_conf {
 	unsigned int nft_log_rate;  /* drop reports per second at most */
 };
 
-/* Parses FILE (every key optional, defaults as in DESIGN.md); unknown keys
+/* Parses FILE (every key optional, defaults as in docs/agent.md); unknown keys
  * and wrong types are errors with file:line, all reported. */
 int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diags *d);
 void df_agent_conf_free(struct df_agent_conf *c);

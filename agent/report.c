@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Counters -> JSON and Prometheus text (docs/control.md, docs/metrics.md). */
+/* Counters -> JSON and Prometheus text (docs/control.md, docs/agent.md). */
 #include "report.h"
 
 #include <bpf/bpf.h>

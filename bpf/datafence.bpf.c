@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* datafence kernel side: the hooks (cgroup_skb egress, tc egress,
  * connect4/6, sendmsg4/6), each a thin wrapper around the pipeline in
- * verdict.h, and every map in one place. */
+ * pipeline.h; every map is in maps.h. */
 #include <stdbool.h>
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -30,22 +30,7 @@ const volatile bool df_record_last = false;
  * context), count nothing, report nothing. */
 const volatile bool df_test_mode = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct df_res);
-} df_last SEC(".maps");
-
 #include "pipeline.h"
-
-/* The loader's clock sample (not pinned: per loaded instance). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct df_clock);
-} df_clk SEC(".maps");
 
 /* ---- account + report ------------------------------------------------------------ */
 
@@ -223,7 +208,7 @@ static __always_inline bool df_cache_hit(const struct df_sk_cache *sc, __u64 seq
 	return sc && sc->valid == 2 && sc->seq == seq && sc->classes == classes &&
 	       sc->family == f->family && sc->proto == f->proto && sc->dport == f->dport &&
 	       sc->sport == f->sport && sc->mark == f->mark &&
-	       now_ns < sc->until_ns && !(f->flags & (DF_F_NO_PORTS | DF_F_MALFORMED)) &&
+	       now_ns < sc->until_ns && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED)) &&
 	       df_addr_eq(sc->daddr, f->daddr) && df_addr_eq(sc->saddr, f->saddr);
 }
 
@@ -277,7 +262,7 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	} else {
 		df_judge(&g, gen, f, classes, now_ns, rp);
 		cnt_idx = df_cnt_index(f->hook, rp);
-		if (sc && !(f->flags & (DF_F_NO_PORTS | DF_F_MALFORMED))) {
+		if (sc && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED))) {
 			sc->classes = classes;
 			sc->family = f->family;
 			sc->proto = f->proto;

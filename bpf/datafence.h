@@ -10,7 +10,14 @@
 #define DF_MAX_RULES 65535      /* destinations + exceptions, __u16 index */
 #define DF_MAX_MARK_RULES 64    /* mark selectors, scanned */
 #define DF_MAX_LPORT_RULES 64   /* local port range selectors, scanned */
+#define DF_MAX_CG_LEVEL 16      /* deepest cgroup selector level (the root is 0) */
 #define DF_NO_RULE 0xffff
+#define DF_UID_NONE 0xffffffffu /* a packet without a socket (or owner) */
+
+/* What the datapath could not learn of a packet (struct df_facts, and the
+ * user-space evaluators' struct df_packet). */
+#define DF_PKT_NO_PORTS 0x1  /* non-first fragment: ports unknown */
+#define DF_PKT_MALFORMED 0x2 /* headers could not be parsed: fail closed */
 
 /* Verdicts. */
 enum df_verdict {
@@ -20,7 +27,7 @@ enum df_verdict {
 	DF_VERDICT__MAX,
 };
 
-/* Verdict reasons (DESIGN.md "Verdict algorithm"); one enum for kernel,
+/* Verdict reasons (docs/semantics.md "Verdict algorithm"); one enum for kernel,
  * agent, CLI and logs. Names in df_reason_name(). */
 enum df_reason {
 	DF_R_LOOPBACK = 0,
@@ -155,13 +162,16 @@ _Static_assert(sizeof(struct df_policy_hdr) == 32, "df_policy_hdr ABI");
 
 /* ---- kernel state shared with the loader (pinned maps) ---------------- */
 
-/* Hooks that judge packets. */
+/* Hooks that judge packets. DF_HOOK__MAX counts the BPF hooks (the first
+ * dimension of df_counters); the nftables backend's drop records carry
+ * DF_HOOK_NFTABLES, which has no BPF counters. */
 enum df_hook {
 	DF_HOOK_CGROUP_SKB = 0,
 	DF_HOOK_TC = 1,
 	DF_HOOK_CONNECT = 2,
 	DF_HOOK_SENDMSG = 3,
 	DF_HOOK__MAX,
+	DF_HOOK_NFTABLES = DF_HOOK__MAX,
 };
 
 /* Pinned map names (bpffs, at most 15 characters). */
@@ -180,6 +190,9 @@ enum df_hook {
 #define DF_MAP_EVENTS   "df_events"
 #define DF_MAP_FLOWS    "df_flows"
 #define DF_MAP_SKCACHE  "df_sk_cache"
+/* Not pinned: per loaded instance. */
+#define DF_MAP_LAST     "df_last" /* test mode: the last verdict */
+#define DF_MAP_CLOCK    "df_clk"  /* the loader's clock sample */
 
 /* df_state[0]: which of the two policy generations packets use. The loader
  * fills the other generation's maps, then flips `gen` (one aligned 32-bit

@@ -167,4 +167,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } df_sk_cache SEC(".maps");
 
+/* Not pinned, per loaded instance: ------------------------------------ */
+
+/* Test mode (df_record_last): the last verdict, for the datapath tests
+ * and `datafencectl test`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_res);
+} df_last SEC(".maps");
+
+/* The loader's clock sample (jiffies and boot time read together). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_clock);
+} df_clk SEC(".maps");
+
 #endif

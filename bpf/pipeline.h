@@ -1,24 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* The datapath pipeline, shared by every hook:
  *   parse -> classify -> lookup -> judge -> account -> report.
- * The verdict steps follow DESIGN.md "Verdict algorithm" (numbered below);
+ * The verdict steps follow docs/semantics.md "Verdict algorithm" (numbered below);
  * agent/emulate.c is the same algorithm in user space, and the datapath
  * differential test holds the two (and the reference evaluator) equal. */
 #ifndef DF_PIPELINE_H
 #define DF_PIPELINE_H
 
 #define DF_MAX_EXTHDR 8       /* IPv6 extension headers walked before `malformed` */
-#define DF_MAX_CG_LEVEL 16    /* deepest cgroup selector level supported */
 #define DF_REPORT_INTERVAL_NS 1000000000ULL
-
-#define DF_F_NO_PORTS 0x1  /* non-first fragment: ports unknown */
-#define DF_F_MALFORMED 0x2 /* headers could not be parsed */
 
 /* What the hook knows of the packet (or of the connect/sendmsg call). */
 struct df_facts {
 	__u8 family; /* 4 or 6; 0 if unparsed */
 	__u8 proto;
-	__u8 flags;  /* DF_F_* */
+	__u8 flags;  /* DF_PKT_* */
 	__u8 hook;
 	__u16 sport, dport;
 	__u8 saddr[16];
@@ -33,8 +29,6 @@ struct df_facts {
 	__u64 test_classes; /* test mode only: classes given by datafencectl test */
 	__u64 test_now_s;   /* test mode only: judge at this unix time (0: now) */
 };
-
-#define DF_UID_NONE 0xffffffffu
 
 static __always_inline __u8 df_proto_bit(__u8 proto)
 {
@@ -64,14 +58,14 @@ static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts 
 		f->family = 4;
 		if (bpf_skb_load_bytes_relative(skb, 0, &ip, sizeof(ip), BPF_HDR_START_NET) ||
 		    ip.version != 4 || ip.ihl < 5) {
-			f->flags |= DF_F_MALFORMED;
+			f->flags |= DF_PKT_MALFORMED;
 			return;
 		}
 		__builtin_memcpy(f->saddr, &ip.saddr, 4);
 		__builtin_memcpy(f->daddr, &ip.daddr, 4);
 		proto = ip.protocol;
 		if (bpf_ntohs(ip.frag_off) & 0x1fff)
-			f->flags |= DF_F_NO_PORTS;
+			f->flags |= DF_PKT_NO_PORTS;
 		off = ip.ihl * 4;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
@@ -79,7 +73,7 @@ static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts 
 		f->family = 6;
 		if (bpf_skb_load_bytes_relative(skb, 0, &ip6, sizeof(ip6), BPF_HDR_START_NET) ||
 		    ip6.version != 6) {
-			f->flags |= DF_F_MALFORMED;
+			f->flags |= DF_PKT_MALFORMED;
 			return;
 		}
 		__builtin_memcpy(f->saddr, &ip6.saddr, 16);
@@ -97,12 +91,12 @@ static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts 
 			    proto != IPPROTO_AH)
 				break;
 			if (bpf_skb_load_bytes_relative(skb, off, h, 8, BPF_HDR_START_NET)) {
-				f->flags |= DF_F_MALFORMED;
+				f->flags |= DF_PKT_MALFORMED;
 				return;
 			}
 			if (proto == IPPROTO_FRAGMENT) {
 				if (((h[2] << 8) | h[3]) & 0xfff8)
-					f->flags |= DF_F_NO_PORTS;
+					f->flags |= DF_PKT_NO_PORTS;
 				off += 8;
 			} else if (proto == IPPROTO_AH) {
 				off += (h[1] + 2) * 4;
@@ -112,18 +106,18 @@ static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts 
 			proto = h[0];
 		}
 		if (i == DF_MAX_EXTHDR) {
-			f->flags |= DF_F_MALFORMED;
+			f->flags |= DF_PKT_MALFORMED;
 			return;
 		}
 	} else {
 		return; /* not IP: never judged (family 0) */
 	}
 	f->proto = proto;
-	if ((df_proto_bit(proto) & DF_P_PORTED) && !(f->flags & DF_F_NO_PORTS)) {
+	if ((df_proto_bit(proto) & DF_P_PORTED) && !(f->flags & DF_PKT_NO_PORTS)) {
 		__be16 ports[2];
 
 		if (bpf_skb_load_bytes_relative(skb, off, ports, 4, BPF_HDR_START_NET)) {
-			f->flags |= DF_F_MALFORMED;
+			f->flags |= DF_PKT_MALFORMED;
 			return;
 		}
 		f->sport = bpf_ntohs(ports[0]);
@@ -476,7 +470,7 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		.now = now_ns / 1000000000ULL,
 		.dport = f->dport,
 		.pbit = df_proto_bit(f->proto),
-		.no_ports = !!(f->flags & DF_F_NO_PORTS),
+		.no_ports = !!(f->flags & DF_PKT_NO_PORTS),
 		.rule = DF_NO_RULE,
 		.until = ~0ULL,
 	};
@@ -501,7 +495,7 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		return;
 	}
 	/* Fail closed: a protected packet we cannot parse. */
-	if (f->flags & DF_F_MALFORMED) {
+	if (f->flags & DF_PKT_MALFORMED) {
 		r->verdict = classes & cfg->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;
 		r->reason = DF_R_MALFORMED;
 		r->slot = (__u8)df_ctz(classes & cfg->hdr.enforce_mask ?

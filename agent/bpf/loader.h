@@ -37,7 +37,7 @@ enum df_prog {
 };
 
 /* Opens and loads the programs, reusing maps pinned in pin_dir (adoption)
- * or pinning new ones. Returns 0 or -errno; *err_msg says what failed. */
+ * or pinning new ones. Returns 0 or -errno (what failed is on stderr). */
 int df_loader_open(const struct df_loader_opts *o, struct df_loader **out);
 /* Attaches the cgroup hooks, or adopts pinned links by swapping the newly
  * loaded programs into them (no moment without enforcement). */

@@ -27,7 +27,7 @@ enum df_cidr_err {
 enum df_cidr_err df_cidr_parse(const char *s, struct df_cidr *out);
 /* Parses a bare address; IPv4-mapped IPv6 stays IPv6 (see df_addr_unmap). */
 int df_addr_parse(const char *s, struct df_cidr *out);
-/* ::ffff:a.b.c.d -> a.b.c.d (DESIGN.md verdict step 1). */
+/* ::ffff:a.b.c.d -> a.b.c.d (docs/semantics.md, verdict step 1). */
 void df_addr_unmap(struct df_cidr *a);
 bool df_addr_is_loopback(const struct df_cidr *a);
 /* Does prefix c contain address or prefix x (same family, x at least as long)? */

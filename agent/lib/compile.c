@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The policy compiler: struct df_policy -> map images. Covering prefixes are
  * merged so one longest-prefix lookup finds every rule that applies to an
- * address (DESIGN.md semantics 1); see docs/compiler.md. */
+ * address (docs/semantics.md, property 1); see docs/compiler.md. */
 #include "compile.h"
 #include "verdict.h"
 

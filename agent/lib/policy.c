@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Policy file version 1 (DESIGN.md): libconfig -> struct df_policy, with every
+/* Policy file version 1 (docs/policy.md): libconfig -> struct df_policy, with every
  * error of the file reported as file:line and nothing half-built returned. */
 #include "policy.h"
 
@@ -437,7 +437,7 @@ static int parse_match(struct pctx *c, const config_setting_t *g, const char *wh
 	if (err < 0)
 		return err;
 	if (!l) {
-		/* DESIGN.md: ports without protocols means tcp, udp and sctp. */
+		/* docs/policy.md: ports without protocols means tcp, udp and sctp. */
 		m->protos = m->n_ports ? DF_P_PORTED : DF_P_ANY;
 	} else if (m->n_ports && m->protos && !(m->protos & DF_P_PORTED)) {
 		ERR(c, config_setting_get_member(g, "ports"), "ports",

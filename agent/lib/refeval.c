@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The reference evaluator: DESIGN.md's verdict algorithm, step by step, from
+/* The reference evaluator: the verdict algorithm of docs/semantics.md, step by step, from
  * the parsed policy. Slow and plain on purpose; the emulator and the kernel
  * are tested against it. */
 #include <string.h>

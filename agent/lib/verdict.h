@@ -15,8 +15,6 @@ struct df_policy;
 struct df_image;
 struct df_emu;
 
-#define DF_UID_NONE 0xffffffffu
-
 /* What the datapath knows of one packet. */
 struct df_packet {
 	struct df_cidr src, dst; /* full-length addresses */
@@ -25,12 +23,9 @@ struct df_packet {
 	uint32_t uid;            /* socket owner, DF_UID_NONE if no socket */
 	uint32_t mark;
 	const char *cgroup;      /* cgroup v2 path of the socket, NULL if none */
-	uint8_t flags;           /* DF_PKT_*: what the datapath could not parse */
+	uint8_t flags;           /* DF_PKT_*: what the datapath could not parse
+				  * (the reference evaluator has no notion of it) */
 };
-
-/* Datapath-only facts (the reference evaluator has no notion of them). */
-#define DF_PKT_NO_PORTS 0x1  /* non-first fragment: ports unknown */
-#define DF_PKT_MALFORMED 0x2 /* headers could not be parsed: fail closed */
 
 struct df_result {
 	enum df_verdict verdict;
@@ -46,7 +41,7 @@ const char *df_reason_name(enum df_reason r);
 /* Rule index -> "destination NAME" / "exception ID" parts. */
 const char *df_rule_name(const struct df_policy *p, int rule, const char **kind);
 
-/* Reference evaluator: DESIGN.md's verdict algorithm, straight from the
+/* Reference evaluator: the verdict algorithm of docs/semantics.md, straight from the
  * parsed policy. */
 uint64_t df_ref_classify(const struct df_policy *p, const struct df_packet *pkt);
 void df_ref_verdict(const struct df_policy *p, const struct df_packet *pkt,

@@ -59,7 +59,4 @@ struct df_flow_limiter {
  * flow's last report); false: folded into the flow's next report. */
 bool df_flow_report(struct df_flow_limiter *fl, struct df_event *e, uint64_t now_ns);
 
-/* The hook name drop records and counters carry for this backend. */
-#define DF_HOOK_NFTABLES DF_HOOK__MAX
-
 #endif

@@ -89,7 +89,7 @@ help_answers() {
 	expect_contains "help check" "Exit: 0 every file valid" "$out"
 }
 
-# test: verdict words and JSON fields exactly as DESIGN.md names them.
+# test: verdict words and JSON fields exactly as docs/semantics.md names them.
 flow() { "$CTL" --json test --policy config/examples/us-storage.conf "$@"; }
 verdict_of() { jq -r '"\(.verdict) \(.reason) \(.classes | join(","))"' <<<"$(flow "$@")"; }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The verdict algorithm of DESIGN.md, case by case: each fixture is judged by
+/* The verdict algorithm of docs/semantics.md, case by case: each fixture is judged by
  * the reference evaluator and by the emulator over the compiled tables, and
  * both must give the expected verdict, reason and rule. */
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include "policy.h"
 #include "verdict.h"
 
-/* DESIGN.md semantics 1: covering rules are not lost under longer prefixes. */
+/* docs/semantics.md, property 1: covering rules are not lost under longer prefixes. */
 static const char *const pol_overlap =
 	"policy = { name = \"overlap\"; serial = 1; };\n"
 	"classes = ( { name = \"A\"; match = { uids = ( 1 ); }; },\n"
