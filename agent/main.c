@@ -37,8 +37,9 @@
 #include "compile.h"
 #include "events.h"
 #include "loader.h"
+#include "nfttable.h"
+#include "nftnames.h"
 #include "nflog.h"
-#include "nft.h"
 #include "nftplan.h"
 #include "policy.h"
 

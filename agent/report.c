@@ -11,8 +11,8 @@
 
 #include "datafence.h"
 #include "events.h"
-#include "nflog.h"
-#include "nft.h"
+#include "nfttable.h"
+#include "nftnames.h"
 #include "verdict.h"
 
 static int by_packets(const void *a, const void *b)

@@ -23,11 +23,13 @@
 #include "events.h"
 #include "frame.h"
 #include "loader.h"
-#include "nft.h"
+#include "nfttable.h"
 #include "nftplan.h"
 #include "policy.h"
 #include "report.h"
 #include "verdict.h"
+#include "refeval.h"
+#include "emulate.h"
 
 #define DF_VERSION "0.1.0"
 

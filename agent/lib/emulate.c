@@ -2,12 +2,13 @@
 /* The emulator: a verdict from the compiled map images, computed the way the
  * BPF program computes it (one longest-prefix lookup, one bounded scan of the
  * leaf's entries, bit arithmetic on class masks). */
+#include "emulate.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compile.h"
-#include "verdict.h"
 
 /* A longest-prefix index: keys sorted by (prefix length desc, address); a
  * lookup binary-searches each length present, longest first. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Packet facts and verdicts shared by the reference evaluator (refeval.c) and
- * the compiled-table emulator (emulate.c). */
+/* Packet facts and verdicts, shared by every evaluator (the reference, the
+ * emulator, the nftables plan, the kernel's test runs), and their names. */
 #ifndef DF_VERDICT_H
 #define DF_VERDICT_H
 
@@ -12,8 +12,6 @@
 #include "addr.h"
 
 struct df_policy;
-struct df_image;
-struct df_emu;
 
 /* What the datapath knows of one packet. */
 struct df_packet {
@@ -40,19 +38,5 @@ const char *df_verdict_name(enum df_verdict v);
 const char *df_reason_name(enum df_reason r);
 /* Rule index -> "destination NAME" / "exception ID" parts. */
 const char *df_rule_name(const struct df_policy *p, int rule, const char **kind);
-
-/* Reference evaluator: the verdict algorithm of docs/semantics.md, straight from the
- * parsed policy. */
-uint64_t df_ref_classify(const struct df_policy *p, const struct df_packet *pkt);
-void df_ref_verdict(const struct df_policy *p, const struct df_packet *pkt,
-		    uint64_t classes, int64_t now, struct df_result *res);
-
-/* Emulator: the same verdict from compiled map images, the way the BPF
- * program computes it. df_emu_new indexes the image (not copied; keep it). */
-struct df_emu *df_emu_new(const struct df_image *img);
-void df_emu_free(struct df_emu *e);
-uint64_t df_emu_classify(const struct df_emu *e, const struct df_packet *pkt);
-void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
-		    uint64_t classes, int64_t now, struct df_result *res);
 
 #endif

@@ -2,15 +2,16 @@
 /* The nftables backend's names and reports, pure (no netlink): counter
  * names, the NFLOG prefix, and a report turned into a drop event. Shared by
  * the agent, datafencectl and the fuzz targets. */
+#include "nftnames.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "nflog.h"
-#include "nft.h"
 #include "verdict.h"
+#include "refeval.h"
 
 /* ---- names ------------------------------------------------------------------- */
 

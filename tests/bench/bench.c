@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "polgen.h"
 #include "verdict.h"
+#include "emulate.h"
 
 #define HOT_REPEAT 1000000
 #define COLD_PACKETS 20000

@@ -25,7 +25,7 @@
 
 #include "compile.h"
 #include "loader.h"
-#include "nft.h"
+#include "nfttable.h"
 #include "nftplan.h"
 #include "sets.h"
 

@@ -14,6 +14,8 @@
 
 #include "dp.h"
 #include "polgen.h"
+#include "refeval.h"
+#include "emulate.h"
 
 static struct dp_env env;
 

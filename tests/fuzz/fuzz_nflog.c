@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nftnames.h"
 #include "nflog.h"
-#include "nft.h"
 #include "policy.h"
 
 static struct df_policy *pol;

@@ -9,6 +9,8 @@
 #include "compile.h"
 #include "policy.h"
 #include "verdict.h"
+#include "refeval.h"
+#include "emulate.h"
 
 static FILE *devnull;
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "compile.h"
-#include "nft.h"
+#include "nfttable.h"
 #include "nftplan.h"
 #include "policy.h"
 

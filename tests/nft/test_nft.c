@@ -20,8 +20,10 @@
 #include <netinet/in.h>
 
 #include "dp.h"
-#include "nft.h"
+#include "nfttable.h"
+#include "nftnames.h"
 #include "nftplan.h"
+#include "refeval.h"
 
 static struct dp_env env;
 static struct df_nft_opts nopts = { .table = "dftest", .log_group = 7199, .log_rate = 1000 };

@@ -15,6 +15,8 @@
 #include "policy.h"
 #include "polgen.h"
 #include "verdict.h"
+#include "refeval.h"
+#include "emulate.h"
 
 static struct df_cidr C(const char *s)
 {

@@ -16,6 +16,8 @@
 #include "compile.h"
 #include "polgen.h"
 #include "verdict.h"
+#include "refeval.h"
+#include "emulate.h"
 
 static unsigned long env_or(const char *name, unsigned long def)
 {

@@ -16,11 +16,12 @@
 #include <cmocka.h>
 
 #include "compile.h"
+#include "nftnames.h"
 #include "nflog.h"
-#include "nft.h"
 #include "nftplan.h"
 #include "polgen.h"
 #include "verdict.h"
+#include "refeval.h"
 
 static unsigned long env_or(const char *name, unsigned long def)
 {

@@ -14,6 +14,8 @@
 #include "compile.h"
 #include "policy.h"
 #include "verdict.h"
+#include "refeval.h"
+#include "emulate.h"
 
 /* docs/semantics.md, property 1: covering rules are not lost under longer prefixes. */
 static const char *const pol_overlap =

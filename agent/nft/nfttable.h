@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The nftables backend: a plan (nftplan.h) as one `inet` table, built and
+/* The nftables backend's table: a plan (nftplan.h) as one `inet` table, built and
  * replaced with libnftnl over a libmnl netlink socket in one batch
  * (docs/nftables.md). Works in the caller's network namespace. */
-#ifndef DF_NFT_H
-#define DF_NFT_H
+#ifndef DF_NFTTABLE_H
+#define DF_NFTTABLE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,16 +44,5 @@ typedef void (*df_nft_counter_cb)(const char *name, uint64_t packets, uint64_t b
 int df_nft_counters(const struct df_nft_opts *o, df_nft_counter_cb cb, void *ctx);
 /* Deletes the table (enforcement ends). -ENOENT if there is none. */
 int df_nft_remove(const struct df_nft_opts *o);
-
-/* Counter names: df_c<slot>_<verdict>_<reason> (slot "none": no class),
- * df_r<rule>, df_suppressed (drop reports over the rate). */
-#define DF_NFT_SUPPRESSED "df_suppressed"
-void df_nft_counter_name(char *buf, size_t len, int slot, int verdict, int reason);
-/* 0: a verdict counter (*rule = -1), 1: a rule counter, -1: neither. */
-int df_nft_counter_parse(const char *name, int *slot, int *verdict, int *reason, int *rule);
-
-/* Drop report prefix: "df <serial> <slot> <verdict> <reason>". */
-int df_nft_prefix_parse(const char *prefix, uint64_t *serial, int *slot, int *verdict,
-			int *reason);
 
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The nftables backend: plan -> one netlink batch (see nft.h and
  * docs/nftables.md for the table's layout and why it is built this way). */
-#include "nft.h"
+#include "nfttable.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +28,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include "nftnames.h"
 #include "verdict.h"
 
 #define FAMILY NFPROTO_INET
