@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "verdict.h"
+#include "values.h"
 
 const char *df_hook_name(unsigned int hook)
 {

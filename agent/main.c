@@ -42,6 +42,7 @@
 #include "nflog.h"
 #include "nftplan.h"
 #include "policy.h"
+#include "values.h"
 
 #define DF_VERSION "0.1.0"
 #define MAX_CG_WATCHES 256

@@ -30,6 +30,7 @@
 #include "verdict.h"
 #include "refeval.h"
 #include "emulate.h"
+#include "values.h"
 
 #define DF_VERSION "0.1.0"
 

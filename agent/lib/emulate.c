@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "values.h"
 
 /* A longest-prefix index: keys sorted by (prefix length desc, address); a
  * lookup binary-searches each length present, longest first. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* The policy library: libconfig text -> struct df_policy with file:line
- * diagnostics. Pure: no syscalls besides the optional user-name resolver. */
+ * diagnostics (policy.c: the file's structure; values.c: its values).
+ * Pure: no syscalls besides the optional user-name resolver. */
 #ifndef DF_POLICY_H
 #define DF_POLICY_H
 
@@ -82,9 +83,9 @@ struct df_policy {
 	size_t n_excs;
 };
 
-/* Resolves a user name to a uid; returns 0 or -ENOENT. */
+/* Resolves a user name to a uid; returns 0 or -ENOENT (the host's:
+ * df_resolve_user_nss in values.h). */
 typedef int (*df_user_resolver)(const char *name, uint32_t *uid, void *ctx);
-int df_resolve_user_nss(const char *name, uint32_t *uid, void *ctx);
 
 struct df_parse_opts {
 	df_user_resolver resolve_user; /* NULL: user names are errors */
@@ -106,14 +107,5 @@ void df_policy_free(struct df_policy *p);
 
 int df_class_index(const struct df_policy *p, const char *name);
 const char *df_mode_name(enum df_mode m);
-
-/* Protocol helpers shared by the evaluators. */
-uint8_t df_proto_bit(uint8_t ipproto);
-const char *df_proto_name(uint8_t ipproto);
-int df_proto_parse(const char *s, uint8_t *ipproto);
-
-/* RFC 3339 "2026-11-01T00:00:00Z" (or +hh:mm offset) -> unix seconds. */
-int df_time_parse(const char *s, int64_t *out);
-void df_time_format(int64_t t, char *buf, size_t len);
 
 #endif

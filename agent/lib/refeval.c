@@ -7,6 +7,7 @@
 #include "refeval.h"
 
 #include "policy.h"
+#include "values.h"
 
 /* Is `cg` the selector path or below it? */
 static bool cgroup_under(const char *cg, const char *sel)

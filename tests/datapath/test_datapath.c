@@ -16,6 +16,7 @@
 #include "polgen.h"
 #include "refeval.h"
 #include "emulate.h"
+#include "values.h"
 
 static struct dp_env env;
 

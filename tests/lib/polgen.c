@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Random policy and packet generator (see polgen.h). */
 #include "polgen.h"
+#include "values.h"
 
 #include <stdarg.h>
 #include <stdio.h>

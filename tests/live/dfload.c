@@ -11,6 +11,7 @@
 
 #include "compile.h"
 #include "loader.h"
+#include "values.h"
 
 int main(int argc, char **argv)
 {

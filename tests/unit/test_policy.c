@@ -14,6 +14,7 @@
 
 #include "datafence.h"
 #include "policy.h"
+#include "values.h"
 
 static struct df_policy *parse_ok(const char *text, struct df_diags *d)
 {
