@@ -43,6 +43,7 @@
 #include "nftplan.h"
 #include "policy.h"
 #include "values.h"
+#include "swap.h"
 
 #define DF_VERSION "0.1.0"
 #define MAX_CG_WATCHES 256
@@ -240,7 +241,7 @@ static void on_nflog(const struct df_nflog_rec *r, void *ctx)
 
 static void report_lost(struct agent *a)
 {
-	int fd = a->l ? df_loader_map_fd(a->l, "df_misc") : -1;
+	int fd = a->l ? df_loader_map_fd(a->l, DF_MAP_ID_MISC) : -1;
 	__u32 k = DF_MISC_EVENTS_LOST;
 	__u64 lost = 0;
 
@@ -527,11 +528,11 @@ static json_t *exceptions_json(const struct df_policy *p)
 /* Counters of every backend in one list (and per rule), totals summed. */
 static void collect(struct agent *a, struct df_totals *t, json_t **counters, json_t **rules)
 {
-	*counters = df_report_counters(a->l ? df_loader_map_fd(a->l, "df_counters") : -1, a->pol, t);
+	*counters = df_report_counters(a->l ? df_loader_map_fd(a->l, DF_MAP_ID_COUNTERS) : -1, a->pol, t);
 	if (rules)
-		*rules = df_report_rules(a->l ? df_loader_map_fd(a->l, "df_rule_cnt") : -1, a->pol);
+		*rules = df_report_rules(a->l ? df_loader_map_fd(a->l, DF_MAP_ID_RULE_CNT) : -1, a->pol);
 	if (a->l)
-		df_report_misc(df_loader_map_fd(a->l, "df_misc"), t);
+		df_report_misc(df_loader_map_fd(a->l, DF_MAP_ID_MISC), t);
 	if (a->conf.use_nft) {
 		df_report_nft(&a->nft, a->pol, counters, rules, t);
 		t->events_sent += a->nft_seq;
@@ -848,11 +849,11 @@ static int start(struct agent *a)
 		}
 		attach_all_ifaces(a);
 	}
-	a->rb = ring_buffer__new(df_loader_map_fd(a->l, "df_events"), on_event, a, NULL);
+	a->rb = ring_buffer__new(df_loader_map_fd(a->l, DF_MAP_ID_EVENTS), on_event, a, NULL);
 	if (!a->rb)
 		return -errno;
 	{
-		int fd = df_loader_map_fd(a->l, "df_misc");
+		int fd = df_loader_map_fd(a->l, DF_MAP_ID_MISC);
 		__u32 k = DF_MISC_EVENTS_LOST;
 
 		bpf_map_lookup_elem(fd, &k, &a->lost_reported);

@@ -53,20 +53,9 @@ enum df_reason {
 #define DF_P_ANY    0x3f
 #define DF_P_PORTED (DF_P_TCP | DF_P_UDP | DF_P_SCTP) /* ports constrain these */
 
-/* Destination LPM keys (BPF_MAP_TYPE_LPM_TRIE), address in network order. */
-struct df_lpm4_key {
-	__u32 prefixlen;
-	__u8 addr[4];
-};
-
-struct df_lpm6_key {
-	__u32 prefixlen;
-	__u8 addr[16];
-};
-
-/* Value of a destination prefix: the rule entries that apply to every address
- * whose longest matching prefix this is (covering rules already merged in,
- * `except` holes already removed). Leaves with equal entry lists share them. */
+/* A destination leaf (df_lv_o): the rule entries that apply to every address
+ * of a longest-matching prefix (covering rules already merged in, `except`
+ * holes already removed). Prefixes with equal entry lists share a leaf. */
 #define DF_LEAF_ANY_DEST 0x1 /* some destination contains these addresses */
 struct df_leaf {
 	__u32 first; /* index into the entry array */
@@ -152,8 +141,6 @@ struct df_policy_hdr {
 	__u16 n_lports;
 };
 
-_Static_assert(sizeof(struct df_lpm4_key) == 8, "df_lpm4_key ABI");
-_Static_assert(sizeof(struct df_lpm6_key) == 20, "df_lpm6_key ABI");
 _Static_assert(sizeof(struct df_leaf) == 8, "df_leaf ABI");
 _Static_assert(sizeof(struct df_entry) == 32, "df_entry ABI");
 _Static_assert(sizeof(struct df_mark_rule) == 16, "df_mark_rule ABI");

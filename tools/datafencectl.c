@@ -189,7 +189,7 @@ static int check_one(const char *file, bool dump)
 					  (json_int_t)img->max_leaf_len, "src4", (json_int_t)img->n_src4,
 					  "src6", (json_int_t)img->n_src6, "uids",
 					  (json_int_t)img->n_uids, "cgroups", (json_int_t)img->n_cgroups,
-					  "marks", img->hdr.n_marks, "local_ports", img->hdr.n_lports));
+					  "marks", img->cfg.hdr.n_marks, "local_ports", img->cfg.hdr.n_lports));
 		}
 		print_json(j);
 	} else {
@@ -204,7 +204,7 @@ static int check_one(const char *file, bool dump)
 			       img->n_dst4, img->n_dst6, img->n_leaves, img->n_entries,
 			       img->max_leaf_len);
 			printf("  selectors: %zu cgroups, %zu uids, %u marks, %u local port ranges, %zu+%zu local prefixes\n",
-			       img->n_cgroups, img->n_uids, img->hdr.n_marks, img->hdr.n_lports,
+			       img->n_cgroups, img->n_uids, img->cfg.hdr.n_marks, img->cfg.hdr.n_lports,
 			       img->n_src4, img->n_src6);
 			if (dump)
 				df_image_dump(img, p, stdout);

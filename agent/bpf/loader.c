@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Loader: skeleton open/load with pinned maps, attach/adopt, atomic policy
- * swap through two generations of inner maps, unload. */
+/* Loader: skeleton open/load with pinned maps, attach/adopt, tc, clock,
+ * unload (loader.h). The policy swap is swap.c. */
 #include "loader.h"
 
 #include <dirent.h>
@@ -157,8 +157,6 @@ static int ensure_pin_dir(const char *pin_dir)
 	return 0;
 }
 
-static int read_state(struct df_loader *l, struct df_state *st);
-static int write_state(struct df_loader *l, const struct df_state *st);
 
 /* Jiffies per second, for the fast path's limiter: two samples of jiffies
  * and boot time 50 ms apart, rounded to the nearest usual HZ. */
@@ -188,9 +186,9 @@ static void calibrate_hz(struct df_loader *l)
 			best = hz > known[i] ? hz - known[i] : known[i] - hz;
 			pick = known[i];
 		}
-	if (!read_state(l, &st) && st.hz != pick) {
+	if (!df_loader_read_state(l, &st) && st.hz != pick) {
 		st.hz = pick;
-		write_state(l, &st);
+		df_loader_write_state(l, &st);
 	}
 }
 
@@ -288,7 +286,7 @@ static int attach_cgroup_prog(struct df_loader *l, enum df_prog p, int cgfd)
 	return 0;
 }
 
-static int read_state(struct df_loader *l, struct df_state *st)
+int df_loader_read_state(struct df_loader *l, struct df_state *st)
 {
 	__u32 zero = 0;
 
@@ -297,7 +295,7 @@ static int read_state(struct df_loader *l, struct df_state *st)
 	return 0;
 }
 
-static int write_state(struct df_loader *l, const struct df_state *st)
+int df_loader_write_state(struct df_loader *l, const struct df_state *st)
 {
 	__u32 zero = 0;
 
@@ -326,10 +324,10 @@ int df_loader_attach(struct df_loader *l)
 	close(cgfd);
 	if (err)
 		return err;
-	err = read_state(l, &st);
+	err = df_loader_read_state(l, &st);
 	if (!err && l->cgroup_skb && !(st.flags & DF_STATE_CGSKB)) {
 		st.flags |= DF_STATE_CGSKB;
-		err = write_state(l, &st);
+		err = df_loader_write_state(l, &st);
 	}
 	return err;
 }
@@ -364,7 +362,7 @@ int df_loader_detach_tc(struct df_loader *l, int ifindex)
 	return bpf_tc_detach(&hook, &opts);
 }
 
-static int64_t clock_offset_ns(void)
+int64_t df_clock_offset_ns(void)
 {
 	struct timespec rt, bt;
 
@@ -376,19 +374,19 @@ static int64_t clock_offset_ns(void)
 int df_loader_set_clock(struct df_loader *l)
 {
 	struct df_state st;
-	int err = read_state(l, &st);
+	int err = df_loader_read_state(l, &st);
 
 	if (err)
 		return err;
-	st.clock_offset_ns = clock_offset_ns();
-	return write_state(l, &st);
+	st.clock_offset_ns = df_clock_offset_ns();
+	return df_loader_write_state(l, &st);
 }
 
 int df_loader_active_serial(struct df_loader *l, uint64_t *serial)
 {
 	struct df_state st;
 	__u32 id = 0;
-	int err = read_state(l, &st);
+	int err = df_loader_read_state(l, &st);
 
 	if (err)
 		return err;
@@ -398,267 +396,6 @@ int df_loader_active_serial(struct df_loader *l, uint64_t *serial)
 	return 0;
 }
 
-/* Fills a map: batched where the map type allows it, else one by one. */
-static int fill(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, size_t n)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, bo, .elem_flags = BPF_ANY);
-	__u32 count = (__u32)n;
-
-	if (!n)
-		return 0;
-	if (!bpf_map_update_batch(fd, keys, vals, &count, &bo) && count == n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_update_elem(fd, (const char *)keys + i * ksz, (const char *)vals + i * vsz,
-					BPF_ANY))
-			return -errno;
-	return 0;
-}
-
-static int new_map(enum bpf_map_type t, const char *name, size_t ksz, size_t vsz, size_t n,
-		   __u32 flags)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = flags);
-	int fd = bpf_map_create(t, name, (__u32)ksz, (__u32)vsz, n ? (__u32)n : 1, &mo);
-
-	return fd < 0 ? -errno : fd;
-}
-
-/* Resolves cgroup selector paths to ids; missing cgroups are skipped (and
- * reported), since a service's cgroup may appear later. */
-static int build_sel(struct df_loader *l, const struct df_image *img, struct df_diags *d,
-		     int fd, __u32 *max_level)
-{
-	char root[512];
-	int err = df_cgroup2_root(root, sizeof(root));
-
-	*max_level = 0;
-	for (size_t i = 0; i < img->n_uids; i++) {
-		struct df_sel_key k = { .kind = DF_SEL_UID, .uid = img->uids[i].uid };
-		__u64 v = img->uids[i].classes;
-
-		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
-			return -errno;
-	}
-	for (size_t i = 0; i < img->n_cgroups; i++) {
-		const char *path = img->cgroups[i].path;
-		char full[1024];
-		struct stat st;
-		__u32 level = 0;
-
-		if (err || snprintf(full, sizeof(full), "%s%s", root, path) >= (int)sizeof(full) ||
-		    stat(full, &st)) {
-			df_diag_add(d, DF_SEV_WARNING, NULL, 0, NULL,
-				    "cgroup %s does not exist (yet): its class is not applied to it",
-				    path);
-			continue;
-		}
-		for (const char *p = path; *p; p++)
-			level += *p == '/' && p[1];
-		struct df_sel_key k = { .kind = DF_SEL_CGROUP, .cgroup_id = st.st_ino };
-		__u64 v = img->cgroups[i].classes;
-
-		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
-			return -errno;
-		if (level > *max_level)
-			*max_level = level;
-	}
-	(void)l;
-	return 0;
-}
-
-/* Copies an IPv4 stride table into its (mmapable) array at once. */
-static int fill_mmap(int fd, const void *src, size_t bytes)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	size_t len = (bytes + (size_t)page - 1) & ~((size_t)page - 1);
-	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	if (m == MAP_FAILED)
-		return -errno;
-	memcpy(m, src, bytes);
-	munmap(m, len);
-	return 0;
-}
-
-/* The per-generation maps: outer map, and how to make its inner map. */
-enum { G_CFG, G_STR4, G_LV, G_RNG6, G_DIR6, G_SRC, G_ENT, G_SEL, G__MAX };
-
-int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_diags *d)
-{
-	struct bpf_map *outers[G__MAX] = {
-		[G_CFG] = l->skel->maps.df_cfg_o,   [G_STR4] = l->skel->maps.df_str4_o,
-		[G_LV] = l->skel->maps.df_lv_o,     [G_RNG6] = l->skel->maps.df_rng6_o,
-		[G_DIR6] = l->skel->maps.df_dir6_o, [G_SRC] = l->skel->maps.df_src_o,
-		[G_ENT] = l->skel->maps.df_ent_o,   [G_SEL] = l->skel->maps.df_sel_o,
-	};
-	int fds[G__MAX];
-	struct df_state st;
-	__u32 cur, nxt, zero = 0, id = 0;
-	struct df_cfg *cfg = NULL;
-	void *keys = NULL;
-	int err;
-
-	for (int i = 0; i < G__MAX; i++)
-		fds[i] = -1;
-	err = read_state(l, &st);
-	if (err)
-		return err;
-	cur = st.gen & 1;
-	nxt = !cur;
-
-	/* Barrier: a map-in-map update waits for every running program
-	 * (synchronize_rcu), so after re-putting the active cfg map no packet
-	 * can still be judged with the inactive slots we are about to replace
-	 * (a previous process may have died right after its flip). */
-	if (!bpf_map_lookup_elem(bpf_map__fd(outers[G_CFG]), &cur, &id) && id) {
-		int cfd = bpf_map_get_fd_by_id(id);
-
-		if (cfd >= 0) {
-			if (bpf_map_update_elem(bpf_map__fd(outers[G_CFG]), &cur, &cfd, BPF_ANY))
-				err = -errno;
-			close(cfd);
-			if (err)
-				goto cleanup;
-		}
-	}
-
-	/* Stage the new generation. */
-	cfg = calloc(1, sizeof(*cfg));
-	if (!cfg) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	cfg->hdr = img->hdr;
-	memcpy(cfg->marks, img->marks, sizeof(cfg->marks));
-	memcpy(cfg->lports, img->lports, sizeof(cfg->lports));
-	if (img->n_src4 || img->n_src6)
-		cfg->flags |= DF_CFG_HAS_SRC;
-	if (img->n_uids || img->n_cgroups)
-		cfg->flags |= DF_CFG_HAS_SEL;
-	cfg->rng_levels = img->rng_levels;
-	cfg->rng_dir_bits = img->rng_dir_bits;
-	memcpy(cfg->rng_off, img->rng_off, sizeof(cfg->rng_off));
-	memcpy(cfg->rng_blocks, img->rng_blocks, sizeof(cfg->rng_blocks));
-
-	fds[G_CFG] = new_map(BPF_MAP_TYPE_ARRAY, "df_cfg", 4, sizeof(struct df_cfg), 1, 0);
-	/* two u32 slots per 8-byte element: the mmap view is the slot array */
-	fds[G_STR4] = new_map(BPF_MAP_TYPE_ARRAY, "df_str4", 4, 8, img->n_stride4 / 2,
-			      BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	fds[G_LV] = new_map(BPF_MAP_TYPE_ARRAY, "df_lv", 4, sizeof(struct df_leaf),
-			    img->n_dleaves, BPF_F_INNER_MAP);
-	fds[G_RNG6] = new_map(BPF_MAP_TYPE_ARRAY, "df_rng6", 4, sizeof(struct df_rng_node),
-			      img->n_rng6, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	/* two u32 slots per element, as for the stride table (at least one) */
-	fds[G_DIR6] = new_map(BPF_MAP_TYPE_ARRAY, "df_dir6", 4, 8,
-			      img->rng_dir_bits ? 1U << (img->rng_dir_bits - 1) : 1,
-			      BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	fds[G_SRC] = new_map(BPF_MAP_TYPE_LPM_TRIE, "df_src", sizeof(struct df_src_key), 8,
-			     img->n_src4 + img->n_src6, BPF_F_NO_PREALLOC);
-	fds[G_ENT] = new_map(BPF_MAP_TYPE_ARRAY, "df_ent", 4, sizeof(struct df_entry),
-			     img->n_entries, BPF_F_INNER_MAP);
-	fds[G_SEL] = new_map(BPF_MAP_TYPE_HASH, "df_sel", sizeof(struct df_sel_key), 8,
-			     img->n_uids + img->n_cgroups, BPF_F_NO_PREALLOC);
-	for (int i = 0; i < G__MAX; i++)
-		if (fds[i] < 0) {
-			err = fds[i];
-			df_diag_add(d, DF_SEV_ERROR, NULL, 0, NULL, "cannot create policy map: %s%s",
-				    strerror(-err),
-				    err == -ENOMEM || err == -E2BIG ? " (policy exceeds map capacity?)" : "");
-			goto cleanup;
-		}
-	err = build_sel(l, img, d, fds[G_SEL], &cfg->max_cg_level);
-	if (err)
-		goto cleanup;
-	if (bpf_map_update_elem(fds[G_CFG], &zero, cfg, BPF_ANY)) {
-		err = -errno;
-		goto cleanup;
-	}
-	err = fill_mmap(fds[G_STR4], img->stride4, img->n_stride4 * sizeof(uint32_t));
-	if (!err && img->n_rng6)
-		err = fill_mmap(fds[G_RNG6], img->rng6, img->n_rng6 * sizeof(*img->rng6));
-	if (!err && img->rng_dir_bits)
-		err = fill_mmap(fds[G_DIR6], img->dir6, sizeof(*img->dir6) << img->rng_dir_bits);
-
-	/* Keys and values live side by side in the image: split them. */
-	if (!err) {
-		size_t nmax = img->n_entries;
-
-		if (img->n_dleaves > nmax)
-			nmax = img->n_dleaves;
-		if (img->n_src4 + img->n_src6 > nmax)
-			nmax = img->n_src4 + img->n_src6;
-		keys = calloc(nmax ? nmax : 1, sizeof(struct df_src_key) + sizeof(__u64) + 8);
-		if (!keys)
-			err = -ENOMEM;
-	}
-	if (!err) {
-		__u32 *ki = keys;
-
-		for (size_t i = 0; i < img->n_dleaves; i++)
-			ki[i] = (__u32)i;
-		err = fill(fds[G_LV], ki, sizeof(*ki), img->dleaves, sizeof(struct df_leaf),
-			   img->n_dleaves);
-	}
-	if (!err) {
-		size_t n = img->n_src4 + img->n_src6;
-		struct df_src_key *ks = keys;
-		__u64 *v = (__u64 *)(ks + n);
-
-		for (size_t i = 0; i < img->n_src4; i++) {
-			ks[i] = (struct df_src_key){ .prefixlen = 8 + img->src4[i].key.prefixlen,
-						     .family = 4 };
-			memcpy(ks[i].addr, img->src4[i].key.addr, 4);
-			v[i] = img->src4[i].classes;
-		}
-		for (size_t i = 0; i < img->n_src6; i++) {
-			struct df_src_key *k = &ks[img->n_src4 + i];
-
-			*k = (struct df_src_key){ .prefixlen = 8 + img->src6[i].key.prefixlen,
-						  .family = 6 };
-			memcpy(k->addr, img->src6[i].key.addr, 16);
-			v[img->n_src4 + i] = img->src6[i].classes;
-		}
-		err = fill(fds[G_SRC], ks, sizeof(*ks), v, sizeof(*v), n);
-	}
-	if (!err) {
-		__u32 *ki = keys;
-
-		for (size_t i = 0; i < img->n_entries; i++)
-			ki[i] = (__u32)i;
-		err = fill(fds[G_ENT], ki, sizeof(*ki), img->entries, sizeof(struct df_entry),
-			   img->n_entries);
-	}
-	if (err) {
-		df_diag_add(d, DF_SEV_ERROR, NULL, 0, NULL, "cannot fill policy maps: %s%s",
-			    strerror(-err), err == -ENOMEM || err == -E2BIG ?
-						    " (policy exceeds map capacity)" : "");
-		goto cleanup;
-	}
-	for (int i = 0; i < G__MAX; i++) {
-		if (bpf_map_update_elem(bpf_map__fd(outers[i]), &nxt, &fds[i], BPF_ANY)) {
-			err = -errno;
-			df_diag_add(d, DF_SEV_ERROR, NULL, 0, NULL, "cannot install policy map %s: %s",
-				    bpf_map__name(outers[i]), strerror(-err));
-			goto cleanup;
-		}
-	}
-
-	/* Flip: one aligned store of `gen`; packets read it once. */
-	st.gen = nxt;
-	st.seq++;
-	st.serial = img->hdr.serial;
-	st.clock_offset_ns = clock_offset_ns();
-	err = write_state(l, &st);
-cleanup:
-	for (int i = 0; i < G__MAX; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	free(cfg);
-	free(keys);
-	return err;
-}
-
 int df_loader_prog_fd(struct df_loader *l, enum df_prog p)
 {
 	struct bpf_program *prog = prog_of(l, p);
@@ -666,11 +403,63 @@ int df_loader_prog_fd(struct df_loader *l, enum df_prog p)
 	return prog ? bpf_program__fd(prog) : -EINVAL;
 }
 
-int df_loader_map_fd(struct df_loader *l, const char *name)
+static struct bpf_map *map_of(struct df_loader *l, enum df_map m)
 {
-	struct bpf_map *m = bpf_object__find_map_by_name(l->skel->obj, name);
+	switch (m) {
+	case DF_MAP_ID_STATE: return l->skel->maps.df_state;
+	case DF_MAP_ID_CFG: return l->skel->maps.df_cfg_o;
+	case DF_MAP_ID_STR4: return l->skel->maps.df_str4_o;
+	case DF_MAP_ID_LV: return l->skel->maps.df_lv_o;
+	case DF_MAP_ID_RNG6: return l->skel->maps.df_rng6_o;
+	case DF_MAP_ID_DIR6: return l->skel->maps.df_dir6_o;
+	case DF_MAP_ID_SRC: return l->skel->maps.df_src_o;
+	case DF_MAP_ID_ENT: return l->skel->maps.df_ent_o;
+	case DF_MAP_ID_SEL: return l->skel->maps.df_sel_o;
+	case DF_MAP_ID_COUNTERS: return l->skel->maps.df_counters;
+	case DF_MAP_ID_RULE_CNT: return l->skel->maps.df_rule_cnt;
+	case DF_MAP_ID_MISC: return l->skel->maps.df_misc;
+	case DF_MAP_ID_EVENTS: return l->skel->maps.df_events;
+	case DF_MAP_ID_FLOWS: return l->skel->maps.df_flows;
+	case DF_MAP_ID_SKCACHE: return l->skel->maps.df_sk_cache;
+	case DF_MAP_ID_LAST: return l->skel->maps.df_last;
+	case DF_MAP_ID_CLOCK: return l->skel->maps.df_clk;
+	default: return NULL;
+	}
+}
 
-	return m ? bpf_map__fd(m) : -ENOENT;
+int df_loader_map_fd(struct df_loader *l, enum df_map m)
+{
+	struct bpf_map *map = map_of(l, m);
+
+	return map ? bpf_map__fd(map) : -EINVAL;
+}
+
+const char *df_map_name(enum df_map m)
+{
+	static const char *const names[DF_MAP_ID__MAX] = {
+		[DF_MAP_ID_STATE] = DF_MAP_STATE,       [DF_MAP_ID_CFG] = DF_MAP_CFG,
+		[DF_MAP_ID_STR4] = DF_MAP_STR4,         [DF_MAP_ID_LV] = DF_MAP_LV,
+		[DF_MAP_ID_RNG6] = DF_MAP_RNG6,         [DF_MAP_ID_DIR6] = DF_MAP_DIR6,
+		[DF_MAP_ID_SRC] = DF_MAP_SRC,           [DF_MAP_ID_ENT] = DF_MAP_ENTRIES,
+		[DF_MAP_ID_SEL] = DF_MAP_SEL,           [DF_MAP_ID_COUNTERS] = DF_MAP_COUNTERS,
+		[DF_MAP_ID_RULE_CNT] = DF_MAP_RULE_CNT, [DF_MAP_ID_MISC] = DF_MAP_MISC,
+		[DF_MAP_ID_EVENTS] = DF_MAP_EVENTS,     [DF_MAP_ID_FLOWS] = DF_MAP_FLOWS,
+		[DF_MAP_ID_SKCACHE] = DF_MAP_SKCACHE,   [DF_MAP_ID_LAST] = DF_MAP_LAST,
+		[DF_MAP_ID_CLOCK] = DF_MAP_CLOCK,
+	};
+
+	return (unsigned int)m < DF_MAP_ID__MAX ? names[m] : "?";
+}
+
+int df_map_pinned_fd(const char *pin_dir, enum df_map m)
+{
+	char path[512];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, df_map_name(m)) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
 }
 
 void df_loader_close(struct df_loader *l)

@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "compile.h"
+#include <linux/types.h>
+
+#include "datafence.h"
 #include "diag.h"
 
 #define DF_DEFAULT_PIN_DIR "/sys/fs/bpf/datafence"
@@ -25,6 +27,31 @@ struct df_loader_opts {
 	uint32_t ringbuf_bytes;  /* 0: default (1 MiB) */
 	bool record_last;        /* tests: record each verdict in df_last */
 };
+
+/* Every map of the program (bpf/maps.h), by type rather than by name. */
+enum df_map {
+	DF_MAP_ID_STATE,    /* df_state */
+	DF_MAP_ID_CFG,      /* df_cfg_o: outer maps of the two generations... */
+	DF_MAP_ID_STR4,     /* df_str4_o */
+	DF_MAP_ID_LV,       /* df_lv_o */
+	DF_MAP_ID_RNG6,     /* df_rng6_o */
+	DF_MAP_ID_DIR6,     /* df_dir6_o */
+	DF_MAP_ID_SRC,      /* df_src_o */
+	DF_MAP_ID_ENT,      /* df_ent_o */
+	DF_MAP_ID_SEL,      /* df_sel_o: ...the last of them */
+	DF_MAP_ID_COUNTERS, /* df_counters */
+	DF_MAP_ID_RULE_CNT, /* df_rule_cnt */
+	DF_MAP_ID_MISC,     /* df_misc */
+	DF_MAP_ID_EVENTS,   /* df_events */
+	DF_MAP_ID_FLOWS,    /* df_flows */
+	DF_MAP_ID_SKCACHE,  /* df_sk_cache */
+	DF_MAP_ID_LAST,     /* df_last (not pinned) */
+	DF_MAP_ID_CLOCK,    /* df_clk (not pinned) */
+	DF_MAP_ID__MAX,
+};
+/* The first and last per-generation outer map. */
+#define DF_MAP_ID_GEN_FIRST DF_MAP_ID_CFG
+#define DF_MAP_ID_GEN_LAST DF_MAP_ID_SEL
 
 enum df_prog {
 	DF_PROG_CGROUP_SKB,
@@ -45,14 +72,22 @@ int df_loader_attach(struct df_loader *l);
 /* tc egress on one interface (clsact, our own filter; replaced atomically). */
 int df_loader_attach_tc(struct df_loader *l, int ifindex);
 int df_loader_detach_tc(struct df_loader *l, int ifindex);
-/* Loads a compiled policy into the inactive generation, then flips to it. */
-int df_loader_swap(struct df_loader *l, const struct df_image *img, struct df_diags *d);
 /* Refreshes the wall-clock offset the kernel uses for exception windows. */
 int df_loader_set_clock(struct df_loader *l);
 /* Serial of the active policy; -ENOENT when none was ever loaded. */
 int df_loader_active_serial(struct df_loader *l, uint64_t *serial);
 int df_loader_prog_fd(struct df_loader *l, enum df_prog p);
-int df_loader_map_fd(struct df_loader *l, const char *name);
+int df_loader_map_fd(struct df_loader *l, enum df_map m);
+/* The map's pinned name (DF_MAP_* of datafence.h). */
+const char *df_map_name(enum df_map m);
+/* A pinned map of pin_dir opened without loading anything (the CLI with the
+ * agent down); -errno if it is not there. */
+int df_map_pinned_fd(const char *pin_dir, enum df_map m);
+/* df_state of this instance. */
+int df_loader_read_state(struct df_loader *l, struct df_state *st);
+int df_loader_write_state(struct df_loader *l, const struct df_state *st);
+/* CLOCK_REALTIME - CLOCK_BOOTTIME, what df_state.clock_offset_ns holds. */
+int64_t df_clock_offset_ns(void);
 /* Closes the process's handles; pinned programs keep enforcing. */
 void df_loader_close(struct df_loader *l);
 /* Removes enforcement: detaches pinned links and tc filters on every

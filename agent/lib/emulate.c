@@ -9,71 +9,79 @@
 #include <string.h>
 
 #include "compile.h"
+#include "tables.h"
 #include "values.h"
 
-/* A longest-prefix index: keys sorted by (prefix length desc, address); a
- * lookup binary-searches each length present, longest first. */
+/* The source-address trie (df_src_o) in user space: its keys (the family
+ * byte, then the address) sorted by prefix length, longest first, then by
+ * bytes; a lookup binary-searches each length present. */
+#define SRC_BYTES 17
+#define SRC_BITS (SRC_BYTES * 8)
+
 struct lpm_key {
-	uint8_t addr[16];
-	uint32_t value; /* index into the image array */
+	uint8_t b[SRC_BYTES];
+	uint32_t value; /* index into the image's source keys */
 };
 
 struct lpm {
 	struct lpm_key *keys;
-	size_t n;
 	int n_lens;
-	uint8_t lens[129];
-	size_t start[130];
+	uint16_t lens[SRC_BITS + 1];
+	size_t start[SRC_BITS + 2];
 };
 
 struct df_emu {
 	const struct df_image *img;
-	struct lpm src4, src6;
+	struct lpm src;
 };
 
 static int lpm_key_cmp(const void *a, const void *b)
 {
-	return memcmp(((const struct lpm_key *)a)->addr, ((const struct lpm_key *)b)->addr, 16);
+	return memcmp(((const struct lpm_key *)a)->b, ((const struct lpm_key *)b)->b, SRC_BYTES);
 }
 
-struct lpm_in {
-	const __u8 *addr;
-	__u32 plen;
-};
-
-static int lpm_build(struct lpm *l, size_t n, int addr_len,
-		     void (*get)(const struct df_image *, size_t, struct lpm_in *),
-		     const struct df_image *img)
+static void mask_bits(uint8_t *b, unsigned int plen)
 {
-	size_t count[129] = { 0 }, pos[129];
-	struct lpm_in in;
+	for (unsigned int i = 0; i < SRC_BYTES; i++) {
+		if (plen >= 8 * (i + 1))
+			continue;
+		b[i] &= plen > 8 * i ? (uint8_t)(0xff << (8 * (i + 1) - plen)) : 0;
+	}
+}
 
-	l->keys = calloc(n ? n : 1, sizeof(*l->keys));
+static void key_bytes(uint8_t family, const uint8_t *addr, uint8_t *b)
+{
+	memset(b, 0, SRC_BYTES);
+	b[0] = family;
+	memcpy(b + 1, addr, (size_t)df_addr_bytes(family));
+}
+
+static int lpm_build(struct lpm *l, const struct df_image *img)
+{
+	size_t count[SRC_BITS + 1] = { 0 }, pos[SRC_BITS + 1], off = 0;
+
+	l->keys = calloc(img->n_src ? img->n_src : 1, sizeof(*l->keys));
 	if (!l->keys)
 		return -ENOMEM;
-	l->n = n;
-	for (size_t i = 0; i < n; i++) {
-		get(img, i, &in);
-		count[in.plen]++;
-	}
-	size_t off = 0;
-
+	for (size_t i = 0; i < img->n_src; i++)
+		count[img->src_keys[i].prefixlen <= SRC_BITS ? img->src_keys[i].prefixlen : 0]++;
 	l->n_lens = 0;
-	for (int len = 128; len >= 0; len--) {
+	for (int len = SRC_BITS; len >= 0; len--) {
 		pos[len] = off;
 		if (!count[len])
 			continue;
-		l->lens[l->n_lens] = (uint8_t)len;
+		l->lens[l->n_lens] = (uint16_t)len;
 		l->start[l->n_lens++] = off;
 		off += count[len];
 	}
 	l->start[l->n_lens] = off;
-	for (size_t i = 0; i < n; i++) {
-		struct lpm_key *k;
+	for (size_t i = 0; i < img->n_src; i++) {
+		const struct df_src_key *sk = &img->src_keys[i];
+		unsigned int plen = sk->prefixlen <= SRC_BITS ? sk->prefixlen : 0;
+		struct lpm_key *k = &l->keys[pos[plen]++];
 
-		get(img, i, &in);
-		k = &l->keys[pos[in.plen]++];
-		memcpy(k->addr, in.addr, (size_t)addr_len);
+		key_bytes(sk->family, sk->addr, k->b);
+		mask_bits(k->b, plen);
 		k->value = (uint32_t)i;
 	}
 	for (int i = 0; i < l->n_lens; i++)
@@ -82,34 +90,20 @@ static int lpm_build(struct lpm *l, size_t n, int addr_len,
 	return 0;
 }
 
-/* Returns the value of the longest prefix containing addr, or -1. */
-static long lpm_lookup(const struct lpm *l, const uint8_t *addr, int addr_len)
+/* The value index of the longest prefix containing the address, or -1. */
+static long lpm_lookup(const struct lpm *l, uint8_t family, const uint8_t *addr)
 {
 	for (int i = 0; i < l->n_lens; i++) {
-		struct df_cidr c = { .family = addr_len == 4 ? 4 : 6, .plen = l->lens[i] };
-		struct lpm_key key = { 0 }, *hit;
+		struct lpm_key key, *hit;
 
-		memcpy(c.addr, addr, (size_t)addr_len);
-		df_cidr_mask(&c);
-		memcpy(key.addr, c.addr, 16);
+		key_bytes(family, addr, key.b);
+		mask_bits(key.b, l->lens[i]);
 		hit = bsearch(&key, &l->keys[l->start[i]], l->start[i + 1] - l->start[i],
 			      sizeof(*l->keys), lpm_key_cmp);
 		if (hit)
 			return hit->value;
 	}
 	return -1;
-}
-
-static void get_src4(const struct df_image *img, size_t i, struct lpm_in *in)
-{
-	in->addr = img->src4[i].key.addr;
-	in->plen = img->src4[i].key.prefixlen;
-}
-
-static void get_src6(const struct df_image *img, size_t i, struct lpm_in *in)
-{
-	in->addr = img->src6[i].key.addr;
-	in->plen = img->src6[i].key.prefixlen;
 }
 
 struct df_emu *df_emu_new(const struct df_image *img)
@@ -119,8 +113,7 @@ struct df_emu *df_emu_new(const struct df_image *img)
 	if (!e)
 		return NULL;
 	e->img = img;
-	if (lpm_build(&e->src4, img->n_src4, 4, get_src4, img) ||
-	    lpm_build(&e->src6, img->n_src6, 16, get_src6, img)) {
+	if (lpm_build(&e->src, img)) {
 		df_emu_free(e);
 		return NULL;
 	}
@@ -131,8 +124,7 @@ void df_emu_free(struct df_emu *e)
 {
 	if (!e)
 		return;
-	free(e->src4.keys);
-	free(e->src6.keys);
+	free(e->src.keys);
 	free(e);
 }
 
@@ -158,7 +150,7 @@ uint64_t df_emu_classify(const struct df_emu *e, const struct df_packet *pkt)
 {
 	const struct df_image *img = e->img;
 	struct df_cidr src = pkt->src;
-	uint64_t mask = img->hdr.all_mask;
+	uint64_t mask = img->cfg.hdr.all_mask;
 	long v;
 
 	if (pkt->cgroup)
@@ -169,30 +161,24 @@ uint64_t df_emu_classify(const struct df_emu *e, const struct df_packet *pkt)
 		while (lo < hi) {
 			size_t mid = (lo + hi) / 2;
 
-			if (img->uids[mid].uid < pkt->uid)
+			if (img->uid_keys[mid].uid < pkt->uid)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo < img->n_uids && img->uids[lo].uid == pkt->uid)
-			mask |= img->uids[lo].classes;
+		if (lo < img->n_uids && img->uid_keys[lo].uid == pkt->uid)
+			mask |= img->uid_classes[lo];
 	}
-	for (unsigned int i = 0; i < img->hdr.n_marks && i < DF_MAX_MARK_RULES; i++)
-		if ((pkt->mark & img->marks[i].mask) == img->marks[i].value)
-			mask |= img->marks[i].classes;
-	for (unsigned int i = 0; i < img->hdr.n_lports && i < DF_MAX_LPORT_RULES; i++)
-		if (pkt->sport >= img->lports[i].lo && pkt->sport <= img->lports[i].hi)
-			mask |= img->lports[i].classes;
+	for (unsigned int i = 0; i < img->cfg.hdr.n_marks && i < DF_MAX_MARK_RULES; i++)
+		if ((pkt->mark & img->cfg.marks[i].mask) == img->cfg.marks[i].value)
+			mask |= img->cfg.marks[i].classes;
+	for (unsigned int i = 0; i < img->cfg.hdr.n_lports && i < DF_MAX_LPORT_RULES; i++)
+		if (pkt->sport >= img->cfg.lports[i].lo && pkt->sport <= img->cfg.lports[i].hi)
+			mask |= img->cfg.lports[i].classes;
 	df_addr_unmap(&src);
-	if (src.family == 4) {
-		v = lpm_lookup(&e->src4, src.addr, 4);
-		if (v >= 0)
-			mask |= img->src4[v].classes;
-	} else {
-		v = lpm_lookup(&e->src6, src.addr, 16);
-		if (v >= 0)
-			mask |= img->src6[v].classes;
-	}
+	v = lpm_lookup(&e->src, src.family, src.addr);
+	if (v >= 0)
+		mask |= img->src_classes[v];
 	return mask;
 }
 
@@ -255,7 +241,7 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 	res->slot = classes ? __builtin_ctzll(classes) : DF_MAX_CLASSES;
 	res->rule = -1;
 	df_addr_unmap(&dst);
-	if ((img->hdr.flags & DF_POL_ALLOW_LOOPBACK) && df_addr_is_loopback(&dst)) {
+	if ((img->cfg.hdr.flags & DF_POL_ALLOW_LOOPBACK) && df_addr_is_loopback(&dst)) {
 		res->reason = DF_R_LOOPBACK;
 		return;
 	}
@@ -264,10 +250,10 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 		return;
 	}
 	if (pkt->flags & DF_PKT_MALFORMED) { /* fail closed */
-		res->verdict = classes & img->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;
+		res->verdict = classes & img->cfg.hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;
 		res->reason = DF_R_MALFORMED;
-		if (classes & img->hdr.enforce_mask)
-			res->slot = __builtin_ctzll(classes & img->hdr.enforce_mask);
+		if (classes & img->cfg.hdr.enforce_mask)
+			res->slot = __builtin_ctzll(classes & img->cfg.hdr.enforce_mask);
 		return;
 	}
 	if (dst.family == 4) {
@@ -315,7 +301,7 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 			want = 0;
 		}
 	} else {
-		uint64_t enforce = unsat & img->hdr.enforce_mask;
+		uint64_t enforce = unsat & img->cfg.hdr.enforce_mask;
 
 		res->verdict = enforce ? DF_DROP : DF_WOULD_DROP;
 		c = lowest_bit(enforce ? enforce : unsat);

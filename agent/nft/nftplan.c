@@ -2,6 +2,7 @@
 /* Compiled image -> the nftables backend's set contents, and their
  * evaluation (see nftplan.h, docs/nftables.md). */
 #include "nftplan.h"
+#include "tables.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -199,12 +200,12 @@ static int build_dsts(struct df_nft_plan *pl, const struct df_image *img)
 	if (!k)
 		return -ENOMEM;
 	for (size_t i = 0; i < img->n_dst4; i++)
-		k[i] = key4(img->dst4[i].key.addr, img->dst4[i].key.prefixlen,
+		k[i] = key4(img->dst4[i].pfx.addr, img->dst4[i].pfx.plen,
 			    df_dleaf_index(img, &img->dst4[i].leaf));
 	err = ranges_of(k, img->n_dst4, &pl->dst4);
 	for (size_t i = 0; i < img->n_dst6 && !err; i++)
-		k[i] = (struct df_rkey){ df_u128_of(img->dst6[i].key.addr),
-					 (uint8_t)img->dst6[i].key.prefixlen,
+		k[i] = (struct df_rkey){ df_u128_of(img->dst6[i].pfx.addr),
+					 (uint8_t)img->dst6[i].pfx.plen,
 					 df_dleaf_index(img, &img->dst6[i].leaf) };
 	if (!err)
 		err = ranges_of(k, img->n_dst6, &pl->dst6);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "compile.h"
+#include "ranges.h"
 #include "policy.h"
 #include "verdict.h"
 

@@ -26,7 +26,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct df_lpm4_key);
+	__type(key, struct bench_lpm4_key);
 	__type(value, __u32);
 } bench_lpm4 SEC(".maps");
 
@@ -34,7 +34,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 1);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct df_lpm6_key);
+	__type(key, struct bench_lpm6_key);
 	__type(value, __u32);
 } bench_lpm6 SEC(".maps");
 
@@ -52,14 +52,14 @@ int bench_lpm(struct __sk_buff *skb)
 	__u32 *v = NULL;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct df_lpm4_key k = { .prefixlen = 32 };
+		struct bench_lpm4_key k = { .prefixlen = 32 };
 
 		if (bpf_skb_load_bytes_relative(skb, offsetof(struct iphdr, daddr), k.addr, 4,
 						BPF_HDR_START_NET))
 			return 1;
 		v = bpf_map_lookup_elem(&bench_lpm4, &k);
 	} else {
-		struct df_lpm6_key k = { .prefixlen = 128 };
+		struct bench_lpm6_key k = { .prefixlen = 128 };
 
 		if (bpf_skb_load_bytes_relative(skb, offsetof(struct ipv6hdr, daddr), k.addr, 16,
 						BPF_HDR_START_NET))
@@ -102,12 +102,12 @@ static long loop_lpm_cb(__u32 i, void *ctx)
 	if (!a)
 		return 1;
 	if (a->family == 4) {
-		struct df_lpm4_key k = { .prefixlen = 32 };
+		struct bench_lpm4_key k = { .prefixlen = 32 };
 
 		__builtin_memcpy(k.addr, a->addr, 4);
 		v = bpf_map_lookup_elem(&bench_lpm4, &k);
 	} else {
-		struct df_lpm6_key k = { .prefixlen = 128 };
+		struct bench_lpm6_key k = { .prefixlen = 128 };
 
 		__builtin_memcpy(k.addr, a->addr, 16);
 		v = bpf_map_lookup_elem(&bench_lpm6, &k);

@@ -27,6 +27,7 @@
 #include "polgen.h"
 #include "verdict.h"
 #include "emulate.h"
+#include "swap.h"
 
 #define HOT_REPEAT 1000000
 #define COLD_PACKETS 20000
@@ -180,9 +181,9 @@ static void make_streams(const struct set *set, int family, struct df_emu *emu,
 /* Kernel memory of the active generation's destination maps. */
 static long active_memlock(void)
 {
-	static const char *const outers[] = { "df_str4_o", "df_lv_o", "df_rng6_o", "df_dir6_o",
-					      "df_ent_o" };
-	int sfd = df_loader_map_fd(L, "df_state");
+	static const enum df_map outers[] = { DF_MAP_ID_STR4, DF_MAP_ID_LV, DF_MAP_ID_RNG6,
+					      DF_MAP_ID_DIR6, DF_MAP_ID_ENT };
+	int sfd = df_loader_map_fd(L, DF_MAP_ID_STATE);
 	struct df_state st;
 	__u32 zero = 0;
 	long total = 0;
@@ -216,13 +217,13 @@ static int fill_lpm(struct bench_bpf *b, const struct set *s)
 		__u32 v = 1;
 
 		if (c->family == 4) {
-			struct df_lpm4_key k = { .prefixlen = c->plen };
+			struct bench_lpm4_key k = { .prefixlen = c->plen };
 
 			memcpy(k.addr, c->addr, 4);
 			if (bpf_map_update_elem(bpf_map__fd(b->maps.bench_lpm4), &k, &v, BPF_ANY))
 				return -errno;
 		} else {
-			struct df_lpm6_key k = { .prefixlen = c->plen };
+			struct bench_lpm6_key k = { .prefixlen = c->plen };
 
 			memcpy(k.addr, c->addr, 16);
 			if (bpf_map_update_elem(bpf_map__fd(b->maps.bench_lpm6), &k, &v, BPF_ANY))

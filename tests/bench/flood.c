@@ -28,6 +28,7 @@
 #include "nfttable.h"
 #include "nftplan.h"
 #include "sets.h"
+#include "swap.h"
 
 #define FLOOD_MS 500
 #define FLOOD_RUNS 5 /* the best of: the VM's noise only ever slows a run */

@@ -17,6 +17,7 @@
 #include "refeval.h"
 #include "emulate.h"
 #include "values.h"
+#include "swap.h"
 
 static struct dp_env env;
 
@@ -259,7 +260,7 @@ static void datapath_matches_emulator_and_reference(void **state)
  * verdict, reason). Runs after the differential test. */
 static void counters_are_exact(void **state)
 {
-	int fd = df_loader_map_fd(env.l, "df_counters");
+	int fd = df_loader_map_fd(env.l, DF_MAP_ID_COUNTERS);
 	int ncpu = libbpf_num_possible_cpus();
 	struct df_counter *v = calloc((size_t)ncpu, sizeof(*v));
 	unsigned long checked = 0;
@@ -277,7 +278,7 @@ static void counters_are_exact(void **state)
 		}
 		checked += sum;
 	}
-	fd = df_loader_map_fd(env.l, "df_rule_cnt");
+	fd = df_loader_map_fd(env.l, DF_MAP_ID_RULE_CNT);
 	for (__u32 i = 0; i < DF_MAX_RULES; i++) {
 		uint64_t sum = 0;
 
@@ -445,7 +446,7 @@ static uint64_t misc(int idx)
 	__u64 v = 0;
 	__u32 k = (__u32)idx;
 
-	bpf_map_lookup_elem(df_loader_map_fd(env.l, "df_misc"), &k, &v);
+	bpf_map_lookup_elem(df_loader_map_fd(env.l, DF_MAP_ID_MISC), &k, &v);
 	return v;
 }
 
@@ -470,7 +471,7 @@ static void drop_events_carry_the_facts(void **state)
 	struct df_image *img = NULL;
 	struct df_policy *p = compile_text(events_policy, &img);
 	struct ev_sink sink = { 0 };
-	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, "df_events"), on_event, &sink, NULL);
+	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, DF_MAP_ID_EVENTS), on_event, &sink, NULL);
 	uint8_t frame[256];
 	size_t len;
 	struct df_res kr;
@@ -542,7 +543,7 @@ static void limiter_folds_a_flood(void **state)
 	struct df_image *img = NULL;
 	struct df_policy *p = compile_text(events_policy, &img);
 	struct ev_sink sink = { 0 };
-	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, "df_events"), on_event, &sink, NULL);
+	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, DF_MAP_ID_EVENTS), on_event, &sink, NULL);
 	uint64_t supp0 = misc(DF_MISC_EVENTS_SUPPRESSED);
 	uint8_t frame[256];
 	size_t len;
@@ -575,7 +576,7 @@ static void lost_events_are_counted(void **state)
 	struct df_image *img = NULL;
 	struct df_policy *p = compile_text(events_policy, &img);
 	struct ev_sink sink = { 0 };
-	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, "df_events"), on_event, &sink, NULL);
+	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, DF_MAP_ID_EVENTS), on_event, &sink, NULL);
 	uint64_t sent0, lost0, sent, lost;
 	uint8_t frame[256];
 	size_t len;
@@ -604,7 +605,7 @@ static void lost_events_are_counted(void **state)
 	df_policy_free(p);
 }
 
-static uint64_t counter_sum(const char *map, __u32 idx)
+static uint64_t counter_sum(enum df_map map, __u32 idx)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct df_counter *v = calloc((size_t)ncpu, sizeof(*v));
@@ -626,7 +627,7 @@ static void fast_path_counts_every_packet(void **state)
 	struct df_image *img = NULL;
 	struct df_policy *p = compile_text(events_policy, &img);
 	struct ev_sink sink = { 0 };
-	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, "df_events"), on_event, &sink, NULL);
+	struct ring_buffer *rb = ring_buffer__new(df_loader_map_fd(env.l, DF_MAP_ID_EVENTS), on_event, &sink, NULL);
 	struct df_res ra = { .verdict = DF_ALLOW, .reason = DF_R_DESTINATION, .rule = 0, .slot = 0, .classes = 1 };
 	struct df_res rd = { .verdict = DF_DROP, .reason = DF_R_NO_DESTINATION, .rule = DF_NO_RULE, .slot = 0, .classes = 1 };
 	__u32 ia = DF_CNT_INDEX(DF_HOOK_CGROUP_SKB, 0, DF_ALLOW, DF_R_DESTINATION);
@@ -640,23 +641,23 @@ static void fast_path_counts_every_packet(void **state)
 	load(img);
 	assert_int_equal(dp_set_time(&env, DF_POLGEN_NOW), 0);
 	ring_buffer__consume(rb);
-	a0 = counter_sum("df_counters", ia);
-	d0 = counter_sum("df_counters", id);
-	r0 = counter_sum("df_rule_cnt", 0);
+	a0 = counter_sum(DF_MAP_ID_COUNTERS, ia);
+	d0 = counter_sum(DF_MAP_ID_COUNTERS, id);
+	r0 = counter_sum(DF_MAP_ID_RULE_CNT, 0);
 	s0 = misc(DF_MISC_EVENTS_SUPPRESSED);
 
 	tcp_frame("10.1.1.4", "10.2.3.4", 40200, 443, frame, &len);
 	assert_int_equal(dp_run_n(&env, DF_PROG_CGROUP_SKB, frame, len, 0x1, 5000, &kr, &ret), 0);
 	assert_int_equal(ret, 1);
 	assert_memory_equal(&kr, &ra, 8); /* verdict, reason, rule */
-	assert_int_equal(counter_sum("df_counters", ia) - a0, 5000);
-	assert_int_equal(counter_sum("df_rule_cnt", 0) - r0, 5000);
+	assert_int_equal(counter_sum(DF_MAP_ID_COUNTERS, ia) - a0, 5000);
+	assert_int_equal(counter_sum(DF_MAP_ID_RULE_CNT, 0) - r0, 5000);
 
 	tcp_frame("10.1.1.4", "192.0.2.44", 40201, 443, frame, &len);
 	assert_int_equal(dp_run_n(&env, DF_PROG_CGROUP_SKB, frame, len, 0x1, 5000, &kr, &ret), 0);
 	assert_int_equal(ret, 0);
 	assert_memory_equal(&kr, &rd, 8);
-	assert_int_equal(counter_sum("df_counters", id) - d0, 5000);
+	assert_int_equal(counter_sum(DF_MAP_ID_COUNTERS, id) - d0, 5000);
 	sink.n = 0;
 	assert_int_equal(ring_buffer__consume(rb), 1);
 	assert_int_equal(misc(DF_MISC_EVENTS_SUPPRESSED) - s0, 4999);

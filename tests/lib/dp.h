@@ -130,7 +130,7 @@ static void dp_teardown(struct dp_env *e)
 /* Makes the kernel's clock (boot time + offset) read `unix_s` + 0.5 s. */
 static int dp_set_time(struct dp_env *e, int64_t unix_s)
 {
-	int fd = df_loader_map_fd(e->l, "df_state");
+	int fd = df_loader_map_fd(e->l, DF_MAP_ID_STATE);
 	struct df_state st;
 	struct timespec bt;
 	__u32 zero = 0;
@@ -153,7 +153,7 @@ static int dp_run_n(struct dp_env *e, enum df_prog prog, const uint8_t *frame, s
 	int ncpu = libbpf_num_possible_cpus();
 	struct df_res *all = calloc((size_t)ncpu, sizeof(*all));
 	__u32 zero = 0;
-	int fd = df_loader_map_fd(e->l, "df_last"), err;
+	int fd = df_loader_map_fd(e->l, DF_MAP_ID_LAST), err;
 
 	if (!all)
 		return -ENOMEM;

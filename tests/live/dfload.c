@@ -12,6 +12,7 @@
 #include "compile.h"
 #include "loader.h"
 #include "values.h"
+#include "swap.h"
 
 int main(int argc, char **argv)
 {

@@ -24,6 +24,7 @@
 #include "nftnames.h"
 #include "nftplan.h"
 #include "refeval.h"
+#include "swap.h"
 
 static struct dp_env env;
 static struct df_nft_opts nopts = { .table = "dftest", .log_group = 7199, .log_rate = 1000 };

@@ -17,6 +17,7 @@
 #include "verdict.h"
 #include "refeval.h"
 #include "emulate.h"
+#include "tables.h"
 
 static struct df_cidr C(const char *s)
 {
@@ -142,19 +143,31 @@ static void selectors_merge_per_key(void **state)
 	struct df_image *img = NULL;
 
 	assert_int_equal(df_compile(p, &img, &d), 0);
-	assert_int_equal(img->hdr.serial, 9);
-	assert_int_equal(img->hdr.enforce_mask, 1);
-	assert_int_equal(img->hdr.all_mask, 2);
+	assert_int_equal(img->cfg.hdr.serial, 9);
+	assert_int_equal(img->cfg.hdr.enforce_mask, 1);
+	assert_int_equal(img->cfg.hdr.all_mask, 2);
+	/* the selector map's keys and values, as the kernel reads them */
 	assert_int_equal(img->n_uids, 2);
-	assert_int_equal(img->uids[0].uid, 5);
-	assert_int_equal(img->uids[0].classes, 1);
-	assert_int_equal(img->uids[1].uid, 7);
-	assert_int_equal(img->uids[1].classes, 3);
+	assert_int_equal(img->uid_keys[0].kind, DF_SEL_UID);
+	assert_int_equal(img->uid_keys[0].uid, 5);
+	assert_int_equal(img->uid_keys[0].cgroup_id, 0);
+	assert_int_equal(img->uid_classes[0], 1);
+	assert_int_equal(img->uid_keys[1].uid, 7);
+	assert_int_equal(img->uid_classes[1], 3);
 	assert_int_equal(img->n_cgroups, 1);
 	assert_int_equal(img->cgroups[0].classes, 3);
+	/* the source trie's keys: family byte first, its 8 bits in the length */
+	assert_int_equal(img->n_src, 2);
 	assert_int_equal(img->n_src4, 2);
-	assert_int_equal(img->src4[0].classes, 1);
-	assert_int_equal(img->src4[1].classes, 3); /* 10.1/16 is inside 10/8 too */
+	assert_int_equal(img->src_keys[0].family, 4);
+	assert_int_equal(img->src_keys[0].prefixlen, 8 + 8);
+	assert_int_equal(img->src_keys[0].addr[0], 10);
+	assert_int_equal(img->src_classes[0], 1);
+	assert_int_equal(img->src_keys[1].prefixlen, 8 + 16);
+	assert_int_equal(img->src_classes[1], 3); /* 10.1/16 is inside 10/8 too */
+	/* the configuration element */
+	assert_int_equal(img->cfg.flags, DF_CFG_HAS_SRC | DF_CFG_HAS_SEL);
+	assert_int_equal(img->cfg.max_cg_level, 1);
 	df_image_free(img);
 	df_policy_free(p);
 	df_diags_free(&d);
@@ -231,8 +244,8 @@ static void ipv6_range_tree_answers_longest_match(void **state)
 	snprintf(text + n, cap - n, ");\n");
 	p = parse(text);
 	assert_int_equal(df_compile(p, &img, &d), 0);
-	fprintf(stderr, "ipv6: %zu prefixes, %zu ranges, %u levels\n", img->n_dst6, img->n_ranges6, img->rng_levels);
-	assert_true(img->rng_levels >= 3);
+	fprintf(stderr, "ipv6: %zu prefixes, %zu ranges, %u levels\n", img->n_dst6, img->n_ranges6, img->cfg.rng_levels);
+	assert_true(img->cfg.rng_levels >= 3);
 	emu = df_emu_new(img);
 	for (int i = 0; i < 20000; i++) {
 		struct df_packet pkt = { .proto = 6, .uid = 1 };
@@ -310,19 +323,19 @@ static void ipv6_directory_equals_walk_from_root(void **state)
 	snprintf(text + n, cap - n, "]; } );\n");
 	p = parse(text);
 	assert_int_equal(df_compile(p, &img, &d), 0);
-	assert_true(img->rng_levels >= 3);
-	assert_true(img->rng_dir_bits > 0);
-	for (uint64_t s = 0; s < 1ULL << img->rng_dir_bits; s++) {
+	assert_true(img->cfg.rng_levels >= 3);
+	assert_true(img->cfg.rng_dir_bits > 0);
+	for (uint64_t s = 0; s < 1ULL << img->cfg.rng_dir_bits; s++) {
 		uint32_t e = img->dir6[s];
 
 		kinds[(e & DF_DIR_FINAL) ? 0 : (e >> DF_DIR_LEVEL_SHIFT) ? 1 : 2]++;
 	}
 	fprintf(stderr, "directory: %u bits; slots: %zu one range, %zu below the root, %zu at the root\n",
-		img->rng_dir_bits, kinds[0], kinds[1], kinds[2]);
+		img->cfg.rng_dir_bits, kinds[0], kinds[1], kinds[2]);
 	assert_true(kinds[0] > 0 && kinds[1] > 0 && kinds[2] > 0);
 	for (int i = 0; i < 200000; i++) {
 		uint64_t hi = df_rng_next(&r), lo = df_rng_next(&r);
-		int bits = (int)img->rng_dir_bits;
+		int bits = (int)img->cfg.rng_dir_bits;
 
 		if (i % 4 == 1) { /* a slot's first or last address */
 			hi = i % 8 == 1 ? hi >> (64 - bits) << (64 - bits) : hi | (~0ULL >> bits);
