@@ -12,17 +12,15 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <sys/wait.h>
 
-#include "datafence.skel.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "compile.h"
 #include "control.h"
 #include "events.h"
-#include "frame.h"
 #include "loader.h"
+#include "testrun.h"
 #include "nfttable.h"
 #include "nftplan.h"
 #include "policy.h"
@@ -99,12 +97,9 @@ static json_t *ask(const char *cmd, json_t *extra, char *why, size_t whylen)
 	return resp;
 }
 
-static int pinned_fd(const char *name)
+static int pinned_fd(enum df_map m)
 {
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", opt_pin_dir, name);
-	return bpf_obj_get(path);
+	return df_map_pinned_fd(opt_pin_dir, m);
 }
 
 static json_t *diags_json(const struct df_diags *d)
@@ -300,97 +295,6 @@ static int parse_u32(const char *s, unsigned long long max, uint32_t *out)
 	return 0;
 }
 
-/* The kernel's verdict: a private instance of the datapath program (test
- * mode: counts and reports nothing) sharing the pinned maps, run through
- * BPF_PROG_TEST_RUN on a crafted frame, from a child moved into the flow's
- * cgroup so the kernel classifies by it. */
-static int kernel_judge(const struct df_packet *pkt, uint64_t classes, int64_t at,
-			struct df_result *out, char *why, size_t whylen)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = opt_pin_dir);
-	struct datafence_bpf *skel;
-	char path[1024], cgroot[512];
-	uint8_t frame[DF_FRAME_MAX];
-	size_t len;
-	int pfd[2], status;
-	pid_t child;
-
-	snprintf(path, sizeof(path), "%s/%s", opt_pin_dir, DF_MAP_STATE);
-	if (access(path, F_OK)) {
-		snprintf(why, whylen, "nothing is loaded (no %.400s)", path);
-		return -ENOENT;
-	}
-	if (df_cgroup2_root(cgroot, sizeof(cgroot))) {
-		snprintf(why, whylen, "no cgroup2 mount");
-		return -ENOENT;
-	}
-	libbpf_set_print(NULL);
-	skel = datafence_bpf__open_opts(&oo);
-	if (!skel) {
-		snprintf(why, whylen, "cannot open the BPF object: %s", strerror(errno));
-		return -errno;
-	}
-	skel->rodata->df_test_mode = true;
-	skel->rodata->df_record_last = true;
-	if (datafence_bpf__load(skel)) {
-		snprintf(why, whylen, "cannot load the BPF program (root needed): %s", strerror(errno));
-		datafence_bpf__destroy(skel);
-		return -EPERM;
-	}
-	len = df_frame_build(pkt, DF_SHAPE_PLAIN, frame);
-	if (pipe(pfd)) {
-		datafence_bpf__destroy(skel);
-		return -errno;
-	}
-	child = fork();
-	if (child == 0) {
-		struct __sk_buff ctx = { .mark = pkt->mark };
-		LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame, .data_size_in = (__u32)len,
-			    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
-		int ncpu = libbpf_num_possible_cpus();
-		struct df_res *all = calloc((size_t)ncpu, sizeof(*all)), res = { .verdict = 0xff };
-		__u32 zero = 0;
-		char pid[32];
-		FILE *f;
-
-		ctx.cb[0] = (__u32)classes;
-		ctx.cb[1] = (__u32)(classes >> 32);
-		ctx.cb[2] = pkt->uid;
-		ctx.cb[3] = (__u32)(uint64_t)at;
-		ctx.cb[4] = (__u32)((uint64_t)at >> 32);
-		snprintf(path, sizeof(path), "%s%s/cgroup.procs", cgroot,
-			 pkt->cgroup && strcmp(pkt->cgroup, "/") ? pkt->cgroup : "");
-		snprintf(pid, sizeof(pid), "%d\n", getpid());
-		f = fopen(path, "w");
-		if (!f || fputs(pid, f) < 0 || fclose(f))
-			_exit(3);
-		if (all && !bpf_prog_test_run_opts(bpf_program__fd(skel->progs.df_cgroup_skb), &t) &&
-		    !bpf_map_lookup_elem(bpf_map__fd(skel->maps.df_last), &zero, all))
-			for (int i = 0; i < ncpu; i++)
-				if (all[i].classes || all[i].reason || all[i].verdict || all[i].rule)
-					res = all[i];
-		if (write(pfd[1], &res, sizeof(res)) != sizeof(res))
-			_exit(4);
-		_exit(0);
-	}
-	close(pfd[1]);
-	struct df_res r;
-	ssize_t n = read(pfd[0], &r, sizeof(r));
-
-	close(pfd[0]);
-	waitpid(child, &status, 0);
-	datafence_bpf__destroy(skel);
-	if (n != sizeof(r) || r.verdict == 0xff) {
-		snprintf(why, whylen, WIFEXITED(status) && WEXITSTATUS(status) == 3 ?
-				      "cannot enter cgroup %s" : "the test run failed",
-			 pkt->cgroup ? pkt->cgroup : "/");
-		return -EIO;
-	}
-	*out = (struct df_result){ .verdict = r.verdict, .reason = r.reason, .classes = r.classes,
-				   .slot = r.slot, .rule = r.rule == DF_NO_RULE ? -1 : r.rule };
-	return 0;
-}
-
 static int cmd_test(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -475,7 +379,7 @@ static int cmd_test(int argc, char **argv)
 		} else { /* no agent: what this host holds */
 			struct df_nft_opts no = { .table = opt_nft_table };
 			struct df_nft_info ni = { 0 };
-			int sfd = pinned_fd(DF_MAP_STATE);
+			int sfd = pinned_fd(DF_MAP_ID_STATE);
 
 			use_bpf = sfd >= 0;
 			if (sfd >= 0)
@@ -580,7 +484,7 @@ static int cmd_test(int argc, char **argv)
 		df_nft_plan_verdict(plan, p, &pkt, ref_cls, now, &nfr);
 	}
 	if (kernel && use_bpf) {
-		int sfd = pinned_fd(DF_MAP_STATE);
+		int sfd = pinned_fd(DF_MAP_ID_STATE);
 		struct df_state kst = { 0 };
 		__u32 zero = 0;
 
@@ -598,7 +502,7 @@ static int cmd_test(int argc, char **argv)
 			rc = EXIT_INVALID;
 			goto cleanup;
 		}
-		if (kernel_judge(&pkt, n_class_names ? ref_cls : 0, at ? now : 0, &emr, why, sizeof(why))) {
+		if (df_bpf_judge(opt_pin_dir, &pkt, n_class_names ? ref_cls : 0, at ? now : 0, &emr, why, sizeof(why))) {
 			rc = usage_error("test: %s", why);
 			goto cleanup;
 		}
@@ -693,19 +597,19 @@ static void fmt_duration(json_int_t s, char *buf, size_t len)
 /* The agent is down: what the pinned maps still say. */
 static int status_down(const char *why)
 {
-	int sfd = pinned_fd(DF_MAP_STATE);
+	int sfd = pinned_fd(DF_MAP_ID_STATE);
 	struct df_state st = { 0 };
 	struct df_totals t = { 0 };
 	__u32 zero = 0, id = 0;
 	bool enforcing = false;
 
 	if (sfd >= 0 && !bpf_map_lookup_elem(sfd, &zero, &st)) {
-		int cfd = pinned_fd(DF_MAP_CFG);
+		int cfd = pinned_fd(DF_MAP_ID_CFG);
 
 		enforcing = cfd >= 0 && !bpf_map_lookup_elem(cfd, &st.gen, &id) && id;
 		if (cfd >= 0)
 			close(cfd);
-		int c = pinned_fd(DF_MAP_COUNTERS), m = pinned_fd(DF_MAP_MISC);
+		int c = pinned_fd(DF_MAP_ID_COUNTERS), m = pinned_fd(DF_MAP_ID_MISC);
 
 		if (c >= 0)
 			json_decref(df_report_counters(c, NULL, &t));
@@ -887,7 +791,7 @@ static int cmd_counters(int argc, char **argv)
 	r = ask("counters", NULL, why, sizeof(why));
 	if (!r) {
 		/* the agent is down: the pinned counters, without names */
-		int c = pinned_fd(DF_MAP_COUNTERS), rl = pinned_fd(DF_MAP_RULE_CNT);
+		int c = pinned_fd(DF_MAP_ID_COUNTERS), rl = pinned_fd(DF_MAP_ID_RULE_CNT);
 		struct df_nft_opts no = { .table = opt_nft_table };
 		struct df_nft_info ni = { 0 };
 		json_t *cs, *rs;

@@ -215,7 +215,8 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 			goto cleanup;
 		}
 	}
-	err = ensure_pin_dir(l->pin_dir);
+	/* a test-mode instance only reads what is pinned: it creates nothing */
+	err = o->test_mode ? 0 : ensure_pin_dir(l->pin_dir);
 	if (err)
 		goto cleanup;
 	oo.pin_root_path = l->pin_dir;
@@ -228,6 +229,7 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(l->skel->maps.df_events, o->ringbuf_bytes);
 	l->skel->rodata->df_record_last = o->record_last;
+	l->skel->rodata->df_test_mode = o->test_mode;
 	/* Maps pinned by name are reused when present: a restarted agent
 	 * shares state (policy, counters) with the programs still attached. */
 	err = datafence_bpf__load(l->skel);
@@ -236,7 +238,8 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 			strerror(-err));
 		goto cleanup;
 	}
-	calibrate_hz(l);
+	if (!o->test_mode)
+		calibrate_hz(l);
 	*out = l;
 	return 0;
 cleanup:

@@ -26,6 +26,9 @@ struct df_loader_opts {
 	bool sock_addr;          /* attach connect4/6 and sendmsg4/6 */
 	uint32_t ringbuf_bytes;  /* 0: default (1 MiB) */
 	bool record_last;        /* tests: record each verdict in df_last */
+	bool test_mode;          /* `datafencectl test`: a private instance over the pins
+				  * that counts and reports nothing, takes classes, uid
+				  * and time from the test run (testrun.h); never attached */
 };
 
 /* Every map of the program (bpf/maps.h), by type rather than by name. */

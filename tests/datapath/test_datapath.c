@@ -12,7 +12,19 @@
 #include <cmocka.h>
 #include <bpf/libbpf.h>
 
-#include "dp.h"
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "compile.h"
+#include "dpenv.h"
+#include "frame.h"
 #include "polgen.h"
 #include "refeval.h"
 #include "emulate.h"

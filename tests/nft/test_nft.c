@@ -19,7 +19,21 @@
 #include <signal.h>
 #include <netinet/in.h>
 
-#include "dp.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "compile.h"
+#include "dpenv.h"
+#include "frame.h"
+#include "polgen.h"
 #include "nfttable.h"
 #include "nftnames.h"
 #include "nftplan.h"

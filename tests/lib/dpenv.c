@@ -1,14 +1,9 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
-/* Datapath test helpers: a private bpffs and cgroup per test run, packet
- * frames built from packet facts, BPF_PROG_TEST_RUN, the kernel clock. */
-#ifndef DF_DP_H
-#define DF_DP_H
+// SPDX-License-Identifier: GPL-2.0-only
+/* The datapath tests' environment (dpenv.h). */
+#include "dpenv.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,22 +13,8 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
-#include "compile.h"
-#include "frame.h"
-#include "loader.h"
 #include "polgen.h"
-#include "verdict.h"
-
-struct dp_env {
-	char dir[64];          /* /tmp/df-dp-XXXXXX, bpffs mounted at dir/bpf */
-	char pin_dir[96];
-	char cg_root[512];     /* cgroup2 mount point */
-	char cg_rel[64];       /* our cgroup, relative to the root: /df-dp-PID */
-	char cg_orig[600];     /* where this process was, to go back */
-	struct df_loader *l;
-};
 
 static int dp_write_file(const char *path, const char *s)
 {
@@ -47,8 +28,7 @@ static int dp_write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -errno;
 }
 
-/* Moves this process into cgroup `rel` (relative to the cgroup2 root). */
-static int dp_enter_cgroup(struct dp_env *e, const char *rel)
+int dp_enter_cgroup(struct dp_env *e, const char *rel)
 {
 	char path[1024], pid[32];
 
@@ -73,8 +53,7 @@ static void dp_rmcg(struct dp_env *e, const char *rel)
 	rmdir(path);
 }
 
-/* Our own cgroup subtree (with the polgen pool of paths), bpffs and loader. */
-static int dp_setup(struct dp_env *e, bool record_last)
+int dp_setup(struct dp_env *e, bool record_last)
 {
 	struct df_loader_opts o = { .record_last = record_last };
 	FILE *f;
@@ -109,7 +88,7 @@ static int dp_setup(struct dp_env *e, bool record_last)
 	return df_loader_open(&o, &e->l);
 }
 
-static void dp_teardown(struct dp_env *e)
+void dp_teardown(struct dp_env *e)
 {
 	df_loader_close(e->l);
 	e->l = NULL;
@@ -127,8 +106,7 @@ static void dp_teardown(struct dp_env *e)
 		rmdir(e->dir);
 }
 
-/* Makes the kernel's clock (boot time + offset) read `unix_s` + 0.5 s. */
-static int dp_set_time(struct dp_env *e, int64_t unix_s)
+int dp_set_time(struct dp_env *e, int64_t unix_s)
 {
 	int fd = df_loader_map_fd(e->l, DF_MAP_ID_STATE);
 	struct df_state st;
@@ -143,46 +121,16 @@ static int dp_set_time(struct dp_env *e, int64_t unix_s)
 	return bpf_map_update_elem(fd, &zero, &st, BPF_ANY) ? -errno : 0;
 }
 
-/* Runs one program on a frame; the verdict it recorded in df_last. */
-static int dp_run_n(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
-		    uint32_t mark, int repeat, struct df_res *res, int *retval)
+int dp_run_n(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
+	     uint32_t mark, int repeat, struct df_res *res, int *retval)
 {
-	struct __sk_buff ctx = { .mark = mark };
-	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame, .data_size_in = (__u32)len,
-		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = repeat);
-	int ncpu = libbpf_num_possible_cpus();
-	struct df_res *all = calloc((size_t)ncpu, sizeof(*all));
-	__u32 zero = 0;
-	int fd = df_loader_map_fd(e->l, DF_MAP_ID_LAST), err;
+	struct df_test_ctx c = { .mark = mark };
 
-	if (!all)
-		return -ENOMEM;
-	memset(all, 0xff, (size_t)ncpu * sizeof(*all));
-	/* clear the record so a program that records nothing is caught */
-	if (bpf_map_update_elem(fd, &zero, all, BPF_ANY)) {
-		free(all);
-		return -errno;
-	}
-	err = bpf_prog_test_run_opts(df_loader_prog_fd(e->l, prog), &t);
-	if (err) {
-		free(all);
-		return err;
-	}
-	*retval = (int)t.retval;
-	err = bpf_map_lookup_elem(fd, &zero, all) ? -errno : 0;
-	for (int i = 0; !err && i < ncpu; i++)
-		if (all[i].verdict != 0xff) {
-			*res = all[i];
-			break;
-		}
-	free(all);
-	return err;
+	return df_test_run(e->l, prog, frame, len, &c, repeat, res, retval);
 }
 
-static int dp_run(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
-		  uint32_t mark, struct df_res *res, int *retval)
+int dp_run(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len, uint32_t mark,
+	   struct df_res *res, int *retval)
 {
 	return dp_run_n(e, prog, frame, len, mark, 1, res, retval);
 }
-
-#endif
