@@ -2,8 +2,9 @@
 /* Datapath differential test (root): the real BPF programs, loaded into the
  * kernel with maps filled from random compiled policies, judge crafted
  * packets through BPF_PROG_TEST_RUN (cgroup_skb and tc); every verdict,
- * reason, rule and class set must equal the emulator's, and the reference
- * evaluator's for packets it can express. Counters must be exact.
+ * reason, rule, slot and class set must equal the reference evaluator's,
+ * or the emulator's for shapes only the datapath knows (the harness:
+ * tests/lib/diff.c). Counters must be exact.
  * DF_SEED replays; DF_DP_POLICIES, DF_DP_PACKETS size the run. */
 #include <pthread.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 #include <bpf/bpf.h>
 
 #include "compile.h"
+#include "diff.h"
 #include "dpenv.h"
 #include "frame.h"
 #include "polgen.h"
@@ -32,13 +34,6 @@
 #include "swap.h"
 
 static struct dp_env env;
-
-static unsigned long env_or(const char *name, unsigned long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoul(v, NULL, 0) : def;
-}
 
 static int setup(void **state)
 {
@@ -145,12 +140,6 @@ static const char *shape_name(enum df_shape s)
 	return n[s];
 }
 
-static void report(const char *who, const struct df_result *r)
-{
-	fprintf(stderr, "  %s: %s %s classes %#llx rule %d slot %d\n", who, df_verdict_name(r->verdict),
-		df_reason_name(r->reason), (unsigned long long)r->classes, r->rule, r->slot);
-}
-
 static bool same(const struct df_result *a, const struct df_result *b)
 {
 	return a->verdict == b->verdict && a->reason == b->reason && a->classes == b->classes &&
@@ -160,112 +149,114 @@ static bool same(const struct df_result *a, const struct df_result *b)
 static uint64_t expected_counts[DF_N_COUNTERS];
 static uint64_t expected_rule_counts[DF_MAX_RULES];
 
+/* The differential run: each packet as a frame of some shape, from a
+ * cgroup of the policy's pool, through the emulator and both skb hooks. */
+struct dp_diff {
+	char cg[256];
+	uint8_t frame[DF_FRAME_MAX];
+	size_t len;
+	unsigned long shapes[6];
+};
+
+static int dp_policy(void *ctx, struct df_diff_case *c)
+{
+	struct dp_diff *x = ctx;
+	/* this policy's packets come from one cgroup of the pool, or ours */
+	unsigned int cgi = df_rng_below(c->rng, df_polgen_n_cgroups + 1);
+	struct df_diags d = { 0 };
+	int err;
+
+	if (cgi < df_polgen_n_cgroups)
+		snprintf(x->cg, sizeof(x->cg), "%s%s", env.cg_rel, df_polgen_cgroups[cgi]);
+	else
+		snprintf(x->cg, sizeof(x->cg), "%s", env.cg_rel);
+	err = dp_enter_cgroup(&env, x->cg);
+	if (!err)
+		err = df_loader_swap(env.l, c->img, &d);
+	if (err)
+		df_diags_print(&d, stderr, NULL);
+	df_diags_free(&d);
+	return err;
+}
+
+static bool dp_packet(void *ctx, struct df_diff_case *c)
+{
+	struct dp_diff *x = ctx;
+
+	c->pkt.uid = 0;        /* BPF_PROG_TEST_RUN's socket belongs to root */
+	c->pkt.cgroup = x->cg; /* and to this process's cgroup */
+	c->shape = shape_facts(c->rng, &c->pkt);
+	x->len = df_frame_build(&c->pkt, c->shape, x->frame);
+	x->shapes[c->shape]++;
+	return !dp_set_time(&env, c->now);
+}
+
+static int emulator_judge(void *ctx, struct df_diff_case *c, struct df_result *want,
+			  struct df_result *got)
+{
+	df_emu_verdict(c->emu, &c->pkt, df_emu_classify(c->emu, &c->pkt), c->now, got);
+	return DF_DIFF_OK;
+}
+
+/* One hook on the frame; its verdict, its return code and the counters it
+ * must have moved. */
+static int hook_judge(struct dp_diff *x, struct df_diff_case *c, enum df_prog prog,
+		      enum df_hook hook, const struct df_result *want, struct df_result *got)
+{
+	struct df_res kr = { 0 };
+	int ret = -1, err = dp_run(&env, prog, x->frame, x->len, c->pkt.mark, &kr, &ret);
+	bool dropped = prog == DF_PROG_CGROUP_SKB ? ret == 0 : ret == 2 /* TC_ACT_SHOT */;
+
+	if (err) {
+		snprintf(c->note, sizeof(c->note), "test run failed: %s (shape %s, %zu bytes)",
+			 strerror(-err), shape_name((enum df_shape)c->shape), x->len);
+		return DF_DIFF_MISMATCH;
+	}
+	snprintf(c->note, sizeof(c->note), "shape %s, retval %d", shape_name((enum df_shape)c->shape),
+		 ret);
+	*got = df_result_of(&kr);
+	if (dropped != (want->verdict == DF_DROP))
+		return DF_DIFF_MISMATCH;
+	expected_counts[DF_CNT_INDEX(hook, want->slot, want->verdict, want->reason)]++;
+	if (want->rule >= 0)
+		expected_rule_counts[want->rule]++;
+	return DF_DIFF_OK;
+}
+
+static int cgroup_skb_judge(void *ctx, struct df_diff_case *c, struct df_result *want,
+			    struct df_result *got)
+{
+	return hook_judge(ctx, c, DF_PROG_CGROUP_SKB, DF_HOOK_CGROUP_SKB, want, got);
+}
+
+static int tc_judge(void *ctx, struct df_diff_case *c, struct df_result *want,
+		    struct df_result *got)
+{
+	return hook_judge(ctx, c, DF_PROG_TC, DF_HOOK_TC, want, got);
+}
+
 static void datapath_matches_emulator_and_reference(void **state)
 {
-	uint64_t seed = env_or("DF_SEED", (unsigned long)time(NULL));
-	unsigned long n_pol = env_or("DF_DP_POLICIES", 60), n_pkt = env_or("DF_DP_PACKETS", 2000);
-	unsigned long judged = 0, vs_ref = 0, shapes[6] = { 0 }, reasons[DF_REASON__MAX] = { 0 };
-	static const enum df_prog progs[] = { DF_PROG_CGROUP_SKB, DF_PROG_TC };
+	static const struct df_diff_subject subjects[] = {
+		{ .name = "emulator", .compare = DF_DIFF_ALL, .policy = dp_policy,
+		  .judge = emulator_judge },
+		{ .name = "cgroup_skb", .compare = DF_DIFF_ALL, .judge = cgroup_skb_judge },
+		{ .name = "tc", .compare = DF_DIFF_ALL, .judge = tc_judge },
+	};
+	struct df_diff_opts o = {
+		.name = "datapath", .env_policies = "DF_DP_POLICIES", .env_packets = "DF_DP_PACKETS",
+		.policies = 60, .packets = 2000, .salt = 0xd47a, .cgroup_prefix = env.cg_rel,
+		.packet = dp_packet, .every_reason_from = 20000,
+	};
+	static struct dp_diff x;
+	struct df_diff_stats st;
 
-	fprintf(stderr, "datapath: seed %llu, %lu policies x %lu packets x 2 hooks (DF_SEED replays)\n",
-		(unsigned long long)seed, n_pol, n_pkt);
-	for (unsigned long i = 0; i < n_pol; i++) {
-		uint64_t pseed = seed * 1000003ULL + i;
-		char *text = df_polgen_policy_in(pseed, env.cg_rel);
-		struct df_image *img = NULL;
-		struct df_policy *p = compile_text(text, &img);
-		struct df_emu *emu = df_emu_new(img);
-		struct df_rng r = { pseed ^ 0xd47a };
-		/* this policy's packets come from one cgroup of the pool, or ours */
-		unsigned int cgi = df_rng_below(&r, df_polgen_n_cgroups + 1);
-		char cg[256];
-
-		if (cgi < df_polgen_n_cgroups)
-			snprintf(cg, sizeof(cg), "%s%s", env.cg_rel, df_polgen_cgroups[cgi]);
-		else
-			snprintf(cg, sizeof(cg), "%s", env.cg_rel);
-		assert_int_equal(dp_enter_cgroup(&env, cg), 0);
-		load(img);
-
-		for (unsigned long k = 0; k < n_pkt; k++) {
-			struct df_packet pkt;
-			struct df_result emr, ref;
-			int64_t now;
-			uint8_t frame[256];
-			size_t len;
-			enum df_shape shape;
-
-			df_polgen_packet(&r, p, &pkt, &now);
-			pkt.uid = 0;       /* BPF_PROG_TEST_RUN's socket belongs to root */
-			pkt.cgroup = cg;   /* and to this process's cgroup */
-			shape = shape_facts(&r, &pkt);
-			len = df_frame_build(&pkt, shape, frame);
-			df_emu_verdict(emu, &pkt, df_emu_classify(emu, &pkt), now, &emr);
-			if (!pkt.flags) {
-				df_ref_verdict(p, &pkt, df_ref_classify(p, &pkt), now, &ref);
-				if (!same(&ref, &emr)) {
-					fprintf(stderr, "emulator != reference (seed %llu policy %lu packet %lu)\n",
-						(unsigned long long)seed, i, k);
-					report("reference", &ref);
-					report("emulator", &emr);
-					fail();
-				}
-				vs_ref++;
-			}
-			assert_int_equal(dp_set_time(&env, now), 0);
-			for (int h = 0; h < 2; h++) {
-				struct df_res kr = { 0 };
-				struct df_result kres;
-				int ret = -1, err;
-
-				err = dp_run(&env, progs[h], frame, len, pkt.mark, &kr, &ret);
-				if (err)
-					fprintf(stderr, "test run of %s failed: %s (shape %s, %zu bytes)\n",
-						h ? "tc" : "cgroup_skb", strerror(-err), shape_name(shape), len);
-				assert_int_equal(err, 0);
-				kres = (struct df_result){ .verdict = kr.verdict, .reason = kr.reason,
-							   .classes = kr.classes, .slot = kr.slot,
-							   .rule = kr.rule == DF_NO_RULE ? -1 : kr.rule };
-				bool drop_ret = h == 0 ? ret == 0 : ret == 2 /* TC_ACT_SHOT */;
-
-				if (!same(&kres, &emr) || drop_ret != (emr.verdict == DF_DROP)) {
-					char s[DF_ADDRSTRLEN], d[DF_ADDRSTRLEN];
-
-					df_cidr_format(&pkt.src, false, s, sizeof(s));
-					df_cidr_format(&pkt.dst, false, d, sizeof(d));
-					fprintf(stderr, "kernel (%s) != emulator: seed %llu policy %lu packet %lu shape %s\n",
-						h ? "tc" : "cgroup_skb", (unsigned long long)seed, i, k,
-						shape_name(shape));
-					fprintf(stderr, "  %s:%u -> %s:%u proto %u mark %#x now %lld retval %d\n", s,
-						pkt.sport, d, pkt.dport, pkt.proto, pkt.mark, (long long)now, ret);
-					report("kernel", &kres);
-					report("emulator", &emr);
-					fprintf(stderr, "%s", text);
-					fail();
-				}
-				expected_counts[DF_CNT_INDEX(h == 0 ? DF_HOOK_CGROUP_SKB : DF_HOOK_TC, emr.slot,
-							     emr.verdict, emr.reason)]++;
-				if (emr.rule >= 0)
-					expected_rule_counts[emr.rule]++;
-				judged++;
-			}
-			shapes[shape]++;
-			reasons[emr.reason]++;
-		}
-		df_emu_free(emu);
-		df_image_free(img);
-		df_policy_free(p);
-		free(text);
-	}
+	assert_int_equal(df_diff_run(&o, subjects, 3, &x, &st), 0);
 	assert_int_equal(dp_enter_cgroup(&env, env.cg_rel), 0);
-	fprintf(stderr, "datapath: %lu kernel verdicts agree (%lu packets also vs the reference)\n",
-		judged, vs_ref);
 	for (int s = 0; s < 6; s++)
-		fprintf(stderr, "  shape %-13s %lu\n", shape_name((enum df_shape)s), shapes[s]);
-	for (int k = 0; k < DF_REASON__MAX; k++)
-		fprintf(stderr, "  %-22s %lu\n", df_reason_name((enum df_reason)k), reasons[k]);
-	for (int k = 0; k < DF_REASON__MAX; k++)
-		assert_true(n_pol * n_pkt < 20000 || reasons[k] > 0);
+		fprintf(stderr, "  shape %-13s %lu\n", shape_name((enum df_shape)s), x.shapes[s]);
+	/* the shapes reach the fail-closed path too */
+	assert_true(st.judged < 20000 || st.reasons[DF_R_MALFORMED] > 0);
 }
 
 /* Counters are exact: every judged packet counted under its (hook, class,
@@ -354,7 +345,7 @@ static void *swapper(void *arg)
  * policies: every verdict must be one policy's, never a mix. */
 static void swap_is_atomic(void **state)
 {
-	uint64_t seed = env_or("DF_SEED", (unsigned long)time(NULL)) ^ 0x5a5a;
+	uint64_t seed = df_diff_env("DF_SEED", (unsigned long)time(NULL)) ^ 0x5a5a;
 	struct swap_ctx c = { 0 };
 	struct df_policy *p[2];
 	struct df_emu *emu[2];
@@ -403,9 +394,7 @@ static void swap_is_atomic(void **state)
 		struct df_result got;
 
 		assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frames[i], lens[i], pkts[i].mark, &kr, &ret), 0);
-		got = (struct df_result){ .verdict = kr.verdict, .reason = kr.reason,
-					  .classes = kr.classes, .slot = kr.slot,
-					  .rule = kr.rule == DF_NO_RULE ? -1 : kr.rule };
+		got = df_result_of(&kr);
 		if (same(&got, &want[0][i]))
 			seen[0]++;
 		else if (same(&got, &want[1][i]))
@@ -414,9 +403,9 @@ static void swap_is_atomic(void **state)
 			c.stop = 1;
 			pthread_join(th, NULL);
 			fprintf(stderr, "verdict from neither policy (packet %d, after %lu swaps)\n", i, c.swaps);
-			report("kernel", &got);
-			report("policy A", &want[0][i]);
-			report("policy B", &want[1][i]);
+			df_diff_print_result("kernel", &got);
+			df_diff_print_result("policy A", &want[0][i]);
+			df_diff_print_result("policy B", &want[1][i]);
 			fail();
 		}
 		judged++;

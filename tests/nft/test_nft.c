@@ -4,9 +4,9 @@
  * (a raw socket in a network namespace of our own, with the packet's owner,
  * mark and cgroup), and judged by the BPF program through
  * BPF_PROG_TEST_RUN. Verdict, reason, counter slot and rule must equal the
- * reference evaluator's: for nftables, the sender sees EPERM exactly for
- * drops, and exactly the expected counters move. DF_SEED replays;
- * DF_NFT_POLICIES and DF_NFT_PACKETS size it. */
+ * reference evaluator's (the harness: tests/lib/diff.c): for nftables, the
+ * sender sees EPERM exactly for drops, and exactly the expected counters
+ * move. DF_SEED replays; DF_NFT_POLICIES and DF_NFT_PACKETS size it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +31,7 @@
 #include <bpf/bpf.h>
 
 #include "compile.h"
+#include "diff.h"
 #include "dpenv.h"
 #include "frame.h"
 #include "polgen.h"
@@ -42,13 +43,6 @@
 
 static struct dp_env env;
 static struct df_nft_opts nopts = { .table = "dftest", .log_group = 7199, .log_rate = 1000 };
-
-static unsigned long env_or(const char *name, unsigned long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtoul(v, NULL, 0) : def;
-}
 
 static int sh(const char *cmd)
 {
@@ -161,186 +155,198 @@ static int send_raw(const struct df_packet *pkt, const uint8_t *frame, size_t le
 	return err;
 }
 
-static void report(const char *who, const struct df_result *r)
-{
-	fprintf(stderr, "  %s: %s %s slot %d rule %d classes %#llx\n", who,
-		df_verdict_name(r->verdict), df_reason_name(r->reason), r->slot, r->rule,
-		(unsigned long long)r->classes);
-}
-
 /* Policy exception windows move to the real clock: the nftables table
  * reads the wall clock, which we cannot set. */
-static void shift_exceptions(struct df_policy *p, int64_t delta)
+static void shift_exceptions(void *ctx, struct df_policy *p)
 {
+	struct timespec ts;
+	int64_t delta;
+
+	(void)ctx;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	delta = (int64_t)ts.tv_sec - DF_POLGEN_NOW;
 	for (size_t i = 0; i < p->n_excs; i++) {
 		p->excs[i].not_before += delta;
 		p->excs[i].expires += delta;
 	}
 }
 
+/* Both backends hold the policy; the packets come from one cgroup. */
+struct nft_diff {
+	struct df_nft_plan *pl;
+	char cg[256];
+	uint8_t frame[DF_FRAME_MAX];
+	size_t len;
+	bool sent;  /* the nftables subject sent this packet */
+	int64_t t1; /* ...and the clock read after */
+	unsigned long n_sent, unsent, edges, bpf_judged;
+};
+
+static int nft_policy(void *ctx, struct df_diff_case *c)
+{
+	struct nft_diff *x = ctx;
+	unsigned int cgi = df_rng_below(c->rng, df_polgen_n_cgroups + 1);
+	struct df_diags d = { 0 };
+	int err = df_nft_plan_build(c->p, c->img, &x->pl);
+
+	if (!err)
+		err = df_nft_apply(&nopts, c->p, x->pl, env.cg_root, NULL, &d);
+	if (!err)
+		err = df_loader_swap(env.l, c->img, &d);
+	if (err)
+		df_diags_print(&d, stderr, c->text);
+	df_diags_free(&d);
+	if (cgi < df_polgen_n_cgroups)
+		snprintf(x->cg, sizeof(x->cg), "%s%s", env.cg_rel, df_polgen_cgroups[cgi]);
+	else
+		snprintf(x->cg, sizeof(x->cg), "%s", env.cg_rel);
+	return err ? err : dp_enter_cgroup(&env, x->cg);
+}
+
+static void nft_policy_done(void *ctx, struct df_diff_case *c)
+{
+	struct nft_diff *x = ctx;
+
+	df_nft_plan_free(x->pl);
+	x->pl = NULL;
+}
+
+/* A raw packet's addresses share a family: draw until they do. The socket
+ * has an owner, and the sender's cgroup; it leaves now. */
+static bool nft_packet(void *ctx, struct df_diff_case *c)
+{
+	struct nft_diff *x = ctx;
+
+	for (int tries = 0; tries < 16; tries++) {
+		df_addr_unmap(&c->pkt.dst); /* IPv4-mapped leaves as IPv4 */
+		df_addr_unmap(&c->pkt.src);
+		if (c->pkt.src.family == c->pkt.dst.family)
+			break;
+		df_polgen_packet(c->rng, c->p, &c->pkt, &c->now);
+	}
+	if (c->pkt.src.family != c->pkt.dst.family)
+		return false;
+	c->pkt.cgroup = x->cg;
+	if (c->pkt.uid == DF_UID_NONE)
+		c->pkt.uid = 0;
+	c->now = time(NULL);
+	x->len = df_frame_build(&c->pkt, DF_SHAPE_PLAIN, x->frame);
+	x->sent = false;
+	return true;
+}
+
+/* Exactly the counters of the verdict (and its rule) moved by one. */
+static bool counters_moved(const struct ctrs *before, const struct ctrs *after,
+			   const struct df_result *want, bool loopback, char *note, size_t len)
+{
+	char name[96], rule[32];
+	bool ok = true;
+
+	df_nft_counter_name(name, sizeof(name), want->slot, want->verdict, want->reason);
+	snprintf(rule, sizeof(rule), "df_r%d", want->rule);
+	for (size_t i = 0; i < after->n; i++) {
+		uint64_t moved = after->pk[i] - ctr(before, after->name[i]);
+		uint64_t exp = !strcmp(after->name[i], name) +
+			       (want->rule >= 0 && !strcmp(after->name[i], rule));
+
+		if (loopback) {
+			/* what a packet to loopback arrives at answers (port
+			 * unreachable, reset) is judged too */
+			ok &= !exp || moved >= 1;
+		} else if (!strcmp(after->name[i], "df_none_allow_unclassified")) {
+			ok &= !exp || moved >= 1; /* the interface's own packets count here too */
+		} else if (strcmp(after->name[i], DF_NFT_SUPPRESSED) && moved != exp) {
+			snprintf(note, len, "counter %s moved by %llu, expected %llu", after->name[i],
+				 (unsigned long long)moved, (unsigned long long)exp);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* The packet sent for real through the table: EPERM exactly for drops,
+ * exactly the expected counters move. */
+static int nft_judge(void *ctx, struct df_diff_case *c, struct df_result *want,
+		     struct df_result *got)
+{
+	struct nft_diff *x = ctx;
+	struct ctrs before = { 0 }, after = { 0 };
+	struct df_result w0;
+	int64_t t0 = time(NULL);
+	int err;
+
+	if (df_nft_counters(&nopts, on_ctr, &before))
+		return DF_DIFF_MISMATCH;
+	err = send_raw(&c->pkt, x->frame, x->len);
+	x->t1 = time(NULL);
+	if (err && err != -EPERM) {
+		x->unsent++; /* refused before the table: unroutable, ... */
+		return DF_DIFF_SKIP;
+	}
+	df_diff_expect(c, &c->pkt, t0, &w0);
+	df_diff_expect(c, &c->pkt, x->t1, want);
+	if (w0.verdict != want->verdict || w0.reason != want->reason) {
+		x->edges++; /* a window edge passed while sending */
+		return DF_DIFF_SKIP;
+	}
+	if (df_nft_counters(&nopts, on_ctr, &after))
+		return DF_DIFF_MISMATCH;
+	snprintf(c->note, sizeof(c->note), "nftables: send %s, cgroup %.200s", err ? "EPERM" : "ok",
+		 x->cg);
+	if ((err == -EPERM) != (want->verdict == DF_DROP))
+		return DF_DIFF_MISMATCH;
+	if (!counters_moved(&before, &after, want, df_addr_is_loopback(&c->pkt.dst), c->note,
+			    sizeof(c->note)))
+		return DF_DIFF_MISMATCH;
+	x->sent = true;
+	x->n_sent++;
+	*got = *want; /* checked above, by its effects */
+	return DF_DIFF_OK;
+}
+
+/* The same packet through the BPF program (its test socket belongs to
+ * root), at the time it was sent. */
+static int bpf_judge(void *ctx, struct df_diff_case *c, struct df_result *want,
+		     struct df_result *got)
+{
+	struct nft_diff *x = ctx;
+	struct df_packet p0 = c->pkt;
+	struct df_res kr = { 0 };
+	int ret;
+
+	if (!x->sent)
+		return DF_DIFF_SKIP;
+	p0.uid = 0;
+	if (dp_set_time(&env, x->t1) || dp_run(&env, DF_PROG_CGROUP_SKB, x->frame, x->len, p0.mark,
+					       &kr, &ret))
+		return DF_DIFF_MISMATCH;
+	df_diff_expect(c, &p0, x->t1, want);
+	*got = df_result_of(&kr);
+	x->bpf_judged++;
+	return DF_DIFF_OK;
+}
+
 static void both_backends_match_reference(void **state)
 {
-	uint64_t seed = env_or("DF_SEED", (unsigned long)time(NULL));
-	unsigned long n_pol = env_or("DF_NFT_POLICIES", 25), n_pkt = env_or("DF_NFT_PACKETS", 300);
-	unsigned long sent = 0, skipped = 0, unsent = 0, bpf_judged = 0;
-	unsigned long reasons[DF_REASON__MAX] = { 0 };
+	static const struct df_diff_subject subjects[] = {
+		{ .name = "nftables", .compare = 0, .policy = nft_policy,
+		  .policy_done = nft_policy_done, .judge = nft_judge },
+		{ .name = "bpf", .compare = DF_DIFF_VERDICT | DF_DIFF_SLOT | DF_DIFF_RULE,
+		  .judge = bpf_judge },
+	};
+	struct df_diff_opts o = {
+		.name = "nft+bpf", .env_policies = "DF_NFT_POLICIES", .env_packets = "DF_NFT_PACKETS",
+		.policies = 25, .packets = 300, .salt = 0x0f7, .cgroup_prefix = env.cg_rel,
+		.adjust = shift_exceptions, .packet = nft_packet, .every_reason_from = 1,
+	};
+	static struct nft_diff x;
+	struct df_diff_stats st;
 
 	(void)state;
-	fprintf(stderr, "nft+bpf: seed %llu, %lu policies x %lu packets (DF_SEED replays)\n",
-		(unsigned long long)seed, n_pol, n_pkt);
-	for (unsigned long i = 0; i < n_pol; i++) {
-		uint64_t pseed = seed * 1000003ULL + i;
-		char *text = df_polgen_policy_in(pseed, env.cg_rel);
-		struct df_diags d = { 0 };
-		struct df_policy *p = NULL;
-		struct df_image *img = NULL;
-		struct df_nft_plan *pl = NULL;
-		struct df_rng r = { pseed ^ 0x0f7 };
-		struct timespec ts;
-		int64_t delta;
-		unsigned int cgi = df_rng_below(&r, df_polgen_n_cgroups + 1);
-		char cg[256];
-
-		/* the policy's windows around DF_POLGEN_NOW move to now */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		delta = (int64_t)ts.tv_sec - DF_POLGEN_NOW;
-		assert_int_equal(df_policy_parse(text, strlen(text), "gen.conf", NULL, &p, &d), 0);
-		shift_exceptions(p, delta);
-		assert_int_equal(df_compile(p, &img, &d), 0);
-		assert_int_equal(df_nft_plan_build(p, img, &pl), 0);
-		if (df_nft_apply(&nopts, p, pl, env.cg_root, NULL, &d)) {
-			df_diags_print(&d, stderr, text);
-			fail();
-		}
-		assert_int_equal(df_loader_swap(env.l, img, &d), 0);
-		if (cgi < df_polgen_n_cgroups)
-			snprintf(cg, sizeof(cg), "%s%s", env.cg_rel, df_polgen_cgroups[cgi]);
-		else
-			snprintf(cg, sizeof(cg), "%s", env.cg_rel);
-		assert_int_equal(dp_enter_cgroup(&env, cg), 0);
-
-		for (unsigned long k = 0; k < n_pkt; k++) {
-			struct df_packet pkt;
-			struct df_result ref, ref0;
-			struct ctrs before = { 0 }, after = { 0 };
-			int64_t now, t0, t1;
-			uint8_t frame[DF_FRAME_MAX];
-			size_t len;
-			int err;
-			char want[96];
-
-			/* a raw packet's addresses share a family: draw until they do */
-			for (int tries = 0; tries < 16; tries++) {
-				df_polgen_packet(&r, p, &pkt, &now);
-				df_addr_unmap(&pkt.dst); /* IPv4-mapped leaves as IPv4 */
-				df_addr_unmap(&pkt.src);
-				if (pkt.src.family == pkt.dst.family)
-					break;
-			}
-			if (pkt.src.family != pkt.dst.family) {
-				skipped++;
-				continue;
-			}
-			pkt.cgroup = cg;
-			if (pkt.uid == DF_UID_NONE)
-				pkt.uid = 0; /* a real socket has an owner */
-			len = df_frame_build(&pkt, DF_SHAPE_PLAIN, frame);
-
-			assert_int_equal(df_nft_counters(&nopts, on_ctr, &before), 0);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			t0 = ts.tv_sec;
-			err = send_raw(&pkt, frame, len);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			t1 = ts.tv_sec;
-			if (err && err != -EPERM) {
-				unsent++; /* refused before the table: unroutable, ... */
-				continue;
-			}
-			df_ref_verdict(p, &pkt, df_ref_classify(p, &pkt), t1, &ref);
-			df_ref_verdict(p, &pkt, df_ref_classify(p, &pkt), t0, &ref0);
-			if (ref.verdict != ref0.verdict || ref.reason != ref0.reason) {
-				skipped++; /* a window edge passed while sending */
-				continue;
-			}
-			assert_int_equal(df_nft_counters(&nopts, on_ctr, &after), 0);
-			df_nft_counter_name(want, sizeof(want), ref.slot, ref.verdict, ref.reason);
-			bool ok = (err == -EPERM) == (ref.verdict == DF_DROP);
-			bool lo = df_addr_is_loopback(&pkt.dst);
-			for (size_t c = 0; c < after.n; c++) {
-				uint64_t dlt = after.pk[c] - ctr(&before, after.name[c]);
-				char rn[32];
-				uint64_t exp = !strcmp(after.name[c], want);
-
-				snprintf(rn, sizeof(rn), "df_r%d", ref.rule);
-				exp += ref.rule >= 0 && !strcmp(after.name[c], rn);
-				if (lo) {
-					/* what a packet to loopback arrives at answers
-					 * (port unreachable, reset) is judged too */
-					ok &= !exp || dlt >= 1;
-					continue;
-				}
-				if (!strcmp(after.name[c], "df_none_allow_unclassified") && exp)
-					ok &= dlt >= 1; /* the interface's own packets count here too */
-				else if (!strcmp(after.name[c], "df_none_allow_unclassified"))
-					continue;
-				else if (!strcmp(after.name[c], DF_NFT_SUPPRESSED))
-					continue;
-				else if (dlt != exp) {
-					fprintf(stderr, "  counter %s moved by %llu, expected %llu\n",
-						after.name[c], (unsigned long long)dlt,
-						(unsigned long long)exp);
-					ok = false;
-				}
-			}
-			if (!ok) {
-				char s[DF_ADDRSTRLEN], dd[DF_ADDRSTRLEN];
-
-				df_cidr_format(&pkt.src, false, s, sizeof(s));
-				df_cidr_format(&pkt.dst, false, dd, sizeof(dd));
-				fprintf(stderr, "nftables != reference: seed %llu policy %lu packet %lu: %s:%u -> %s:%u proto %u uid %u mark %#x cgroup %s: send %s\n",
-					(unsigned long long)seed, i, k, s, pkt.sport, dd, pkt.dport,
-					pkt.proto, pkt.uid, pkt.mark, cg, err ? "EPERM" : "ok");
-				report("reference", &ref);
-				fprintf(stderr, "policy:\n%s", text);
-				fail();
-			}
-			sent++;
-			reasons[ref.reason]++;
-
-			/* the same packet through the BPF program (its test socket
-			 * belongs to root) */
-			struct df_packet p0 = pkt;
-			struct df_result r0;
-			struct df_res kr = { 0 };
-			int ret;
-
-			p0.uid = 0;
-			assert_int_equal(dp_set_time(&env, t1), 0);
-			df_ref_verdict(p, &p0, df_ref_classify(p, &p0), t1, &r0);
-			assert_int_equal(dp_run(&env, DF_PROG_CGROUP_SKB, frame, len, p0.mark, &kr, &ret), 0);
-			if (kr.verdict != r0.verdict || kr.reason != r0.reason || kr.slot != r0.slot ||
-			    (kr.rule == DF_NO_RULE ? -1 : kr.rule) != r0.rule) {
-				fprintf(stderr, "bpf != reference: seed %llu policy %lu packet %lu: %s %s slot %d rule %d\n",
-					(unsigned long long)seed, i, k, df_verdict_name(kr.verdict),
-					df_reason_name(kr.reason), kr.slot, kr.rule);
-				report("reference", &r0);
-				fail();
-			}
-			bpf_judged++;
-		}
-		df_nft_plan_free(pl);
-		df_image_free(img);
-		df_policy_free(p);
-		df_diags_free(&d);
-		free(text);
-	}
-	fprintf(stderr, "  %lu packets sent through nftables, %lu through BPF; %lu refused before the table, %lu skipped\n",
-		sent, bpf_judged, unsent, skipped);
-	for (int i = 0; i < DF_REASON__MAX; i++) {
-		fprintf(stderr, "  %-22s %lu\n", df_reason_name((enum df_reason)i), reasons[i]);
-		if (i != DF_R_MALFORMED)
-			assert_true(reasons[i] > 0);
-	}
+	assert_int_equal(df_diff_run(&o, subjects, 2, &x, &st), 0);
+	fprintf(stderr, "  %lu packets sent through nftables, %lu through BPF; %lu refused before the table, %lu at a window edge\n",
+		x.n_sent, x.bpf_judged, x.unsent, x.edges);
+	assert_true(x.n_sent > 0 && x.bpf_judged == x.n_sent);
 }
 
 /* A swap is one transaction: while the table is replaced again and again
