@@ -28,13 +28,12 @@ static int defaults(struct df_agent_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->hook_cgroup_skb = c->hook_tc = c->hook_sock_addr = true;
 	c->syslog = true;
-	c->use_bpf = true;
-	c->nft_log_group = 7146;
-	c->nft_log_rate = 1000;
-	if (set_str(&c->nft_table, "datafence") || set_str(&c->policy_file, "/etc/datafence/policy.conf") ||
-	    set_str(&c->pin_dir, "/sys/fs/bpf/datafence") || set_str(&c->backend, "bpf") ||
-	    set_str(&c->drop_log, "/var/log/datafence/drops.jsonl") ||
-	    set_str(&c->control_socket, "/run/datafence/control.sock") ||
+	c->nft_log_group = DF_NFT_LOG_GROUP;
+	c->nft_log_rate = DF_NFT_LOG_RATE;
+	if (set_str(&c->nft_table, DF_NFT_TABLE) || set_str(&c->policy_file, DF_POLICY_FILE) ||
+	    set_str(&c->pin_dir, DF_PIN_DIR) || set_str(&c->backend, "bpf") ||
+	    set_str(&c->drop_log, DF_DROP_LOG) ||
+	    set_str(&c->control_socket, DF_CONTROL_SOCKET) ||
 	    set_str(&c->control_group, "") ||
 	    set_str(&c->metrics_file, ""))
 		return -ENOMEM;
@@ -112,9 +111,8 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 		}
 	}
 	s = config_setting_get_member(root, "backend");
-	c->use_bpf = !strcmp(c->backend, "bpf") || !strcmp(c->backend, "both");
-	c->use_nft = !strcmp(c->backend, "nftables") || !strcmp(c->backend, "both");
-	if (s && !c->use_bpf && !c->use_nft)
+	if (s && strcmp(c->backend, "bpf") && strcmp(c->backend, "nftables") &&
+	    strcmp(c->backend, "both"))
 		ERR(d, file, s, "backend \"%s\" must be \"bpf\", \"nftables\" or \"both\"",
 		    c->backend);
 	s = config_setting_get_member(root, "nft_table");

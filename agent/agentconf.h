@@ -7,14 +7,14 @@
 #include <stddef.h>
 
 #include "diag.h"
+#include "proto.h"
 
-#define DF_AGENT_CONF "/etc/datafence/agent.conf"
 #define DF_MAX_IFACES 64
 
 struct df_agent_conf {
 	char *policy_file;
 	char *pin_dir;
-	char *backend;
+	char *backend;         /* bpf, nftables or both (backend.h) */
 	bool hook_cgroup_skb, hook_tc, hook_sock_addr;
 	char *interfaces[DF_MAX_IFACES]; /* none: every non-loopback interface */
 	size_t n_interfaces;
@@ -23,7 +23,6 @@ struct df_agent_conf {
 	char *control_socket;
 	char *control_group;   /* "": root only (0600); else that group may connect (0660) */
 	char *metrics_file;    /* "" off */
-	bool use_bpf, use_nft; /* from backend: bpf, nftables or both */
 	char *nft_table;       /* the nftables backend's inet table */
 	unsigned int nft_log_group; /* NFLOG group of its drop reports */
 	unsigned int nft_log_rate;  /* drop reports per second at most */

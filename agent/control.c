@@ -85,7 +85,7 @@ int df_ctl_open(const char *path, df_ctl_handler h, void *ctx, struct df_ctl **o
 int df_ctl_epoll_add(struct df_ctl *c, int epfd)
 {
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd,
-			 &(struct epoll_event){ .events = EPOLLIN, .data.fd = c->fd });
+			 &(struct epoll_event){ .events = EPOLLIN, .data.u64 = (uint32_t)c->fd });
 }
 
 static void drop_client(int epfd, struct client *cl)
@@ -115,7 +115,7 @@ static void respond(struct df_ctl *c, int epfd, struct client *cl, json_t *resp)
 	cl->n_out = strlen(cl->out);
 	cl->off_out = 0;
 	epoll_ctl(epfd, EPOLL_CTL_MOD, cl->fd,
-		  &(struct epoll_event){ .events = EPOLLOUT, .data.fd = cl->fd });
+		  &(struct epoll_event){ .events = EPOLLOUT, .data.u64 = (uint32_t)cl->fd });
 	(void)c;
 }
 
@@ -173,7 +173,8 @@ static void on_readable(struct df_ctl *c, int epfd, struct client *cl)
 
 static void on_writable(int epfd, struct client *cl)
 {
-	ssize_t n = write(cl->fd, cl->out + cl->off_out, cl->n_out - cl->off_out);
+	/* a client gone before its answer is an error here, not a SIGPIPE */
+	ssize_t n = send(cl->fd, cl->out + cl->off_out, cl->n_out - cl->off_out, MSG_NOSIGNAL);
 
 	if (n > 0)
 		cl->off_out += (size_t)n;
@@ -194,7 +195,7 @@ int df_ctl_handle(struct df_ctl *c, int epfd, int fd, uint32_t events)
 					cl = &c->c[i];
 			if (!cl) { /* busy: say so, never queue without bound */
 				static const char busy[] = "{\"ok\":false,\"error\":\"busy\"}\n";
-				ssize_t w = write(cfd, busy, sizeof(busy) - 1);
+				ssize_t w = send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
 
 				(void)w;
 				close(cfd);
@@ -203,7 +204,7 @@ int df_ctl_handle(struct df_ctl *c, int epfd, int fd, uint32_t events)
 			cl->fd = cfd;
 			cl->deadline_ms = now_ms() + DF_CTL_TIMEOUT_MS;
 			epoll_ctl(epfd, EPOLL_CTL_ADD, cfd,
-				  &(struct epoll_event){ .events = EPOLLIN, .data.fd = cfd });
+				  &(struct epoll_event){ .events = EPOLLIN, .data.u64 = (uint32_t)cfd });
 		}
 		return 1;
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Reading the kernel's counters (pinned maps) into JSON and Prometheus
- * text: shared by the agent (control socket, metrics file) and datafencectl
- * (when the agent is down). */
+/* Counters of every backend as one list of rows (docs/control.md) and the
+ * Prometheus text made from them (report.c). The backends add the rows;
+ * the agent and datafencectl print them. */
 #ifndef DF_REPORT_H
 #define DF_REPORT_H
 
@@ -15,20 +15,26 @@ struct df_totals {
 	uint64_t events_sent, events_lost, events_suppressed, no_policy;
 };
 
-/* Every non-zero counter: [{hook, class, verdict, reason, packets, bytes}],
- * sorted by packets, descending. Names from `p` when given. */
-json_t *df_report_counters(int counters_fd, const struct df_policy *p, struct df_totals *t);
-/* Per rule: [{kind, name, packets, bytes}] (non-zero, descending). */
-json_t *df_report_rules(int rule_fd, const struct df_policy *p);
-void df_report_misc(int misc_fd, struct df_totals *t);
-/* The nftables backend's counters appended to the same lists (hook
- * "nftables"), both re-sorted; -errno if the table cannot be read. Either
- * list may be NULL. */
-struct df_nft_opts;
-int df_report_nft(const struct df_nft_opts *o, const struct df_policy *p, json_t **counters,
-		  json_t **rules, struct df_totals *t);
-/* Prometheus text exposition of everything above (malloc'd). */
-char *df_report_metrics(json_t *counters, json_t *rules, const struct df_totals *t,
-			const struct df_policy *p, uint64_t serial);
+struct df_counts {
+	json_t *counters; /* [{hook, class, verdict, reason, packets, bytes}] */
+	json_t *rules;    /* [{kind, name, packets, bytes}] */
+	struct df_totals t;
+};
+
+void df_counts_init(struct df_counts *c);
+void df_counts_free(struct df_counts *c);
+/* A verdict counter: class by name from p (when it is the policy counted
+ * under), its slot number otherwise, null for no class; into the totals. */
+void df_counts_add(struct df_counts *c, const char *hook, const struct df_policy *p, int slot,
+		   int verdict, int reason, uint64_t packets, uint64_t bytes);
+/* A rule counter (rule index: destinations, then exceptions); `backend`
+ * names the backend where more than one counts rules (NULL: omitted). */
+void df_counts_add_rule(struct df_counts *c, const struct df_policy *p, int rule,
+			uint64_t packets, uint64_t bytes, const char *backend);
+/* Both lists by packets, descending. */
+void df_counts_sort(struct df_counts *c);
+
+/* Prometheus text exposition (malloc'd). */
+char *df_report_metrics(const struct df_counts *c, const struct df_policy *p, uint64_t serial);
 
 #endif

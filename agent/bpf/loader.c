@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "datafence.skel.h"
+#include "log.h"
 
 #define TC_HANDLE 0xdf
 #define TC_PRIO 0xdf
@@ -52,20 +53,6 @@ static struct bpf_program *prog_of(struct df_loader *l, enum df_prog p)
 	case DF_PROG_SENDMSG6: return l->skel->progs.df_sendmsg6;
 	default: return NULL;
 	}
-}
-
-static bool libbpf_quiet; /* probing: expected failures are not news */
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (libbpf_quiet)
-		return 0;
-	if (level == LIBBPF_DEBUG && !getenv("DF_LIBBPF_DEBUG"))
-		return 0;
-	if (level == LIBBPF_INFO && !getenv("DF_LIBBPF_DEBUG"))
-		return 0;
-	fprintf(stderr, "libbpf: ");
-	return vfprintf(stderr, fmt, ap);
 }
 
 int df_cgroup2_root(char *buf, size_t len)
@@ -141,17 +128,17 @@ static int ensure_pin_dir(const char *pin_dir)
 	if (!strncmp(pin_dir, "/sys/fs/bpf/", 12) && !is_bpffs("/sys/fs/bpf") &&
 	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
 		err = -errno;
-		fprintf(stderr, "datafence: cannot mount bpffs at /sys/fs/bpf: %s\n", strerror(-err));
+		pr_err("cannot mount bpffs at /sys/fs/bpf: %s", strerror(-err));
 		return err;
 	}
 	err = mkdir_p(pin_dir);
 	if (err) {
-		fprintf(stderr, "datafence: cannot create pin directory %s: %s\n", pin_dir,
+		pr_err("cannot create pin directory %s: %s", pin_dir,
 			strerror(-err));
 		return err;
 	}
 	if (!is_bpffs(pin_dir)) {
-		fprintf(stderr, "datafence: pin directory %s is not on a bpffs\n", pin_dir);
+		pr_err("pin directory %s is not on a bpffs", pin_dir);
 		return -EINVAL;
 	}
 	return 0;
@@ -199,11 +186,11 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 	int err;
 
 	*out = NULL;
-	libbpf_set_print(libbpf_print);
+	df_log_libbpf();
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", o->pin_dir ? o->pin_dir : DF_DEFAULT_PIN_DIR);
+	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", o->pin_dir ? o->pin_dir : DF_PIN_DIR);
 	l->cgroup_skb = o->cgroup_skb;
 	l->sock_addr = o->sock_addr;
 	if (o->cgroup_path) {
@@ -211,7 +198,7 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 	} else {
 		err = df_cgroup2_root(l->cgroup_path, sizeof(l->cgroup_path));
 		if (err) {
-			fprintf(stderr, "datafence: no cgroup2 mount found in /proc/self/mountinfo\n");
+			pr_err("no cgroup2 mount found in /proc/self/mountinfo");
 			goto cleanup;
 		}
 	}
@@ -223,7 +210,7 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 	l->skel = datafence_bpf__open_opts(&oo);
 	if (!l->skel) {
 		err = -errno;
-		fprintf(stderr, "datafence: cannot open the BPF object: %s\n", strerror(-err));
+		pr_err("cannot open the BPF object: %s", strerror(-err));
 		goto cleanup;
 	}
 	if (o->ringbuf_bytes)
@@ -234,7 +221,7 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 	 * shares state (policy, counters) with the programs still attached. */
 	err = datafence_bpf__load(l->skel);
 	if (err) {
-		fprintf(stderr, "datafence: cannot load the BPF programs (%s): %s\n", l->pin_dir,
+		pr_err("cannot load the BPF programs (%s): %s", l->pin_dir,
 			strerror(-err));
 		goto cleanup;
 	}
@@ -265,7 +252,7 @@ static int attach_cgroup_prog(struct df_loader *l, enum df_prog p, int cgfd)
 		/* adopt: swap our freshly loaded program into the pinned link */
 		err = bpf_link__update_program(link, prog);
 		if (err) {
-			fprintf(stderr, "datafence: cannot update pinned link %s: %s\n", path,
+			pr_err("cannot update pinned link %s: %s", path,
 				strerror(-err));
 			bpf_link__destroy(link);
 			return err;
@@ -274,13 +261,13 @@ static int attach_cgroup_prog(struct df_loader *l, enum df_prog p, int cgfd)
 		link = bpf_program__attach_cgroup(prog, cgfd);
 		if (!link) {
 			err = -errno;
-			fprintf(stderr, "datafence: cannot attach %s to cgroup %s: %s\n",
+			pr_err("cannot attach %s to cgroup %s: %s",
 				prog_names[p], l->cgroup_path, strerror(-err));
 			return err;
 		}
 		err = bpf_link__pin(link, path);
 		if (err) {
-			fprintf(stderr, "datafence: cannot pin %s: %s\n", path, strerror(-err));
+			pr_err("cannot pin %s: %s", path, strerror(-err));
 			bpf_link__destroy(link);
 			return err;
 		}
@@ -317,7 +304,7 @@ int df_loader_attach(struct df_loader *l)
 	cgfd = open(l->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0) {
 		err = -errno;
-		fprintf(stderr, "datafence: cannot open cgroup %s: %s\n", l->cgroup_path, strerror(-err));
+		pr_err("cannot open cgroup %s: %s", l->cgroup_path, strerror(-err));
 		return err;
 	}
 	if (l->cgroup_skb)
@@ -344,13 +331,13 @@ int df_loader_attach_tc(struct df_loader *l, int ifindex)
 
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
-		fprintf(stderr, "datafence: cannot create clsact on ifindex %d: %s\n", ifindex,
+		pr_err("cannot create clsact on ifindex %d: %s", ifindex,
 			strerror(-err));
 		return err;
 	}
 	err = bpf_tc_attach(&hook, &opts);
 	if (err)
-		fprintf(stderr, "datafence: cannot attach tc egress on ifindex %d: %s\n", ifindex,
+		pr_err("cannot attach tc egress on ifindex %d: %s", ifindex,
 			strerror(-err));
 	return err;
 }
@@ -385,18 +372,24 @@ int df_loader_set_clock(struct df_loader *l)
 	return df_loader_write_state(l, &st);
 }
 
-int df_loader_active_serial(struct df_loader *l, uint64_t *serial)
+int df_active_serial(int state_fd, int cfg_fd, uint64_t *serial)
 {
 	struct df_state st;
-	__u32 id = 0;
-	int err = df_loader_read_state(l, &st);
+	__u32 zero = 0, id = 0;
 
-	if (err)
-		return err;
-	if (bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.df_cfg_o), &st.gen, &id) || !id)
+	if (bpf_map_lookup_elem(state_fd, &zero, &st))
+		return -errno;
+	/* a generation without its config map was never loaded */
+	if (bpf_map_lookup_elem(cfg_fd, &st.gen, &id) || !id)
 		return -ENOENT;
 	*serial = st.serial;
 	return 0;
+}
+
+int df_loader_active_serial(struct df_loader *l, uint64_t *serial)
+{
+	return df_active_serial(bpf_map__fd(l->skel->maps.df_state),
+				bpf_map__fd(l->skel->maps.df_cfg_o), serial);
 }
 
 int df_loader_prog_fd(struct df_loader *l, enum df_prog p)
@@ -479,7 +472,7 @@ void df_loader_close(struct df_loader *l)
 	free(l);
 }
 
-static bool is_our_tc_prog(int ifindex)
+bool df_tc_is_ours(int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
@@ -488,10 +481,10 @@ static bool is_our_tc_prog(int ifindex)
 	int fd;
 	bool ours;
 
-	libbpf_quiet = true;
+	df_log_libbpf_quiet(true);
 	int err = bpf_tc_query(&hook, &opts);
 
-	libbpf_quiet = false;
+	df_log_libbpf_quiet(false);
 	if (err)
 		return false;
 	fd = bpf_prog_get_fd_by_id(opts.prog_id);
@@ -506,14 +499,14 @@ int df_loader_unload(const char *pin_dir)
 {
 	struct if_nameindex *ifs = if_nameindex();
 
-	libbpf_set_print(libbpf_print);
+	df_log_libbpf();
 	DIR *dir;
 	struct dirent *de;
 	int err = 0;
 
 	/* tc filters we own, on every interface of this network namespace */
 	for (struct if_nameindex *i = ifs; i && i->if_index; i++)
-		if (is_our_tc_prog((int)i->if_index)) {
+		if (df_tc_is_ours((int)i->if_index)) {
 			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)i->if_index,
 				    .attach_point = BPF_TC_EGRESS);
 			LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);

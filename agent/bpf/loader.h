@@ -13,8 +13,7 @@
 
 #include "datafence.h"
 #include "diag.h"
-
-#define DF_DEFAULT_PIN_DIR "/sys/fs/bpf/datafence"
+#include "proto.h"
 
 struct df_loader;
 
@@ -79,6 +78,10 @@ int df_loader_detach_tc(struct df_loader *l, int ifindex);
 int df_loader_set_clock(struct df_loader *l);
 /* Serial of the active policy; -ENOENT when none was ever loaded. */
 int df_loader_active_serial(struct df_loader *l, uint64_t *serial);
+/* The same from df_state and df_cfg_o (pinned ones, without an instance). */
+int df_active_serial(int state_fd, int cfg_fd, uint64_t *serial);
+/* Is our tc filter (handle/prio 0xdf, program df_tc) on ifindex's egress? */
+bool df_tc_is_ours(int ifindex);
 int df_loader_prog_fd(struct df_loader *l, enum df_prog p);
 int df_loader_map_fd(struct df_loader *l, enum df_map m);
 /* The map's pinned name (DF_MAP_* of datafence.h). */

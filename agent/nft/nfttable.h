@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "nftplan.h"
 #include "policy.h"
+#include "proto.h"
 
 struct df_nft_opts {
 	const char *table;  /* inet table; "datafence" if NULL */
@@ -18,9 +19,6 @@ struct df_nft_opts {
 	uint32_t log_rate;  /* reports per second at most; the rest are counted */
 };
 
-#define DF_NFT_TABLE "datafence"
-#define DF_NFT_LOG_GROUP 7146
-#define DF_NFT_LOG_RATE 1000
 
 /* What the table says about the policy it holds (its judge chain's comment). */
 struct df_nft_info {

@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The BPF backend behind the backend interface (backend.h): the loader and
+ * the swap for the daemon (programs attached at the cgroup2 root, tc on
+ * the interfaces, drop events from the ring buffer), or the pinned maps
+ * alone for the CLI with the agent down. */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "backend.h"
+#include "events.h"
+#include "loader.h"
+#include "log.h"
+#include "swap.h"
+#include "testrun.h"
+
+#define MAX_TC 256
+
+struct bpf_backend {
+	struct df_backend b;
+	struct df_backend_conf conf;
+	struct df_loader *l;     /* the daemon's instance; NULL for a reader */
+	int pinned[DF_MAP_ID__MAX]; /* a reader's pinned maps (-1: not there) */
+	struct ring_buffer *rb;
+	struct mnl_socket *nl;   /* interfaces that come and go */
+	int tc[MAX_TC];          /* ifindexes with our tc filter */
+	size_t n_tc;
+	uint64_t lost_reported;
+};
+
+static struct bpf_backend *of(struct df_backend *b)
+{
+	return (struct bpf_backend *)b;
+}
+
+static int map_fd(struct bpf_backend *bb, enum df_map m)
+{
+	return bb->l ? df_loader_map_fd(bb->l, m) : bb->pinned[m];
+}
+
+/* ---- counters ------------------------------------------------------------------ */
+
+static int sum_percpu(int fd, __u32 key, struct df_counter *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct df_counter *v = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*v));
+
+	memset(out, 0, sizeof(*out));
+	if (!v || bpf_map_lookup_elem(fd, &key, v)) {
+		free(v);
+		return -1;
+	}
+	for (int c = 0; c < ncpu; c++) {
+		out->packets += v[c].packets;
+		out->bytes += v[c].bytes;
+	}
+	free(v);
+	return 0;
+}
+
+static void bpf_counters(struct df_backend *b, const struct df_policy *p, struct df_counts *c)
+{
+	struct bpf_backend *bb = of(b);
+	int fd = map_fd(bb, DF_MAP_ID_COUNTERS), rfd = map_fd(bb, DF_MAP_ID_RULE_CNT);
+	int mfd = map_fd(bb, DF_MAP_ID_MISC);
+	size_t n_rules = p ? p->n_dests + p->n_excs : DF_MAX_RULES;
+	struct df_counter v;
+	const struct {
+		__u32 key;
+		uint64_t *out;
+	} misc[] = {
+		{ DF_MISC_EVENTS_SENT, &c->t.events_sent },
+		{ DF_MISC_EVENTS_LOST, &c->t.events_lost },
+		{ DF_MISC_EVENTS_SUPPRESSED, &c->t.events_suppressed },
+		{ DF_MISC_NO_POLICY, &c->t.no_policy },
+	};
+
+	for (__u32 hook = 0; fd >= 0 && hook < DF_HOOK__MAX; hook++)
+		for (int slot = 0; slot <= DF_MAX_CLASSES; slot++)
+			for (int vd = 0; vd < DF_VERDICT__MAX; vd++)
+				for (int r = 0; r < DF_REASON__MAX; r++)
+					if (!sum_percpu(fd, DF_CNT_INDEX(hook, slot, vd, r), &v) && v.packets)
+						df_counts_add(c, df_hook_name(hook), p, slot, vd, r,
+							      v.packets, v.bytes);
+	for (__u32 i = 0; rfd >= 0 && i < n_rules && i < DF_MAX_RULES; i++)
+		if (!sum_percpu(rfd, i, &v) && v.packets)
+			df_counts_add_rule(c, p, (int)i, v.packets, v.bytes, NULL);
+	for (size_t i = 0; mfd >= 0 && i < sizeof(misc) / sizeof(misc[0]); i++) {
+		__u64 x;
+
+		if (!bpf_map_lookup_elem(mfd, &misc[i].key, &x))
+			*misc[i].out += x;
+	}
+}
+
+/* ---- interfaces (tc egress) ------------------------------------------------------------ */
+
+static bool wants_iface(struct bpf_backend *bb, const char *name)
+{
+	if (!bb->conf.hook_tc || !strcmp(name, "lo"))
+		return false;
+	if (!bb->conf.n_interfaces)
+		return true;
+	for (size_t i = 0; i < bb->conf.n_interfaces; i++)
+		if (!strcmp(bb->conf.interfaces[i], name))
+			return true;
+	return false;
+}
+
+static void attach_iface(struct bpf_backend *bb, int ifindex, const char *name)
+{
+	for (size_t i = 0; i < bb->n_tc; i++)
+		if (bb->tc[i] == ifindex)
+			return;
+	if (!wants_iface(bb, name) || bb->n_tc == MAX_TC)
+		return;
+	if (df_loader_attach_tc(bb->l, ifindex)) {
+		pr_err("cannot attach tc egress to %s", name);
+		return;
+	}
+	bb->tc[bb->n_tc++] = ifindex;
+	pr_notice("attached tc egress to %s (ifindex %d)", name, ifindex);
+}
+
+static int on_link(const struct nlmsghdr *nlh, void *data)
+{
+	struct bpf_backend *bb = data;
+	struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *attr;
+
+	if (nlh->nlmsg_type == RTM_DELLINK) {
+		for (size_t i = 0; i < bb->n_tc; i++)
+			if (bb->tc[i] == ifi->ifi_index) {
+				bb->tc[i] = bb->tc[--bb->n_tc];
+				pr_notice("interface %d went away", ifi->ifi_index);
+			}
+		return MNL_CB_OK;
+	}
+	mnl_attr_for_each(attr, nlh, sizeof(*ifi))
+		if (mnl_attr_get_type(attr) == IFLA_IFNAME)
+			attach_iface(bb, ifi->ifi_index, mnl_attr_get_str(attr));
+	return MNL_CB_OK;
+}
+
+static void attach_all_ifaces(struct bpf_backend *bb)
+{
+	struct if_nameindex *ifs = if_nameindex();
+
+	for (struct if_nameindex *i = ifs; i && i->if_index; i++)
+		attach_iface(bb, (int)i->if_index, i->if_name);
+	if (ifs)
+		if_freenameindex(ifs);
+}
+
+/* ---- drop events --------------------------------------------------------------------- */
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct bpf_backend *bb = ctx;
+	const struct df_event *e = data;
+
+	if (size >= sizeof(*e) && e->version == DF_EVENT_VERSION && bb->conf.on_event)
+		bb->conf.on_event(e, bb->conf.ctx);
+	return 0;
+}
+
+static uint64_t events_lost(struct bpf_backend *bb)
+{
+	__u32 k = DF_MISC_EVENTS_LOST;
+	__u64 lost = 0;
+
+	bpf_map_lookup_elem(map_fd(bb, DF_MAP_ID_MISC), &k, &lost);
+	return lost;
+}
+
+/* ---- instances ------------------------------------------------------------------------ */
+
+static struct bpf_backend *bpf_new(const struct df_backend_conf *c)
+{
+	struct bpf_backend *bb = calloc(1, sizeof(*bb));
+
+	if (!bb)
+		return NULL;
+	bb->b.ops = &df_bpf_backend;
+	bb->conf = *c;
+	for (int i = 0; i < DF_MAP_ID__MAX; i++)
+		bb->pinned[i] = -1;
+	return bb;
+}
+
+static void bpf_close(struct df_backend *b)
+{
+	struct bpf_backend *bb = of(b);
+
+	if (!bb)
+		return;
+	if (bb->rb)
+		ring_buffer__consume(bb->rb); /* what is pending still goes out */
+	ring_buffer__free(bb->rb);
+	if (bb->nl)
+		mnl_socket_close(bb->nl);
+	for (int i = 0; i < DF_MAP_ID__MAX; i++)
+		if (bb->pinned[i] >= 0)
+			close(bb->pinned[i]);
+	df_loader_close(bb->l);
+	free(bb);
+}
+
+static void watch_interfaces(struct bpf_backend *bb)
+{
+	bb->nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!bb->nl || mnl_socket_bind(bb->nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+		pr_warn("cannot watch interfaces (rtnetlink): %s", strerror(errno));
+		if (bb->nl)
+			mnl_socket_close(bb->nl);
+		bb->nl = NULL;
+	}
+	attach_all_ifaces(bb);
+}
+
+static int bpf_start(const struct df_backend_conf *c, struct df_backend **out)
+{
+	struct df_loader_opts lo = { .pin_dir = c->pin_dir, .cgroup_skb = c->hook_cgroup_skb,
+				     .sock_addr = c->hook_sock_addr };
+	struct bpf_backend *bb = bpf_new(c);
+	int err;
+
+	if (!bb)
+		return -ENOMEM;
+	err = df_loader_open(&lo, &bb->l);
+	if (!err)
+		err = df_loader_attach(bb->l);
+	if (err)
+		goto fail;
+	pr_notice("attached %s%s at cgroup %s; pins in %s", c->hook_cgroup_skb ? "cgroup_skb " : "",
+		  c->hook_sock_addr ? "connect/sendmsg" : "", c->cgroot, c->pin_dir);
+	if (c->hook_tc)
+		watch_interfaces(bb);
+	bb->rb = ring_buffer__new(map_fd(bb, DF_MAP_ID_EVENTS), on_event, bb, NULL);
+	if (!bb->rb) {
+		err = -errno;
+		goto fail;
+	}
+	bb->lost_reported = events_lost(bb);
+	df_loader_set_clock(bb->l);
+	*out = &bb->b;
+	return 0;
+fail:
+	bpf_close(&bb->b);
+	return err;
+}
+
+static int bpf_probe(const struct df_backend_conf *c, struct df_backend **out)
+{
+	static const enum df_map want[] = { DF_MAP_ID_STATE, DF_MAP_ID_CFG, DF_MAP_ID_COUNTERS,
+					    DF_MAP_ID_RULE_CNT, DF_MAP_ID_MISC };
+	struct bpf_backend *bb;
+
+	bb = bpf_new(c);
+	if (!bb)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		bb->pinned[want[i]] = df_map_pinned_fd(c->pin_dir, want[i]);
+	if (bb->pinned[DF_MAP_ID_STATE] < 0) {
+		bpf_close(&bb->b);
+		return -ENOENT;
+	}
+	*out = &bb->b;
+	return 0;
+}
+
+/* ---- what the interface asks ------------------------------------------------------------- */
+
+static int bpf_apply(struct df_backend *b, const struct df_loaded *l, struct df_diags *d)
+{
+	return df_loader_swap(of(b)->l, l->img, d);
+}
+
+static int bpf_active(struct df_backend *b, uint64_t *serial)
+{
+	struct bpf_backend *bb = of(b);
+
+	return df_active_serial(map_fd(bb, DF_MAP_ID_STATE), map_fd(bb, DF_MAP_ID_CFG), serial);
+}
+
+static bool link_pinned(struct bpf_backend *bb, const char *prog)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/link_%s", bb->conf.pin_dir, prog);
+	return !access(path, F_OK);
+}
+
+static void bpf_status(struct df_backend *b, const struct df_loaded *l, json_t *st, json_t *health)
+{
+	struct bpf_backend *bb = of(b);
+	json_t *att = json_object_get(st, "attachments"), *tc = json_array(), *missing = json_array();
+	uint64_t serial = 0;
+	bool active = !bpf_active(b, &serial);
+	char name[IF_NAMESIZE];
+
+	json_object_set_new(st, "bpf", json_pack("{s:s, s:o}", "pin_dir", bb->conf.pin_dir, "serial",
+						 active ? json_integer((json_int_t)serial) : json_null()));
+	/* the daemon's attachments; a reader's from the pins and the interfaces */
+	json_object_set_new(att, "cgroup", json_string(bb->conf.cgroot ? bb->conf.cgroot : ""));
+	json_object_set_new(att, "cgroup_skb", json_boolean(bb->l ? bb->conf.hook_cgroup_skb :
+							   link_pinned(bb, "cgroup_skb")));
+	json_object_set_new(att, "sock_addr", json_boolean(bb->l ? bb->conf.hook_sock_addr :
+							  link_pinned(bb, "connect4")));
+	if (bb->l) {
+		for (size_t i = 0; i < bb->n_tc; i++)
+			json_array_append_new(tc, json_string(if_indextoname((unsigned int)bb->tc[i], name) ?
+								      name : "?"));
+		for (size_t i = 0; i < bb->conf.n_interfaces; i++) {
+			unsigned int idx = if_nametoindex(bb->conf.interfaces[i]);
+			bool found = false;
+
+			for (size_t k = 0; k < bb->n_tc; k++)
+				found |= bb->tc[k] == (int)idx;
+			if (!found)
+				json_array_append_new(missing, json_string(bb->conf.interfaces[i]));
+		}
+	} else {
+		struct if_nameindex *ifs = if_nameindex();
+
+		for (struct if_nameindex *i = ifs; i && i->if_index; i++)
+			if (df_tc_is_ours((int)i->if_index))
+				json_array_append_new(tc, json_string(i->if_name));
+		if (ifs)
+			if_freenameindex(ifs);
+	}
+	json_object_set_new(att, "tc", tc);
+	json_object_set_new(att, "tc_missing", missing);
+	if (json_array_size(missing))
+		json_array_append_new(health, json_string("interface not attached"));
+}
+
+static void bpf_tick(struct df_backend *b, const struct df_loaded *l)
+{
+	struct bpf_backend *bb = of(b);
+	uint64_t lost = events_lost(bb);
+
+	df_loader_set_clock(bb->l);
+	if (lost > bb->lost_reported) {
+		pr_warn("%llu drop events lost (ring buffer full); counters are exact",
+			(unsigned long long)(lost - bb->lost_reported));
+		bb->lost_reported = lost;
+	}
+}
+
+static int bpf_fds(struct df_backend *b, int *fds, int max)
+{
+	struct bpf_backend *bb = of(b);
+	int n = 0;
+
+	if (bb->rb && n < max)
+		fds[n++] = ring_buffer__epoll_fd(bb->rb);
+	if (bb->nl && n < max)
+		fds[n++] = mnl_socket_get_fd(bb->nl);
+	return n;
+}
+
+static void bpf_ready(struct df_backend *b, int fd, const struct df_loaded *l)
+{
+	struct bpf_backend *bb = of(b);
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+
+	if (bb->nl && fd == mnl_socket_get_fd(bb->nl)) {
+		ssize_t r = mnl_socket_recvfrom(bb->nl, buf, sizeof(buf));
+
+		if (r > 0)
+			mnl_cb_run(buf, (size_t)r, 0, 0, on_link, bb);
+	} else if (bb->rb) {
+		ring_buffer__consume(bb->rb);
+	}
+}
+
+static int bpf_judge(const struct df_backend_conf *c, const struct df_loaded *l,
+		     const struct df_flow_query *q, struct df_result *res, char *why, size_t len)
+{
+	return df_bpf_judge(c->pin_dir, q->pkt, q->classes, q->now_given ? q->now : 0, res, why,
+			    len);
+}
+
+static int bpf_unload(const struct df_backend_conf *c, char *msg, size_t len)
+{
+	bool pinned = !access(c->pin_dir, F_OK);
+	int err = df_loader_unload(c->pin_dir);
+
+	if (err)
+		snprintf(msg, len, "unload %s: %s", c->pin_dir, strerror(-err));
+	else if (!pinned)
+		snprintf(msg, len, "nothing pinned in %s", c->pin_dir);
+	else
+		snprintf(msg, len, "hooks detached, %s unpinned", c->pin_dir);
+	return err ? err : pinned ? 0 : -ENOENT;
+}
+
+const struct df_backend_ops df_bpf_backend = {
+	.name = "bpf",
+	.judge_key = "kernel",
+	.judge_what = "the kernel (the loaded program, BPF_PROG_TEST_RUN)",
+	.start = bpf_start,
+	.probe = bpf_probe,
+	.close = bpf_close,
+	.apply = bpf_apply,
+	.active = bpf_active,
+	.status = bpf_status,
+	.counters = bpf_counters,
+	.tick = bpf_tick,
+	.fds = bpf_fds,
+	.ready = bpf_ready,
+	.judge = bpf_judge,
+	.unload = bpf_unload,
+};

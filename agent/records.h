@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The agent's drop records (records.c): each drop event of any backend as
+ * one JSON line in the drop log (docs/agent.md), one line to syslog, and
+ * in memory for `datafencectl drops`. Names (cgroup paths, users) are
+ * resolved here. */
+#ifndef DF_RECORDS_H
+#define DF_RECORDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "datafence.h"
+#include "policy.h"
+
+struct df_records;
+
+/* drop_log: a path, "-" for stdout, "" for none; cgroot: the cgroup2 mount
+ * point (cgroup ids are found under it). */
+int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
+		    struct df_records **out);
+/* Opens the drop log again (SIGUSR1, after a rotation). */
+int df_records_reopen(struct df_records *r);
+/* One drop event; p names classes and rules when it judged the event. */
+void df_records_add(struct df_records *r, const struct df_event *e, const struct df_policy *p);
+/* The last records (at most 1024 kept), oldest first: those with seq >=
+ * since_seq carrying class cls (NULL: any), the newest `limit`. */
+json_t *df_records_query(struct df_records *r, json_int_t since_seq, long limit, const char *cls);
+void df_records_close(struct df_records *r);
+
+#endif

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The status document (status.h). */
+#include "status.h"
+
+#include <unistd.h>
+
+#include "proto.h"
+#include "values.h"
+
+json_t *df_time_json(time_t t)
+{
+	char buf[40];
+
+	if (!t)
+		return json_null();
+	df_time_format((int64_t)t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *exceptions_json(const struct df_policy *p)
+{
+	json_t *arr = json_array();
+	int64_t now = (int64_t)time(NULL);
+
+	for (size_t i = 0; p && i < p->n_excs; i++) {
+		const struct df_exception *e = &p->excs[i];
+		const char *state = now < e->not_before ? "pending" : now < e->expires ? "active" : "expired";
+
+		json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I}", "id", e->id, "class",
+				       p->classes[e->class_idx].name, "approved_by", e->approved_by,
+				       "reason", e->reason, "not_before", df_time_json(e->not_before),
+				       "expires", df_time_json(e->expires), "state", state,
+				       "seconds_left", (json_int_t)(e->expires > now ? e->expires - now : 0)));
+	}
+	return arr;
+}
+
+/* The policy: the agent's, or what the kernel says of it (its serial). */
+static json_t *policy_json(const struct df_agent_state *a, bool active, uint64_t serial)
+{
+	const struct df_policy *p = a && a->cur ? a->cur->p : NULL;
+
+	if (p)
+		return json_pack("{s:s, s:I, s:s, s:s, s:s, s:o}", "name", p->name, "serial",
+				 (json_int_t)p->serial, "sha256", a->cur->sha256, "mode",
+				 df_mode_name(p->mode), "file", a->policy_file, "loaded_at",
+				 df_time_json(a->loaded_at));
+	if (a || !active)
+		return json_null();
+	return json_pack("{s:n, s:I, s:n, s:n, s:n, s:n}", "name", "serial", (json_int_t)serial,
+			 "sha256", "mode", "file", "loaded_at");
+}
+
+static json_t *last_push_json(const struct df_agent_state *a)
+{
+	if (!a || !a->pushed)
+		return json_null();
+	return json_pack("{s:s, s:s, s:o, s:O}", "result", a->push_ok ? "accepted" : "refused",
+			 "trigger", a->push_why, "at", df_time_json(a->push_at), "errors",
+			 a->push_errors ? a->push_errors : json_array());
+}
+
+/* What the agent knows of itself: null fields when it is down. */
+static void agent_fields(json_t *st, const struct df_agent_state *a, const char *why_down,
+			 struct df_backends *bs)
+{
+	const char *backend = a ? a->backend : df_backends_name(bs);
+
+	json_object_set_new(st, "source", json_string(a ? "agent" : "kernel"));
+	json_object_set_new(st, "agent", json_string(a ? "running" : "down"));
+	json_object_set_new(st, "why", a ? json_null() : json_string(why_down ? why_down : "?"));
+	json_object_set_new(st, "pid", a ? json_integer(getpid()) : json_null());
+	json_object_set_new(st, "version", a ? json_string(DF_VERSION) : json_null());
+	json_object_set_new(st, "backend", backend ? json_string(backend) : json_null());
+	json_object_set_new(st, "uptime_s",
+			    a ? json_integer((json_int_t)(time(NULL) - a->started)) : json_null());
+	json_object_set_new(st, "started_at", a ? df_time_json(a->started) : json_null());
+	json_object_set_new(st, "last_push", last_push_json(a));
+	json_object_set_new(st, "exceptions", exceptions_json(a && a->cur ? a->cur->p : NULL));
+}
+
+json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
+		       struct df_backends *bs)
+{
+	const struct df_loaded *cur = a ? a->cur : NULL;
+	json_t *st = json_object(), *health = json_array();
+	struct df_counts c;
+	uint64_t serial = 0;
+	bool active = !df_backends_active(bs, &serial);
+
+	agent_fields(st, a, why_down, bs);
+	json_object_set_new(st, "policy", policy_json(a, active, serial));
+	json_object_set_new(st, "enforcement", json_string(active ? "active" : "none"));
+	json_object_set_new(st, "serial", active ? json_integer((json_int_t)serial) : json_null());
+	if (!a)
+		json_array_append_new(health, json_string("agent down"));
+	if (a ? !cur : !active)
+		json_array_append_new(health, json_string("no policy loaded"));
+	if (a && a->pushed && !a->push_ok)
+		json_array_append_new(health, json_string("last push refused"));
+	/* each backend fills its section; absent ones stay null or empty */
+	json_object_set_new(st, "bpf", json_null());
+	json_object_set_new(st, "nftables", json_null());
+	json_object_set_new(st, "attachments",
+			    json_pack("{s:b, s:b, s:n, s:[], s:[]}", "cgroup_skb", 0, "sock_addr", 0,
+				      "cgroup", "tc", "tc_missing"));
+	for (size_t i = 0; i < bs->n; i++)
+		bs->v[i]->ops->status(bs->v[i], cur, st, health);
+	df_counts_init(&c);
+	df_backends_counters(bs, cur ? cur->p : NULL, &c);
+	json_object_set_new(st, "totals",
+			    json_pack("{s:I, s:I, s:I, s:I}", "judged", (json_int_t)c.t.judged,
+				      "allowed", (json_int_t)c.t.allowed, "dropped",
+				      (json_int_t)c.t.dropped, "would_drop", (json_int_t)c.t.would_drop));
+	json_object_set_new(st, "events",
+			    json_pack("{s:I, s:I, s:I}", "sent", (json_int_t)c.t.events_sent, "lost",
+				      (json_int_t)c.t.events_lost, "suppressed",
+				      (json_int_t)c.t.events_suppressed));
+	df_counts_free(&c);
+	json_object_set_new(st, "health",
+			    json_string(json_array_size(health) ? "degraded" : "healthy"));
+	json_object_set_new(st, "health_reasons", health);
+	return st;
+}

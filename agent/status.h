@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The status document (status.c; keys in docs/control.md): built by the
+ * agent for the control socket, or by datafencectl from what the kernel
+ * holds when the agent is down. Both have the same keys. */
+#ifndef DF_STATUS_H
+#define DF_STATUS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "backend.h"
+
+/* What the agent knows beyond the kernel. */
+struct df_agent_state {
+	const char *backend;         /* as configured: bpf, nftables, both */
+	const char *policy_file;
+	const struct df_loaded *cur; /* the policy in force; NULL: none loaded */
+	time_t started, loaded_at;
+	bool pushed, push_ok;        /* the last push, if any, and how it went */
+	const char *push_why;
+	time_t push_at;
+	json_t *push_errors;         /* ["file:line: error: ..."] of a refused push */
+};
+
+/* The document: source "agent" when a is given; else source "kernel", the
+ * agent "down" (why_down says why) and the policy known by its serial only. */
+json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
+		       struct df_backends *bs);
+/* RFC 3339 or null. */
+json_t *df_time_json(time_t t);
+
+#endif
