@@ -303,8 +303,15 @@ sigusr1_reopens_the_drop_log() {
 }
 
 unload_removes_enforcement() {
+	local out
 	stop_agent
-	nsenter --net=/run/netns/"$NSA" "$DFD" --unload --config "$TMP/agent.conf"
+	out=$(ctl_a unload --yes)
+	if bpf_on; then expect_contains "unpinned" "enforcement removed: hooks detached, $PIN/pins unpinned" "$out"; fi
+	if nft_on; then expect_contains "table" "enforcement removed: table inet $NFT_TABLE deleted" "$out"; fi
+	# the agent's unload is the same one: nothing is left for it
+	out=$(nsenter --net=/run/netns/"$NSA" "$DFD" --unload --config "$TMP/agent.conf" 2>&1)
+	if bpf_on; then expect_contains "nothing pinned" "nothing to remove: nothing pinned in $PIN/pins" "$out"; fi
+	if nft_on; then expect_contains "no table" "nothing to remove: no table inet $NFT_TABLE" "$out"; fi
 	expect_eq "no hooks left at the root" 0 "$(bpftool cgroup show "$CGROOT" | grep -c df_)"
 	expect_eq "traffic flows" "sent 1" "$(flow prot udp 192.0.2.2 5001)"
 	[ ! -e "$PIN/pins/df_state" ] || { echo "pins remain"; return 1; }
@@ -462,9 +469,15 @@ ktest() {
 	local out; out=$(ctl --json test "$@"); jq -r 'if .error then "error: \(.error) \(.diagnostics)" else (.kernel // .nftables) as $k | "\($k.verdict) \($k.reason) \(.agree)" end' <<<"$out"
 }
 
+# packets counted under this test's classes (programs at the cgroup root
+# count the whole host's traffic too: unclassified, or other tests')
+own_packets() {
+	ctl --json counters | jq '[.counters[] | select(.class == "t" or .class == "a" or .class == "svc" or .class == "ctl") | .packets] | add // 0'
+}
+
 ctl_test_agrees_with_real_traffic() {
 	local before after
-	before=$(ctl --json counters | jq '[.counters[].packets] | add')
+	before=$(own_packets)
 	expect_eq "approved (kernel)" "allow destination true" \
 		"$(ktest --dst 192.0.2.2 --proto udp --port 5002 --cgroup "$CGREL/prot")"
 	expect_eq "approved (traffic)" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
@@ -489,9 +502,10 @@ ctl_test_agrees_with_real_traffic() {
 	nftables) expect_contains "text" "the nftables table (its sets and rules as loaded, evaluated here) agree" "$out" ;;
 	both) expect_contains "text" "BPF_PROG_TEST_RUN) and the nftables table" "$out" ;;
 	esac
-	after=$(ctl --json counters | jq '[.counters[].packets] | add')
-	# the test packets are not counted; only the real flows above are
-	[ $((after - before)) -lt 40 ] || { echo "counters moved by $((after - before))"; return 1; }
+	after=$(own_packets)
+	# the test packets are not counted; only the real flows above are (a
+	# few packets per flow and hook)
+	[ $((after - before)) -lt 40 ] || { echo "counters of our classes moved by $((after - before))"; return 1; }
 }
 
 ctl_test_sees_an_expired_exception() {
@@ -502,9 +516,22 @@ ctl_test_sees_an_expired_exception() {
 		"$(ktest --dst 192.0.2.2 --proto udp --port 6000 --class t --at "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)")"
 }
 
+# the status document's keys: top-level ones, and those of each member
+# that is an object ("policy{file,loaded_at,...}")
+status_keys() {
+	jq -r 'to_entries[] | if (.value | type) == "object" then "\(.key){\(.value | keys | join(","))}" else .key end' <<<"$1" | sort
+}
+
 ctl_status_when_the_agent_is_down() {
+	local up down
+	up=$(ctl_a --json status) || true
 	stop_agent
 	local rc=0 out
+	down=$(ctl_a --json status) || true
+	expect_eq "source up, down" "agent kernel" "$(jq -r .source <<<"$up") $(jq -r .source <<<"$down")"
+	expect_eq "same keys with the agent up and down" "$(status_keys "$up")" "$(status_keys "$down")"
+	expect_eq "the kernel's serial" "3 3" "$(jq -r '"\(.serial) \(.policy.serial)"' <<<"$down")"
+	expect_eq "health" "degraded agent down" "$(jq -r '"\(.health) \(.health_reasons[0])"' <<<"$down")"
 	out=$(ctl_a status) || rc=$?
 	expect_eq "exit code" 2 "$rc"
 	expect_contains "down" "agent:       down" "$out"
