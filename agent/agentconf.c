@@ -52,10 +52,160 @@ static const char *string_of(config_setting_t *s, const char *file, struct df_di
 	return config_setting_get_string(s);
 }
 
+/* Every top-level key must be a known one. */
+static void check_known(config_setting_t *root, const char *file, struct df_diags *d)
+{
+	for (int i = 0; i < config_setting_length(root); i++) {
+		config_setting_t *s = config_setting_get_elem(root, (unsigned int)i);
+		const char *name = config_setting_name(s);
+		bool ok = false;
+
+		for (const char *const *k = known; *k; k++)
+			ok |= !strcmp(*k, name);
+		if (!ok)
+			ERR(d, file, s,
+			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, metrics_file, nft_table, nft_log_group, nft_log_rate)",
+			    name);
+	}
+}
+
+/* The string keys, then the checks on their values. */
+static int load_strings(config_setting_t *root, const char *file, struct df_agent_conf *c,
+			struct df_diags *d)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} strs[] = {
+		{ "policy_file", offsetof(struct df_agent_conf, policy_file) },
+		{ "pin_dir", offsetof(struct df_agent_conf, pin_dir) },
+		{ "backend", offsetof(struct df_agent_conf, backend) },
+		{ "drop_log", offsetof(struct df_agent_conf, drop_log) },
+		{ "control_socket", offsetof(struct df_agent_conf, control_socket) },
+		{ "control_group", offsetof(struct df_agent_conf, control_group) },
+		{ "metrics_file", offsetof(struct df_agent_conf, metrics_file) },
+		{ "nft_table", offsetof(struct df_agent_conf, nft_table) },
+	};
+	config_setting_t *s;
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		const char *v;
+
+		s = config_setting_get_member(root, strs[i].key);
+		if (!s || !(v = string_of(s, file, d)))
+			continue;
+		if (set_str((char **)((char *)c + strs[i].off), v))
+			return -ENOMEM;
+	}
+	s = config_setting_get_member(root, "backend");
+	if (s && strcmp(c->backend, "bpf") && strcmp(c->backend, "nftables") &&
+	    strcmp(c->backend, "both"))
+		ERR(d, file, s, "backend \"%s\" must be \"bpf\", \"nftables\" or \"both\"",
+		    c->backend);
+	s = config_setting_get_member(root, "nft_table");
+	if (s && (!c->nft_table[0] || strlen(c->nft_table) > 200 ||
+		  strspn(c->nft_table, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+			  strlen(c->nft_table)))
+		ERR(d, file, s, "nft_table \"%s\": letters, digits, '_' and '-' only", c->nft_table);
+	s = config_setting_get_member(root, "pin_dir");
+	if (s && c->pin_dir[0] != '/')
+		ERR(d, file, s, "pin_dir \"%s\" must be an absolute path on a bpffs", c->pin_dir);
+	return 0;
+}
+
+static void load_scalars(config_setting_t *root, const char *file, struct df_agent_conf *c,
+			 struct df_diags *d)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		unsigned int lo, hi;
+	} ints[] = {
+		{ "nft_log_group", offsetof(struct df_agent_conf, nft_log_group), 1, 65535 },
+		{ "nft_log_rate", offsetof(struct df_agent_conf, nft_log_rate), 1, 1000000 },
+	};
+	config_setting_t *s;
+
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		s = config_setting_get_member(root, ints[i].key);
+		if (!s)
+			continue;
+		if (config_setting_type(s) != CONFIG_TYPE_INT ||
+		    config_setting_get_int(s) < (int)ints[i].lo ||
+		    config_setting_get_int(s) > (int)ints[i].hi) {
+			ERR(d, file, s, "'%s' must be an integer from %u to %u", ints[i].key,
+			    ints[i].lo, ints[i].hi);
+			continue;
+		}
+		*(unsigned int *)((char *)c + ints[i].off) = (unsigned int)config_setting_get_int(s);
+	}
+	s = config_setting_get_member(root, "syslog");
+	if (s) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			ERR(d, file, s, "'syslog' must be true or false");
+		else
+			c->syslog = config_setting_get_bool(s);
+	}
+}
+
+static void load_hooks(config_setting_t *root, const char *file, struct df_agent_conf *c,
+		       struct df_diags *d)
+{
+	config_setting_t *s = config_setting_get_member(root, "hooks");
+
+	if (!s)
+		return;
+	c->hook_cgroup_skb = c->hook_tc = c->hook_sock_addr = false;
+	if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
+		ERR(d, file, s, "'hooks' must be a list like [ \"cgroup_skb\", \"tc\", \"sock_addr\" ]");
+	for (int i = 0; config_setting_is_aggregate(s) && i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		const char *h = config_setting_type(e) == CONFIG_TYPE_STRING ?
+					config_setting_get_string(e) : "";
+
+		if (!strcmp(h, "cgroup_skb"))
+			c->hook_cgroup_skb = true;
+		else if (!strcmp(h, "tc"))
+			c->hook_tc = true;
+		else if (!strcmp(h, "sock_addr"))
+			c->hook_sock_addr = true;
+		else
+			ERR(d, file, e, "unknown hook \"%s\" (known: cgroup_skb, tc, sock_addr)", h);
+	}
+}
+
+static int load_interfaces(config_setting_t *root, const char *file, struct df_agent_conf *c,
+			   struct df_diags *d)
+{
+	config_setting_t *s = config_setting_get_member(root, "interfaces");
+
+	if (!s)
+		return 0;
+	if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
+		ERR(d, file, s, "'interfaces' must be a list of interface names");
+	for (int i = 0; config_setting_is_aggregate(s) && i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    strlen(config_setting_get_string(e)) >= 16) {
+			ERR(d, file, e, "interface names are strings of at most 15 characters");
+			continue;
+		}
+		if (c->n_interfaces == DF_MAX_IFACES) {
+			ERR(d, file, e, "at most %d interfaces", DF_MAX_IFACES);
+			break;
+		}
+		c->interfaces[c->n_interfaces] = strdup(config_setting_get_string(e));
+		if (!c->interfaces[c->n_interfaces++])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diags *d)
 {
 	size_t errors = d->errors;
-	config_setting_t *root, *s;
+	config_setting_t *root;
 	config_t cfg;
 	int err;
 
@@ -73,129 +223,15 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 		return -EINVAL;
 	}
 	root = config_root_setting(&cfg);
-	for (int i = 0; i < config_setting_length(root); i++) {
-		const char *name;
-		bool ok = false;
-
-		s = config_setting_get_elem(root, (unsigned int)i);
-		name = config_setting_name(s);
-		for (const char *const *k = known; *k; k++)
-			ok |= !strcmp(*k, name);
-		if (!ok)
-			ERR(d, file, s,
-			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, metrics_file, nft_table, nft_log_group, nft_log_rate)",
-			    name);
+	check_known(root, file, d);
+	err = load_strings(root, file, c, d);
+	if (!err) {
+		load_scalars(root, file, c, d);
+		load_hooks(root, file, c, d);
+		err = load_interfaces(root, file, c, d);
 	}
-	static const struct {
-		const char *key;
-		size_t off;
-	} strs[] = {
-		{ "policy_file", offsetof(struct df_agent_conf, policy_file) },
-		{ "pin_dir", offsetof(struct df_agent_conf, pin_dir) },
-		{ "backend", offsetof(struct df_agent_conf, backend) },
-		{ "drop_log", offsetof(struct df_agent_conf, drop_log) },
-		{ "control_socket", offsetof(struct df_agent_conf, control_socket) },
-		{ "control_group", offsetof(struct df_agent_conf, control_group) },
-		{ "metrics_file", offsetof(struct df_agent_conf, metrics_file) },
-		{ "nft_table", offsetof(struct df_agent_conf, nft_table) },
-	};
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-		const char *v;
-
-		s = config_setting_get_member(root, strs[i].key);
-		if (!s || !(v = string_of(s, file, d)))
-			continue;
-		if (set_str((char **)((char *)c + strs[i].off), v)) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-	}
-	s = config_setting_get_member(root, "backend");
-	if (s && strcmp(c->backend, "bpf") && strcmp(c->backend, "nftables") &&
-	    strcmp(c->backend, "both"))
-		ERR(d, file, s, "backend \"%s\" must be \"bpf\", \"nftables\" or \"both\"",
-		    c->backend);
-	s = config_setting_get_member(root, "nft_table");
-	if (s && (!c->nft_table[0] || strlen(c->nft_table) > 200 ||
-		  strspn(c->nft_table, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-			  strlen(c->nft_table)))
-		ERR(d, file, s, "nft_table \"%s\": letters, digits, '_' and '-' only", c->nft_table);
-	static const struct {
-		const char *key;
-		size_t off;
-		unsigned int lo, hi;
-	} ints[] = {
-		{ "nft_log_group", offsetof(struct df_agent_conf, nft_log_group), 1, 65535 },
-		{ "nft_log_rate", offsetof(struct df_agent_conf, nft_log_rate), 1, 1000000 },
-	};
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		s = config_setting_get_member(root, ints[i].key);
-		if (!s)
-			continue;
-		if (config_setting_type(s) != CONFIG_TYPE_INT ||
-		    config_setting_get_int(s) < (int)ints[i].lo ||
-		    config_setting_get_int(s) > (int)ints[i].hi) {
-			ERR(d, file, s, "'%s' must be an integer from %u to %u", ints[i].key,
-			    ints[i].lo, ints[i].hi);
-			continue;
-		}
-		*(unsigned int *)((char *)c + ints[i].off) = (unsigned int)config_setting_get_int(s);
-	}
-	s = config_setting_get_member(root, "pin_dir");
-	if (s && c->pin_dir[0] != '/')
-		ERR(d, file, s, "pin_dir \"%s\" must be an absolute path on a bpffs", c->pin_dir);
-	s = config_setting_get_member(root, "syslog");
-	if (s) {
-		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-			ERR(d, file, s, "'syslog' must be true or false");
-		else
-			c->syslog = config_setting_get_bool(s);
-	}
-	s = config_setting_get_member(root, "hooks");
-	if (s) {
-		c->hook_cgroup_skb = c->hook_tc = c->hook_sock_addr = false;
-		if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
-			ERR(d, file, s, "'hooks' must be a list like [ \"cgroup_skb\", \"tc\", \"sock_addr\" ]");
-		for (int i = 0; config_setting_is_aggregate(s) && i < config_setting_length(s); i++) {
-			config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
-			const char *h = config_setting_type(e) == CONFIG_TYPE_STRING ?
-						config_setting_get_string(e) : "";
-
-			if (!strcmp(h, "cgroup_skb"))
-				c->hook_cgroup_skb = true;
-			else if (!strcmp(h, "tc"))
-				c->hook_tc = true;
-			else if (!strcmp(h, "sock_addr"))
-				c->hook_sock_addr = true;
-			else
-				ERR(d, file, e, "unknown hook \"%s\" (known: cgroup_skb, tc, sock_addr)", h);
-		}
-	}
-	s = config_setting_get_member(root, "interfaces");
-	if (s) {
-		if (!config_setting_is_aggregate(s) || config_setting_is_group(s))
-			ERR(d, file, s, "'interfaces' must be a list of interface names");
-		for (int i = 0; config_setting_is_aggregate(s) && i < config_setting_length(s); i++) {
-			config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
-
-			if (config_setting_type(e) != CONFIG_TYPE_STRING ||
-			    strlen(config_setting_get_string(e)) >= 16) {
-				ERR(d, file, e, "interface names are strings of at most 15 characters");
-				continue;
-			}
-			if (c->n_interfaces == DF_MAX_IFACES) {
-				ERR(d, file, e, "at most %d interfaces", DF_MAX_IFACES);
-				break;
-			}
-			c->interfaces[c->n_interfaces] = strdup(config_setting_get_string(e));
-			if (!c->interfaces[c->n_interfaces++]) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-		}
-	}
-	err = d->errors != errors ? -EINVAL : 0;
-cleanup:
+	if (!err && d->errors != errors)
+		err = -EINVAL;
 	config_destroy(&cfg);
 	return err;
 }

@@ -224,22 +224,131 @@ static uint64_t lowest_bit(uint64_t m)
 	return m & (~m + 1);
 }
 
+/* What one scan of a leaf's entries says, per class (the BPF program's
+ * df_scan_cb). */
+struct scan {
+	uint64_t now;
+	uint8_t pbit;
+	bool ported, no_ports;
+	uint16_t dport;
+	uint64_t sat_dest, sat_exc, inactive, proto_ok, class_ok, unknown;
+};
+
+static void scan_leaf(const struct df_image *img, const struct df_leaf *leaf, struct scan *s)
+{
+	for (unsigned int i = 0; leaf && i < leaf->count && i < DF_MAX_LEAF_ENTRIES; i++) {
+		const struct df_entry *x = &img->entries[leaf->first + i];
+		bool proto = x->protos & s->pbit;
+		bool port = port_match(x, s->ported, s->no_ports, s->dport);
+
+		/* A fragment without ports, judged by a port-limited rule. */
+		if (proto && s->ported && s->no_ports && !(x->port_lo == 0 && x->port_hi == 0xffff))
+			s->unknown |= x->classes;
+		if (x->kind == DF_RULE_DEST) {
+			s->class_ok |= x->classes;
+			if (proto)
+				s->proto_ok |= x->classes;
+			if (proto && port)
+				s->sat_dest |= x->classes;
+		} else if (proto && port) {
+			if (x->not_before <= s->now && s->now < x->expires)
+				s->sat_exc |= x->classes;
+			else
+				s->inactive |= x->classes;
+		}
+	}
+}
+
+/* Which entry names the rule. */
+enum role { ROLE_DEST_SATISFIES, ROLE_EXC_ACTIVE, ROLE_EXC_INACTIVE, ROLE_DEST_PROTO, ROLE_DEST };
+
+/* Second pass, only for the rule to report: the first entry (policy
+ * order) that plays the deciding role for class c; -1 if none. */
+static int deciding_rule(const struct df_image *img, const struct df_leaf *leaf,
+			 const struct scan *s, uint64_t c, enum role want)
+{
+	for (unsigned int i = 0; leaf && i < leaf->count && i < DF_MAX_LEAF_ENTRIES; i++) {
+		const struct df_entry *x = &img->entries[leaf->first + i];
+		bool proto = x->protos & s->pbit;
+		bool port = port_match(x, s->ported, s->no_ports, s->dport);
+		bool active = x->not_before <= s->now && s->now < x->expires;
+		bool hit;
+
+		if (!(x->classes & c))
+			continue;
+		switch (want) {
+		case ROLE_DEST_SATISFIES: hit = x->kind == DF_RULE_DEST && proto && port; break;
+		case ROLE_EXC_ACTIVE: hit = x->kind == DF_RULE_EXCEPTION && proto && port && active; break;
+		case ROLE_EXC_INACTIVE: hit = x->kind == DF_RULE_EXCEPTION && proto && port && !active; break;
+		case ROLE_DEST_PROTO: hit = x->kind == DF_RULE_DEST && proto; break;
+		default: hit = x->kind == DF_RULE_DEST; break;
+		}
+		if (hit)
+			return x->rule;
+	}
+	return -1;
+}
+
+/* Steps 5 and 6 from the scan: the verdict, its reason, the deciding class
+ * c and the role of the entry that names the rule (false: no rule). */
+static bool decide(const struct df_image *img, const struct df_leaf *leaf, const struct scan *s,
+		   uint64_t classes, struct df_result *res, uint64_t *c, enum role *want)
+{
+	uint64_t unsat = classes & ~(s->sat_dest | s->sat_exc), enforce;
+
+	if (!unsat) {
+		/* 5. Every class satisfied. */
+		*want = classes & ~s->sat_dest ? ROLE_EXC_ACTIVE : ROLE_DEST_SATISFIES;
+		res->reason = *want == ROLE_EXC_ACTIVE ? DF_R_EXCEPTION : DF_R_DESTINATION;
+		*c = lowest_bit(*want == ROLE_EXC_ACTIVE ? classes & ~s->sat_dest : classes);
+		return true;
+	}
+	/* 6. The first unsatisfied class of the deciding mode. */
+	enforce = unsat & img->cfg.hdr.enforce_mask;
+	res->verdict = enforce ? DF_DROP : DF_WOULD_DROP;
+	*c = lowest_bit(enforce ? enforce : unsat);
+	res->slot = __builtin_ctzll(*c);
+	if (s->unknown & *c) {
+		res->reason = DF_R_MALFORMED; /* its port decides, and is unknown */
+		return false;
+	} else if (s->inactive & *c) {
+		res->reason = DF_R_EXCEPTION_INACTIVE;
+		*want = ROLE_EXC_INACTIVE;
+	} else if (s->proto_ok & *c) {
+		res->reason = DF_R_PORT_NOT_ALLOWED;
+		*want = ROLE_DEST_PROTO;
+	} else if (s->class_ok & *c) {
+		res->reason = DF_R_PROTOCOL_NOT_ALLOWED;
+		*want = ROLE_DEST;
+	} else {
+		res->reason = leaf && (leaf->flags & DF_LEAF_ANY_DEST) ? DF_R_CLASS_NOT_ALLOWED :
+									 DF_R_NO_DESTINATION;
+		return false;
+	}
+	return true;
+}
+
 void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 		    uint64_t classes, int64_t now_s, struct df_result *res)
 {
 	const struct df_image *img = e->img;
 	struct df_cidr dst = pkt->dst;
-	const struct df_leaf *leaf = NULL;
-	uint64_t now = now_s < 0 ? 0 : (uint64_t)now_s;
-	uint64_t sat_dest = 0, sat_exc = 0, inactive = 0, proto_ok = 0, class_ok = 0, unknown = 0;
-	uint8_t pbit = df_proto_bit(pkt->proto);
-	bool ported = pbit & DF_P_PORTED;
-	bool no_ports = pkt->flags & DF_PKT_NO_PORTS;
+	const struct df_leaf *leaf;
+	struct scan s = {
+		.now = now_s < 0 ? 0 : (uint64_t)now_s,
+		.pbit = df_proto_bit(pkt->proto),
+		.no_ports = pkt->flags & DF_PKT_NO_PORTS,
+		.dport = pkt->dport,
+	};
+	enum role want;
+	uint64_t c;
 
+	s.ported = s.pbit & DF_P_PORTED;
 	memset(res, 0, sizeof(*res));
 	res->classes = classes;
 	res->slot = classes ? __builtin_ctzll(classes) : DF_MAX_CLASSES;
 	res->rule = -1;
+	/* 1. IPv4-mapped is IPv4; 2. loopback; 3. no class. */
 	df_addr_unmap(&dst);
 	if ((img->cfg.hdr.flags & DF_POL_ALLOW_LOOPBACK) && df_addr_is_loopback(&dst)) {
 		res->reason = DF_R_LOOPBACK;
@@ -256,98 +365,9 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 			res->slot = __builtin_ctzll(classes & img->cfg.hdr.enforce_mask);
 		return;
 	}
-	if (dst.family == 4) {
-		leaf = stride4_lookup(img, dst.addr);
-	} else {
-		leaf = rng6_lookup(img, dst.addr);
-	}
-
-	/* One scan: which classes each kind of rule satisfies or explains. */
-	for (unsigned int i = 0; leaf && i < leaf->count && i < DF_MAX_LEAF_ENTRIES; i++) {
-		const struct df_entry *x = &img->entries[leaf->first + i];
-		bool proto = x->protos & pbit;
-		bool port = port_match(x, ported, no_ports, pkt->dport);
-
-		/* A fragment without ports, judged by a port-limited rule. */
-		if (proto && ported && no_ports && !(x->port_lo == 0 && x->port_hi == 0xffff))
-			unknown |= x->classes;
-		if (x->kind == DF_RULE_DEST) {
-			class_ok |= x->classes;
-			if (proto)
-				proto_ok |= x->classes;
-			if (proto && port)
-				sat_dest |= x->classes;
-		} else if (proto && port) {
-			if (x->not_before <= now && now < x->expires)
-				sat_exc |= x->classes;
-			else
-				inactive |= x->classes;
-		}
-	}
-
-	uint64_t unsat = classes & ~(sat_dest | sat_exc);
-	uint64_t c;
-	int want; /* which entry names the rule: 0 dest satisfies, 1 exc active,
-		     2 exc inactive, 3 dest proto, 4 dest allows */
-
-	if (!unsat) {
-		if (classes & ~sat_dest) {
-			res->reason = DF_R_EXCEPTION;
-			c = lowest_bit(classes & ~sat_dest);
-			want = 1;
-		} else {
-			res->reason = DF_R_DESTINATION;
-			c = lowest_bit(classes);
-			want = 0;
-		}
-	} else {
-		uint64_t enforce = unsat & img->cfg.hdr.enforce_mask;
-
-		res->verdict = enforce ? DF_DROP : DF_WOULD_DROP;
-		c = lowest_bit(enforce ? enforce : unsat);
-		res->slot = __builtin_ctzll(c);
-		if (unknown & c) {
-			res->reason = DF_R_MALFORMED; /* its port decides, and is unknown */
-			return;
-		} else if (inactive & c) {
-			res->reason = DF_R_EXCEPTION_INACTIVE;
-			want = 2;
-		} else if (proto_ok & c) {
-			res->reason = DF_R_PORT_NOT_ALLOWED;
-			want = 3;
-		} else if (class_ok & c) {
-			res->reason = DF_R_PROTOCOL_NOT_ALLOWED;
-			want = 4;
-		} else {
-			res->reason = leaf && (leaf->flags & DF_LEAF_ANY_DEST) ?
-					      DF_R_CLASS_NOT_ALLOWED : DF_R_NO_DESTINATION;
-			return;
-		}
-	}
-
-	/* Second pass, only for the rule to report: the first entry (policy
-	 * order) that plays the deciding role for class c. */
-	if (!leaf)
-		return;
-	for (unsigned int i = 0; i < leaf->count && i < DF_MAX_LEAF_ENTRIES; i++) {
-		const struct df_entry *x = &img->entries[leaf->first + i];
-		bool proto = x->protos & pbit;
-		bool port = port_match(x, ported, no_ports, pkt->dport);
-		bool active = x->not_before <= now && now < x->expires;
-		bool hit;
-
-		if (!(x->classes & c))
-			continue;
-		switch (want) {
-		case 0: hit = x->kind == DF_RULE_DEST && proto && port; break;
-		case 1: hit = x->kind == DF_RULE_EXCEPTION && proto && port && active; break;
-		case 2: hit = x->kind == DF_RULE_EXCEPTION && proto && port && !active; break;
-		case 3: hit = x->kind == DF_RULE_DEST && proto; break;
-		default: hit = x->kind == DF_RULE_DEST; break;
-		}
-		if (hit) {
-			res->rule = x->rule;
-			return;
-		}
-	}
+	/* 4. One lookup, one scan: which classes each kind of rule satisfies. */
+	leaf = dst.family == 4 ? stride4_lookup(img, dst.addr) : rng6_lookup(img, dst.addr);
+	scan_leaf(img, leaf, &s);
+	if (decide(img, leaf, &s, classes, res, &c, &want))
+		res->rule = deciding_rule(img, leaf, &s, c, want);
 }

@@ -157,6 +157,132 @@ char *df_polgen_policy(uint64_t seed)
 	return df_polgen_policy_in(seed, "");
 }
 
+static void put_selectors(struct df_rng *r, struct buf *b, const char *prefix)
+{
+	int sel = 0;
+
+	while (!sel) {
+		if (df_rng_below(r, 3) == 0) {
+			put(b, " cgroups = [\"%s%s\"];", prefix, cgroup_pool[df_rng_below(r, N_CGROUP_POOL)]);
+			sel++;
+		}
+		if (df_rng_below(r, 3) == 0) {
+			put(b, " uids = (%u, %u);", 1000 + df_rng_below(r, 6), 1000 + df_rng_below(r, 6));
+			sel++;
+		}
+		if (df_rng_below(r, 4) == 0) {
+			put(b, " marks = [\"0x%x/0xf0\"];", df_rng_below(r, 4) << 4);
+			sel++;
+		}
+		if (df_rng_below(r, 4) == 0) {
+			put_ports(r, b, "local_ports");
+			sel++;
+		}
+		if (df_rng_below(r, 4) == 0) {
+			struct df_cidr c = rand_cidr(r);
+
+			put(b, " local_addrs = [");
+			put_cidr(b, &c);
+			put(b, "];");
+			sel++;
+		}
+		if (df_rng_below(r, 20) == 0) {
+			put(b, " all = true;");
+			sel++;
+		}
+	}
+}
+
+static void put_classes(struct df_rng *r, struct buf *b, int n_classes, const char *prefix)
+{
+	put(b, "classes = (\n");
+	for (int i = 0; i < n_classes; i++) {
+		put(b, "  { name = \"c%d\";", i);
+		if (df_rng_below(r, 3) == 0)
+			put(b, " mode = \"%s\";", df_rng_below(r, 2) ? "audit" : "enforce");
+		put(b, " match = {");
+		put_selectors(r, b, prefix);
+		put(b, " }; }%s\n", i + 1 < n_classes ? "," : "");
+	}
+	put(b, ");\n");
+}
+
+/* Holes inside one of the cidrs, or anywhere. */
+static void put_except(struct df_rng *r, struct buf *b, const struct df_cidr *cidrs, int nc)
+{
+	int ne = 1 + (int)df_rng_below(r, 2);
+
+	put(b, " except = [");
+	for (int j = 0; j < ne; j++) {
+		struct df_cidr e = cidrs[df_rng_below(r, (uint32_t)nc)];
+		int max = df_addr_bytes(e.family) * 8;
+
+		if (e.plen < max) {
+			int from = e.plen;
+
+			e.plen = (uint8_t)(e.plen + 1 + df_rng_below(r, (uint32_t)(max - e.plen)));
+			rand_bits(r, e.addr, from, df_addr_bytes(e.family));
+		}
+		if (df_rng_below(r, 4) == 0)
+			e = rand_cidr(r);
+		df_cidr_mask(&e);
+		if (j)
+			put(b, ", ");
+		put_cidr(b, &e);
+	}
+	put(b, "];");
+}
+
+static void put_dests(struct df_rng *r, struct buf *b, int n_dests, int n_classes)
+{
+	put(b, "destinations = (\n");
+	for (int i = 0; i < n_dests; i++) {
+		int nc = 1 + (int)df_rng_below(r, 3);
+		struct df_cidr cidrs[3];
+
+		put(b, "  { name = \"d%d\"; cidrs = [", i);
+		for (int j = 0; j < nc; j++) {
+			cidrs[j] = rand_cidr(r);
+			if (j)
+				put(b, ", ");
+			put_cidr(b, &cidrs[j]);
+		}
+		put(b, "];");
+		if (df_rng_below(r, 2))
+			put_except(r, b, cidrs, nc);
+		put_proto_ports(r, b);
+		put(b, " allow = [");
+		for (int c = 0, first = 1; c < n_classes; c++)
+			if (df_rng_below(r, 2)) {
+				put(b, "%s\"c%d\"", first ? "" : ", ", c);
+				first = 0;
+			}
+		put(b, "]; }%s\n", i + 1 < n_dests ? "," : "");
+	}
+	put(b, ");\n");
+}
+
+/* Windows within two hours of DF_POLGEN_NOW. */
+static void put_exceptions(struct df_rng *r, struct buf *b, int n_excs, int n_classes)
+{
+	put(b, "exceptions = (\n");
+	for (int i = 0; i < n_excs; i++) {
+		int64_t nb = DF_POLGEN_NOW + (int64_t)df_rng_below(r, 7200) - 3600;
+		struct df_cidr c = rand_cidr(r);
+
+		put(b, "  { id = \"SEC-%d\"; approved_by = \"sec\"; reason = \"test\"; class = \"c%u\"; cidrs = [",
+		    i, df_rng_below(r, (uint32_t)n_classes));
+		put_cidr(b, &c);
+		put(b, "];");
+		put_proto_ports(r, b);
+		if (df_rng_below(r, 4))
+			put_time(b, "not_before", nb);
+		put_time(b, "expires", nb + 1 + df_rng_below(r, 7200));
+		put(b, " }%s\n", i + 1 < n_excs ? "," : "");
+	}
+	put(b, ");\n");
+}
+
 char *df_polgen_policy_in(uint64_t seed, const char *prefix)
 {
 	struct df_rng r = { seed };
@@ -173,110 +299,9 @@ char *df_polgen_policy_in(uint64_t seed, const char *prefix)
 	put(&b, "policy = { name = \"gen-%llu\"; serial = %u; mode = \"%s\"; allow_loopback = %s; };\n",
 	    (unsigned long long)seed, df_rng_below(&r, 1000),
 	    df_rng_below(&r, 4) ? "enforce" : "audit", df_rng_below(&r, 5) ? "true" : "false");
-	put(&b, "classes = (\n");
-	for (int i = 0; i < n_classes; i++) {
-		int sel = 0;
-
-		put(&b, "  { name = \"c%d\";", i);
-		if (df_rng_below(&r, 3) == 0)
-			put(&b, " mode = \"%s\";", df_rng_below(&r, 2) ? "audit" : "enforce");
-		put(&b, " match = {");
-		while (!sel) {
-			if (df_rng_below(&r, 3) == 0) {
-				put(&b, " cgroups = [\"%s%s\"];", prefix,
-				    cgroup_pool[df_rng_below(&r, N_CGROUP_POOL)]);
-				sel++;
-			}
-			if (df_rng_below(&r, 3) == 0) {
-				put(&b, " uids = (%u, %u);", 1000 + df_rng_below(&r, 6),
-				    1000 + df_rng_below(&r, 6));
-				sel++;
-			}
-			if (df_rng_below(&r, 4) == 0) {
-				put(&b, " marks = [\"0x%x/0xf0\"];", df_rng_below(&r, 4) << 4);
-				sel++;
-			}
-			if (df_rng_below(&r, 4) == 0) {
-				put_ports(&r, &b, "local_ports");
-				sel++;
-			}
-			if (df_rng_below(&r, 4) == 0) {
-				struct df_cidr c = rand_cidr(&r);
-
-				put(&b, " local_addrs = [");
-				put_cidr(&b, &c);
-				put(&b, "];");
-				sel++;
-			}
-			if (df_rng_below(&r, 20) == 0) {
-				put(&b, " all = true;");
-				sel++;
-			}
-		}
-		put(&b, " }; }%s\n", i + 1 < n_classes ? "," : "");
-	}
-	put(&b, ");\ndestinations = (\n");
-	for (int i = 0; i < n_dests; i++) {
-		int nc = 1 + (int)df_rng_below(&r, 3);
-		struct df_cidr cidrs[3];
-
-		put(&b, "  { name = \"d%d\"; cidrs = [", i);
-		for (int j = 0; j < nc; j++) {
-			cidrs[j] = rand_cidr(&r);
-			if (j)
-				put(&b, ", ");
-			put_cidr(&b, &cidrs[j]);
-		}
-		put(&b, "];");
-		if (df_rng_below(&r, 2)) {
-			int ne = 1 + (int)df_rng_below(&r, 2);
-
-			put(&b, " except = [");
-			for (int j = 0; j < ne; j++) {
-				/* a hole inside one of the cidrs, or anywhere */
-				struct df_cidr e = cidrs[df_rng_below(&r, (uint32_t)nc)];
-				int max = df_addr_bytes(e.family) * 8;
-
-				if (e.plen < max) {
-					int from = e.plen;
-
-					e.plen = (uint8_t)(e.plen + 1 + df_rng_below(&r, (uint32_t)(max - e.plen)));
-					rand_bits(&r, e.addr, from, df_addr_bytes(e.family));
-				}
-				if (df_rng_below(&r, 4) == 0)
-					e = rand_cidr(&r);
-				df_cidr_mask(&e);
-				if (j)
-					put(&b, ", ");
-				put_cidr(&b, &e);
-			}
-			put(&b, "];");
-		}
-		put_proto_ports(&r, &b);
-		put(&b, " allow = [");
-		for (int c = 0, first = 1; c < n_classes; c++)
-			if (df_rng_below(&r, 2)) {
-				put(&b, "%s\"c%d\"", first ? "" : ", ", c);
-				first = 0;
-			}
-		put(&b, "]; }%s\n", i + 1 < n_dests ? "," : "");
-	}
-	put(&b, ");\nexceptions = (\n");
-	for (int i = 0; i < n_excs; i++) {
-		int64_t nb = DF_POLGEN_NOW + (int64_t)df_rng_below(&r, 7200) - 3600;
-		struct df_cidr c = rand_cidr(&r);
-
-		put(&b, "  { id = \"SEC-%d\"; approved_by = \"sec\"; reason = \"test\"; class = \"c%u\"; cidrs = [",
-		    i, df_rng_below(&r, (uint32_t)n_classes));
-		put_cidr(&b, &c);
-		put(&b, "];");
-		put_proto_ports(&r, &b);
-		if (df_rng_below(&r, 4))
-			put_time(&b, "not_before", nb);
-		put_time(&b, "expires", nb + 1 + df_rng_below(&r, 7200));
-		put(&b, " }%s\n", i + 1 < n_excs ? "," : "");
-	}
-	put(&b, ");\n");
+	put_classes(&r, &b, n_classes, prefix);
+	put_dests(&r, &b, n_dests, n_classes);
+	put_exceptions(&r, &b, n_excs, n_classes);
 	return b.s;
 }
 
