@@ -127,3 +127,8 @@ int df_backends_unload(const struct df_backend_ops *const *kinds, size_t n,
 	}
 	return err;
 }
+
+const char *df_unload_outcome(const struct df_unload_result *r)
+{
+	return !r->err ? "enforcement removed" : r->err == -ENOENT ? "nothing to remove" : "unload failed";
+}

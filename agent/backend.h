@@ -135,5 +135,7 @@ struct df_unload_result {
 };
 int df_backends_unload(const struct df_backend_ops *const *kinds, size_t n,
 		       const struct df_backend_conf *c, struct df_unload_result *res);
+/* What happened, in words: "enforcement removed", "nothing to remove", "unload failed". */
+const char *df_unload_outcome(const struct df_unload_result *r);
 
 #endif

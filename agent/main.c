@@ -510,14 +510,9 @@ static int unload(struct agent *a)
 
 	if (!err)
 		err = df_backends_unload(kinds, n, &c, res);
-	for (size_t i = 0; i < n; i++) {
-		if (!res[i].err)
-			pr_notice("enforcement removed: %s", res[i].msg);
-		else if (res[i].err == -ENOENT)
-			pr_notice("nothing to remove: %s", res[i].msg);
-		else
-			pr_err("unload: %s", res[i].msg);
-	}
+	for (size_t i = 0; i < n; i++)
+		df_log(res[i].err && res[i].err != -ENOENT ? LOG_ERR : LOG_NOTICE, "%s: %s",
+		       df_unload_outcome(&res[i]), res[i].msg);
 	return err ? 1 : 0;
 }
 

@@ -324,14 +324,9 @@ int cmd_unload(int argc, char **argv)
 	c = ctl_backend_conf(cgroot, sizeof(cgroot));
 	df_backend_kinds(NULL, kinds, &n);
 	err = df_backends_unload(kinds, n, &c, res);
-	for (size_t i = 0; i < n; i++) {
-		if (!res[i].err)
-			printf("enforcement removed: %s\n", res[i].msg);
-		else if (res[i].err == -ENOENT)
-			printf("nothing to remove: %s\n", res[i].msg);
-		else
-			fprintf(stderr, "datafencectl: unload: %s\n", res[i].msg);
-	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(res[i].err && res[i].err != -ENOENT ? stderr : stdout, "%s: %s\n",
+			df_unload_outcome(&res[i]), res[i].msg);
 	if (err)
 		return EXIT_INVALID;
 	printf("(a running agent keeps running: stop it, or it loads again when restarted)\n");
