@@ -2,7 +2,7 @@
 /* The datapath pipeline, shared by every hook:
  *   parse -> classify -> lookup -> judge -> account -> report.
  * The verdict steps follow docs/semantics.md "Verdict algorithm" (numbered below);
- * agent/emulate.c is the same algorithm in user space, and the datapath
+ * agent/lib/emulate.c is the same algorithm in user space, and the datapath
  * differential test holds the two (and the reference evaluator) equal. */
 #ifndef DF_PIPELINE_H
 #define DF_PIPELINE_H

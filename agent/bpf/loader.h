@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* The loader: open/load the BPF skeleton with its maps pinned under a bpffs
- * directory, attach (or adopt) the hooks, swap compiled policies in
- * atomically, unload on request. Leaving the process leaves enforcement. */
+ * directory, attach (or adopt) the hooks, the maps by type, the clock,
+ * unload on request (the policy swap is swap.h). Leaving the process
+ * leaves enforcement. */
 #ifndef DF_LOADER_H
 #define DF_LOADER_H
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /* The compiled policy as the contents of the nftables backend's sets
- * (docs/nftables.md). Pure: no netlink. agent/nft.c turns a plan into one
+ * (docs/nftables.md). Pure: no netlink. nfttable.c turns a plan into one
  * netlink batch; df_nft_plan_verdict() evaluates a plan the way the rules
  * do, so unit tests hold the plan against the reference evaluator.
  *
