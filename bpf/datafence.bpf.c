@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* datafence kernel side: the hooks (cgroup_skb egress, tc egress,
- * connect4/6, sendmsg4/6), each a thin wrapper around the pipeline in
- * pipeline.h; every map is in maps.h. */
+ * connect4/6, sendmsg4/6; sock_create records a socket's maker), each a
+ * thin wrapper around the pipeline in pipeline.h; every map is in maps.h. */
 #include <stdbool.h>
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -72,7 +72,7 @@ static __always_inline void df_count(__u32 idx, __u16 rule, __u32 len)
 
 static __noinline void df_report(const struct df_facts *f, const struct df_res *r,
 				      const struct df_state *st, __u64 now_ns,
-				      struct df_sk_cache *sc)
+				      struct df_sk_view *sc)
 {
 	struct df_flow_key k = { .family = f->family, .proto = f->proto, .hook = f->hook,
 				 .sport = f->sport, .dport = f->dport };
@@ -160,37 +160,77 @@ static __always_inline int df_load_gen(__u32 gen, struct df_gen *g)
 	return 0;
 }
 
-/* Socket-owned classes (cgroup subtree, uid), cached per socket and swap. */
-static __always_inline __u64 df_sock_classes(const struct df_gen *g, struct df_sk_cache *sc,
-					     __u64 seq, struct df_facts *f, void *ctx,
-					     int kind)
+/* Where a cgroup's ancestors are read from. */
+enum df_anc_src { DF_ANC_SKB, DF_ANC_TASK, DF_ANC_OWNER };
+
+/* The classes of a cgroup (through its ancestors, root first: a selector
+ * covers its subtree) and of a uid. */
+static __always_inline __u64 df_owner_classes(const struct df_gen *g, void *ctx,
+					      enum df_anc_src src, const __u64 *anc, __u32 uid)
 {
 	__u64 cls = 0;
 	int lvl;
 
-	if (sc && sc->valid && sc->seq == seq)
-		return sc->sock_classes;
-	if ((g->cfg->flags & DF_CFG_HAS_SEL) && g->sel) {
-		if (f->uid != DF_UID_NONE)
-			cls |= df_sel_lookup(g->sel, DF_SEL_UID, f->uid, 0);
-		for (lvl = 0; lvl <= DF_MAX_CG_LEVEL; lvl++) {
-			__u64 id;
+	if (!(g->cfg->flags & DF_CFG_HAS_SEL) || !g->sel)
+		return 0;
+	if (uid != DF_UID_NONE)
+		cls |= df_sel_lookup(g->sel, DF_SEL_UID, uid, 0);
+	for (lvl = 0; lvl <= DF_MAX_CG_LEVEL; lvl++) {
+		__u64 id;
 
-			if (lvl > g->cfg->max_cg_level)
-				break;
-			if (kind == 0)
-				id = bpf_skb_ancestor_cgroup_id(ctx, lvl);
-			else /* connect/sendmsg run in the calling task */
-				id = bpf_get_current_ancestor_cgroup_id(lvl);
-			if (!id)
-				break;
-			cls |= df_sel_lookup(g->sel, DF_SEL_CGROUP, 0, id);
-		}
+		if (lvl > g->cfg->max_cg_level)
+			break;
+		if (src == DF_ANC_SKB)
+			id = bpf_skb_ancestor_cgroup_id(ctx, lvl);
+		else if (src == DF_ANC_TASK)
+			id = bpf_get_current_ancestor_cgroup_id(lvl);
+		else
+			id = anc[lvl];
+		if (!id)
+			break;
+		cls |= df_sel_lookup(g->sel, DF_SEL_CGROUP, 0, id);
 	}
-	if (sc) {
-		sc->seq = seq;
-		sc->sock_classes = cls;
-		sc->valid = 1;
+	return cls;
+}
+
+/* The socket's classes, per swap, in the hook's own view. The skb hooks:
+ * the packet's socket (its cgroup, its owner's uid in f->uid). The call
+ * hooks: the owner recorded at socket() and the calling task (cgroup, uid)
+ * together, so neither a socket handed to another task nor a task holding
+ * another's socket leaves the protected classes. */
+static __always_inline __u64 df_sock_classes(const struct df_gen *g, struct df_sk_cache *sc,
+					     __u64 seq, struct df_facts *f, void *ctx,
+					     int kind)
+{
+	struct df_sk_view *v = sc ? &sc->view[kind] : NULL;
+	__u64 cls, task_cg = 0;
+	__u32 task_uid = 0;
+
+	if (kind == DF_VIEW_CALL) {
+		task_cg = bpf_get_current_cgroup_id();
+		task_uid = (__u32)bpf_get_current_uid_gid();
+	}
+	if (v && v->valid && v->seq == seq &&
+	    (kind == DF_VIEW_SKB || (v->task_cgroup == task_cg && v->task_uid == task_uid)))
+		return v->sock_classes;
+	if (kind == DF_VIEW_SKB)
+		cls = df_owner_classes(g, ctx, DF_ANC_SKB, NULL, f->uid);
+	else
+		cls = df_owner_classes(g, ctx, DF_ANC_TASK, NULL, task_uid);
+	if (kind == DF_VIEW_CALL && sc && sc->owner_valid) {
+		if (sc->owner_seq != seq) {
+			sc->owner_classes = df_owner_classes(g, ctx, DF_ANC_OWNER, sc->owner_cgroup,
+							     sc->owner_uid);
+			sc->owner_seq = seq;
+		}
+		cls |= sc->owner_classes;
+	}
+	if (v) {
+		v->seq = seq;
+		v->sock_classes = cls;
+		v->task_cgroup = task_cg;
+		v->task_uid = task_uid;
+		v->valid = 1;
 	}
 	return cls;
 }
@@ -202,14 +242,15 @@ static __always_inline bool df_addr_eq(const __u8 *a, const __u8 *b)
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
-static __always_inline bool df_cache_hit(const struct df_sk_cache *sc, __u64 seq,
+static __always_inline bool df_cache_hit(const struct df_sk_view *v, __u64 seq,
 					 const struct df_facts *f, __u64 classes, __u64 now_ns)
 {
-	return sc && sc->valid == 2 && sc->seq == seq && sc->classes == classes &&
-	       sc->family == f->family && sc->proto == f->proto && sc->dport == f->dport &&
-	       sc->sport == f->sport && sc->mark == f->mark &&
-	       now_ns < sc->until_ns && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED)) &&
-	       df_addr_eq(sc->daddr, f->daddr) && df_addr_eq(sc->saddr, f->saddr);
+	return v && v->valid == 2 && v->seq == seq && v->classes == classes &&
+	       v->flags == (f->flags & DF_PKT_NOT_LO) &&
+	       v->family == f->family && v->proto == f->proto && v->dport == f->dport &&
+	       v->sport == f->sport && v->mark == f->mark &&
+	       now_ns < v->until_ns && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED)) &&
+	       df_addr_eq(v->daddr, f->daddr) && df_addr_eq(v->saddr, f->saddr);
 }
 
 /* Judges one packet or call; returns the verdict. sk_ctx/kind say where the
@@ -230,6 +271,7 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	struct df_state *st = bpf_map_lookup_elem(&df_state, &zero);
 	struct df_res *rp = &o->r;
 	struct df_gen g = {};
+	struct df_sk_view *v = sc ? &sc->view[kind] : NULL;
 	__u64 now_ns, classes = 0;
 	__u32 gen;
 
@@ -253,30 +295,31 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 
 	__u32 cnt_idx;
 
-	if (df_cache_hit(sc, st->seq, f, classes, now_ns)) {
-		rp->verdict = sc->verdict;
-		rp->reason = sc->reason;
-		rp->rule = sc->rule;
+	if (df_cache_hit(v, st->seq, f, classes, now_ns)) {
+		rp->verdict = v->verdict;
+		rp->reason = v->reason;
+		rp->rule = v->rule;
 		rp->classes = classes;
 		cnt_idx = df_cnt_index(f->hook, rp);
 	} else {
 		df_judge(&g, gen, f, classes, now_ns, rp);
 		cnt_idx = df_cnt_index(f->hook, rp);
-		if (sc && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED))) {
-			sc->classes = classes;
-			sc->family = f->family;
-			sc->proto = f->proto;
-			sc->dport = f->dport;
-			sc->sport = f->sport;
-			sc->mark = f->mark;
-			__builtin_memcpy(sc->daddr, f->daddr, 16);
-			__builtin_memcpy(sc->saddr, f->saddr, 16);
-			sc->verdict = rp->verdict;
-			sc->reason = rp->reason;
-			sc->rule = rp->rule;
-			sc->until_ns = rp->until_ns;
-			sc->cnt_idx = cnt_idx;
-			sc->valid = 2;
+		if (v && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED))) {
+			v->classes = classes;
+			v->family = f->family;
+			v->proto = f->proto;
+			v->dport = f->dport;
+			v->sport = f->sport;
+			v->mark = f->mark;
+			v->flags = f->flags & DF_PKT_NOT_LO;
+			__builtin_memcpy(v->daddr, f->daddr, 16);
+			__builtin_memcpy(v->saddr, f->saddr, 16);
+			v->verdict = rp->verdict;
+			v->reason = rp->reason;
+			v->rule = rp->rule;
+			v->until_ns = rp->until_ns;
+			v->cnt_idx = cnt_idx;
+			v->valid = 2;
 		}
 	}
 	if (df_record_last)
@@ -299,7 +342,7 @@ static __always_inline int df_verdict(struct df_facts *f, struct df_sk_cache *sc
 		struct df_state *st = bpf_map_lookup_elem(&df_state, &zero);
 
 		if (st)
-			df_report(f, &o.r, st, o.now_ns, sc);
+			df_report(f, &o.r, st, o.now_ns, sc ? &sc->view[kind] : NULL);
 	}
 	return o.r.verdict;
 }
@@ -321,7 +364,7 @@ static __always_inline void df_task_facts_skb(struct __sk_buff *skb, struct df_f
  * old. Anything else (a new destination, IPv4 options, IPv6 extension
  * headers, fragments, a swap, a time bound passed, a drop due for an event)
  * takes the full path. Returns the verdict, or -1. */
-static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_cache *sc)
+static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view *sc)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct df_state *st;
@@ -330,7 +373,8 @@ static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_cach
 	__u8 proto;
 
 	if (sc->valid != 2 || sc->mark != skb->mark ||
-	    (sc->verdict != DF_ALLOW && !sc->last_report_ns))
+	    (sc->verdict != DF_ALLOW && !sc->last_report_ns) ||
+	    !!(sc->flags & DF_PKT_NOT_LO) != (skb->ifindex != DF_LOOPBACK_IFINDEX))
 		return -1;
 	st = bpf_map_lookup_elem(&df_state, &zero);
 	if (!st || st->seq != sc->seq)
@@ -399,7 +443,7 @@ int df_cgroup_skb(struct __sk_buff *skb)
 	if (sk && !df_test_mode) {
 		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (sc) {
-			int v = df_fast_path(skb, sc);
+			int v = df_fast_path(skb, &sc->view[DF_VIEW_SKB]);
 
 			if (v >= 0)
 				return v == DF_DROP ? 0 : 1;
@@ -410,6 +454,8 @@ int df_cgroup_skb(struct __sk_buff *skb)
 		return 1;
 	f.mark = skb->mark;
 	f.ifindex = skb->ifindex;
+	if (skb->ifindex != DF_LOOPBACK_IFINDEX)
+		f.flags |= DF_PKT_NOT_LO;
 	if (sk) {
 		f.uid = bpf_get_socket_uid(skb);
 		df_task_facts_skb(skb, &f);
@@ -419,7 +465,7 @@ int df_cgroup_skb(struct __sk_buff *skb)
 		f.uid = skb->cb[2];
 		f.test_now_s = (__u64)skb->cb[4] << 32 | skb->cb[3];
 	}
-	return df_verdict(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? 0 : 1;
+	return df_verdict(&f, sc, sk ? (void *)skb : NULL, DF_VIEW_SKB) == DF_DROP ? 0 : 1;
 }
 
 SEC("tc")
@@ -444,12 +490,14 @@ int df_tc(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	f.mark = skb->mark;
 	f.ifindex = skb->ifindex;
+	if (skb->ifindex != DF_LOOPBACK_IFINDEX)
+		f.flags |= DF_PKT_NOT_LO;
 	if (sk) {
 		f.uid = bpf_get_socket_uid(skb);
 		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		df_task_facts_skb(skb, &f);
 	}
-	return df_verdict(&f, sc, sk ? (void *)skb : NULL, 0) == DF_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+	return df_verdict(&f, sc, sk ? (void *)skb : NULL, DF_VIEW_SKB) == DF_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 /* connect()/sendmsg(): refuse a protected flow at the syscall (EPERM). */
@@ -484,7 +532,28 @@ static __always_inline int df_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, __
 	f.pid = bpf_get_current_pid_tgid() >> 32;
 	f.cgroup_id = bpf_get_current_cgroup_id();
 	sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	return df_verdict(&f, sc, sk, 1) == DF_DROP ? 0 : 1;
+	return df_verdict(&f, sc, sk, DF_VIEW_CALL) == DF_DROP ? 0 : 1;
+}
+
+/* socket(): the maker's cgroup ancestors and uid, for the call hooks to
+ * classify the socket by, whoever calls connect() or sendmsg() on it. */
+SEC("cgroup/sock_create")
+int df_sock_create(struct bpf_sock *sk)
+{
+	struct df_sk_cache *sc;
+	int lvl;
+
+	if (df_test_mode)
+		return 1;
+	sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!sc)
+		return 1;
+	for (lvl = 0; lvl <= DF_MAX_CG_LEVEL; lvl++)
+		sc->owner_cgroup[lvl] = bpf_get_current_ancestor_cgroup_id(lvl); /* 0 below the maker */
+	sc->owner_uid = (__u32)bpf_get_current_uid_gid();
+	sc->owner_seq = ~0ULL;
+	sc->owner_valid = 1;
+	return 1;
 }
 
 /* Clock calibration for the loader (run through BPF_PROG_TEST_RUN only). */

@@ -18,6 +18,8 @@
  * user-space evaluators' struct df_packet). */
 #define DF_PKT_NO_PORTS 0x1  /* non-first fragment: ports unknown */
 #define DF_PKT_MALFORMED 0x2 /* headers could not be parsed: fail closed */
+#define DF_PKT_NOT_LO 0x4    /* leaves through a device other than loopback: a
+			      * loopback destination earns no exemption */
 
 /* Verdicts. */
 enum df_verdict {
@@ -298,12 +300,20 @@ struct df_flow_val {
 	__u32 pad;
 };
 
-/* Per-socket cache (SK_STORAGE): the socket's own classes (cgroup, uid) and
- * the last verdict with every fact it depended on, valid for one policy
- * swap `seq` and until `until_ns`. A connected flow's packets hit it. */
-struct df_sk_cache {
+/* Per-socket state (SK_STORAGE). A socket's classes come from the socket:
+ * the skb hooks (cgroup_skb, tc) read its cgroup and owner from the packet's
+ * socket; the call hooks (connect, sendmsg) take the owner recorded when
+ * the socket was made (cgroup/sock_create) together with the calling
+ * task's (a packet is protected when either is). Each kind of hook keeps
+ * its own view, written and read by itself alone, so one kind never
+ * answers from what the other saw. A view caches the classes per policy
+ * swap `seq` and the last verdict with every fact it depended on, valid
+ * for that seq and until `until_ns`. */
+#define DF_VIEW_SKB 0
+#define DF_VIEW_CALL 1
+struct df_sk_view {
 	__u64 seq;
-	__u64 sock_classes;
+	__u64 sock_classes; /* the socket's classes (call view: owner | task) */
 	__u64 classes;
 	__u64 until_ns;
 	__u8 daddr[16];
@@ -316,13 +326,26 @@ struct df_sk_cache {
 	__u8 verdict;
 	__u8 reason;
 	__u16 rule;
-	__u16 pad;
+	__u16 flags;   /* the verdict's DF_PKT_NOT_LO */
 	__u32 cnt_idx; /* df_counters index of the cached verdict */
 	__u32 valid;   /* 1: sock_classes valid for seq; 2: and the verdict too */
+	__u64 task_cgroup; /* call view: the task sock_classes include (cgroup id, uid) */
+	__u32 task_uid;
 	__u32 pad2;
 	__u64 suppressed;      /* drops of this flow not reported yet */
 	__u64 last_report_ns;  /* this flow's last drop event (limiter) */
 	__u64 last_report_jiffies; /* the same in jiffies: the fast path's cheap clock */
+};
+
+struct df_sk_cache {
+	struct df_sk_view view[2]; /* DF_VIEW_* */
+	/* The socket's maker, recorded at socket() in the maker's context:
+	 * its cgroup and the ancestors (level 0 is the root) and its uid. */
+	__u64 owner_cgroup[DF_MAX_CG_LEVEL + 1];
+	__u32 owner_uid;
+	__u32 owner_valid;  /* 1: recorded (sockets made before the programs were loaded: 0) */
+	__u64 owner_seq;    /* owner_classes valid for this swap */
+	__u64 owner_classes;
 };
 
 /* The loader's clock calibration: jiffies and boot time, read together. */
@@ -351,6 +374,7 @@ _Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");
 _Static_assert(sizeof(struct df_sel_key) == 16, "df_sel_key ABI");
 _Static_assert(sizeof(struct df_event) == 120, "df_event ABI");
 _Static_assert(sizeof(struct df_flow_key) == 40, "df_flow_key ABI");
-_Static_assert(sizeof(struct df_sk_cache) == 120, "df_sk_cache ABI");
+_Static_assert(sizeof(struct df_sk_view) == 128, "df_sk_view ABI");
+_Static_assert(sizeof(struct df_sk_cache) == 2 * 128 + 8 * (DF_MAX_CG_LEVEL + 1) + 24, "df_sk_cache ABI");
 
 #endif /* DATAFENCE_H */

@@ -8,6 +8,7 @@
 #define DF_PIPELINE_H
 
 #define DF_MAX_EXTHDR 8       /* IPv6 extension headers walked before `malformed` */
+#define DF_LOOPBACK_IFINDEX 1 /* every network namespace's loopback device */
 #define DF_REPORT_INTERVAL_NS 1000000000ULL
 
 /* What the hook knows of the packet (or of the connect/sendmsg call). */
@@ -483,8 +484,8 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 	r->slot = (__u8)df_ctz(classes); /* no class: DF_MAX_CLASSES */
 	r->until_ns = ~0ULL;
 
-	/* 2. Loopback passes (policy switch). */
-	if ((cfg->hdr.flags & DF_POL_ALLOW_LOOPBACK) && f->family &&
+	/* 2. Loopback passes (policy switch), through the loopback device. */
+	if ((cfg->hdr.flags & DF_POL_ALLOW_LOOPBACK) && f->family && !(f->flags & DF_PKT_NOT_LO) &&
 	    df_is_loopback(f->family, f->daddr)) {
 		r->reason = DF_R_LOOPBACK;
 		return;

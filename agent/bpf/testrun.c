@@ -19,6 +19,7 @@ int df_test_run(struct df_loader *l, enum df_prog prog, const uint8_t *frame, si
 {
 	struct __sk_buff ctx = {
 		.mark = c->mark,
+		.ifindex = c->ifindex,
 		.cb = { (__u32)c->classes, (__u32)(c->classes >> 32), c->uid, (__u32)(uint64_t)c->at,
 			(__u32)((uint64_t)c->at >> 32) },
 	};

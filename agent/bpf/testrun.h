@@ -16,6 +16,7 @@
  * it; an attached program reads only the mark. */
 struct df_test_ctx {
 	uint32_t mark;
+	uint32_t ifindex; /* the device it leaves through (0: loopback) */
 	uint64_t classes; /* test mode: the flow's classes (0: classify as usual) */
 	uint32_t uid;     /* test mode: the socket owner */
 	int64_t at;       /* test mode: judge at this unix time (0: now) */

@@ -350,7 +350,8 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 	res->rule = -1;
 	/* 1. IPv4-mapped is IPv4; 2. loopback; 3. no class. */
 	df_addr_unmap(&dst);
-	if ((img->cfg.hdr.flags & DF_POL_ALLOW_LOOPBACK) && df_addr_is_loopback(&dst)) {
+	if ((img->cfg.hdr.flags & DF_POL_ALLOW_LOOPBACK) && !(pkt->flags & DF_PKT_NOT_LO) &&
+	    df_addr_is_loopback(&dst)) {
 		res->reason = DF_R_LOOPBACK;
 		return;
 	}

@@ -163,7 +163,7 @@ void df_ref_verdict(const struct df_policy *p, const struct df_packet *pkt_in,
 	/* 1. IPv4-mapped IPv6 is judged as the IPv4 address it is. */
 	df_addr_unmap(&pkt.dst);
 	/* 2. Loopback. */
-	if (p->allow_loopback && df_addr_is_loopback(&pkt.dst)) {
+	if (p->allow_loopback && !(pkt.flags & DF_PKT_NOT_LO) && df_addr_is_loopback(&pkt.dst)) {
 		res->reason = DF_R_LOOPBACK;
 		return;
 	}

@@ -395,7 +395,7 @@ void df_nft_plan_verdict(const struct df_nft_plan *pl, const struct df_policy *p
 	res->slot = classes ? __builtin_ctzll(classes) : DF_MAX_CLASSES;
 	df_addr_unmap(&dst);
 	/* chain judge: loopback, then each class (enforce ones first) */
-	if (p->allow_loopback && df_addr_is_loopback(&dst)) {
+	if (p->allow_loopback && !(pkt->flags & DF_PKT_NOT_LO) && df_addr_is_loopback(&dst)) {
 		res->reason = DF_R_LOOPBACK;
 		return;
 	}

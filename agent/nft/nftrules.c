@@ -119,6 +119,16 @@ static void e_nfproto(struct nftnl_rule *r, uint8_t proto)
 	e_cmp(r, R_TMP, NFT_CMP_EQ, &proto, 1);
 }
 
+/* `meta oif 1`: leaving through the loopback device (index 1 in every
+ * network namespace). */
+static void e_oif_loopback(struct nftnl_rule *r)
+{
+	uint32_t lo = 1;
+
+	e_meta(r, NFT_META_OIF, R_TMP);
+	e_cmp(r, R_TMP, NFT_CMP_EQ, &lo, 4);
+}
+
 /* ---- rules --------------------------------------------------------------------- */
 
 static struct nftnl_rule *rule_new(struct nft_build *b)
@@ -495,7 +505,8 @@ void nft_rules(struct nft_build *b)
 		df_nft_counter_name(counter, sizeof(counter), (int)c, DF_ALLOW, DF_R_DESTINATION);
 		kind_rules(b, name, &b->cls[c][KD_OK], NULL, NULL, true, counter, NF_ACCEPT, NULL);
 	}
-	/* judge: loopback, then the classes (enforce ones first), then fin */
+	/* judge: loopback (leaving through the loopback device), then the
+	 * classes (enforce ones first), then fin */
 	if (p->allow_loopback) {
 		static const uint8_t lo4[4] = { 127 }, m4[4] = { 255 }, lo6[16] = { [15] = 1 },
 				     m6[16] = { [10] = 0xff, [11] = 0xff, [12] = 127 },
@@ -504,6 +515,7 @@ void nft_rules(struct nft_build *b)
 
 		r = rule_new(b);
 		e_nfproto(r, NFPROTO_IPV4);
+		e_oif_loopback(r);
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, R_ADDR);
 		e_bitwise(r, R_ADDR, m4, 4);
 		e_cmp(r, R_ADDR, NFT_CMP_EQ, lo4, 4);
@@ -511,12 +523,14 @@ void nft_rules(struct nft_build *b)
 		rule_add(b, "judge", r);
 		r = rule_new(b);
 		e_nfproto(r, NFPROTO_IPV6);
+		e_oif_loopback(r);
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, R_ADDR);
 		e_cmp(r, R_ADDR, NFT_CMP_EQ, lo6, 16);
 		e_verdict(r, NFT_GOTO, "loop");
 		rule_add(b, "judge", r);
 		r = rule_new(b);
 		e_nfproto(r, NFPROTO_IPV6);
+		e_oif_loopback(r);
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, R_ADDR);
 		e_bitwise(r, R_ADDR, mm6, 16);
 		e_cmp(r, R_ADDR, NFT_CMP_EQ, m6, 16);

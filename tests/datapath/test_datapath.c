@@ -44,6 +44,8 @@ static int setup(void **state)
 		return -1;
 	}
 	err = dp_setup(&env, true);
+	if (!err)
+		err = dp_netns(&env); /* and a device that is not loopback */
 	if (err) {
 		fprintf(stderr, "setup failed: %s\n", strerror(-err));
 		dp_teardown(&env);
@@ -204,7 +206,8 @@ static int hook_judge(struct dp_diff *x, struct df_diff_case *c, enum df_prog pr
 		      enum df_hook hook, const struct df_result *want, struct df_result *got)
 {
 	struct df_res kr = { 0 };
-	int ret = -1, err = dp_run(&env, prog, x->frame, x->len, c->pkt.mark, &kr, &ret);
+	int ret = -1, err = dp_run_on(&env, prog, x->frame, x->len, c->pkt.mark,
+				      c->pkt.flags & DF_PKT_NOT_LO ? env.other_ifindex : 0, &kr, &ret);
 	bool dropped = prog == DF_PROG_CGROUP_SKB ? ret == 0 : ret == 2 /* TC_ACT_SHOT */;
 
 	if (err) {

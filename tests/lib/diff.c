@@ -38,7 +38,7 @@ static void print_packet(const struct df_packet *pkt, int64_t now)
 void df_diff_expect(const struct df_diff_case *c, const struct df_packet *pkt, int64_t now,
 		    struct df_result *want)
 {
-	if (!pkt->flags) {
+	if (!(pkt->flags & (DF_PKT_MALFORMED | DF_PKT_NO_PORTS))) {
 		df_ref_verdict(c->p, pkt, df_ref_classify(c->p, pkt), now, want);
 		return;
 	}

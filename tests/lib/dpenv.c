@@ -3,6 +3,8 @@
 #include "dpenv.h"
 
 #include <errno.h>
+#include <net/if.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +129,24 @@ int dp_run_n(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t l
 	struct df_test_ctx c = { .mark = mark };
 
 	return df_test_run(e->l, prog, frame, len, &c, repeat, res, retval);
+}
+
+int dp_run_on(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
+	      uint32_t mark, int ifindex, struct df_res *res, int *retval)
+{
+	struct df_test_ctx c = { .mark = mark, .ifindex = (uint32_t)ifindex };
+
+	return df_test_run(e->l, prog, frame, len, &c, 1, res, retval);
+}
+
+int dp_netns(struct dp_env *e)
+{
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	if (system("ip link set lo up && ip link add dfdp0 type veth peer name dfdp1 && ip link set dfdp0 up && ip link set dfdp1 up"))
+		return -EIO;
+	e->other_ifindex = (int)if_nametoindex("dfdp0");
+	return e->other_ifindex ? 0 : -ENODEV;
 }
 
 int dp_run(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len, uint32_t mark,

@@ -19,7 +19,13 @@ struct dp_env {
 	char cg_rel[64];       /* our cgroup, relative to the root: /df-dp-PID */
 	char cg_orig[600];     /* where this process was, to go back */
 	struct df_loader *l;
+	int other_ifindex;     /* dp_netns: a device that is not loopback */
 };
+
+/* This process into a network namespace of its own with lo up and a veth
+ * pair (other_ifindex: one end) for packets that leave elsewhere; after
+ * dp_setup. The namespace goes with the process. */
+int dp_netns(struct dp_env *e);
 
 /* Our own cgroup subtree (with the polgen pool of paths), bpffs and loader. */
 int dp_setup(struct dp_env *e, bool record_last);
@@ -34,5 +40,8 @@ int dp_run_n(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t l
 	     uint32_t mark, int repeat, struct df_res *res, int *retval);
 int dp_run(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len, uint32_t mark,
 	   struct df_res *res, int *retval);
+/* The same, leaving through ifindex (0: loopback). */
+int dp_run_on(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
+	      uint32_t mark, int ifindex, struct df_res *res, int *retval);
 
 #endif

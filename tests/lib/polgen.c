@@ -395,6 +395,10 @@ void df_polgen_packet(struct df_rng *r, const struct df_policy *p, struct df_pac
 	pkt->mark = df_rng_below(r, 2) ? df_rng_below(r, 4) << 4 | df_rng_below(r, 16) << 8 :
 					(uint32_t)df_rng_next(r);
 	pkt->cgroup = df_rng_below(r, 8) ? cgroup_pool[df_rng_below(r, N_CGROUP_POOL)] : NULL;
+	/* a quarter leave through another device than loopback (a loopback
+	 * destination there is a forged header) */
+	if (df_rng_below(r, 4) == 0)
+		pkt->flags |= DF_PKT_NOT_LO;
 
 	*now = DF_POLGEN_NOW;
 	if (p->n_excs && df_rng_below(r, 2)) {

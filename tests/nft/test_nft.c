@@ -227,6 +227,7 @@ static bool nft_packet(void *ctx, struct df_diff_case *c)
 	if (c->pkt.src.family != c->pkt.dst.family)
 		return false;
 	c->pkt.cgroup = x->cg;
+	c->pkt.flags &= ~DF_PKT_NOT_LO; /* a raw socket's loopback destination leaves through lo */
 	if (c->pkt.uid == DF_UID_NONE)
 		c->pkt.uid = 0;
 	c->now = time(NULL);

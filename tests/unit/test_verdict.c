@@ -52,36 +52,40 @@ struct fixture {
 	uint32_t uid;
 	int64_t now;
 	const char *verdict, *reason, *rule; /* rule: name or NULL */
+	uint8_t flags; /* DF_PKT_*: what the datapath knows besides the header */
 };
 
 static const struct fixture fixtures[] = {
-	{ "class A under a longer prefix of class B keeps A's rule", &pol_overlap, "10.1.2.3", 6, 443, 1, NOV15, "allow", "destination", "wide" },
-	{ "class B on its own prefix", &pol_overlap, "10.1.2.3", 6, 22, 2, NOV15, "allow", "destination", "narrow" },
-	{ "class B outside its prefix", &pol_overlap, "10.2.0.1", 6, 22, 2, NOV15, "drop", "class-not-allowed", NULL },
-	{ "class A wrong port", &pol_overlap, "10.1.2.3", 6, 22, 1, NOV15, "drop", "port-not-allowed", "wide" },
-	{ "class A wrong protocol", &pol_overlap, "10.1.2.3", 17, 443, 1, NOV15, "drop", "protocol-not-allowed", "wide" },
-	{ "except carves a hole", &pol_overlap, "10.9.1.1", 6, 443, 1, NOV15, "drop", "no-destination", NULL },
-	{ "a rule inside the hole still applies", &pol_overlap, "10.9.9.9", 17, 53, 1, NOV15, "allow", "destination", "inhole" },
-	{ "v6 covering rule", &pol_overlap, "2001:db8:ffff::1", 6, 443, 1, NOV15, "allow", "destination", "wide" },
-	{ "v4-mapped judged as v4", &pol_overlap, "::ffff:10.1.2.3", 6, 443, 1, NOV15, "allow", "destination", "wide" },
-	{ "v4-mapped into the hole", &pol_overlap, "::ffff:10.9.1.1", 6, 443, 1, NOV15, "drop", "no-destination", NULL },
-	{ "destination allowing no class", &pol_overlap, "192.0.2.9", 6, 443, 1, NOV15, "drop", "class-not-allowed", NULL },
-	{ "icmp passes a ports list", &pol_overlap, "198.51.100.7", 1, 0, 1, NOV15, "allow", "destination", "icmp-or-web" },
-	{ "udp is not in tcp+icmp", &pol_overlap, "198.51.100.7", 17, 443, 1, NOV15, "drop", "protocol-not-allowed", "icmp-or-web" },
-	{ "audit class: would-drop", &pol_overlap, "192.0.2.9", 6, 443, 3, NOV15, "would-drop", "class-not-allowed", NULL },
-	{ "audit class allowed", &pol_overlap, "198.51.100.7", 6, 443, 3, NOV15, "allow", "destination", "icmp-or-web" },
-	{ "unclassified passes anywhere", &pol_overlap, "192.0.2.9", 6, 443, 99, NOV15, "allow", "unclassified", NULL },
-	{ "loopback passes", &pol_overlap, "127.0.0.1", 6, 443, 1, NOV15, "allow", "loopback", NULL },
-	{ "v6 loopback passes", &pol_overlap, "::1", 6, 443, 1, NOV15, "allow", "loopback", NULL },
-	{ "exception in its window", &pol_overlap, "203.0.113.5", 6, 22, 1, NOV15, "allow", "exception", "E1" },
-	{ "exception at expiry is over", &pol_overlap, "203.0.113.5", 6, 22, 1, DEC01, "drop", "exception-inactive", "E1" },
-	{ "exception a second before expiry", &pol_overlap, "203.0.113.5", 6, 22, 1, DEC01 - 1, "allow", "exception", "E1" },
-	{ "exception before not_before", &pol_overlap, "203.0.113.5", 6, 22, 1, 1793491199, "drop", "exception-inactive", "E1" },
-	{ "exception for another port", &pol_overlap, "203.0.113.5", 6, 23, 1, NOV15, "drop", "no-destination", NULL },
-	{ "exception is for class A only", &pol_overlap, "203.0.113.5", 6, 22, 2, NOV15, "drop", "no-destination", NULL },
-	{ "allow_loopback = false judges loopback", &pol_noloop, "127.0.0.1", 6, 80, 5, NOV15, "drop", "port-not-allowed", "lo" },
-	{ "allow_loopback = false, approved port", &pol_noloop, "127.0.0.1", 6, 5432, 5, NOV15, "allow", "destination", "lo" },
-	{ "all = true classifies every packet", &pol_noloop, "192.0.2.1", 17, 53, DF_UID_NONE, NOV15, "drop", "no-destination", NULL },
+	{ "class A under a longer prefix of class B keeps A's rule", &pol_overlap, "10.1.2.3", 6, 443, 1, NOV15, "allow", "destination", "wide", 0 },
+	{ "class B on its own prefix", &pol_overlap, "10.1.2.3", 6, 22, 2, NOV15, "allow", "destination", "narrow", 0 },
+	{ "class B outside its prefix", &pol_overlap, "10.2.0.1", 6, 22, 2, NOV15, "drop", "class-not-allowed", NULL, 0 },
+	{ "class A wrong port", &pol_overlap, "10.1.2.3", 6, 22, 1, NOV15, "drop", "port-not-allowed", "wide", 0 },
+	{ "class A wrong protocol", &pol_overlap, "10.1.2.3", 17, 443, 1, NOV15, "drop", "protocol-not-allowed", "wide", 0 },
+	{ "except carves a hole", &pol_overlap, "10.9.1.1", 6, 443, 1, NOV15, "drop", "no-destination", NULL, 0 },
+	{ "a rule inside the hole still applies", &pol_overlap, "10.9.9.9", 17, 53, 1, NOV15, "allow", "destination", "inhole", 0 },
+	{ "v6 covering rule", &pol_overlap, "2001:db8:ffff::1", 6, 443, 1, NOV15, "allow", "destination", "wide", 0 },
+	{ "v4-mapped judged as v4", &pol_overlap, "::ffff:10.1.2.3", 6, 443, 1, NOV15, "allow", "destination", "wide", 0 },
+	{ "v4-mapped into the hole", &pol_overlap, "::ffff:10.9.1.1", 6, 443, 1, NOV15, "drop", "no-destination", NULL, 0 },
+	{ "destination allowing no class", &pol_overlap, "192.0.2.9", 6, 443, 1, NOV15, "drop", "class-not-allowed", NULL, 0 },
+	{ "icmp passes a ports list", &pol_overlap, "198.51.100.7", 1, 0, 1, NOV15, "allow", "destination", "icmp-or-web", 0 },
+	{ "udp is not in tcp+icmp", &pol_overlap, "198.51.100.7", 17, 443, 1, NOV15, "drop", "protocol-not-allowed", "icmp-or-web", 0 },
+	{ "audit class: would-drop", &pol_overlap, "192.0.2.9", 6, 443, 3, NOV15, "would-drop", "class-not-allowed", NULL, 0 },
+	{ "audit class allowed", &pol_overlap, "198.51.100.7", 6, 443, 3, NOV15, "allow", "destination", "icmp-or-web", 0 },
+	{ "unclassified passes anywhere", &pol_overlap, "192.0.2.9", 6, 443, 99, NOV15, "allow", "unclassified", NULL, 0 },
+	{ "loopback passes", &pol_overlap, "127.0.0.1", 6, 443, 1, NOV15, "allow", "loopback", NULL, 0 },
+	{ "v6 loopback passes", &pol_overlap, "::1", 6, 443, 1, NOV15, "allow", "loopback", NULL, 0 },
+	{ "a loopback header leaving another device is judged", &pol_overlap, "127.0.0.1", 6, 443, 1, NOV15, "drop", "no-destination", NULL, DF_PKT_NOT_LO },
+	{ "a v6 loopback header leaving another device is judged", &pol_overlap, "::1", 6, 443, 1, NOV15, "drop", "no-destination", NULL, DF_PKT_NOT_LO },
+	{ "a v4-mapped loopback header leaving another device is judged", &pol_overlap, "::ffff:127.0.0.1", 6, 443, 1, NOV15, "drop", "no-destination", NULL, DF_PKT_NOT_LO },
+	{ "exception in its window", &pol_overlap, "203.0.113.5", 6, 22, 1, NOV15, "allow", "exception", "E1", 0 },
+	{ "exception at expiry is over", &pol_overlap, "203.0.113.5", 6, 22, 1, DEC01, "drop", "exception-inactive", "E1", 0 },
+	{ "exception a second before expiry", &pol_overlap, "203.0.113.5", 6, 22, 1, DEC01 - 1, "allow", "exception", "E1", 0 },
+	{ "exception before not_before", &pol_overlap, "203.0.113.5", 6, 22, 1, 1793491199, "drop", "exception-inactive", "E1", 0 },
+	{ "exception for another port", &pol_overlap, "203.0.113.5", 6, 23, 1, NOV15, "drop", "no-destination", NULL, 0 },
+	{ "exception is for class A only", &pol_overlap, "203.0.113.5", 6, 22, 2, NOV15, "drop", "no-destination", NULL, 0 },
+	{ "allow_loopback = false judges loopback", &pol_noloop, "127.0.0.1", 6, 80, 5, NOV15, "drop", "port-not-allowed", "lo", 0 },
+	{ "allow_loopback = false, approved port", &pol_noloop, "127.0.0.1", 6, 5432, 5, NOV15, "allow", "destination", "lo", 0 },
+	{ "all = true classifies every packet", &pol_noloop, "192.0.2.1", 17, 53, DF_UID_NONE, NOV15, "drop", "no-destination", NULL, 0 },
 };
 
 static void judge(const struct fixture *f)
@@ -91,7 +95,8 @@ static void judge(const struct fixture *f)
 	struct df_policy *p = NULL;
 	struct df_image *img = NULL;
 	struct df_emu *emu;
-	struct df_packet pkt = { .proto = f->proto, .dport = f->dport, .sport = 40000, .uid = f->uid };
+	struct df_packet pkt = { .proto = f->proto, .dport = f->dport, .sport = 40000, .uid = f->uid,
+				 .flags = f->flags };
 	struct df_result ref, emr;
 	const char *kind;
 
