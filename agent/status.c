@@ -52,10 +52,12 @@ static json_t *policy_json(const struct df_agent_state *a, bool active, uint64_t
 			 "sha256", "mode", "file", "loaded_at");
 }
 
+/* The same keys whether or not anything was pushed (null: nothing since
+ * the agent started, or the agent is down). */
 static json_t *last_push_json(const struct df_agent_state *a)
 {
 	if (!a || !a->pushed)
-		return json_null();
+		return json_pack("{s:n, s:n, s:n, s:[]}", "result", "trigger", "at", "errors");
 	return json_pack("{s:s, s:s, s:o, s:O}", "result", a->push_ok ? "accepted" : "refused",
 			 "trigger", a->push_why, "at", df_time_json(a->push_at), "errors",
 			 a->push_errors ? a->push_errors : json_array());

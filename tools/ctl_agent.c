@@ -74,8 +74,8 @@ static void print_policy(json_t *st)
 		       jstr(p, "sha256"));
 	else
 		printf("policy:      none loaded\n");
-	if (!json_is_object(lp))
-		return;
+	if (!json_is_string(json_object_get(lp, "result")))
+		return; /* nothing pushed since the agent started */
 	printf("last push:   %s (%s) at %s\n", jstr(lp, "result"), jstr(lp, "trigger"), jstr(lp, "at"));
 	json_array_foreach(json_object_get(lp, "errors"), i, x)
 		printf("             %s\n", json_string_value(x));
