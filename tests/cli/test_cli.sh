@@ -96,7 +96,7 @@ verdict_of() { jq -r '"\(.verdict) \(.reason) \(.classes | join(","))"' <<<"$(fl
 test_verdicts() {
 	expect_eq "approved" "allow destination us-user-data" \
 		"$(verdict_of --dst 10.20.1.1 --port 443 --cgroup /us-data.slice/store.service)"
-	expect_eq "except hole" "drop class-not-allowed us-user-data" \
+	expect_eq "except hole: no destination contains it" "drop no-destination us-user-data" \
 		"$(verdict_of --dst 10.20.99.5 --port 443 --uid 1001)"
 	expect_eq "wrong port" "drop port-not-allowed us-user-data" \
 		"$(verdict_of --dst 10.20.1.1 --port 80 --class us-user-data)"

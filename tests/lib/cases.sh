@@ -6,25 +6,43 @@ CTL=${CTL:-$O/datafencectl}
 T_FAILED=0
 
 # run_case NAME FUNCTION [ARGS...]: runs the case in a subshell, so a case's
-# `exit`, traps and cleanups stay its own.
+# `exit`, traps and cleanups stay its own. The subshell's status is taken
+# from a plain assignment: under `if`, `||` or `&&` bash would ignore the
+# case's `set -e`, and a failed check in the middle of a case would pass.
+# A failure names the command that failed and its line. CASES="a b" runs
+# only those cases (later cases may rely on earlier ones).
 run_case() {
 	local name=$1; shift
-	local out
-	if out=$( ( set -e; "$@" ) 2>&1 ); then
+	local out rc
+	if [ -n "${CASES:-}" ] && [[ " $CASES " != *" $name "* ]]; then
+		return 0
+	fi
+	out=$(
+		set -eE
+		_df_level=$BASH_SUBSHELL # the trap speaks for the case, not for its $(...)
+		trap '[ "$BASH_SUBSHELL" != "$_df_level" ] || [ -n "${_df_failed:-}" ] ||
+			echo "failed at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND"; _df_failed=1' ERR
+		"$@" 2>&1
+	)
+	rc=$?
+	if [ "$rc" = 0 ]; then
 		echo "ok $name"
+	elif [ "$rc" = 77 ]; then
+		echo "SKIP $name: ${out##*$'\n'}"
 	else
-		local rc=$?
-		if [ "$rc" = 77 ]; then
-			echo "SKIP $name: ${out##*$'\n'}"
-		else
-			echo "FAIL $name"
-			printf '%s\n' "$out" | sed 's/^/    /'
-			T_FAILED=1
-		fi
+		echo "FAIL $name"
+		printf '%s\n' "$out" | sed 's/^/    /'
+		T_FAILED=1
 	fi
 }
 
 skip() { echo "$*"; exit 77; }
+
+# The counters' layout (datafence.h DF_CNT_INDEX): index = ((hook * 65 +
+# slot) * 3 + verdict) * DF_REASONS + reason, the reasons read from the ABI
+# header so a new reason does not move the tests' sums.
+DF_REASONS=$(grep -cE '^[[:space:]]DF_R_[A-Z_]+ = [0-9]+,' bpf/datafence.h)
+DF_HOOK_STRIDE=$((65 * 3 * DF_REASONS))
 
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() {
