@@ -22,6 +22,10 @@ static void addr_str(const struct df_event *e, const __u8 *a, char *buf, size_t 
 {
 	struct df_cidr c = { .family = e->family, .plen = e->family == 4 ? 32 : 128 };
 
+	if (e->family != 4 && e->family != 6) { /* a frame that is not IP (tc) */
+		snprintf(buf, len, "-");
+		return;
+	}
 	memcpy(c.addr, a, 16);
 	df_cidr_format(&c, false, buf, len);
 }
@@ -91,7 +95,9 @@ char *df_event_json(const struct df_event *e, const struct df_policy *p,
 		      (json_int_t)e->ifindex);
 	if (!j)
 		return NULL;
-	json_object_set_new(j, "family", json_string(e->family == 4 ? "ipv4" : "ipv6"));
+	json_object_set_new(j, "family", json_string(e->family == 4   ? "ipv4" :
+						     e->family == 6 ? "ipv6" :
+								      "non-ip"));
 	if (e->uid != 0xffffffffu) {
 		json_object_set_new(j, "uid", json_integer(e->uid));
 		if (n && n->user)

@@ -331,9 +331,9 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	return rp->verdict != DF_ALLOW;
 }
 
-/* Decide, report a drop, return the verdict. */
+/* Decide, report a drop, return the verdict (and the packet's classes). */
 static __always_inline int df_verdict(struct df_facts *f, struct df_sk_cache *sc, void *sk_ctx,
-				      int kind)
+				      int kind, __u64 *classes)
 {
 	struct df_out o = {};
 	__u32 zero = 0;
@@ -344,6 +344,8 @@ static __always_inline int df_verdict(struct df_facts *f, struct df_sk_cache *sc
 		if (st)
 			df_report(f, &o.r, st, o.now_ns, sc ? &sc->view[kind] : NULL);
 	}
+	if (classes)
+		*classes = o.r.classes;
 	return o.r.verdict;
 }
 
@@ -465,7 +467,187 @@ int df_cgroup_skb(struct __sk_buff *skb)
 		f.uid = skb->cb[2];
 		f.test_now_s = (__u64)skb->cb[4] << 32 | skb->cb[3];
 	}
-	return df_verdict(&f, sc, sk ? (void *)skb : NULL, DF_VIEW_SKB) == DF_DROP ? 0 : 1;
+	return df_verdict(&f, sc, sk ? (void *)skb : NULL, DF_VIEW_SKB, NULL) == DF_DROP ? 0 : 1;
+}
+
+/* ---- tc: what leaves a device, as it leaves ---------------------------------------- */
+
+#define AF_PACKET 17
+#define SOCK_RAW 3
+#define DF_FIB_LOOKUP_MARK (1U << 5) /* kernel 6.10; not in every header */
+
+static __always_inline __u32 df_l2_len(__u32 ifindex)
+{
+	struct df_iface *i = bpf_map_lookup_elem(&df_ifaces, &ifindex);
+
+	return i ? i->l2_len : 14;
+}
+
+#define DF_ETH_P_8021Q 0x8100
+#define DF_ETH_P_8021AD 0x88a8
+#define DF_MAX_VLAN_TAGS 2
+
+/* The frame from its first byte, as it will be sent: the link header
+ * (Ethernet: the ethertype after up to two VLAN tags) and the IP header the
+ * bytes say, never skb->protocol (a packet socket sets that to anything).
+ * Devices without a link header: the version nibble. Not IPv4 or IPv6:
+ * family 0 and DF_PKT_MALFORMED. Also the family as it leaves (wire_family:
+ * the kernel never routes a mapped IPv6 address as IPv6) and the link
+ * header's length, for the next-hop check.
+ * A global function: the verifier checks it once on its own, and df_tc sees
+ * facts, not the many paths through the headers (which would multiply the
+ * states of everything after it). */
+__noinline int df_parse_frame(struct __sk_buff *skb, struct df_facts *f)
+{
+	__u32 off = 0, l2_len = df_l2_len(skb->ifindex);
+	__u8 family = 0;
+
+	if (!f) /* the verifier's due: a global function's pointer may be NULL */
+		return 0;
+	f->len = skb->len;
+	f->l2_len = l2_len;
+	if (l2_len == DF_L2_UNKNOWN)
+		goto bad;
+	if (l2_len) {
+		__be16 et;
+		int i;
+
+		if (bpf_skb_load_bytes_relative(skb, 12, &et, 2, BPF_HDR_START_MAC))
+			goto bad;
+		off = 14;
+		for (i = 0; i < DF_MAX_VLAN_TAGS; i++) {
+			if (et != bpf_htons(DF_ETH_P_8021Q) && et != bpf_htons(DF_ETH_P_8021AD))
+				break;
+			if (bpf_skb_load_bytes_relative(skb, off + 2, &et, 2, BPF_HDR_START_MAC))
+				goto bad;
+			off += 4;
+		}
+		family = et == bpf_htons(ETH_P_IP) ? 4 : et == bpf_htons(ETH_P_IPV6) ? 6 : 0;
+	} else {
+		__u8 v;
+
+		if (bpf_skb_load_bytes_relative(skb, 0, &v, 1, BPF_HDR_START_MAC))
+			goto bad;
+		family = v >> 4 == 4 ? 4 : v >> 4 == 6 ? 6 : 0;
+	}
+	if (!family)
+		goto bad;
+	df_parse_ip(skb, f, BPF_HDR_START_MAC, off, family);
+	f->wire_family = family == 6 && df_is_v4mapped(f->daddr) ? 0 : family;
+	return 0;
+bad:
+	f->flags |= DF_PKT_MALFORMED; /* family 0: only a socket's classes judge it */
+	return 0;
+}
+
+/* Frames whose headers the sender wrote (a packet socket, a raw IP socket
+ * with IP_HDRINCL): the kernel routed them by another address, or not at
+ * all, so their next hop needs checking. */
+static __always_inline bool df_crafted(const struct bpf_sock *sk)
+{
+	return sk->family == AF_PACKET ||
+	       ((sk->family == AF_INET || sk->family == AF_INET6) && sk->type == SOCK_RAW);
+}
+
+/* Is this the header cgroup_skb judged and let through (the socket's last
+ * verdict, this swap)? A non-first fragment matches by addresses. Not
+ * inlined: df_tc's frame and df_decide's together stay within 512 bytes. */
+static __noinline bool df_judged(const struct df_sk_view *v, const struct df_facts *f,
+				 __u64 seq)
+{
+	__u8 fam = f->family, d[16];
+
+	__builtin_memcpy(d, f->daddr, 16);
+	df_unmap(&fam, d); /* the view holds the address as judged */
+	if (v->valid != 2 || v->seq != seq || v->verdict == DF_DROP || v->family != fam ||
+	    v->proto != f->proto || v->mark != f->mark ||
+	    v->flags != (f->flags & DF_PKT_NOT_LO) || (f->flags & DF_PKT_MALFORMED) ||
+	    !df_addr_eq(v->daddr, d) || !df_addr_eq(v->saddr, f->saddr))
+		return false;
+	return (f->flags & DF_PKT_NO_PORTS) || (v->sport == f->sport && v->dport == f->dport);
+}
+
+/* Does the frame go to the next hop the kernel's routing and neighbours
+ * give its IP destination? The lookup runs from the loader's helper
+ * device (bpf_fib_lookup wants a device with forwarding on). Not inlined:
+ * its frame sits beside df_report's, not under it. */
+static __noinline int df_nexthop_ok(struct __sk_buff *skb, const struct df_facts *f,
+				    __u32 helper)
+{
+	struct bpf_fib_lookup p = {};
+	__u8 dmac[6];
+	long r;
+
+	if (!helper || !f->wire_family)
+		return 0;
+	p.family = f->wire_family == 4 ? AF_INET : AF_INET6;
+	p.ifindex = helper;
+	p.l4_protocol = f->proto;
+	p.sport = bpf_htons(f->sport);
+	p.dport = bpf_htons(f->dport);
+	if (f->wire_family == 4) {
+		/* judging unmapped nothing: a native IPv4 header */
+		__builtin_memcpy(&p.ipv4_src, f->saddr, 4);
+		__builtin_memcpy(&p.ipv4_dst, f->daddr, 4);
+	} else {
+		__builtin_memcpy(p.ipv6_src, f->saddr, 16);
+		__builtin_memcpy(p.ipv6_dst, f->daddr, 16);
+	}
+	/* policy routing by mark: the input mark shares smac's place */
+	__builtin_memcpy(p.smac, &f->mark, 4);
+	r = bpf_fib_lookup(skb, &p, sizeof(p), DF_FIB_LOOKUP_MARK);
+	if (r < 0) { /* a kernel before the mark flag */
+		__builtin_memset(p.smac, 0, 4);
+		p.ifindex = helper;
+		r = bpf_fib_lookup(skb, &p, sizeof(p), 0);
+	}
+	if (r != BPF_FIB_LKUP_RET_SUCCESS)
+		return 0;
+	if (!f->l2_len)
+		return p.ifindex == skb->ifindex;
+	if (bpf_skb_load_bytes_relative(skb, 0, dmac, 6, BPF_HDR_START_MAC))
+		return 0;
+	return dmac[0] == p.dmac[0] && dmac[1] == p.dmac[1] && dmac[2] == p.dmac[2] &&
+	       dmac[3] == p.dmac[3] && dmac[4] == p.dmac[4] && dmac[5] == p.dmac[5];
+}
+
+/* A protected crafted frame (classes) passes only to the next hop its
+ * header routes to; otherwise it is counted and reported like any drop
+ * (would-drop for audit classes). A global function, checked once: df_tc
+ * keeps nothing live across its verdict but the classes. */
+__noinline int df_tc_nexthop(struct __sk_buff *skb, struct df_facts *f, __u64 classes)
+{
+	struct df_res r = { .reason = DF_R_NEXT_HOP, .rule = DF_NO_RULE, .classes = classes };
+	struct df_sk_view *v = NULL;
+	struct df_sk_cache *sc;
+	const struct df_cfg *cfg;
+	struct bpf_sock *sk;
+	struct df_state *st;
+	__u32 zero = 0;
+	__u64 enf;
+
+	st = bpf_map_lookup_elem(&df_state, &zero);
+	if (!f || !st || df_nexthop_ok(skb, f, st->nh_ifindex))
+		return TC_ACT_OK;
+	cfg = df_cfg_of(st->gen & 1);
+	enf = cfg ? classes & cfg->hdr.enforce_mask : classes;
+	r.verdict = enf ? DF_DROP : DF_WOULD_DROP;
+	r.slot = (__u8)df_ctz(enf ? enf : classes);
+	if (df_record_last)
+		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
+	if (df_test_mode)
+		return r.verdict == DF_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+	sk = skb->sk;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk) {
+		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, 0);
+		if (sc)
+			v = &sc->view[DF_VIEW_SKB];
+	}
+	df_count(df_cnt_index(f->hook, &r), DF_NO_RULE, f->len);
+	df_report(f, &r, st, bpf_ktime_get_boot_ns() + st->clock_offset_ns, v);
+	return r.verdict == DF_DROP ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 SEC("tc")
@@ -474,30 +656,51 @@ int df_tc(struct __sk_buff *skb)
 	struct df_facts f = { .hook = DF_HOOK_TC, .uid = DF_UID_NONE };
 	struct df_sk_cache *sc = NULL;
 	struct bpf_sock *sk;
-	__u32 zero = 0;
 	struct df_state *st;
+	__u32 zero = 0;
+	__u64 classes = 0;
+	bool cgskb;
 
+	st = bpf_map_lookup_elem(&df_state, &zero);
+	if (!st)
+		return TC_ACT_OK;
 	sk = skb->sk;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
-	/* inet sockets were judged at cgroup_skb egress already */
-	st = bpf_map_lookup_elem(&df_state, &zero);
-	if (sk && st && (st->flags & DF_STATE_CGSKB) &&
-	    (sk->family == AF_INET || sk->family == AF_INET6))
-		return TC_ACT_OK;
-	df_parse_skb(skb, &f);
-	if (!f.family)
-		return TC_ACT_OK;
+	df_parse_frame(skb, &f);
+	if (!f.family && !sk)
+		return TC_ACT_OK; /* ARP and the like: no socket, no data of ours */
 	f.mark = skb->mark;
 	f.ifindex = skb->ifindex;
 	if (skb->ifindex != DF_LOOPBACK_IFINDEX)
 		f.flags |= DF_PKT_NOT_LO;
-	if (sk) {
-		f.uid = bpf_get_socket_uid(skb);
+	if (!sk)
+		goto judge;
+	f.uid = bpf_get_socket_uid(skb);
+	df_task_facts_skb(skb, &f);
+	if (!df_test_mode)
 		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		df_task_facts_skb(skb, &f);
+	/* an inet socket's view is cgroup_skb's (when attached): this hook
+	 * only reads it */
+	cgskb = (sk->family == AF_INET || sk->family == AF_INET6) &&
+		(st->flags & DF_STATE_CGSKB);
+	if (cgskb && sc && df_judged(&sc->view[DF_VIEW_SKB], &f, st->seq)) {
+		if (!df_crafted(sk))
+			return TC_ACT_OK; /* the header the kernel routed, judged at cgroup_skb */
+		classes = sc->view[DF_VIEW_SKB].classes;
+		goto crafted;
 	}
-	return df_verdict(&f, sc, sk ? (void *)skb : NULL, DF_VIEW_SKB) == DF_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+	if (cgskb)
+		sc = NULL;
+judge:
+	/* a header cgroup_skb did not see (a tunnel's outer one), or no
+	 * cgroup_skb, or no inet socket: judged here */
+	if (df_verdict(&f, sc, sk ? (void *)skb : NULL, DF_VIEW_SKB, &classes) == DF_DROP)
+		return TC_ACT_SHOT;
+	if (!sk || !df_crafted(sk))
+		return TC_ACT_OK;
+crafted:
+	return classes ? df_tc_nexthop(skb, &f, classes) : TC_ACT_OK;
 }
 
 /* connect()/sendmsg(): refuse a protected flow at the syscall (EPERM). */
@@ -532,7 +735,7 @@ static __always_inline int df_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, __
 	f.pid = bpf_get_current_pid_tgid() >> 32;
 	f.cgroup_id = bpf_get_current_cgroup_id();
 	sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	return df_verdict(&f, sc, sk, DF_VIEW_CALL) == DF_DROP ? 0 : 1;
+	return df_verdict(&f, sc, sk, DF_VIEW_CALL, NULL) == DF_DROP ? 0 : 1;
 }
 
 /* socket(): the maker's cgroup ancestors and uid, for the call hooks to

@@ -42,6 +42,7 @@ enum df_reason {
 	DF_R_PROTOCOL_NOT_ALLOWED = 7,
 	DF_R_EXCEPTION_INACTIVE = 8,
 	DF_R_MALFORMED = 9,
+	DF_R_NEXT_HOP = 10, /* a crafted frame sent to a next hop its header does not route to */
 	DF_REASON__MAX,
 };
 
@@ -179,6 +180,7 @@ enum df_hook {
 #define DF_MAP_EVENTS   "df_events"
 #define DF_MAP_FLOWS    "df_flows"
 #define DF_MAP_SKCACHE  "df_sk_cache"
+#define DF_MAP_IFACES   "df_ifaces"
 /* Not pinned: per loaded instance. */
 #define DF_MAP_LAST     "df_last" /* test mode: the last verdict */
 #define DF_MAP_CLOCK    "df_clk"  /* the loader's clock sample */
@@ -194,7 +196,8 @@ struct df_state {
 	__s64 clock_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, for exception windows */
 	__u64 serial;          /* serial of the active policy */
 	__u32 hz;              /* jiffies per second (measured by the loader); 0: unknown */
-	__u32 pad;
+	__u32 nh_ifindex;      /* the next-hop check's lookup device (0: none: crafted
+				* protected frames cannot be checked and are dropped) */
 };
 
 /* Per-generation configuration (inner map of df_cfg_o, one element). */
@@ -253,6 +256,17 @@ enum df_misc {
 	DF_MISC_EVENT_SEQ = 7,         /* next event sequence number */
 	DF_MISC__MAX = 8,
 };
+
+/* df_ifaces: what tc needs to know of a device it is attached to. */
+struct df_iface {
+	__u32 l2_len; /* link header bytes before the network header: 14 for
+		       * Ethernet (VLAN tags are read from the frame), 0 for
+		       * devices that carry IP alone (tun, ipip, wireguard),
+		       * DF_L2_UNKNOWN for a link header not parsed: every
+		       * frame there is malformed (a protected one dropped) */
+	__u32 pad;
+};
+#define DF_L2_UNKNOWN 0xff
 
 /* Drop event, one per reported drop or would-drop. */
 #define DF_EVENT_VERSION 1
@@ -374,6 +388,7 @@ _Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");
 _Static_assert(sizeof(struct df_sel_key) == 16, "df_sel_key ABI");
 _Static_assert(sizeof(struct df_event) == 120, "df_event ABI");
 _Static_assert(sizeof(struct df_flow_key) == 40, "df_flow_key ABI");
+_Static_assert(sizeof(struct df_iface) == 8, "df_iface ABI");
 _Static_assert(sizeof(struct df_sk_view) == 128, "df_sk_view ABI");
 _Static_assert(sizeof(struct df_sk_cache) == 2 * 128 + 8 * (DF_MAX_CG_LEVEL + 1) + 24, "df_sk_cache ABI");
 

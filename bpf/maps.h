@@ -158,6 +158,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } df_flows SEC(".maps");
 
+/* The devices tc is attached to: their link header length (df_iface). A
+ * device missing here is taken for Ethernet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct df_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_ifaces SEC(".maps");
+
 /* Per-socket classes and last verdict. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

@@ -26,7 +26,9 @@ struct df_facts {
 	__u32 ifindex;
 	__u64 cgroup_id;
 	__u32 pid;
-	__u32 pad;
+	__u8 wire_family; /* tc: the family as it leaves (0: not routable, a mapped IPv6) */
+	__u8 l2_len;      /* tc: link header bytes in front of the IP header's place */
+	__u16 pad;
 	__u64 test_classes; /* test mode only: classes given by datafencectl test */
 	__u64 test_now_s;   /* test mode only: judge at this unix time (0: now) */
 };
@@ -45,19 +47,21 @@ static __always_inline __u8 df_proto_bit(__u8 proto)
 
 /* ---- parse -------------------------------------------------------------- */
 
-/* Reads L3/L4 facts through bpf_skb_load_bytes_relative (network header), so
- * cgroup_skb (data at L3) and tc (data at L2) parse alike. */
-static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts *f)
+/* The IP packet `off0` bytes from `start` (BPF_HDR_START_NET: cgroup_skb,
+ * whose data begins there; BPF_HDR_START_MAC: tc, whose data begins with
+ * the link header), of the given family: addresses, protocol, ports.
+ * DF_PKT_MALFORMED when its headers cannot be read. */
+static __always_inline void df_parse_ip(struct __sk_buff *skb, struct df_facts *f, __u32 start,
+					__u32 off0, __u8 family)
 {
-	__u32 off = 0;
+	__u32 off = off0;
 	__u8 proto;
 
-	f->len = skb->len;
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+	f->family = family;
+	if (family == 4) {
 		struct iphdr ip;
 
-		f->family = 4;
-		if (bpf_skb_load_bytes_relative(skb, 0, &ip, sizeof(ip), BPF_HDR_START_NET) ||
+		if (bpf_skb_load_bytes_relative(skb, off, &ip, sizeof(ip), start) ||
 		    ip.version != 4 || ip.ihl < 5) {
 			f->flags |= DF_PKT_MALFORMED;
 			return;
@@ -67,12 +71,11 @@ static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts 
 		proto = ip.protocol;
 		if (bpf_ntohs(ip.frag_off) & 0x1fff)
 			f->flags |= DF_PKT_NO_PORTS;
-		off = ip.ihl * 4;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		off += ip.ihl * 4;
+	} else {
 		struct ipv6hdr ip6;
 
-		f->family = 6;
-		if (bpf_skb_load_bytes_relative(skb, 0, &ip6, sizeof(ip6), BPF_HDR_START_NET) ||
+		if (bpf_skb_load_bytes_relative(skb, off, &ip6, sizeof(ip6), start) ||
 		    ip6.version != 6) {
 			f->flags |= DF_PKT_MALFORMED;
 			return;
@@ -80,7 +83,7 @@ static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts 
 		__builtin_memcpy(f->saddr, &ip6.saddr, 16);
 		__builtin_memcpy(f->daddr, &ip6.daddr, 16);
 		proto = ip6.nexthdr;
-		off = sizeof(ip6);
+		off += sizeof(ip6);
 		/* Walk extension headers up to a bound; past it: malformed. */
 		int i;
 
@@ -91,7 +94,7 @@ static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts 
 			    proto != IPPROTO_DSTOPTS && proto != IPPROTO_FRAGMENT &&
 			    proto != IPPROTO_AH)
 				break;
-			if (bpf_skb_load_bytes_relative(skb, off, h, 8, BPF_HDR_START_NET)) {
+			if (bpf_skb_load_bytes_relative(skb, off, h, 8, start)) {
 				f->flags |= DF_PKT_MALFORMED;
 				return;
 			}
@@ -110,20 +113,29 @@ static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts 
 			f->flags |= DF_PKT_MALFORMED;
 			return;
 		}
-	} else {
-		return; /* not IP: never judged (family 0) */
 	}
 	f->proto = proto;
 	if ((df_proto_bit(proto) & DF_P_PORTED) && !(f->flags & DF_PKT_NO_PORTS)) {
 		__be16 ports[2];
 
-		if (bpf_skb_load_bytes_relative(skb, off, ports, 4, BPF_HDR_START_NET)) {
+		if (bpf_skb_load_bytes_relative(skb, off, ports, 4, start)) {
 			f->flags |= DF_PKT_MALFORMED;
 			return;
 		}
 		f->sport = bpf_ntohs(ports[0]);
 		f->dport = bpf_ntohs(ports[1]);
 	}
+}
+
+/* cgroup_skb: the network header; the IP layer made the packet and says
+ * its family. Anything else is not judged (family 0). */
+static __always_inline void df_parse_skb(struct __sk_buff *skb, struct df_facts *f)
+{
+	f->len = skb->len;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		df_parse_ip(skb, f, BPF_HDR_START_NET, 0, 4);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		df_parse_ip(skb, f, BPF_HDR_START_NET, 0, 6);
 }
 
 static __always_inline bool df_is_v4mapped(const __u8 *a)

@@ -19,6 +19,7 @@
 #include "events.h"
 #include "loader.h"
 #include "log.h"
+#include "nexthop.h"
 #include "swap.h"
 #include "testrun.h"
 
@@ -34,6 +35,7 @@ struct bpf_backend {
 	int tc[MAX_TC];          /* ifindexes with our tc filter */
 	size_t n_tc;
 	uint64_t lost_reported;
+	bool nh_ok; /* the next-hop check's helper device is there (tc) */
 };
 
 static struct bpf_backend *of(struct df_backend *b)
@@ -214,6 +216,18 @@ static void bpf_close(struct df_backend *b)
 	free(bb);
 }
 
+/* The helper device for tc's next-hop check, made and set again. */
+static void nh_helper(struct bpf_backend *bb)
+{
+	int ifindex = 0;
+	bool ok = !df_nh_helper_ensure(&ifindex);
+
+	df_loader_set_nh_helper(bb->l, ok ? ifindex : 0);
+	if (ok && !bb->nh_ok)
+		pr_notice("next-hop checks through %s (ifindex %d)", DF_NH_HELPER, ifindex);
+	bb->nh_ok = ok;
+}
+
 static void watch_interfaces(struct bpf_backend *bb)
 {
 	bb->nl = mnl_socket_open(NETLINK_ROUTE);
@@ -242,8 +256,10 @@ static int bpf_start(const struct df_backend_conf *c, struct df_backend **out)
 		goto fail;
 	pr_notice("attached %s%s at cgroup %s; pins in %s", c->hook_cgroup_skb ? "cgroup_skb " : "",
 		  c->hook_sock_addr ? "connect/sendmsg" : "", c->cgroot, c->pin_dir);
-	if (c->hook_tc)
+	if (c->hook_tc) {
+		nh_helper(bb);
 		watch_interfaces(bb);
+	}
 	bb->rb = ring_buffer__new(map_fd(bb, DF_MAP_ID_EVENTS), on_event, bb, NULL);
 	if (!bb->rb) {
 		err = -errno;
@@ -341,6 +357,8 @@ static void bpf_status(struct df_backend *b, const struct df_loaded *l, json_t *
 	json_object_set_new(att, "tc_missing", missing);
 	if (json_array_size(missing))
 		json_array_append_new(health, json_string("interface not attached"));
+	if (bb->l && bb->conf.hook_tc && !bb->nh_ok)
+		json_array_append_new(health, json_string("next-hop checks unavailable"));
 }
 
 static void bpf_tick(struct df_backend *b, const struct df_loaded *l)
@@ -349,6 +367,8 @@ static void bpf_tick(struct df_backend *b, const struct df_loaded *l)
 	uint64_t lost = events_lost(bb);
 
 	df_loader_set_clock(bb->l);
+	if (bb->conf.hook_tc)
+		nh_helper(bb);
 	if (lost > bb->lost_reported) {
 		pr_warn("%llu drop events lost (ring buffer full); counters are exact",
 			(unsigned long long)(lost - bb->lost_reported));

@@ -24,6 +24,7 @@
 
 #include "datafence.skel.h"
 #include "log.h"
+#include "nexthop.h"
 
 #define TC_HANDLE 0xdf
 #define TC_PRIO 0xdf
@@ -330,8 +331,17 @@ int df_loader_attach_tc(struct df_loader *l, int ifindex)
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
 		    .flags = BPF_TC_F_REPLACE, .prog_fd = bpf_program__fd(l->skel->progs.df_tc));
-	int err;
+	struct df_iface dev = { 0 };
+	__u32 key = (__u32)ifindex;
+	int err, l2 = df_link_l2_len(ifindex);
 
+	/* what the frames look like here, before tc reads any */
+	dev.l2_len = l2 >= 0 ? (__u32)l2 : DF_L2_UNKNOWN;
+	if (l2 < 0)
+		pr_warn("ifindex %d: link type not understood (%s): protected frames there are "
+			"dropped as malformed", ifindex, strerror(-l2));
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.df_ifaces), &key, &dev, BPF_ANY))
+		return -errno;
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
 		pr_err("cannot create clsact on ifindex %d: %s", ifindex,
@@ -362,6 +372,17 @@ int64_t df_clock_offset_ns(void)
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_BOOTTIME, &bt);
 	return ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000LL + (rt.tv_nsec - bt.tv_nsec);
+}
+
+int df_loader_set_nh_helper(struct df_loader *l, int ifindex)
+{
+	struct df_state st;
+	int err = df_loader_read_state(l, &st);
+
+	if (err || st.nh_ifindex == (__u32)ifindex)
+		return err;
+	st.nh_ifindex = (__u32)ifindex;
+	return df_loader_write_state(l, &st);
 }
 
 int df_loader_set_clock(struct df_loader *l)
@@ -420,6 +441,7 @@ static struct bpf_map *map_of(struct df_loader *l, enum df_map m)
 	case DF_MAP_ID_EVENTS: return l->skel->maps.df_events;
 	case DF_MAP_ID_FLOWS: return l->skel->maps.df_flows;
 	case DF_MAP_ID_SKCACHE: return l->skel->maps.df_sk_cache;
+	case DF_MAP_ID_IFACES: return l->skel->maps.df_ifaces;
 	case DF_MAP_ID_LAST: return l->skel->maps.df_last;
 	case DF_MAP_ID_CLOCK: return l->skel->maps.df_clk;
 	default: return NULL;
@@ -443,7 +465,8 @@ const char *df_map_name(enum df_map m)
 		[DF_MAP_ID_SEL] = DF_MAP_SEL,           [DF_MAP_ID_COUNTERS] = DF_MAP_COUNTERS,
 		[DF_MAP_ID_RULE_CNT] = DF_MAP_RULE_CNT, [DF_MAP_ID_MISC] = DF_MAP_MISC,
 		[DF_MAP_ID_EVENTS] = DF_MAP_EVENTS,     [DF_MAP_ID_FLOWS] = DF_MAP_FLOWS,
-		[DF_MAP_ID_SKCACHE] = DF_MAP_SKCACHE,   [DF_MAP_ID_LAST] = DF_MAP_LAST,
+		[DF_MAP_ID_SKCACHE] = DF_MAP_SKCACHE,   [DF_MAP_ID_IFACES] = DF_MAP_IFACES,
+		[DF_MAP_ID_LAST] = DF_MAP_LAST,
 		[DF_MAP_ID_CLOCK] = DF_MAP_CLOCK,
 	};
 
@@ -498,6 +521,20 @@ bool df_tc_is_ours(int ifindex)
 	return ours;
 }
 
+/* The next-hop helper this pin directory's state names, if it is here. */
+static void nh_helper_remove(const char *pin_dir)
+{
+	int fd = df_map_pinned_fd(pin_dir, DF_MAP_ID_STATE);
+	struct df_state st;
+	__u32 zero = 0;
+
+	if (fd < 0)
+		return;
+	if (!bpf_map_lookup_elem(fd, &zero, &st) && st.nh_ifindex)
+		df_nh_helper_remove((int)st.nh_ifindex); /* -ENOENT: not in this netns */
+	close(fd);
+}
+
 int df_loader_unload(const char *pin_dir)
 {
 	struct if_nameindex *ifs = if_nameindex();
@@ -518,6 +555,7 @@ int df_loader_unload(const char *pin_dir)
 		}
 	if (ifs)
 		if_freenameindex(ifs);
+	nh_helper_remove(pin_dir);
 
 	dir = opendir(pin_dir);
 	if (!dir)

@@ -48,6 +48,7 @@ enum df_map {
 	DF_MAP_ID_EVENTS,   /* df_events */
 	DF_MAP_ID_FLOWS,    /* df_flows */
 	DF_MAP_ID_SKCACHE,  /* df_sk_cache */
+	DF_MAP_ID_IFACES,   /* df_ifaces */
 	DF_MAP_ID_LAST,     /* df_last (not pinned) */
 	DF_MAP_ID_CLOCK,    /* df_clk (not pinned) */
 	DF_MAP_ID__MAX,
@@ -76,6 +77,8 @@ int df_loader_attach(struct df_loader *l);
 /* tc egress on one interface (clsact, our own filter; replaced atomically). */
 int df_loader_attach_tc(struct df_loader *l, int ifindex);
 int df_loader_detach_tc(struct df_loader *l, int ifindex);
+/* The next-hop check's lookup device (nexthop.h; 0: none). */
+int df_loader_set_nh_helper(struct df_loader *l, int ifindex);
 /* Refreshes the wall-clock offset the kernel uses for exception windows. */
 int df_loader_set_clock(struct df_loader *l);
 /* Serial of the active policy; -ENOENT when none was ever loaded. */

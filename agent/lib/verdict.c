@@ -27,6 +27,7 @@ const char *df_reason_name(enum df_reason r)
 		[DF_R_PROTOCOL_NOT_ALLOWED] = "protocol-not-allowed",
 		[DF_R_EXCEPTION_INACTIVE] = "exception-inactive",
 		[DF_R_MALFORMED] = "malformed",
+		[DF_R_NEXT_HOP] = "next-hop-mismatch",
 	};
 
 	return r < DF_REASON__MAX ? n[r] : "?";

@@ -23,6 +23,8 @@ net_setup() {
 	mkdir -p "$CG/prot" "$CG/free"
 }
 
+peer_mac() { ip -n "$NSB" -j link show "$VB" | jq -r '.[0].address'; }
+
 # Removes a cgroup tree (children first), moving stray processes to the root.
 cg_remove() {
 	local d
@@ -54,7 +56,8 @@ receiver() {
 
 # flow CGROUP KIND ADDR PORT: "<what the sender said> <datagrams/connections received>"
 # from a process in $CG/CGROUP in namespace A. KIND: udp, tcp, raw (raw IPv4
-# socket, UDP inside), packet (AF_PACKET on $VA, UDP inside). The receiver
+# socket, UDP inside), packet (AF_PACKET on $VA, UDP inside, broadcast MAC),
+# packet-peer (the same to $VB's MAC, the next hop of B's addresses). The receiver
 # listens in namespace B, or in A for 127.0.0.1.
 flow() {
 	local cg=$1 kind=$2 addr=$3 port=$4 rkind=udp-recv rns=$NSB out
@@ -63,6 +66,7 @@ flow() {
 	tcp) rkind=tcp-accept send=("$DFNET" tcp-connect "$addr" "$port") ;;
 	raw) send=("$DFNET" raw-send "$addr" "$port") ;;
 	packet) send=("$DFNET" packet-send "$VA" 192.0.2.1 "$addr" "$port") ;;
+	packet-peer) send=("$DFNET" packet-send "$VA" 192.0.2.1 "$addr" "$port" "$(peer_mac)") ;;
 	esac
 	[ "$addr" = 127.0.0.1 ] && rns=$NSA
 	receiver "$rns" "$rkind" "$port" 1500 "$TMP/recv"

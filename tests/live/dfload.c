@@ -2,7 +2,8 @@
 /* dfload: the loader library as a one-shot command for the live tests (the
  * agent will do the same and keep running):
  *   dfload load PIN_DIR CGROUP_DIR POLICY [IFNAME...]  attach/adopt, swap, exit
- *   dfload unload PIN_DIR                              remove enforcement */
+ *   dfload unload PIN_DIR                              remove enforcement
+ * With interfaces, tc's next-hop helper device too (in this netns). */
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "compile.h"
 #include "loader.h"
+#include "nexthop.h"
 #include "values.h"
 #include "swap.h"
 
@@ -45,6 +47,13 @@ int main(int argc, char **argv)
 		err = df_loader_attach(l);
 	for (int i = 5; !err && i < argc; i++)
 		err = df_loader_attach_tc(l, (int)if_nametoindex(argv[i]));
+	if (!err && argc > 5) { /* tc's next-hop check, as the agent sets it */
+		int helper = 0;
+
+		err = df_nh_helper_ensure(&helper);
+		if (!err)
+			err = df_loader_set_nh_helper(l, helper);
+	}
 	if (!err)
 		err = df_loader_swap(l, img, &d);
 	df_diags_print(&d, stderr, text);

@@ -6,7 +6,8 @@
  *   dfnet udp-recv PORT MS            -> the number of datagrams in MS ms
  *   dfnet tcp-accept PORT MS          -> the number of connections in MS ms
  *   dfnet raw-send ADDR PORT          -> sent | EPERM (raw IPv4 socket, UDP inside)
- *   dfnet packet-send IFNAME SRC DST PORT -> sent (AF_PACKET, IPv4/UDP, broadcast MAC) */
+ *   dfnet packet-send IFNAME SRC DST PORT [MAC] -> sent (AF_PACKET, IPv4/UDP, to MAC,
+ *                                               broadcast if none) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_packet.h>
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
 		memcpy(pkt.d, "dfraw", 5);
 		return result(sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&ss, len) < 0 ? errno : 0);
 	}
-	if (!strcmp(argv[1], "packet-send") && argc == 6) {
+	if (!strcmp(argv[1], "packet-send") && (argc == 6 || argc == 7)) {
 		struct { struct iphdr ip; struct udphdr u; char d[8]; } pkt = { 0 };
 		struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
 					  .sll_ifindex = (int)if_nametoindex(argv[2]), .sll_halen = 6 };
@@ -157,6 +158,12 @@ int main(int argc, char **argv)
 		uint16_t *w = (uint16_t *)&pkt.ip;
 
 		memset(ll.sll_addr, 0xff, 6);
+		if (argc == 7 && sscanf(argv[6], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &ll.sll_addr[0],
+					&ll.sll_addr[1], &ll.sll_addr[2], &ll.sll_addr[3],
+					&ll.sll_addr[4], &ll.sll_addr[5]) != 6) {
+			fprintf(stderr, "dfnet: bad MAC %s\n", argv[6]);
+			return 2;
+		}
 		pkt.ip.version = 4;
 		pkt.ip.ihl = 5;
 		pkt.ip.ttl = 64;

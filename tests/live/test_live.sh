@@ -17,7 +17,9 @@ PIN=$TMP/bpf
 . tests/lib/net.sh
 
 cleanup() {
-	[ -d "$PIN" ] && "$DFLOAD" unload "$PIN/pins" >/dev/null 2>&1
+	# in namespace A, where tc and its helper are: unload works on the
+	# network namespace it runs in
+	[ -d "$PIN" ] && nsenter --net=/run/netns/"$NSA" "$DFLOAD" unload "$PIN/pins" >/dev/null 2>&1
 	net_cleanup
 	mountpoint -q "$PIN" && umount "$PIN"
 	rm -rf "$TMP"
@@ -39,11 +41,21 @@ destinations = ( { name = "peer"; cidrs = [ "192.0.2.2/32", "2001:db8:d::2/128" 
 EOP
 }
 
+# packets counted at tc (hook 1) for a reason (its number in datafence.h)
+tc_reason_total() {
+	bpftool map dump pinned "$PIN/pins/df_counters" -j 2>/dev/null |
+		jq --argjson stride "$DF_HOOK_STRIDE" --argjson n "$DF_REASONS" --argjson r "$1" \
+			'[.[].formatted | select((.key / $stride | floor) == 1 and .key % $n == $r) |
+			  .values[].value.packets] | add // 0'
+}
+DF_R_NEXT_HOP=$(sed -nE 's/^[[:space:]]DF_R_NEXT_HOP = ([0-9]+),.*/\1/p' bpf/datafence.h)
+
 load() { "$DFLOAD" load "$PIN/pins" "$CG" "$@"; }
 
 counter_total() { # packets judged by cgroup_skb so far, summed over CPUs
 	bpftool map dump pinned "$PIN/pins/df_counters" -j 2>/dev/null |
-		jq '[.[].formatted | select(.key < 1950) | .values[].value.packets] | add // 0'
+		jq --argjson stride "$DF_HOOK_STRIDE" \
+			'[.[].formatted | select(.key < $stride) | .values[].value.packets] | add // 0'
 }
 
 pins_enforce_after_the_loader_exits() {
@@ -81,7 +93,25 @@ af_packet_is_caught_at_tc() {
 	"sent 0" | "ENOBUFS 0") ;;
 	*) echo "AF_PACKET to an unapproved port got through"; return 1 ;;
 	esac
-	expect_eq "AF_PACKET to the approved port" "sent 1" "$(flow prot packet 192.0.2.2 5001)"
+	# approved address and port, but broadcast: every host on the link hears it
+	local before
+	before=$(tc_reason_total "$DF_R_NEXT_HOP")
+	case $(flow prot packet 192.0.2.2 5001) in
+	"sent 0" | "ENOBUFS 0") ;;
+	*) echo "AF_PACKET broadcast to the approved port got through"; return 1 ;;
+	esac
+	[ "$(tc_reason_total "$DF_R_NEXT_HOP")" -gt "$before" ] ||
+		{ echo "the broadcast was not refused for its next hop"; return 1; }
+	# to the next hop the kernel has for 192.0.2.2: what a routed packet does
+	ip -n "$NSA" neigh replace 192.0.2.2 lladdr "$(peer_mac)" dev "$VA" nud permanent
+	expect_eq "AF_PACKET to the approved port, its next hop" "sent 1" \
+		"$(flow prot packet-peer 192.0.2.2 5001)"
+	case $(flow prot packet-peer 192.0.2.2 5002) in
+	"sent 0" | "ENOBUFS 0") ;;
+	*) echo "AF_PACKET to the next hop, unapproved port, got through"; return 1 ;;
+	esac
+	expect_eq "unclassified AF_PACKET broadcast passes" "sent 1" \
+		"$(flow free packet 192.0.2.2 5002)"
 }
 
 a_new_process_adopts_and_swaps() {
@@ -96,9 +126,10 @@ a_new_process_adopts_and_swaps() {
 }
 
 unload_removes_enforcement() {
-	"$DFLOAD" unload "$PIN/pins"
+	nsenter --net=/run/netns/"$NSA" "$DFLOAD" unload "$PIN/pins"
 	expect_eq "after unload" "sent 1" "$(flow prot udp 192.0.2.2 5009)"
 	expect_eq "no program left on our cgroup" "0" "$(bpftool cgroup show "$CG" | grep -c df_)"
+	expect_eq "no next-hop helper left" "0" "$(ip -n "$NSA" -o link show | grep -c dfnh)"
 }
 
 if ! setup; then echo "FAIL live setup"; exit 1; fi
