@@ -10,7 +10,7 @@
 static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks",
 				     "interfaces", "drop_log", "syslog", "control_socket",
 				     "control_group", "metrics_file", "nft_table", "nft_log_group",
-				     "nft_log_rate", NULL };
+				     "nft_log_rate", "revocation", NULL };
 
 static int set_str(char **dst, const char *v)
 {
@@ -35,7 +35,7 @@ static int defaults(struct df_agent_conf *c)
 	    set_str(&c->drop_log, DF_DROP_LOG) ||
 	    set_str(&c->control_socket, DF_CONTROL_SOCKET) ||
 	    set_str(&c->control_group, "") ||
-	    set_str(&c->metrics_file, ""))
+	    set_str(&c->metrics_file, "") || set_str(&c->revocation, "auto"))
 		return -ENOMEM;
 	return 0;
 }
@@ -64,7 +64,7 @@ static void check_known(config_setting_t *root, const char *file, struct df_diag
 			ok |= !strcmp(*k, name);
 		if (!ok)
 			ERR(d, file, s,
-			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, metrics_file, nft_table, nft_log_group, nft_log_rate)",
+			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, metrics_file, nft_table, nft_log_group, nft_log_rate, revocation)",
 			    name);
 	}
 }
@@ -85,6 +85,7 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 		{ "control_group", offsetof(struct df_agent_conf, control_group) },
 		{ "metrics_file", offsetof(struct df_agent_conf, metrics_file) },
 		{ "nft_table", offsetof(struct df_agent_conf, nft_table) },
+		{ "revocation", offsetof(struct df_agent_conf, revocation) },
 	};
 	config_setting_t *s;
 
@@ -102,6 +103,10 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 	    strcmp(c->backend, "both"))
 		ERR(d, file, s, "backend \"%s\" must be \"bpf\", \"nftables\" or \"both\"",
 		    c->backend);
+	s = config_setting_get_member(root, "revocation");
+	if (s && strcmp(c->revocation, "auto") && strcmp(c->revocation, "sock_diag"))
+		ERR(d, file, s, "revocation \"%s\" must be \"auto\" or \"sock_diag\"",
+		    c->revocation);
 	s = config_setting_get_member(root, "nft_table");
 	if (s && (!c->nft_table[0] || strlen(c->nft_table) > 200 ||
 		  strspn(c->nft_table, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
@@ -242,6 +247,7 @@ void df_agent_conf_free(struct df_agent_conf *c)
 	free(c->pin_dir);
 	free(c->backend);
 	free(c->nft_table);
+	free(c->revocation);
 	free(c->drop_log);
 	free(c->control_socket);
 	free(c->control_group);

@@ -26,6 +26,8 @@ struct df_agent_conf {
 	char *nft_table;       /* the nftables backend's inet table */
 	unsigned int nft_log_group; /* NFLOG group of its drop reports */
 	unsigned int nft_log_rate;  /* drop reports per second at most */
+	char *revocation;      /* "auto": BPF socket iterators if the kernel has
+				* them, else sock_diag; "sock_diag": always that */
 };
 
 /* Parses FILE (every key optional, defaults as in docs/agent.md); unknown keys

@@ -113,6 +113,13 @@ void df_backends_counters(struct df_backends *bs, const struct df_policy *p, str
 	df_counts_sort(c);
 }
 
+void df_backends_revoke(struct df_backends *bs, const struct df_loaded *l, const char *why)
+{
+	for (size_t i = bs->n; l && i-- > 0;)
+		if (bs->v[i]->ops->revoke && bs->v[i]->ops->revoke(bs->v[i], l, why) != -EOPNOTSUPP)
+			return;
+}
+
 int df_backends_unload(const struct df_backend_ops *const *kinds, size_t n,
 		       const struct df_backend_conf *c, struct df_unload_result *res)
 {

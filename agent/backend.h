@@ -39,6 +39,7 @@ struct df_backend_conf {
 	/* The daemon's: every drop event of every backend goes here. */
 	void (*on_event)(const struct df_event *e, void *ctx);
 	void *ctx;
+	bool revoke_sock_diag;  /* revocation through sock_diag even with BPF iterators */
 };
 
 /* One flow, as `datafencectl test` asks about it. */
@@ -87,6 +88,10 @@ struct df_backend_ops {
 	/* Removes its enforcement from this host: 0 (msg says what went),
 	 * -ENOENT (nothing was there) or -errno. No instance needed. */
 	int (*unload)(const struct df_backend_conf *c, char *msg, size_t len);
+	/* After a change that may narrow (a push, an exception's end): ends
+	 * the live connected sockets the policy in force now refuses; 0, or
+	 * -EOPNOTSUPP when it cannot here. NULL: this backend never can. */
+	int (*revoke)(struct df_backend *b, const struct df_loaded *l, const char *why);
 };
 
 /* Every backend instance begins with this. */
@@ -125,6 +130,8 @@ int df_backends_apply(struct df_backends *bs, const struct df_loaded *new_pol,
 int df_backends_active(struct df_backends *bs, uint64_t *serial);
 /* Every backend's counters in one list, sorted (report.h). */
 void df_backends_counters(struct df_backends *bs, const struct df_policy *p, struct df_counts *c);
+/* Revocation by one backend: the last one (BPF before nftables) that can. */
+void df_backends_revoke(struct df_backends *bs, const struct df_loaded *l, const char *why);
 
 /* Removes every given kind's enforcement (the one unload of datafenced
  * --unload and datafencectl unload). res[i] says what happened to kind i. */

@@ -3,6 +3,9 @@
 #include "events.h"
 
 #include <jansson.h>
+#include <linux/if_packet.h>
+#include <linux/if_xdp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +16,8 @@
 
 const char *df_hook_name(unsigned int hook)
 {
-	static const char *const n[] = { "cgroup_skb", "tc", "connect", "sendmsg", "nftables" };
+	static const char *const n[] = { "cgroup_skb", "tc",	 "connect", "sendmsg",
+					 "setsockopt", "revoke", "nftables" };
 
 	return hook <= DF_HOOK__MAX ? n[hook] : "?"; /* DF_HOOK__MAX: the nftables backend */
 }
@@ -28,6 +32,24 @@ static void addr_str(const struct df_event *e, const __u8 *a, char *buf, size_t 
 	}
 	memcpy(c.addr, a, 16);
 	df_cidr_format(&c, false, buf, len);
+}
+
+/* The option a setsockopt event names (level and optname ride in sport
+ * and dport). */
+static const char *option_str(const struct df_event *e, char *buf, size_t len)
+{
+	static const char *const xdp[] = { [XDP_RX_RING] = "XDP_RX_RING",
+					   [XDP_TX_RING] = "XDP_TX_RING",
+					   [XDP_UMEM_REG] = "XDP_UMEM_REG",
+					   [XDP_UMEM_FILL_RING] = "XDP_UMEM_FILL_RING",
+					   [XDP_UMEM_COMPLETION_RING] = "XDP_UMEM_COMPLETION_RING" };
+
+	if (e->sport == SOL_PACKET && e->dport == PACKET_QDISC_BYPASS)
+		return "PACKET_QDISC_BYPASS";
+	if (e->sport == SOL_XDP && e->dport < sizeof(xdp) / sizeof(xdp[0]) && xdp[e->dport])
+		return xdp[e->dport];
+	snprintf(buf, len, "level %u option %u", e->sport, e->dport);
+	return buf;
 }
 
 static void ts_str(__u64 ns, char *buf, size_t len)
@@ -95,6 +117,11 @@ char *df_event_json(const struct df_event *e, const struct df_policy *p,
 		      (json_int_t)e->ifindex);
 	if (!j)
 		return NULL;
+	if (e->hook == DF_HOOK_SETSOCKOPT) {
+		char ob[40];
+
+		json_object_set_new(j, "option", json_string(option_str(e, ob, sizeof(ob))));
+	}
 	json_object_set_new(j, "family", json_string(e->family == 4   ? "ipv4" :
 						     e->family == 6 ? "ipv6" :
 								      "non-ip"));
@@ -138,6 +165,15 @@ void df_event_summary(const struct df_event *e, const struct df_policy *p, char 
 
 		if (i < p->n_classes)
 			cls = p->classes[i].name;
+	}
+	if (e->hook == DF_HOOK_SETSOCKOPT) {
+		char ob[40];
+
+		snprintf(buf, len, "%s setsockopt %s reason %s class %s uid %d pid %u%s",
+			 df_verdict_name(e->verdict), option_str(e, ob, sizeof(ob)),
+			 df_reason_name(e->reason), cls, e->uid == 0xffffffffu ? -1 : (int)e->uid,
+			 e->pid, e->suppressed ? " (and earlier refusals)" : "");
+		return;
 	}
 	snprintf(buf, len, "%s %s %s%s%s:%u -> %s%s%s:%u reason %s class %s hook %s uid %d pid %u%s",
 		 df_verdict_name(e->verdict), proto_str(e->proto, pb, sizeof(pb)),

@@ -51,6 +51,7 @@ struct agent {
 	int cg_wd[MAX_CG_WATCHES];
 	size_t n_cg_wd;
 	int sig_fd, timer_fd;
+	int edge_fd; /* fires at the next end of an exception window (revocation) */
 	bool stop;
 	/* for status */
 	time_t started, loaded_at, push_at;
@@ -174,6 +175,24 @@ static void take(struct agent *a, struct df_policy *p, struct df_image *img, con
  * higher serial than the loaded policy; anything else is refused and the
  * loaded policy stays in force. `same_ok` accepts an equal serial (start-up
  * adoption of our own pinned policy). */
+/* The edge timer, at the next end of an exception window of the policy in
+ * force (a little after it: the kernel judges by whole seconds), or off. */
+static void arm_exception_edge(struct agent *a)
+{
+	struct itimerspec it = { 0 };
+	int64_t now = (int64_t)time(NULL), next = INT64_MAX;
+
+	for (size_t i = 0; a->pol && i < a->pol->n_excs; i++)
+		if (a->pol->excs[i].expires > now && a->pol->excs[i].expires < next)
+			next = a->pol->excs[i].expires;
+	if (next != INT64_MAX) {
+		it.it_value.tv_sec = (time_t)next;
+		it.it_value.tv_nsec = 200 * 1000 * 1000;
+	}
+	if (a->edge_fd >= 0)
+		timerfd_settime(a->edge_fd, TFD_TIMER_ABSTIME, &it, NULL);
+}
+
 static int apply_policy(struct agent *a, const char *why, bool same_ok)
 {
 	struct df_parse_opts o = { .resolve_user = df_resolve_user_nss, .now = time(NULL) };
@@ -216,6 +235,8 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	take(a, p, img, sha);
 	p = NULL;
 	img = NULL;
+	df_backends_revoke(&a->bs, in_force(a), why);
+	arm_exception_edge(a);
 cleanup:
 	df_policy_free(p);
 	df_image_free(img);
@@ -387,9 +408,20 @@ static void handle_timer(struct agent *a)
 	write_metrics_file(a);
 }
 
+/* An exception window ended: its flows end too. */
+static void handle_edge(struct agent *a)
+{
+	uint64_t t;
+
+	if (read(a->edge_fd, &t, sizeof(t)) < 0)
+		return;
+	df_backends_revoke(&a->bs, in_force(a), "exception ended");
+	arm_exception_edge(a);
+}
+
 /* Whose a ready descriptor is: data.u64 = tag << 32 | fd. The control
  * socket's own descriptors carry tag 0 (control.c). */
-enum { TAG_CTL = 0, TAG_SIGNAL, TAG_TIMER, TAG_INOTIFY, TAG_BACKEND };
+enum { TAG_CTL = 0, TAG_SIGNAL, TAG_TIMER, TAG_EDGE, TAG_INOTIFY, TAG_BACKEND };
 
 static void watch_fd(int ep, int fd, uint32_t tag)
 {
@@ -404,6 +436,7 @@ static void watch_all(struct agent *a, int ep)
 
 	watch_fd(ep, a->sig_fd, TAG_SIGNAL);
 	watch_fd(ep, a->timer_fd, TAG_TIMER);
+	watch_fd(ep, a->edge_fd, TAG_EDGE);
 	watch_fd(ep, a->ino_fd, TAG_INOTIFY);
 	for (size_t i = 0; i < a->bs.n; i++) {
 		int n = a->bs.v[i]->ops->fds(a->bs.v[i], fds, MAX_FDS);
@@ -448,6 +481,8 @@ static int run(struct agent *a)
 				handle_signal(a);
 			else if (tag == TAG_TIMER)
 				handle_timer(a);
+			else if (tag == TAG_EDGE)
+				handle_edge(a);
 			else if (tag == TAG_INOTIFY)
 				handle_inotify(a);
 			else if (tag - TAG_BACKEND < a->bs.n)
@@ -477,7 +512,7 @@ static int start(struct agent *a)
 		.interfaces = a->conf.interfaces, .n_interfaces = a->conf.n_interfaces,
 		.nft_table = a->conf.nft_table, .nft_log_group = (uint16_t)a->conf.nft_log_group,
 		.nft_log_rate = a->conf.nft_log_rate, .cgroot = a->cgroot, .on_event = on_event,
-		.ctx = a,
+		.ctx = a, .revoke_sock_diag = !strcmp(a->conf.revocation, "sock_diag"),
 	};
 	err = df_records_open(a->conf.drop_log, a->cgroot, a->conf.syslog, &a->rec);
 	if (!err)
@@ -486,6 +521,7 @@ static int start(struct agent *a)
 		err = df_backends_start(kinds, n, &a->bconf, &a->bs);
 	if (err)
 		return err;
+	a->edge_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC);
 	a->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	snprintf(dir, sizeof(dir), "%s", a->conf.policy_file);
 	a->pol_wd = inotify_add_watch(a->ino_fd, dirname(dir),
@@ -569,7 +605,7 @@ static int configure(struct agent *a, int argc, char **argv, bool *foreground, b
 
 int main(int argc, char **argv)
 {
-	struct agent a = { .conf_file = DF_AGENT_CONF, .ino_fd = -1, .pol_wd = -1 };
+	struct agent a = { .conf_file = DF_AGENT_CONF, .ino_fd = -1, .pol_wd = -1, .edge_fd = -1 };
 	bool foreground = false, do_unload = false;
 	int rc = configure(&a, argc, argv, &foreground, &do_unload), err;
 

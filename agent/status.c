@@ -17,6 +17,13 @@ json_t *df_time_json(time_t t)
 	return json_string(buf);
 }
 
+json_t *df_revocation_json(const char *method, const char *why, time_t last_run)
+{
+	return json_pack("{s:b, s:o, s:o, s:o}", "available", method != NULL, "method",
+			 method ? json_string(method) : json_null(), "why",
+			 method ? json_null() : json_string(why), "last_run", df_time_json(last_run));
+}
+
 static json_t *exceptions_json(const struct df_policy *p)
 {
 	json_t *arr = json_array();
@@ -104,6 +111,11 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 	/* each backend fills its section; absent ones stay null or empty */
 	json_object_set_new(st, "bpf", json_null());
 	json_object_set_new(st, "nftables", json_null());
+	/* a backend that can revoke live sockets says so (the agent's probe) */
+	json_object_set_new(st, "revocation",
+			    a ? df_revocation_json(NULL, "no backend in use revokes live sockets", 0)
+			      : json_pack("{s:n, s:n, s:n, s:n}", "available", "method", "why",
+					  "last_run"));
 	json_object_set_new(st, "attachments",
 			    json_pack("{s:b, s:b, s:n, s:[], s:[]}", "cgroup_skb", 0, "sock_addr", 0,
 				      "cgroup", "tc", "tc_missing"));

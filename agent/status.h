@@ -29,5 +29,8 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 		       struct df_backends *bs);
 /* RFC 3339 or null. */
 json_t *df_time_json(time_t t);
+/* The status document's "revocation" (a backend's answer; method NULL:
+ * unavailable, for why). */
+json_t *df_revocation_json(const char *method, const char *why, time_t last_run);
 
 #endif

@@ -32,166 +32,9 @@ const volatile bool df_test_mode = false;
 
 #include "pipeline.h"
 
-/* ---- account + report ------------------------------------------------------------ */
-
-static __always_inline void df_misc_add(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&df_misc, &idx);
-
-	if (v)
-		__sync_fetch_and_add(v, n);
-}
-
-static __always_inline __u32 df_cnt_index(__u8 hook, const struct df_res *r)
-{
-	__u32 slot = r->slot > DF_MAX_CLASSES ? DF_MAX_CLASSES : r->slot;
-
-	return DF_CNT_INDEX((__u32)hook, slot, (__u32)r->verdict, (__u32)r->reason);
-}
-
-/* Exact per-CPU counts: atomic adds, since a softirq may judge a packet
- * on this CPU in the middle of ours. */
-static __always_inline void df_count(__u32 idx, __u16 rule, __u32 len)
-{
-	struct df_counter *c = bpf_map_lookup_elem(&df_counters, &idx);
-
-	if (c) {
-		__sync_fetch_and_add(&c->packets, 1);
-		__sync_fetch_and_add(&c->bytes, len);
-	}
-	if (rule != DF_NO_RULE) {
-		__u32 ri = rule;
-
-		c = bpf_map_lookup_elem(&df_rule_cnt, &ri);
-		if (c) {
-			__sync_fetch_and_add(&c->packets, 1);
-			__sync_fetch_and_add(&c->bytes, len);
-		}
-	}
-}
-
-static __noinline void df_report(const struct df_facts *f, const struct df_res *r,
-				      const struct df_state *st, __u64 now_ns,
-				      struct df_sk_view *sc)
-{
-	struct df_flow_key k = { .family = f->family, .proto = f->proto, .hook = f->hook,
-				 .sport = f->sport, .dport = f->dport };
-	struct df_flow_val *fv, nv = { .last_ns = now_ns };
-	__u32 suppressed = 0;
-	struct df_event *e;
-
-	__builtin_memcpy(k.saddr, f->saddr, 16);
-	__builtin_memcpy(k.daddr, f->daddr, 16);
-	fv = bpf_map_lookup_elem(&df_flows, &k);
-	if (fv) {
-		if (now_ns - fv->last_ns < DF_REPORT_INTERVAL_NS) {
-			__sync_fetch_and_add(&fv->suppressed, 1);
-			df_misc_add(DF_MISC_EVENTS_SUPPRESSED, 1);
-			if (sc) { /* the socket's fast path may count the rest */
-				sc->last_report_ns = fv->last_ns;
-				sc->last_report_jiffies = bpf_jiffies64() -
-					(now_ns - fv->last_ns) / (1000000000ULL / (st->hz ? st->hz : 1000));
-			}
-			return;
-		}
-		suppressed = fv->suppressed;
-		fv->suppressed = 0;
-		fv->last_ns = now_ns;
-	} else {
-		bpf_map_update_elem(&df_flows, &k, &nv, BPF_ANY);
-	}
-	if (sc) {
-		/* drops the socket's fast path folded since the last event */
-		suppressed += (__u32)__sync_lock_test_and_set(&sc->suppressed, 0);
-		sc->last_report_ns = now_ns;
-		sc->last_report_jiffies = bpf_jiffies64();
-	}
-
-	e = bpf_ringbuf_reserve(&df_events, sizeof(*e), 0);
-	if (!e) {
-		df_misc_add(DF_MISC_EVENTS_LOST, 1);
-		return;
-	}
-	__u32 seq_idx = DF_MISC_EVENT_SEQ;
-	__u64 *seq = bpf_map_lookup_elem(&df_misc, &seq_idx);
-
-	e->version = DF_EVENT_VERSION;
-	e->hook = f->hook;
-	e->verdict = r->verdict;
-	e->reason = r->reason;
-	e->family = f->family;
-	e->proto = f->proto;
-	e->rule = r->rule;
-	e->ts_ns = now_ns;
-	e->classes = r->classes;
-	__builtin_memcpy(e->saddr, f->saddr, 16);
-	__builtin_memcpy(e->daddr, f->daddr, 16);
-	e->sport = f->sport;
-	e->dport = f->dport;
-	e->uid = f->uid;
-	e->cgroup_id = f->cgroup_id;
-	e->pid = f->pid;
-	e->ifindex = f->ifindex;
-	e->serial = st->serial;
-	e->seq = seq ? __sync_fetch_and_add(seq, 1) : 0;
-	e->suppressed = suppressed;
-	e->pad = 0;
-	if (f->pid)
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
-	else
-		__builtin_memset(e->comm, 0, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
-	df_misc_add(DF_MISC_EVENTS_SENT, 1);
-}
+#include "report.h"
 
 /* ---- the shared verdict entry ------------------------------------------------------- */
-
-static __always_inline int df_load_gen(__u32 gen, struct df_gen *g)
-{
-	g->cfg = df_cfg_of(gen);
-	if (!g->cfg)
-		return -1;
-	g->str4 = bpf_map_lookup_elem(&df_str4_o, &gen);
-	g->lv = bpf_map_lookup_elem(&df_lv_o, &gen);
-	g->rng6 = bpf_map_lookup_elem(&df_rng6_o, &gen);
-	g->src = bpf_map_lookup_elem(&df_src_o, &gen);
-	g->ent = bpf_map_lookup_elem(&df_ent_o, &gen);
-	g->sel = bpf_map_lookup_elem(&df_sel_o, &gen);
-	return 0;
-}
-
-/* Where a cgroup's ancestors are read from. */
-enum df_anc_src { DF_ANC_SKB, DF_ANC_TASK, DF_ANC_OWNER };
-
-/* The classes of a cgroup (through its ancestors, root first: a selector
- * covers its subtree) and of a uid. */
-static __always_inline __u64 df_owner_classes(const struct df_gen *g, void *ctx,
-					      enum df_anc_src src, const __u64 *anc, __u32 uid)
-{
-	__u64 cls = 0;
-	int lvl;
-
-	if (!(g->cfg->flags & DF_CFG_HAS_SEL) || !g->sel)
-		return 0;
-	if (uid != DF_UID_NONE)
-		cls |= df_sel_lookup(g->sel, DF_SEL_UID, uid, 0);
-	for (lvl = 0; lvl <= DF_MAX_CG_LEVEL; lvl++) {
-		__u64 id;
-
-		if (lvl > g->cfg->max_cg_level)
-			break;
-		if (src == DF_ANC_SKB)
-			id = bpf_skb_ancestor_cgroup_id(ctx, lvl);
-		else if (src == DF_ANC_TASK)
-			id = bpf_get_current_ancestor_cgroup_id(lvl);
-		else
-			id = anc[lvl];
-		if (!id)
-			break;
-		cls |= df_sel_lookup(g->sel, DF_SEL_CGROUP, 0, id);
-	}
-	return cls;
-}
 
 /* The socket's classes, per swap, in the hook's own view. The skb hooks:
  * the packet's socket (its cgroup, its owner's uid in f->uid). The call
@@ -736,6 +579,63 @@ static __always_inline int df_sock_addr(struct bpf_sock_addr *ctx, __u8 hook, __
 	f.cgroup_id = bpf_get_current_cgroup_id();
 	sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	return df_verdict(&f, sc, sk, DF_VIEW_CALL, NULL) == DF_DROP ? 0 : 1;
+}
+
+/* ---- setsockopt: the ways below tc -------------------------------------------------- */
+
+#define SOL_PACKET 263
+#define PACKET_QDISC_BYPASS 20
+#define SOL_XDP 283
+
+/* Options that would make a socket send below tc (__dev_direct_xmit: no
+ * qdisc, no tc filter), refused to a protected task (EPERM; would-drop in
+ * audit): AF_PACKET's PACKET_QDISC_BYPASS turned on, and every SOL_XDP
+ * option (an AF_XDP socket cannot send without its UMEM and rings). The
+ * task's cgroup and uid, the socket's mark and host-wide classes decide;
+ * the event carries level and optname in sport and dport. */
+SEC("cgroup/setsockopt")
+int df_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct df_facts f = { .hook = DF_HOOK_SETSOCKOPT };
+	struct df_res r = { .reason = DF_R_FILTER_BYPASS, .rule = DF_NO_RULE };
+	struct df_gen g = {};
+	struct df_state *st;
+	__u32 zero = 0, gen;
+	__u64 enf;
+
+	if (ctx->level == SOL_PACKET && ctx->optname == PACKET_QDISC_BYPASS) {
+		int *v = ctx->optval;
+
+		if ((void *)(v + 1) <= ctx->optval_end && *v == 0)
+			return 1; /* turning it off */
+	} else if (ctx->level != SOL_XDP) {
+		if (ctx->optlen > 4096)
+			ctx->optlen = 0; /* not ours: the kernel reads the caller's own buffer */
+		return 1;
+	}
+	st = bpf_map_lookup_elem(&df_state, &zero);
+	if (!st)
+		return 1;
+	gen = *(volatile __u32 *)&st->gen & 1;
+	if (df_load_gen(gen, &g))
+		return 1;
+	f.uid = (__u32)bpf_get_current_uid_gid();
+	f.pid = bpf_get_current_pid_tgid() >> 32;
+	f.cgroup_id = bpf_get_current_cgroup_id();
+	if (ctx->sk)
+		f.mark = ctx->sk->mark;
+	r.classes = df_owner_classes(&g, NULL, DF_ANC_TASK, NULL, f.uid) |
+		    df_classify_packet(g.cfg, gen, g.src, &f);
+	if (!r.classes)
+		return 1;
+	enf = r.classes & g.cfg->hdr.enforce_mask;
+	r.verdict = enf ? DF_DROP : DF_WOULD_DROP;
+	r.slot = (__u8)df_ctz(enf ? enf : r.classes);
+	f.sport = (__u16)ctx->level;
+	f.dport = (__u16)ctx->optname;
+	df_count(df_cnt_index(f.hook, &r), DF_NO_RULE, 0);
+	df_report(&f, &r, st, bpf_ktime_get_boot_ns() + st->clock_offset_ns, NULL);
+	return r.verdict == DF_DROP ? 0 : 1;
 }
 
 /* socket(): the maker's cgroup ancestors and uid, for the call hooks to

@@ -43,6 +43,7 @@ enum df_reason {
 	DF_R_EXCEPTION_INACTIVE = 8,
 	DF_R_MALFORMED = 9,
 	DF_R_NEXT_HOP = 10, /* a crafted frame sent to a next hop its header does not route to */
+	DF_R_FILTER_BYPASS = 11, /* a socket option that would send below tc (setsockopt) */
 	DF_REASON__MAX,
 };
 
@@ -152,14 +153,16 @@ _Static_assert(sizeof(struct df_policy_hdr) == 32, "df_policy_hdr ABI");
 
 /* ---- kernel state shared with the loader (pinned maps) ---------------- */
 
-/* Hooks that judge packets. DF_HOOK__MAX counts the BPF hooks (the first
- * dimension of df_counters); the nftables backend's drop records carry
- * DF_HOOK_NFTABLES, which has no BPF counters. */
+/* Hooks that judge packets and calls. DF_HOOK__MAX counts the BPF hooks
+ * (the first dimension of df_counters); the nftables backend's drop records
+ * carry DF_HOOK_NFTABLES, which has no BPF counters. */
 enum df_hook {
 	DF_HOOK_CGROUP_SKB = 0,
 	DF_HOOK_TC = 1,
 	DF_HOOK_CONNECT = 2,
 	DF_HOOK_SENDMSG = 3,
+	DF_HOOK_SETSOCKOPT = 4, /* options refused to protected tasks (docs/datapath.md) */
+	DF_HOOK_REVOKE = 5,     /* live sockets destroyed after a narrowing (revoke.bpf.c) */
 	DF_HOOK__MAX,
 	DF_HOOK_NFTABLES = DF_HOOK__MAX,
 };

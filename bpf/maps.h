@@ -168,10 +168,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } df_ifaces SEC(".maps");
 
-/* Per-socket classes and last verdict. */
+/* Per-socket classes and last verdict. Cloned to an accepted socket: it
+ * inherits its listener's maker (its cgroup is the listener's too). */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
 	__type(value, struct df_sk_cache);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

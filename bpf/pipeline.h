@@ -359,6 +359,55 @@ static __always_inline __u64 df_classify_packet(const struct df_cfg *cfg, __u32 
 	return s.cls;
 }
 
+/* ---- a policy generation, the classes of an owner ---------------------------- */
+
+static __always_inline int df_load_gen(__u32 gen, struct df_gen *g)
+{
+	g->cfg = df_cfg_of(gen);
+	if (!g->cfg)
+		return -1;
+	g->str4 = bpf_map_lookup_elem(&df_str4_o, &gen);
+	g->lv = bpf_map_lookup_elem(&df_lv_o, &gen);
+	g->rng6 = bpf_map_lookup_elem(&df_rng6_o, &gen);
+	g->src = bpf_map_lookup_elem(&df_src_o, &gen);
+	g->ent = bpf_map_lookup_elem(&df_ent_o, &gen);
+	g->sel = bpf_map_lookup_elem(&df_sel_o, &gen);
+	return 0;
+}
+
+/* Where a cgroup's ancestors are read from. */
+enum df_anc_src { DF_ANC_SKB, DF_ANC_TASK, DF_ANC_OWNER };
+
+/* The classes of a cgroup (through its ancestors, root first: a selector
+ * covers its subtree) and of a uid. */
+static __always_inline __u64 df_owner_classes(const struct df_gen *g, void *ctx,
+					      enum df_anc_src src, const __u64 *anc, __u32 uid)
+{
+	__u64 cls = 0;
+	int lvl;
+
+	if (!(g->cfg->flags & DF_CFG_HAS_SEL) || !g->sel)
+		return 0;
+	if (uid != DF_UID_NONE)
+		cls |= df_sel_lookup(g->sel, DF_SEL_UID, uid, 0);
+	for (lvl = 0; lvl <= DF_MAX_CG_LEVEL; lvl++) {
+		__u64 id;
+
+		if (lvl > g->cfg->max_cg_level)
+			break;
+		if (src == DF_ANC_SKB)
+			id = bpf_skb_ancestor_cgroup_id(ctx, lvl);
+		else if (src == DF_ANC_TASK)
+			id = bpf_get_current_ancestor_cgroup_id(lvl);
+		else
+			id = anc[lvl];
+		if (!id)
+			break;
+		cls |= df_sel_lookup(g->sel, DF_SEL_CGROUP, 0, id);
+	}
+	return cls;
+}
+
 /* ---- lookup + judge ----------------------------------------------------------- */
 
 static __always_inline __u64 df_lowest(__u64 m)

@@ -114,6 +114,17 @@ static void print_backends(json_t *st)
 	       json_is_true(json_object_get(nft, "reports")) ? "" : " (not read)");
 }
 
+static void print_revocation(json_t *st)
+{
+	json_t *r = json_object_get(st, "revocation");
+
+	if (json_is_true(json_object_get(r, "available")))
+		printf("revocation:  %s, last run %s\n", jstr(r, "method"),
+		       json_is_string(json_object_get(r, "last_run")) ? jstr(r, "last_run") : "never");
+	else if (json_is_string(json_object_get(r, "why")))
+		printf("revocation:  unavailable: %s\n", jstr(r, "why"));
+}
+
 static void print_exceptions(json_t *st)
 {
 	json_t *x;
@@ -141,6 +152,7 @@ static void print_running(json_t *st)
 	       jstr(st, "version"));
 	print_policy(st);
 	print_backends(st);
+	print_revocation(st);
 	print_totals(st);
 	printf("events:      sent %lld  lost %lld  suppressed %lld\n", jint(ev, "sent"),
 	       jint(ev, "lost"), jint(ev, "suppressed"));

@@ -45,14 +45,19 @@ static void print_drop(json_t *d)
 		n += (size_t)snprintf(cls + n, sizeof(cls) - n, "%s%s", i ? "," : "",
 				      json_is_string(c) ? json_string_value(c) : "?");
 	bool v6 = !strcmp(json_string_value(json_object_get(d, "family")) ?: "", "ipv6");
+	const char *opt = json_string_value(json_object_get(d, "option"));
 
-	printf("%s %-10s %-4s %s%s%s:%lld -> %s%s%s:%lld %-20s class %s", json_string_value(json_object_get(d, "ts")),
-	       json_string_value(json_object_get(d, "verdict")), json_string_value(json_object_get(d, "proto")),
-	       v6 ? "[" : "", json_string_value(json_object_get(d, "src")), v6 ? "]" : "",
-	       (long long)json_integer_value(json_object_get(d, "sport")), v6 ? "[" : "",
-	       json_string_value(json_object_get(d, "dst")), v6 ? "]" : "",
-	       (long long)json_integer_value(json_object_get(d, "dport")),
-	       json_string_value(json_object_get(d, "reason")), cls);
+	printf("%s %-10s ", json_string_value(json_object_get(d, "ts")),
+	       json_string_value(json_object_get(d, "verdict")));
+	if (opt) /* a refused socket option: no flow */
+		printf("setsockopt %s ", opt);
+	else
+		printf("%-4s %s%s%s:%lld -> %s%s%s:%lld ", json_string_value(json_object_get(d, "proto")),
+		       v6 ? "[" : "", json_string_value(json_object_get(d, "src")), v6 ? "]" : "",
+		       (long long)json_integer_value(json_object_get(d, "sport")), v6 ? "[" : "",
+		       json_string_value(json_object_get(d, "dst")), v6 ? "]" : "",
+		       (long long)json_integer_value(json_object_get(d, "dport")));
+	printf("%-20s class %s", json_string_value(json_object_get(d, "reason")), cls);
 	if (json_is_string(json_object_get(rule, "name")))
 		printf(" rule %s", json_string_value(json_object_get(rule, "name")));
 	if (json_object_get(d, "comm"))

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -20,6 +21,9 @@
 #include "loader.h"
 #include "log.h"
 #include "nexthop.h"
+#include "revoke.h"
+#include "sockdiag.h"
+#include "status.h"
 #include "swap.h"
 #include "testrun.h"
 
@@ -36,6 +40,10 @@ struct bpf_backend {
 	size_t n_tc;
 	uint64_t lost_reported;
 	bool nh_ok; /* the next-hop check's helper device is there (tc) */
+	struct df_revoker *rv;   /* the socket iterators; NULL: sock_diag or nothing */
+	const char *rv_method;   /* "bpf", "sock_diag", NULL: cannot revoke (rv_why) */
+	char rv_why[200];
+	time_t rv_last;          /* the last revocation run */
 };
 
 static struct bpf_backend *of(struct df_backend *b)
@@ -212,8 +220,32 @@ static void bpf_close(struct df_backend *b)
 	for (int i = 0; i < DF_MAP_ID__MAX; i++)
 		if (bb->pinned[i] >= 0)
 			close(bb->pinned[i]);
+	df_revoker_close(bb->rv);
 	df_loader_close(bb->l);
 	free(bb);
+}
+
+/* How live sockets will be revoked: the socket iterators, else sock_diag. */
+static void revocation_probe(struct bpf_backend *bb)
+{
+	int err;
+
+	if (bb->conf.revoke_sock_diag)
+		snprintf(bb->rv_why, sizeof(bb->rv_why), "sock_diag chosen in agent.conf");
+	else if (!df_revoker_open(bb->conf.pin_dir, &bb->rv, bb->rv_why, sizeof(bb->rv_why)))
+		bb->rv_method = "bpf";
+	if (!bb->rv) {
+		err = df_diag_revoke_probe();
+		if (!err)
+			bb->rv_method = "sock_diag";
+		else
+			snprintf(bb->rv_why + strlen(bb->rv_why), sizeof(bb->rv_why) - strlen(bb->rv_why),
+				 "; sock_diag cannot destroy sockets: %s", strerror(-err));
+	}
+	if (bb->rv_method)
+		pr_notice("live sockets are revoked through %s", bb->rv_method);
+	else
+		pr_warn("live sockets cannot be revoked: %s", bb->rv_why);
 }
 
 /* The helper device for tc's next-hop check, made and set again. */
@@ -267,6 +299,7 @@ static int bpf_start(const struct df_backend_conf *c, struct df_backend **out)
 	}
 	bb->lost_reported = events_lost(bb);
 	df_loader_set_clock(bb->l);
+	revocation_probe(bb);
 	*out = &bb->b;
 	return 0;
 fail:
@@ -300,6 +333,26 @@ static int bpf_apply(struct df_backend *b, const struct df_loaded *l, struct df_
 	return df_loader_swap(of(b)->l, l->img, d);
 }
 
+static int bpf_revoke(struct df_backend *b, const struct df_loaded *l, const char *why)
+{
+	struct bpf_backend *bb = of(b);
+	int n;
+
+	if (!bb->rv_method)
+		return -EOPNOTSUPP;
+	bb->rv_last = time(NULL);
+	if (!bb->rv) {
+		df_diag_revoke_for(&bb->conf, l, why);
+		return 0;
+	}
+	n = df_revoker_run(bb->rv);
+	if (n < 0)
+		pr_err("revocation (%s): %s", why, strerror(-n));
+	else
+		pr_info("revocation (%s): sockets judged in %d network namespaces", why, n);
+	return 0;
+}
+
 static int bpf_active(struct df_backend *b, uint64_t *serial)
 {
 	struct bpf_backend *bb = of(b);
@@ -325,6 +378,9 @@ static void bpf_status(struct df_backend *b, const struct df_loaded *l, json_t *
 
 	json_object_set_new(st, "bpf", json_pack("{s:s, s:o}", "pin_dir", bb->conf.pin_dir, "serial",
 						 active ? json_integer((json_int_t)serial) : json_null()));
+	if (bb->l) /* the daemon's probe at start */
+		json_object_set_new(st, "revocation",
+				    df_revocation_json(bb->rv_method, bb->rv_why, bb->rv_last));
 	/* the daemon's attachments; a reader's from the pins and the interfaces */
 	json_object_set_new(att, "cgroup", json_string(bb->conf.cgroot ? bb->conf.cgroot : ""));
 	json_object_set_new(att, "cgroup_skb", json_boolean(bb->l ? bb->conf.hook_cgroup_skb :
@@ -440,4 +496,5 @@ const struct df_backend_ops df_bpf_backend = {
 	.ready = bpf_ready,
 	.judge = bpf_judge,
 	.unload = bpf_unload,
+	.revoke = bpf_revoke,
 };

@@ -41,7 +41,7 @@ static const char *const prog_names[DF_PROG__MAX] = {
 	[DF_PROG_CGROUP_SKB] = "cgroup_skb", [DF_PROG_TC] = "tc",
 	[DF_PROG_CONNECT4] = "connect4",     [DF_PROG_CONNECT6] = "connect6",
 	[DF_PROG_SENDMSG4] = "sendmsg4",     [DF_PROG_SENDMSG6] = "sendmsg6",
-	[DF_PROG_SOCK_CREATE] = "sock_create",
+	[DF_PROG_SOCK_CREATE] = "sock_create", [DF_PROG_SETSOCKOPT] = "setsockopt",
 };
 
 static struct bpf_program *prog_of(struct df_loader *l, enum df_prog p)
@@ -54,6 +54,7 @@ static struct bpf_program *prog_of(struct df_loader *l, enum df_prog p)
 	case DF_PROG_SENDMSG4: return l->skel->progs.df_sendmsg4;
 	case DF_PROG_SENDMSG6: return l->skel->progs.df_sendmsg6;
 	case DF_PROG_SOCK_CREATE: return l->skel->progs.df_sock_create;
+	case DF_PROG_SETSOCKOPT: return l->skel->progs.df_setsockopt;
 	default: return NULL;
 	}
 }
@@ -301,7 +302,7 @@ int df_loader_attach(struct df_loader *l)
 {
 	/* the maker's record first: every socket made from now on has one */
 	static const enum df_prog sa[] = { DF_PROG_SOCK_CREATE, DF_PROG_CONNECT4, DF_PROG_CONNECT6,
-					   DF_PROG_SENDMSG4, DF_PROG_SENDMSG6 };
+					   DF_PROG_SENDMSG4, DF_PROG_SENDMSG6, DF_PROG_SETSOCKOPT };
 	struct df_state st;
 	int cgfd, err = 0;
 

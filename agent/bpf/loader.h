@@ -23,7 +23,8 @@ struct df_loader_opts {
 				  * /sys/fs/bpf) if needed */
 	const char *cgroup_path; /* where cgroup programs attach; NULL: the cgroup2 root */
 	bool cgroup_skb;         /* attach cgroup_skb/egress */
-	bool sock_addr;          /* attach connect4/6, sendmsg4/6 (and sock_create) */
+	bool sock_addr;          /* attach connect4/6, sendmsg4/6 (and sock_create,
+				  * setsockopt: the call hooks) */
 	uint32_t ringbuf_bytes;  /* 0: default (1 MiB) */
 	bool record_last;        /* tests: record each verdict in df_last */
 	bool test_mode;          /* `datafencectl test`: a private instance over the pins
@@ -65,6 +66,7 @@ enum df_prog {
 	DF_PROG_SENDMSG4,
 	DF_PROG_SENDMSG6,
 	DF_PROG_SOCK_CREATE, /* records a socket's maker, for the call hooks */
+	DF_PROG_SETSOCKOPT,  /* refuses options that would send below tc */
 	DF_PROG__MAX,
 };
 

@@ -28,6 +28,7 @@ const char *df_reason_name(enum df_reason r)
 		[DF_R_EXCEPTION_INACTIVE] = "exception-inactive",
 		[DF_R_MALFORMED] = "malformed",
 		[DF_R_NEXT_HOP] = "next-hop-mismatch",
+		[DF_R_FILTER_BYPASS] = "filter-bypass",
 	};
 
 	return r < DF_REASON__MAX ? n[r] : "?";

@@ -11,6 +11,8 @@
 #include "backend.h"
 #include "events.h"
 #include "log.h"
+#include "sockdiag.h"
+#include "status.h"
 #include "nflog.h"
 #include "nftnames.h"
 #include "nftplan.h"
@@ -25,6 +27,8 @@ struct nft_backend {
 	const struct df_loaded *reporting; /* the policy reports are named by */
 	uint64_t seq, lost, lost_reported, folded;
 	bool daemon;
+	int revoke_err;  /* sock_diag's probe: 0 if it can destroy sockets */
+	time_t revoked_at;
 };
 
 static struct nft_backend *of(struct df_backend *b)
@@ -75,6 +79,10 @@ static int nft_start(const struct df_backend_conf *c, struct df_backend **out)
 		       c->nft_log_group, strerror(-err));
 	pr_notice("nftables backend: table inet %s, drop reports on NFLOG group %u", c->nft_table,
 		  c->nft_log_group);
+	nb->revoke_err = df_diag_revoke_probe();
+	if (nb->revoke_err)
+		pr_warn("live sockets cannot be revoked: sock_diag cannot destroy sockets: %s",
+			strerror(-nb->revoke_err));
 	*out = &nb->b;
 	return 0;
 }
@@ -122,11 +130,32 @@ static int nft_active(struct df_backend *b, uint64_t *serial)
 	return 0;
 }
 
+/* Live sockets through sock_diag: nftables has no socket iterators. */
+static int nft_revoke(struct df_backend *b, const struct df_loaded *l, const char *why)
+{
+	struct nft_backend *nb = of(b);
+
+	if (nb->revoke_err)
+		return -EOPNOTSUPP;
+	nb->revoked_at = time(NULL);
+	df_diag_revoke_for(&nb->conf, l, why);
+	return 0;
+}
+
 static void nft_status(struct df_backend *b, const struct df_loaded *l, json_t *st, json_t *health)
 {
 	struct nft_backend *nb = of(b);
 	struct df_nft_info info;
 	int err = df_nft_info(&nb->opts, &info);
+	char why[128];
+
+	if (nb->daemon) {
+		snprintf(why, sizeof(why), "sock_diag cannot destroy sockets: %s",
+			 strerror(-nb->revoke_err));
+		json_object_set_new(st, "revocation",
+				    df_revocation_json(nb->revoke_err ? NULL : "sock_diag", why,
+						       nb->revoked_at));
+	}
 
 	json_object_set_new(st, "nftables",
 			    json_pack("{s:s, s:b, s:o, s:o, s:b}", "table", nb->opts.table, "present",
@@ -279,4 +308,5 @@ const struct df_backend_ops df_nft_backend = {
 	.ready = nft_ready,
 	.judge = nft_judge,
 	.unload = nft_unload,
+	.revoke = nft_revoke,
 };
