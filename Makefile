@@ -66,8 +66,9 @@ UNIT_BINS := $(UNIT_TESTS:%=$(O)/tests/%) $(UNIT_TESTS:%=$(O)/san/tests/%)
 BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl
 # Datapath tests: root, the real programs through BPF_PROG_TEST_RUN.
 DP_BINS := $(O)/tests/dp/test_datapath $(O)/tests/dp/test_nft
-# Live-test helpers: traffic (dfnet), the loader (dfload) and the table (dfnft) as commands.
-LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfload $(O)/tests/live/dfnft
+# Live-test helpers: traffic (dfnet, dfuring), the loader (dfload) and the table (dfnft) as commands.
+LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfuring $(O)/tests/live/dfload \
+	$(O)/tests/live/dfnft
 FUZZ_TARGETS := fuzz_policy fuzz_values fuzz_nflog
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 
@@ -109,7 +110,7 @@ deps:
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(ARCH_INC) -Ibpf \
 	-Wall -Wno-unused-parameter $(WERROR) $(DEPFLAGS)
 
-$(O)/datafence.bpf.o: bpf/datafence.bpf.c
+$(O)/%.bpf.o: bpf/%.bpf.c
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -125,7 +126,8 @@ $(O)/%.skel.h: $(O)/%.bpf.o
 
 # ---- objects, each built once per flavour; -MMD lists what it includes ------
 # Whatever includes a skeleton waits for it on a first build.
-$(call obj,$(BPF_SRCS) $(CTL_SRCS)) $(call san,$(BPF_SRCS) $(CTL_SRCS)): | $(O)/datafence.skel.h
+$(call obj,$(BPF_SRCS) $(CTL_SRCS)) $(call san,$(BPF_SRCS) $(CTL_SRCS)): | $(O)/datafence.skel.h \
+	$(O)/revoke.skel.h
 $(call obj,tests/bench/bench.c): | $(O)/bench.skel.h
 # Test code sees the test library too.
 $(O)/obj/tests/%.o $(O)/san/obj/tests/%.o $(O)/fuzz/obj/tests/%.o: \
@@ -209,6 +211,11 @@ $(O)/tests/dp/test_nft: $(call obj,tests/nft/test_nft.c) $(ARCHIVES)
 	$(Q)$(CC) $(CFLAGS) $< $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS) -lcmocka
 
 $(O)/tests/live/dfnet: $(call obj,tests/live/dfnet.c)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(O)/tests/live/dfuring: $(call obj,tests/live/dfuring.c)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
