@@ -17,7 +17,7 @@ static size_t put_l4(uint8_t *p, uint8_t proto, uint16_t sport, uint16_t dport)
 	}
 }
 
-size_t df_frame_build(const struct df_packet *pkt, enum df_shape shape, uint8_t *buf)
+static size_t frame_ip(const struct df_packet *pkt, enum df_shape shape, uint8_t *buf)
 {
 	uint8_t *p = buf + 14;
 	uint16_t et = htons(pkt->dst.family == 4 ? 0x0800 : 0x86dd);
@@ -93,3 +93,15 @@ size_t df_frame_build(const struct df_packet *pkt, enum df_shape shape, uint8_t 
 	return 14 + l3 + l4;
 }
 
+
+size_t df_frame_build(const struct df_packet *pkt, enum df_shape shape, uint8_t *buf)
+{
+	static const uint8_t tags[] = { 0x88, 0xa8, 0x00, 0x07, 0x81, 0x00, 0x00, 0x00 };
+	size_t n = shape == DF_SHAPE_QINQ ? 8 : shape == DF_SHAPE_VLAN ? 4 : 0;
+	size_t len = frame_ip(pkt, n ? DF_SHAPE_PLAIN : shape, buf);
+
+	/* the tags go between the MAC addresses and the ethertype */
+	memmove(buf + 12 + n, buf + 12, len - 12);
+	memcpy(buf + 12, tags + (sizeof(tags) - n), n);
+	return len + n;
+}

@@ -20,6 +20,9 @@ enum df_shape {
 				* runner refuses frames shorter than an IP header) */
 	DF_SHAPE_EXTHDRS,      /* IPv6: 3 destination-option headers, then L4 */
 	DF_SHAPE_EXTHDRS_DEEP, /* IPv6: more extension headers than the parser walks */
+	DF_SHAPE_VLAN,         /* a plain packet behind an 802.1Q tag (VLAN 0) */
+	DF_SHAPE_QINQ,         /* behind an 802.1ad tag and an 802.1Q tag */
+	DF_SHAPE__COUNT,
 };
 
 /* Builds an Ethernet frame (at most DF_FRAME_MAX bytes) for the facts;
