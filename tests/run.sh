@@ -5,11 +5,12 @@
 # fuzz smoke, datapath (root: the BPF programs through BPF_PROG_TEST_RUN, and
 # both backends against the reference with real packets through nftables),
 # live (root: real packets between network namespaces), e2e (root: the
-# real agent, once per backend). Set SUITES="unit cli" to run some only.
+# real agent, once per backend), bypass (root: the ways out of a protected
+# cgroup against the real agent). Set SUITES="unit cli" to run some only.
 set -u
 cd "$(dirname "$0")/.."
 export O=${O:-build}
-SUITES=${SUITES:-"unit san cli fuzz datapath live e2e"}
+SUITES=${SUITES:-"unit san cli fuzz datapath live e2e bypass"}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
 LOG_DIR=$O/test-logs
@@ -86,6 +87,9 @@ for suite in $SUITES; do
 		for b in bpf nftables both; do
 			BACKEND=$b run_shell "e2e-$b" tests/e2e/test_agent.sh
 		done ;;
+	bypass)
+		# The ways out of a protected cgroup, against the real agent (root).
+		run_shell bypass tests/e2e/test_bypass.sh ;;
 	*)
 		echo "unknown suite $suite" >&2; FAILED=$((FAILED + 1)) ;;
 	esac

@@ -9,6 +9,7 @@ set -u
 BACKEND=${BACKEND:-bpf}
 cd "$(dirname "$0")/../.."
 . tests/lib/cases.sh
+. tests/lib/agent.sh
 DFNET=$PWD/$O/tests/live/dfnet
 DFD=$PWD/$O/datafenced
 CTL=$PWD/$O/datafencectl
@@ -51,52 +52,6 @@ destinations = ( { name = "peer"; cidrs = [ "192.0.2.2/32", "2001:db8:d::2/128" 
                    protocols = [ "tcp", "udp" ]; ports = ( $2 ); allow = [ "t", "a", "svc", "ctl" ]; } );
 ${3:-}
 EOP
-}
-
-# mark_log: later wait_log calls look only at what the agent logs after now
-mark_log() { stat -c %s "$TMP/agent.log" 2>/dev/null > "$TMP/log.mark" || echo 0 > "$TMP/log.mark"; }
-
-# push FILE: the way configuration management does it, rename into place
-push() {
-	mark_log
-	cp "$1" "$TMP/etc/.policy.tmp" && mv "$TMP/etc/.policy.tmp" "$TMP/etc/policy.conf"
-}
-
-# wait_log TEXT: until the agent's log has TEXT since the mark (bounded: 5 s)
-wait_log() {
-	local from
-	from=$(cat "$TMP/log.mark" 2>/dev/null || echo 0)
-	for _ in $(seq 250); do
-		tail -c +"$((from + 1))" "$TMP/agent.log" | grep -qF -- "$1" && return 0
-		sleep 0.02
-	done
-	echo "agent log never said: $1"; tail -5 "$TMP/agent.log"; return 1
-}
-
-# The agent's pid lives in a file: cases run in subshells (tests/lib/cases.sh).
-start_agent() {
-	mark_log
-	nsenter --net=/run/netns/"$NSA" "$DFD" --foreground --config "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
-	echo $! > "$TMP/agent.pid"
-}
-
-agent_pid() { cat "$TMP/agent.pid" 2>/dev/null || true; }
-
-# A case that stops the agent sets `trap ensure_agent EXIT`: the cases after
-# it find the agent running even when one of its checks failed.
-ensure_agent() {
-	[ -z "$(agent_pid)" ] || return 0
-	start_agent
-	wait_log "policy loaded (start)"
-}
-
-stop_agent() {
-	local pid
-	pid=$(agent_pid)
-	[ -n "$pid" ] || return 0
-	kill "${1:--TERM}" "$pid" 2>/dev/null || true
-	for _ in $(seq 250); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
-	rm -f "$TMP/agent.pid"
 }
 
 # packets counted under this test's classes (slots 0-3: t, a, svc, ctl),
@@ -319,6 +274,37 @@ sigusr1_reopens_the_drop_log() {
 	expect_eq "drop after rotation" "EPERM 0" "$(flow prot udp 192.0.2.2 5007)"
 	for _ in $(seq 100); do [ -s "$TMP/drops.jsonl" ] && break; sleep 0.02; done
 	expect_eq "new log has the drop" 5007 "$(jq -r .dport "$TMP/drops.jsonl" | tail -n 1)"
+}
+
+# a push that narrows ends the live connections it refuses (BPF: the socket
+# iterators; nftables: sock_diag), and only those
+a_push_ends_the_live_connections_it_refuses() {
+	local bp=$PWD/tests/e2e/bypass.py held=() idle=() p
+	policy 7 "5006, 5011" > "$TMP/p7.conf"
+	push "$TMP/p7.conf"
+	wait_log "serial 7"
+	rm -f "$TMP/go"
+	for p in 5006 5011; do
+		nsenter --net=/run/netns/"$NSB" "$bp" hold "$p" 10 > "$TMP/hold.$p" &
+		held+=($!)
+	done
+	for p in 5006 5011; do
+		for _ in $(seq 250); do grep -q ready "$TMP/hold.$p" 2>/dev/null && break; sleep 0.02; done
+		in_ns_cg prot "$NSA" "$bp" tcp-idle 192.0.2.2 "$p" "$TMP/go" > "$TMP/idle.$p" &
+		idle+=($!)
+		for _ in $(seq 250); do grep -q connected "$TMP/idle.$p" 2>/dev/null && break; sleep 0.02; done
+	done
+	policy 8 5011 > "$TMP/p8.conf"
+	push "$TMP/p8.conf"
+	wait_log "serial 8"
+	touch "$TMP/go"
+	for p in "${idle[@]}"; do wait "$p" || true; done
+	for p in "${held[@]}"; do kill "$p" 2>/dev/null || true; done
+	expect_eq "the refused connection" ECONNABORTED "$(tail -n 1 "$TMP/idle.5006" | cut -d' ' -f1)"
+	expect_eq "the approved one" no-error "$(tail -n 1 "$TMP/idle.5011" | cut -d' ' -f1)"
+	expect_eq "its record" "revoke drop port-not-allowed" \
+		"$(grep '"hook":"revoke"' "$TMP/drops.jsonl" | grep '"dport":5006,' | head -n 1 |
+		   jq -r '"\(.hook) \(.verdict) \(.reason)"')"
 }
 
 unload_removes_enforcement() {
@@ -607,5 +593,6 @@ run_case a_deleted_then_recreated_policy_file_is_loaded a_deleted_then_recreated
 run_case sighup_reloads sighup_reloads
 run_case a_deleted_table_is_restored a_deleted_table_is_restored
 run_case sigusr1_reopens_the_drop_log sigusr1_reopens_the_drop_log
+run_case a_push_ends_the_live_connections_it_refuses a_push_ends_the_live_connections_it_refuses
 run_case unload_removes_enforcement unload_removes_enforcement
 exit 0

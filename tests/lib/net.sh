@@ -6,6 +6,7 @@
 # Needs: DFNET (the traffic tool), TMP (a temporary directory).
 ID=${ID:-$$}
 NSA=dfa$ID NSB=dfb$ID VA=dfva$ID VB=dfvb$ID
+NSU=dfu$ID NSBR=dfbr$ID VU=dfvu$ID
 CGROOT=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 CGREL=/df-test-$ID
 CG=$CGROOT$CGREL
@@ -20,10 +21,44 @@ net_setup() {
 	ip -n "$NSB" addr add 2001:db8:d::2/64 dev "$VB" nodad &&
 	ip -n "$NSA" link set "$VA" up && ip -n "$NSB" link set "$VB" up &&
 	ip -n "$NSA" link set lo up && ip -n "$NSB" link set lo up &&
+	net_blackholes "$NSA" && net_blackholes "$NSB" &&
 	mkdir -p "$CG/prot" "$CG/free"
 }
 
-peer_mac() { ip -n "$NSB" -j link show "$VB" | jq -r '.[0].address'; }
+# The test's subnets to a blackhole (high metric) in a namespace: without
+# its interface, nothing the test sends takes another route.
+net_blackholes() {
+	ip -n "$1" route add blackhole 192.0.2.0/24 metric 4000 &&
+	ip -n "$1" route add blackhole 10.99.0.0/24 metric 4000 &&
+	ip -n "$1" -6 route add blackhole 2001:db8:d::/64 metric 4000
+}
+
+# net_setup_bridged: A and B as above, and a third host U (192.0.2.3,
+# 2001:db8:d::3, not approved by any test policy), all three on one bridge
+# (namespace BR). U's bridge port gets no unknown-unicast flooding, and a
+# static entry for U's MAC: U receives what is sent to it or to everyone.
+net_setup_bridged() {
+	local ns v n
+	ip netns add "$NSA" && ip netns add "$NSB" && ip netns add "$NSU" && ip netns add "$NSBR" &&
+	ip -n "$NSBR" link add br0 type bridge && ip -n "$NSBR" link set br0 up || return 1
+	for v in "$NSA:$VA:1" "$NSB:$VB:2" "$NSU:$VU:3"; do
+		IFS=: read -r ns v n <<<"$v"
+		ip link add "$v" type veth peer name "${v}p" &&
+		ip link set "$v" netns "$ns" && ip link set "${v}p" netns "$NSBR" &&
+		ip -n "$NSBR" link set "${v}p" master br0 && ip -n "$NSBR" link set "${v}p" up &&
+		ip -n "$ns" addr add "192.0.2.$n/24" dev "$v" &&
+		ip -n "$ns" addr add "2001:db8:d::$n/64" dev "$v" nodad &&
+		ip -n "$ns" link set "$v" up && ip -n "$ns" link set lo up &&
+		net_blackholes "$ns" || return 1
+	done
+	bridge -n "$NSBR" link set dev "${VU}p" flood off &&
+	bridge -n "$NSBR" fdb replace "$(mac_of "$NSU" "$VU")" dev "${VU}p" master static &&
+	mkdir -p "$CG/prot" "$CG/free"
+}
+
+mac_of() { ip -n "$1" -j link show "$2" | jq -r '.[0].address'; }
+
+peer_mac() { mac_of "$NSB" "$VB"; }
 
 # Removes a cgroup tree (children first), moving stray processes to the root.
 cg_remove() {
@@ -36,8 +71,10 @@ cg_remove() {
 }
 
 net_cleanup() {
-	ip netns del "$NSA" 2>/dev/null
-	ip netns del "$NSB" 2>/dev/null
+	local ns
+	for ns in "$NSA" "$NSB" "$NSU" "$NSBR"; do
+		[ -e /run/netns/"$ns" ] && ip netns del "$ns" 2>/dev/null
+	done
 	cg_remove "$CG"
 }
 

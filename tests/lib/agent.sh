@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# The agent under test (the e2e suites): started in namespace A with
+# $TMP/agent.conf, logging to $TMP/agent.log; its policy file is
+# $TMP/etc/policy.conf. Needs TMP, NSA, DFD.
+
+# mark_log: later wait_log calls look only at what the agent logs after now
+mark_log() { stat -c %s "$TMP/agent.log" 2>/dev/null > "$TMP/log.mark" || echo 0 > "$TMP/log.mark"; }
+
+# push FILE: the way configuration management does it, rename into place
+push() {
+	mark_log
+	cp "$1" "$TMP/etc/.policy.tmp" && mv "$TMP/etc/.policy.tmp" "$TMP/etc/policy.conf"
+}
+
+# wait_log TEXT: until the agent's log has TEXT since the mark (bounded: 5 s)
+wait_log() {
+	local from
+	from=$(cat "$TMP/log.mark" 2>/dev/null || echo 0)
+	for _ in $(seq 250); do
+		tail -c +"$((from + 1))" "$TMP/agent.log" | grep -qF -- "$1" && return 0
+		sleep 0.02
+	done
+	echo "agent log never said: $1"; tail -5 "$TMP/agent.log"; return 1
+}
+
+# The agent's pid lives in a file: cases run in subshells (tests/lib/cases.sh).
+start_agent() {
+	mark_log
+	nsenter --net=/run/netns/"$NSA" "$DFD" --foreground --config "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
+	echo $! > "$TMP/agent.pid"
+}
+
+agent_pid() { cat "$TMP/agent.pid" 2>/dev/null || true; }
+
+# A case that stops the agent sets `trap ensure_agent EXIT`: the cases after
+# it find the agent running even when one of its checks failed.
+ensure_agent() {
+	[ -z "$(agent_pid)" ] || return 0
+	start_agent
+	wait_log "policy loaded (start)"
+}
+
+stop_agent() {
+	local pid
+	pid=$(agent_pid)
+	[ -n "$pid" ] || return 0
+	kill "${1:--TERM}" "$pid" 2>/dev/null || true
+	for _ in $(seq 250); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+	rm -f "$TMP/agent.pid"
+}
