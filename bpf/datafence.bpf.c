@@ -202,6 +202,44 @@ static __always_inline void df_task_facts_skb(struct __sk_buff *skb, struct df_f
 		f->pid = bpf_get_current_pid_tgid() >> 32;
 }
 
+/* Does the IP header at ip (family 4 or 6, in the linear data before end)
+ * carry the view's flow: its addresses, protocol and ports, with no IPv4
+ * options, IPv6 extension header or fragment? Direct reads, no helpers. */
+static __always_inline bool df_hdr_is_view(void *ip, void *end, __u8 family,
+					   const struct df_sk_view *v)
+{
+	__u16 *ports;
+	__u8 proto;
+
+	if (family == 4) {
+		struct iphdr *h = ip;
+
+		if ((void *)(h + 1) > end || h->ihl != 5 || v->family != 4 ||
+		    (h->frag_off & bpf_htons(0x1fff)) ||
+		    h->daddr != *(__u32 *)v->daddr || h->saddr != *(__u32 *)v->saddr)
+			return false;
+		proto = h->protocol;
+		ports = (void *)(h + 1);
+	} else if (family == 6) {
+		struct ipv6hdr *h6 = ip;
+
+		if ((void *)(h6 + 1) > end || v->family != 6 ||
+		    !df_addr_eq((__u8 *)&h6->daddr, v->daddr) ||
+		    !df_addr_eq((__u8 *)&h6->saddr, v->saddr))
+			return false;
+		proto = h6->nexthdr;
+		ports = (void *)(h6 + 1);
+	} else {
+		return false;
+	}
+	if (proto != v->proto)
+		return false;
+	if (df_proto_bit(proto) & DF_P_PORTED)
+		return (void *)(ports + 2) <= end && bpf_ntohs(ports[0]) == v->sport &&
+		       bpf_ntohs(ports[1]) == v->dport;
+	return true;
+}
+
 /* The fast path of a connected flow: when this packet repeats every fact
  * of the socket's last verdict under the same policy, count it and apply
  * the verdict; no parse helpers, classify or lookup. A repeated drop is
@@ -214,8 +252,6 @@ static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct df_state *st;
 	__u32 zero = 0;
-	__u16 *ports;
-	__u8 proto;
 
 	if (sc->valid != 2 || sc->mark != skb->mark ||
 	    (sc->verdict != DF_ALLOW && !sc->last_report_ns) ||
@@ -224,34 +260,9 @@ static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view
 	st = bpf_map_lookup_elem(&df_state, &zero);
 	if (!st || st->seq != sc->seq)
 		return -1;
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = data;
-
-		if ((void *)(ip + 1) > end || ip->ihl != 5 || sc->family != 4 ||
-		    (ip->frag_off & bpf_htons(0x1fff)) ||
-		    ip->daddr != *(__u32 *)sc->daddr || ip->saddr != *(__u32 *)sc->saddr)
-			return -1;
-		proto = ip->protocol;
-		ports = (void *)(ip + 1);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data;
-
-		if ((void *)(ip6 + 1) > end || sc->family != 6 ||
-		    !df_addr_eq((__u8 *)&ip6->daddr, sc->daddr) ||
-		    !df_addr_eq((__u8 *)&ip6->saddr, sc->saddr))
-			return -1;
-		proto = ip6->nexthdr;
-		ports = (void *)(ip6 + 1);
-	} else {
+	if (!df_hdr_is_view(data, end, skb->protocol == bpf_htons(ETH_P_IP) ? 4 :
+				       skb->protocol == bpf_htons(ETH_P_IPV6) ? 6 : 0, sc))
 		return -1;
-	}
-	if (proto != sc->proto)
-		return -1;
-	if (df_proto_bit(proto) & DF_P_PORTED) {
-		if ((void *)(ports + 2) > end || bpf_ntohs(ports[0]) != sc->sport ||
-		    bpf_ntohs(ports[1]) != sc->dport)
-			return -1;
-	}
 	if (sc->until_ns != ~0ULL &&
 	    bpf_ktime_get_boot_ns() + st->clock_offset_ns >= sc->until_ns)
 		return -1;
@@ -392,6 +403,41 @@ static __always_inline bool df_crafted(const struct bpf_sock *sk)
 	       ((sk->family == AF_INET || sk->family == AF_INET6) && sk->type == SOCK_RAW);
 }
 
+/* The common packet at tc: an inet socket's frame (not crafted) on an
+ * Ethernet or header-less device whose header cgroup_skb judged and let
+ * through this swap, read in place (no VLAN tag, IPv4 options, extension
+ * header or fragment: those take df_judged after the full parse). */
+static __always_inline bool df_tc_fast(struct __sk_buff *skb, const struct df_sk_view *v,
+				       const struct df_state *st)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u32 l2 = df_l2_len(skb->ifindex);
+	__u8 family;
+
+	if (v->valid != 2 || v->seq != st->seq || v->verdict == DF_DROP ||
+	    v->mark != skb->mark ||
+	    !!(v->flags & DF_PKT_NOT_LO) != (skb->ifindex != DF_LOOPBACK_IFINDEX))
+		return false;
+	if (l2 == 14) {
+		struct ethhdr *eth = data;
+
+		if ((void *)(eth + 1) > end)
+			return false;
+		family = eth->h_proto == bpf_htons(ETH_P_IP) ? 4 :
+			 eth->h_proto == bpf_htons(ETH_P_IPV6) ? 6 : 0;
+		data = eth + 1;
+	} else if (l2 == 0) {
+		__u8 *b = data;
+
+		if ((void *)(b + 1) > end)
+			return false;
+		family = *b >> 4;
+	} else {
+		return false;
+	}
+	return df_hdr_is_view(data, end, family, v);
+}
+
 /* Is this the header cgroup_skb judged and let through (the socket's last
  * verdict, this swap)? A non-first fragment matches by addresses. Not
  * inlined: df_tc's frame and df_decide's together stay within 512 bytes. */
@@ -502,7 +548,7 @@ int df_tc(struct __sk_buff *skb)
 	struct df_state *st;
 	__u32 zero = 0;
 	__u64 classes = 0;
-	bool cgskb;
+	bool cgskb, judged;
 
 	st = bpf_map_lookup_elem(&df_state, &zero);
 	if (!st)
@@ -510,6 +556,13 @@ int df_tc(struct __sk_buff *skb)
 	sk = skb->sk;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
+	if (sk && (st->flags & DF_STATE_CGSKB) && !df_test_mode && sk->type != SOCK_RAW &&
+	    (sk->family == AF_INET || sk->family == AF_INET6)) {
+		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, 0);
+		if (sc && df_tc_fast(skb, &sc->view[DF_VIEW_SKB], st))
+			return TC_ACT_OK;
+		sc = NULL;
+	}
 	df_parse_frame(skb, &f);
 	if (!f.family && !sk)
 		return TC_ACT_OK; /* ARP and the like: no socket, no data of ours */
@@ -519,17 +572,19 @@ int df_tc(struct __sk_buff *skb)
 		f.flags |= DF_PKT_NOT_LO;
 	if (!sk)
 		goto judge;
-	f.uid = bpf_get_socket_uid(skb);
-	df_task_facts_skb(skb, &f);
-	if (!df_test_mode)
-		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	/* an inet socket's view is cgroup_skb's (when attached): this hook
-	 * only reads it */
+	 * only reads it, and the common packet ends here */
 	cgskb = (sk->family == AF_INET || sk->family == AF_INET6) &&
 		(st->flags & DF_STATE_CGSKB);
-	if (cgskb && sc && df_judged(&sc->view[DF_VIEW_SKB], &f, st->seq)) {
-		if (!df_crafted(sk))
-			return TC_ACT_OK; /* the header the kernel routed, judged at cgroup_skb */
+	if (!df_test_mode)
+		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0,
+					cgskb ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
+	judged = cgskb && sc && df_judged(&sc->view[DF_VIEW_SKB], &f, st->seq);
+	if (judged && !df_crafted(sk))
+		return TC_ACT_OK; /* the header the kernel routed, judged at cgroup_skb */
+	f.uid = bpf_get_socket_uid(skb);
+	df_task_facts_skb(skb, &f);
+	if (judged) {
 		classes = sc->view[DF_VIEW_SKB].classes;
 		goto crafted;
 	}
