@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -214,6 +215,26 @@ static int nft_remove(void *arg)
 	return df_nft_remove(arg);
 }
 
+/* tc egress on A's end of the veth (named like the namespace), as the
+ * agent attaches it to every interface. */
+static int tc_attach(void *arg)
+{
+	int ifindex = (int)if_nametoindex(ns_a);
+
+	return ifindex ? df_loader_attach_tc(arg, ifindex) : -errno;
+}
+
+static int tc_detach(void *arg)
+{
+	int ifindex = (int)if_nametoindex(ns_a);
+
+	if (!ifindex)
+		return -errno;
+	df_loader_detach_tc(arg, ifindex);
+	/* and the qdisc: the next set creates it again */
+	return sh("tc qdisc del dev %s clsact", ns_a) ? -EIO : 0;
+}
+
 /* The set approved for the protected cgroup on udp, the peer included. */
 static char *policy_text(const struct set *s)
 {
@@ -246,7 +267,7 @@ static void bench_set(struct set *s)
 	struct df_loader_opts lo = { .pin_dir = pin_dir, .cgroup_skb = true, .cgroup_path = NULL };
 	struct df_loader *l = NULL;
 	char cgpath[700];
-	double base, pbpf, pnft, bpf_ms, t0, gbase, gbpf, gnft;
+	double base, pbpf, ptc, pnft, bpf_ms, t0, gbase, gbpf, gnft;
 	size_t v4 = 0;
 
 	for (size_t i = 0; i < s->n; i++)
@@ -273,6 +294,14 @@ static void bench_set(struct set *s)
 	bpf_ms = now_ms() - t0;
 	pbpf = flood();
 	gbpf = iperf();
+	/* and tc egress too: the common packet only compares its header
+	 * with cgroup_skb's verdict */
+	if (in_ns_a(tc_attach, l)) {
+		fprintf(stderr, "flood: cannot attach tc egress\n");
+		exit(1);
+	}
+	ptc = flood();
+	in_ns_a(tc_detach, l);
 	df_loader_close(l);
 	df_loader_unload(pin_dir);
 	/* nftables: the table in namespace A */
@@ -283,9 +312,10 @@ static void bench_set(struct set *s)
 	pnft = flood();
 	gnft = iperf();
 	in_ns_a(nft_remove, &x.o);
-	printf("| %s | %zu | %.0f | %.0f (%+.0f ns) | %.0f (%+.0f ns) | %.1f / %.1f / %.1f | %.0f | %.0f |\n",
-	       s->name, v4, base / 1e3, pbpf / 1e3, 1e9 / pbpf - 1e9 / base, pnft / 1e3,
-	       1e9 / pnft - 1e9 / base, gbase, gbpf, gnft, bpf_ms, x.ms);
+	printf("| %s | %zu | %.0f | %.0f (%+.0f ns) | %.0f (%+.0f ns) | %.0f (%+.0f ns) | %.1f / %.1f / %.1f | %.0f | %.0f |\n",
+	       s->name, v4, base / 1e3, pbpf / 1e3, 1e9 / pbpf - 1e9 / base, ptc / 1e3,
+	       1e9 / ptc - 1e9 / base, pnft / 1e3, 1e9 / pnft - 1e9 / base, gbase, gbpf, gnft,
+	       bpf_ms, x.ms);
 	fflush(stdout);
 	df_nft_plan_free(x.plan);
 	df_image_free(x.img);
@@ -325,8 +355,8 @@ int main(int argc, char **argv)
 		perror("flood: setup");
 		return 1;
 	}
-	printf("| set | IPv4 prefixes | no filter (kpps) | BPF (kpps, ns/packet over none) | nftables (kpps, ns/packet over none) | iperf3 TCP Gbit/s: none / BPF / nftables | BPF load+swap ms | nftables replace ms |\n");
-	printf("|---|---|---|---|---|---|---|---|\n");
+	printf("| set | IPv4 prefixes | no filter (kpps) | BPF (kpps, ns/packet over none) | BPF + tc egress (kpps, ns/packet over none) | nftables (kpps, ns/packet over none) | iperf3 TCP Gbit/s: none / BPF / nftables | BPF load+swap ms | nftables replace ms |\n");
+	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct set s = { 0 };
 
