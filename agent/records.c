@@ -4,9 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <libgen.h>
+#include <limits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +16,35 @@
 
 #include "events.h"
 #include "log.h"
+#include "safefile.h"
 
 #define N_RECENT 1024
 #define CG_CACHE 128
+#define USER_CACHE 64
+#ifndef FILEID_KERNFS
+#define FILEID_KERNFS 0xfe /* include/linux/exportfs.h: cgroup2's handles */
+#endif
 
 struct df_records {
 	char *path;
 	FILE *log;
+	char why[DF_WHY_LEN]; /* why the log could not open, or "" */
 	bool to_syslog;
 	char cgroot[512];
 	char *recent[N_RECENT]; /* JSON lines, a ring */
 	size_t head, n;
+	int cgfd; /* the cgroup2 mount, for open_by_handle_at */
 	struct {
 		__u64 id;
-		char path[256];
+		char *path; /* NULL: no such cgroup (any more) */
 	} cg[CG_CACHE];
 	unsigned int cg_next;
+	struct {
+		uid_t uid;
+		bool known;
+		char *name; /* NULL: no such user */
+	} users[USER_CACHE];
+	unsigned int user_next;
 };
 
 int df_records_reopen(struct df_records *r)
@@ -41,31 +54,32 @@ int df_records_reopen(struct df_records *r)
 	if (r->log && r->log != stdout)
 		fclose(r->log);
 	r->log = NULL;
+	r->why[0] = '\0';
 	if (!r->path[0])
 		return 0;
 	if (!strcmp(r->path, "-")) {
 		r->log = stdout;
 		return 0;
 	}
-	{
-		char *dup = strdup(r->path);
-
-		if (dup) {
-			mkdir(dirname(dup), 0750);
-			free(dup);
-		}
-	}
-	fd = open(r->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* root's file in root's directory, never through a link (safefile.h) */
+	fd = df_file_append(r->path, r->why, sizeof(r->why));
 	if (fd < 0 || !(r->log = fdopen(fd, "a"))) {
-		int err = -errno;
+		int err = fd < 0 ? fd : -errno;
 
-		pr_err("cannot open drop log %s: %s", r->path, strerror(-err));
-		if (fd >= 0)
+		if (fd >= 0) {
+			snprintf(r->why, sizeof(r->why), "%s: %s", r->path, strerror(-err));
 			close(fd);
+		}
+		pr_err("cannot open the drop log: %s", r->why);
 		return err;
 	}
 	setvbuf(r->log, NULL, _IOLBF, 0);
 	return 0;
+}
+
+const char *df_records_error(const struct df_records *r)
+{
+	return r && r->why[0] ? r->why : NULL;
 }
 
 int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
@@ -79,25 +93,41 @@ int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
 	}
 	r->to_syslog = to_syslog;
 	snprintf(r->cgroot, sizeof(r->cgroot), "%s", cgroot);
+	r->cgfd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	df_records_reopen(r); /* a log that cannot open now may later (SIGUSR1) */
 	*out = r;
 	return 0;
 }
 
-/* cgroup id -> path: a walk of the cgroup tree on a miss, remembered (the
- * limiters keep events rare, so walks are too). nftw has no context
- * argument: the walk's state is static. */
-static __u64 walk_id;
-static char walk_found[256];
-static size_t walk_root_len;
-
-static int walk_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* cgroup id -> path: the id is the cgroup's file handle on cgroup2
+ * (open_by_handle_at, no walk of the tree), its path what /proc says of
+ * the opened fd. Found and not found are both remembered. */
+static char *cgroup_lookup(struct df_records *r, __u64 id)
 {
-	(void)ftw;
-	if (flag != FTW_D || st->st_ino != walk_id)
-		return 0;
-	snprintf(walk_found, sizeof(walk_found), "%s", path[walk_root_len] ? path + walk_root_len : "/");
-	return 1;
+	struct {
+		struct file_handle fh;
+		__u64 id;
+	} h = { .fh = { .handle_bytes = sizeof(__u64), .handle_type = FILEID_KERNFS } };
+	char link[64], path[PATH_MAX];
+	size_t root = strlen(r->cgroot);
+	ssize_t n;
+	int fd;
+
+	if (r->cgfd < 0)
+		return NULL;
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(r->cgfd, &h.fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return NULL; /* gone (ESTALE), or not a cgroup of this mount */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	path[n] = '\0';
+	if (strncmp(path, r->cgroot, root) || (path[root] && path[root] != '/'))
+		return NULL;
+	return strdup(path[root] ? path + root : "/");
 }
 
 static const char *cgroup_name(struct df_records *r, __u64 id)
@@ -105,27 +135,44 @@ static const char *cgroup_name(struct df_records *r, __u64 id)
 	for (unsigned int i = 0; i < CG_CACHE; i++)
 		if (r->cg[i].id == id)
 			return r->cg[i].path;
-	walk_id = id;
-	walk_root_len = strlen(r->cgroot);
-	walk_found[0] = '\0';
-	if (nftw(r->cgroot, walk_cb, 16, FTW_PHYS | FTW_MOUNT) != 1)
-		return NULL;
+	free(r->cg[r->cg_next].path);
 	r->cg[r->cg_next].id = id;
-	snprintf(r->cg[r->cg_next].path, sizeof(r->cg[0].path), "%s", walk_found);
+	r->cg[r->cg_next].path = cgroup_lookup(r, id);
+	id = r->cg_next;
 	r->cg_next = (r->cg_next + 1) % CG_CACHE;
-	return walk_found;
+	return r->cg[id].path;
+}
+
+/* uid -> user name through NSS, remembered, unknown uids too: a slow
+ * directory (LDAP, SSSD) is asked once per uid, not once per drop. */
+static const char *user_name(struct df_records *r, uid_t uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	unsigned int i;
+
+	for (i = 0; i < USER_CACHE; i++)
+		if (r->users[i].known && r->users[i].uid == uid)
+			return r->users[i].name;
+	i = r->user_next;
+	r->user_next = (r->user_next + 1) % USER_CACHE;
+	free(r->users[i].name);
+	r->users[i].uid = uid;
+	r->users[i].known = true;
+	r->users[i].name = !getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res ?
+				   strdup(res->pw_name) : NULL;
+	return r->users[i].name;
 }
 
 void df_records_add(struct df_records *r, const struct df_event *e, const struct df_policy *p)
 {
 	struct df_event_names n = { 0 };
-	struct passwd pw, *res = NULL;
-	char ubuf[1024], line[512];
+	char line[512];
 	char *json;
 
 	n.cgroup = e->cgroup_id ? cgroup_name(r, e->cgroup_id) : NULL;
-	if (e->uid != DF_UID_NONE && !getpwuid_r(e->uid, &pw, ubuf, sizeof(ubuf), &res) && res)
-		n.user = res->pw_name;
+	if (e->uid != DF_UID_NONE)
+		n.user = user_name(r, e->uid);
 	json = df_event_json(e, p, &n);
 	if (json) {
 		if (r->log)
@@ -165,6 +212,12 @@ void df_records_close(struct df_records *r)
 		fclose(r->log);
 	for (size_t i = 0; i < N_RECENT; i++)
 		free(r->recent[i]);
+	for (size_t i = 0; i < CG_CACHE; i++)
+		free(r->cg[i].path);
+	for (size_t i = 0; i < USER_CACHE; i++)
+		free(r->users[i].name);
+	if (r->cgfd >= 0)
+		close(r->cgfd);
 	free(r->path);
 	free(r);
 }

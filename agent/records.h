@@ -21,6 +21,8 @@ int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
 		    struct df_records **out);
 /* Opens the drop log again (SIGUSR1, after a rotation). */
 int df_records_reopen(struct df_records *r);
+/* Why the drop log is not open (path and reason), or NULL. */
+const char *df_records_error(const struct df_records *r);
 /* One drop event; p names classes and rules when it judged the event. */
 void df_records_add(struct df_records *r, const struct df_event *e, const struct df_policy *p);
 /* The last records (at most 1024 kept), oldest first: those with seq >=

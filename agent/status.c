@@ -89,6 +89,25 @@ static void agent_fields(json_t *st, const struct df_agent_state *a, const char 
 	json_object_set_new(st, "exceptions", exceptions_json(a && a->cur ? a->cur->p : NULL));
 }
 
+static json_t *file_json(const char *path, const char *error)
+{
+	return json_pack("{s:s?, s:s?}", "path", path && path[0] ? path : NULL, "error", error);
+}
+
+/* The files the agent writes: a refused one (a link, someone else's
+ * directory...) degrades health. Agent down: null values. */
+static json_t *files_json(const struct df_agent_state *a, json_t *health)
+{
+	if (a && a->drop_log_error)
+		json_array_append_new(health, json_string("drop log refused"));
+	if (a && a->metrics_error)
+		json_array_append_new(health, json_string("metrics file refused"));
+	return json_pack("{s:o, s:o}", "drop_log",
+			 file_json(a ? a->drop_log : NULL, a ? a->drop_log_error : NULL),
+			 "metrics_file",
+			 file_json(a ? a->metrics_file : NULL, a ? a->metrics_error : NULL));
+}
+
 json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 		       struct df_backends *bs)
 {
@@ -108,6 +127,7 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 		json_array_append_new(health, json_string("no policy loaded"));
 	if (a && a->pushed && !a->push_ok)
 		json_array_append_new(health, json_string("last push refused"));
+	json_object_set_new(st, "files", files_json(a, health));
 	/* each backend fills its section; absent ones stay null or empty */
 	json_object_set_new(st, "bpf", json_null());
 	json_object_set_new(st, "nftables", json_null());

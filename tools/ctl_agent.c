@@ -125,6 +125,20 @@ static void print_revocation(json_t *st)
 		printf("revocation:  unavailable: %s\n", jstr(r, "why"));
 }
 
+/* Only a refused file earns a line: its path and why. */
+static void print_files(json_t *st)
+{
+	static const char *const keys[] = { "drop_log", "metrics_file" };
+	static const char *const names[] = { "drop log", "metrics file" };
+
+	for (size_t i = 0; i < 2; i++) {
+		json_t *f = json_object_get(json_object_get(st, "files"), keys[i]);
+
+		if (json_is_string(json_object_get(f, "error")))
+			printf("files:       %s refused: %s\n", names[i], jstr(f, "error"));
+	}
+}
+
 static void print_exceptions(json_t *st)
 {
 	json_t *x;
@@ -153,6 +167,7 @@ static void print_running(json_t *st)
 	print_policy(st);
 	print_backends(st);
 	print_revocation(st);
+	print_files(st);
 	print_totals(st);
 	printf("events:      sent %lld  lost %lld  suppressed %lld\n", jint(ev, "sent"),
 	       jint(ev, "lost"), jint(ev, "suppressed"));
