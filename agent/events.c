@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "text.h"
 #include "verdict.h"
 #include "values.h"
 
@@ -87,6 +88,15 @@ void df_drops_keep(json_t *arr, json_t *rec, const char *cls, long limit)
 		json_array_remove(arr, 0); /* keep the newest */
 }
 
+/* A name others chose, escaped, as a JSON string (never NULL: never a lost
+ * key). */
+static json_t *json_text(const char *s, size_t n)
+{
+	char buf[4 * 4096 + 1];
+
+	return json_string(df_text_escape(s, n, true, buf, sizeof(buf)));
+}
+
 char *df_event_json(const struct df_event *e, const struct df_policy *p,
 		    const struct df_event_names *n)
 {
@@ -128,16 +138,16 @@ char *df_event_json(const struct df_event *e, const struct df_policy *p,
 	if (e->uid != 0xffffffffu) {
 		json_object_set_new(j, "uid", json_integer(e->uid));
 		if (n && n->user)
-			json_object_set_new(j, "user", json_string(n->user));
+			json_object_set_new(j, "user", json_text(n->user, strlen(n->user)));
 	}
 	if (e->cgroup_id) {
 		json_object_set_new(j, "cgroup_id", json_integer((json_int_t)e->cgroup_id));
 		if (n && n->cgroup)
-			json_object_set_new(j, "cgroup", json_string(n->cgroup));
+			json_object_set_new(j, "cgroup", json_text(n->cgroup, strlen(n->cgroup)));
 	}
 	if (e->pid) {
 		json_object_set_new(j, "pid", json_integer(e->pid));
-		json_object_set_new(j, "comm", json_string(comm));
+		json_object_set_new(j, "comm", json_text(comm, strlen(comm)));
 	}
 	if (e->rule != DF_NO_RULE) {
 		const char *kind = "rule", *name = named ? df_rule_name(p, e->rule, &kind) : NULL;

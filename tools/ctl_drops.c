@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "events.h"
 #include "proto.h"
+#include "text.h"
 #include "values.h"
 
 /* "10m", "2h", "30s", "1d" -> seconds */
@@ -60,9 +61,15 @@ static void print_drop(json_t *d)
 	printf("%-20s class %s", json_string_value(json_object_get(d, "reason")), cls);
 	if (json_is_string(json_object_get(rule, "name")))
 		printf(" rule %s", json_string_value(json_object_get(rule, "name")));
-	if (json_object_get(d, "comm"))
-		printf(" %s[%lld]", json_string_value(json_object_get(d, "comm")),
+	if (json_is_string(json_object_get(d, "comm"))) {
+		/* the agent escaped it (\xNN); a drop log read here may come
+		 * from elsewhere */
+		const char *comm = json_string_value(json_object_get(d, "comm"));
+		char safe[4 * 64 + 1];
+
+		printf(" %s[%lld]", df_text_escape(comm, strlen(comm), false, safe, sizeof(safe)),
 		       (long long)json_integer_value(json_object_get(d, "pid")));
+	}
 	if (json_integer_value(json_object_get(d, "suppressed")))
 		printf(" (+%lld earlier)", (long long)json_integer_value(json_object_get(d, "suppressed")));
 	printf(" [%s]\n", json_string_value(json_object_get(d, "hook")));
