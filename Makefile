@@ -26,7 +26,8 @@ endif
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
-	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libclang-rt-14-dev \
+	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libcap-ng-dev \
+	libclang-rt-14-dev \
 	iproute2 nftables jq util-linux python3-prometheus-client iperf3
 
 # CFLAGS is the user's (make CFLAGS=-O1); what the build needs lives apart.
@@ -42,7 +43,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-r
 # System libraries: the pure library needs only libconfig (the unit tests
 # link nothing else, which keeps it pure).
 PURE_LIBS := -lconfig
-SYS_LIBS := -ljansson -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lcrypto
+SYS_LIBS := -ljansson -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lcrypto -lcap-ng
 
 LIB_SRCS := $(wildcard agent/lib/*.c)
 BPF_SRCS := $(wildcard agent/bpf/*.c)
@@ -192,12 +193,16 @@ PURE_ARCHIVES := $(O)/libdftest.a $(O)/libdfnft.a $(O)/libdf.a
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(PURE_ARCHIVES)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(call group,$(PURE_ARCHIVES)) -o $@ $(PURE_LIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(filter %.o,$^) $(call group,$(PURE_ARCHIVES)) -o $@ $(PURE_LIBS) -lcmocka
 
 $(O)/san/tests/%: $(O)/san/obj/tests/unit/%.o $(PURE_ARCHIVES:$(O)/%=$(O)/san/%)
 	$(call msg,LINK-SAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(SAN_FLAGS) $< $(call group,$(PURE_ARCHIVES:$(O)/%=$(O)/san/%)) -o $@ $(PURE_LIBS) -lcmocka
+	$(Q)$(CC) $(SAN_FLAGS) $(filter %.o,$^) $(call group,$(PURE_ARCHIVES:$(O)/%=$(O)/san/%)) -o $@ $(PURE_LIBS) -lcmocka
+
+# The daemon's safe file access needs nothing but libc: unit-tested too.
+$(O)/tests/test_safefile: $(call obj,agent/safefile.c)
+$(O)/san/tests/test_safefile: $(call san,agent/safefile.c)
 
 $(O)/tests/dp/test_datapath: $(call obj,tests/datapath/test_datapath.c) $(ARCHIVES)
 	$(call msg,LINK,$@)

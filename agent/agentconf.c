@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "safefile.h"
+
 static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks",
 				     "interfaces", "drop_log", "syslog", "control_socket",
-				     "control_group", "metrics_file", "nft_table", "nft_log_group",
+				     "control_group", "admin_group", "metrics_file", "nft_table", "nft_log_group",
 				     "nft_log_rate", "revocation", NULL };
 
 static int set_str(char **dst, const char *v)
@@ -34,7 +36,7 @@ static int defaults(struct df_agent_conf *c)
 	    set_str(&c->pin_dir, DF_PIN_DIR) || set_str(&c->backend, "bpf") ||
 	    set_str(&c->drop_log, DF_DROP_LOG) ||
 	    set_str(&c->control_socket, DF_CONTROL_SOCKET) ||
-	    set_str(&c->control_group, "") ||
+	    set_str(&c->control_group, "") || set_str(&c->admin_group, "") ||
 	    set_str(&c->metrics_file, "") || set_str(&c->revocation, "auto"))
 		return -ENOMEM;
 	return 0;
@@ -64,7 +66,7 @@ static void check_known(config_setting_t *root, const char *file, struct df_diag
 			ok |= !strcmp(*k, name);
 		if (!ok)
 			ERR(d, file, s,
-			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, metrics_file, nft_table, nft_log_group, nft_log_rate, revocation)",
+			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, admin_group, metrics_file, nft_table, nft_log_group, nft_log_rate, revocation)",
 			    name);
 	}
 }
@@ -83,6 +85,7 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 		{ "drop_log", offsetof(struct df_agent_conf, drop_log) },
 		{ "control_socket", offsetof(struct df_agent_conf, control_socket) },
 		{ "control_group", offsetof(struct df_agent_conf, control_group) },
+		{ "admin_group", offsetof(struct df_agent_conf, admin_group) },
 		{ "metrics_file", offsetof(struct df_agent_conf, metrics_file) },
 		{ "nft_table", offsetof(struct df_agent_conf, nft_table) },
 		{ "revocation", offsetof(struct df_agent_conf, revocation) },
@@ -211,22 +214,34 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 {
 	size_t errors = d->errors;
 	config_setting_t *root;
+	char *text = NULL;
 	config_t cfg;
 	int err;
 
 	err = defaults(c);
 	if (err)
 		return err;
+	if (file) { /* root's, read safely (safefile.h) */
+		char why[DF_WHY_LEN];
+		size_t n;
+
+		err = df_file_read(file, DF_AGENT_CONF_MAX, &text, &n, why, sizeof(why));
+		if (err) {
+			df_diag_add(d, DF_SEV_ERROR, file, 0, NULL, "cannot read: %s", why);
+			return -EINVAL;
+		}
+	}
 	config_init(&cfg);
-	if (config_read_file(&cfg, file) != CONFIG_TRUE) {
-		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			df_diag_add(d, DF_SEV_ERROR, file, 0, NULL, "cannot read: %s", strerror(errno));
-		else
-			df_diag_add(d, DF_SEV_ERROR, file, config_error_line(&cfg), NULL,
-				    "syntax error: %s", config_error_text(&cfg));
+	if (config_read_string(&cfg, text ? text : "") != CONFIG_TRUE) {
+		df_diag_add(d, DF_SEV_ERROR, file, config_error_line(&cfg), NULL,
+			    "syntax error: %s", config_error_text(&cfg));
 		config_destroy(&cfg);
+		free(text);
 		return -EINVAL;
 	}
+	free(text);
+	if (!file)
+		file = "(defaults)";
 	root = config_root_setting(&cfg);
 	check_known(root, file, d);
 	err = load_strings(root, file, c, d);
@@ -251,6 +266,7 @@ void df_agent_conf_free(struct df_agent_conf *c)
 	free(c->drop_log);
 	free(c->control_socket);
 	free(c->control_group);
+	free(c->admin_group);
 	free(c->metrics_file);
 	for (size_t i = 0; i < c->n_interfaces; i++)
 		free(c->interfaces[i]);

@@ -21,7 +21,11 @@ struct df_agent_conf {
 	char *drop_log;        /* "-" stdout, "" off */
 	bool syslog;
 	char *control_socket;
-	char *control_group;   /* "": root only (0600); else that group may connect (0660) */
+	char *control_group;   /* "": root only (0600); else that group may connect (0660)
+				* and use the read-only commands */
+	char *admin_group;     /* "": only root changes anything (reload); else that
+				* group's members may too (they need control_group's
+				* access to the socket) */
 	char *metrics_file;    /* "" off */
 	char *nft_table;       /* the nftables backend's inet table */
 	unsigned int nft_log_group; /* NFLOG group of its drop reports */
@@ -30,8 +34,11 @@ struct df_agent_conf {
 				* them, else sock_diag; "sock_diag": always that */
 };
 
-/* Parses FILE (every key optional, defaults as in docs/agent.md); unknown keys
- * and wrong types are errors with file:line, all reported. */
+#define DF_AGENT_CONF_MAX (1 << 20)
+
+/* Parses FILE (every key optional, defaults as in docs/agent.md; NULL: no
+ * file, every default); unknown keys and wrong types are errors with
+ * file:line, all reported. The file is root's, read safely (safefile.h). */
 int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diags *d);
 void df_agent_conf_free(struct df_agent_conf *c);
 

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,8 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "safefile.h"
+
 struct client {
 	int fd;
+	struct df_ctl_peer peer;
 	long deadline_ms;
 	char *in;      /* request bytes so far */
 	size_t n_in;
@@ -28,6 +30,7 @@ struct client {
 
 struct df_ctl {
 	int fd;
+	gid_t admin_gid;
 	char path[108];
 	df_ctl_handler h;
 	void *ctx;
@@ -42,16 +45,22 @@ static long now_ms(void)
 	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
-int df_ctl_open(const char *path, df_ctl_handler h, void *ctx, struct df_ctl **out)
+int df_ctl_open(const char *path, gid_t admin_gid, df_ctl_handler h, void *ctx,
+		struct df_ctl **out, char *why, size_t whylen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *base;
 	struct df_ctl *c;
-	char dir[sizeof(sa.sun_path)];
 	mode_t old;
-	int err;
+	int err, dirfd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
+		return snprintf(why, whylen, "%s: path too long", path), -ENAMETOOLONG;
+	/* the directory: root's and no one else's to write (safefile.h) */
+	dirfd = df_dir_open(path, false, 0755, &base, why, whylen);
+	if (dirfd < 0)
+		return dirfd;
+	close(dirfd);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -59,15 +68,14 @@ int df_ctl_open(const char *path, df_ctl_handler h, void *ctx, struct df_ctl **o
 		c->c[i].fd = -1;
 	c->h = h;
 	c->ctx = ctx;
+	c->admin_gid = admin_gid;
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	mkdir(dirname(dir), 0755);
 	strcpy(sa.sun_path, path);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		err = -errno;
 		free(c);
-		return err;
+		return snprintf(why, whylen, "%s: %s", path, strerror(-err)), err;
 	}
 	unlink(path); /* a stale socket of a previous agent */
 	old = umask(0177);
@@ -76,7 +84,7 @@ int df_ctl_open(const char *path, df_ctl_handler h, void *ctx, struct df_ctl **o
 	if (err) {
 		close(c->fd);
 		free(c);
-		return err;
+		return snprintf(why, whylen, "%s: %s", path, strerror(-err)), err;
 	}
 	*out = c;
 	return 0;
@@ -160,7 +168,7 @@ static void on_readable(struct df_ctl *c, int epfd, struct client *cl)
 					 req ? "expected {\"cmd\": ...}" : je.text);
 				resp = error_json(msg);
 			} else {
-				resp = c->h(req, c->ctx);
+				resp = c->h(req, &cl->peer, c->ctx);
 			}
 			json_decref(req);
 			respond(c, epfd, cl, resp ? resp : error_json("internal error"));
@@ -182,30 +190,80 @@ static void on_writable(int epfd, struct client *cl)
 		drop_client(epfd, cl); /* one request per connection */
 }
 
+/* Is the peer a member of gid (its primary group or a supplementary one,
+ * as they were when it connected)? */
+static bool peer_in_group(int fd, gid_t primary, gid_t gid)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (primary == gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len))
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* A slot for this peer: root may take any; another user at most
+ * DF_CTL_MAX_PER_UID, and users other than root together leave
+ * DF_CTL_ROOT_SLOTS free. NULL: busy for this peer. */
+static struct client *slot_for(struct df_ctl *c, uid_t uid)
+{
+	struct client *free_slot = NULL;
+	int others = 0, mine = 0;
+
+	for (int i = 0; i < DF_CTL_MAX_CLIENTS; i++) {
+		if (c->c[i].fd < 0) {
+			free_slot = free_slot ? free_slot : &c->c[i];
+			continue;
+		}
+		others += c->c[i].peer.uid != 0;
+		mine += c->c[i].peer.uid == uid;
+	}
+	if (uid != 0 &&
+	    (mine >= DF_CTL_MAX_PER_UID || others >= DF_CTL_MAX_CLIENTS - DF_CTL_ROOT_SLOTS))
+		return NULL;
+	return free_slot;
+}
+
+static void accept_clients(struct df_ctl *c, int epfd)
+{
+	int cfd;
+
+	while ((cfd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct client *cl = NULL;
+
+		if (!getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+			cl = slot_for(c, cred.uid);
+		if (!cl) { /* busy (for this peer): say so, never queue without bound */
+			static const char busy[] = "{\"ok\":false,\"error\":\"busy\"}\n";
+			ssize_t w = send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
+
+			(void)w;
+			close(cfd);
+			continue;
+		}
+		cl->fd = cfd;
+		cl->peer = (struct df_ctl_peer){
+			.uid = cred.uid, .gid = cred.gid, .pid = cred.pid,
+			.admin = cred.uid == 0 || (c->admin_gid != (gid_t)-1 &&
+						   peer_in_group(cfd, cred.gid, c->admin_gid)),
+		};
+		cl->deadline_ms = now_ms() + DF_CTL_TIMEOUT_MS;
+		epoll_ctl(epfd, EPOLL_CTL_ADD, cfd,
+			  &(struct epoll_event){ .events = EPOLLIN, .data.u64 = (uint32_t)cfd });
+	}
+}
+
 int df_ctl_handle(struct df_ctl *c, int epfd, int fd, uint32_t events)
 {
 	if (fd == c->fd) {
-		int cfd;
-
-		while ((cfd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-			struct client *cl = NULL;
-
-			for (int i = 0; i < DF_CTL_MAX_CLIENTS && !cl; i++)
-				if (c->c[i].fd < 0)
-					cl = &c->c[i];
-			if (!cl) { /* busy: say so, never queue without bound */
-				static const char busy[] = "{\"ok\":false,\"error\":\"busy\"}\n";
-				ssize_t w = send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
-
-				(void)w;
-				close(cfd);
-				continue;
-			}
-			cl->fd = cfd;
-			cl->deadline_ms = now_ms() + DF_CTL_TIMEOUT_MS;
-			epoll_ctl(epfd, EPOLL_CTL_ADD, cfd,
-				  &(struct epoll_event){ .events = EPOLLIN, .data.u64 = (uint32_t)cfd });
-		}
+		accept_clients(c, epfd);
 		return 1;
 	}
 	for (int i = 0; i < DF_CTL_MAX_CLIENTS; i++) {
@@ -248,6 +306,25 @@ void df_ctl_close(struct df_ctl *c)
 	free(c);
 }
 
+/* The request and its newline; a server gone meanwhile is an error, not
+ * a SIGPIPE. */
+static int send_line(int fd, const char *s)
+{
+	size_t n = strlen(s), off = 0;
+
+	while (off <= n) {
+		ssize_t w = off < n ? send(fd, s + off, n - off, MSG_NOSIGNAL) :
+				      send(fd, "\n", 1, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
 json_t *df_ctl_request(const char *path, json_t *req, int timeout_ms, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -256,6 +333,8 @@ json_t *df_ctl_request(const char *path, json_t *req, int timeout_ms, char *err,
 	json_t *out = NULL;
 	json_error_t je;
 	long deadline = now_ms() + timeout_ms;
+	struct ucred cred = { 0 };
+	socklen_t credlen = sizeof(cred);
 	int fd = -1;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -268,8 +347,14 @@ json_t *df_ctl_request(const char *path, json_t *req, int timeout_ms, char *err,
 		snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
 		goto cleanup;
 	}
+	/* only root's agent is believed: anyone may bind a socket somewhere */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) || cred.uid != 0) {
+		snprintf(err, errlen, "%s is served by uid %d, not root: not the agent",
+			 path, credlen == sizeof(cred) ? (int)cred.uid : -1);
+		goto cleanup;
+	}
 	s = json_dumps(req, JSON_COMPACT);
-	if (!s || dprintf(fd, "%s\n", s) < 0) {
+	if (!s || send_line(fd, s)) {
 		snprintf(err, errlen, "cannot send the request: %s", strerror(errno));
 		goto cleanup;
 	}

@@ -25,13 +25,16 @@
 #include "control.h"
 #include "loader.h"
 #include "log.h"
+#include "privs.h"
 #include "proto.h"
 #include "records.h"
 #include "report.h"
+#include "safefile.h"
 #include "status.h"
 #include "values.h"
 
 #define MAX_CG_WATCHES 256
+#define DF_POLICY_MAX (256u << 20) /* bytes: 1M prefixes take about 25 MB */
 #define MAX_FDS 16
 
 struct agent {
@@ -58,6 +61,7 @@ struct agent {
 	bool pushed, push_ok;
 	char push_why[64];
 	json_t *push_errors; /* ["file:line: error: ..."] of the last refused push */
+	char metrics_why[DF_WHY_LEN]; /* why the metrics file was refused, or "" */
 };
 
 static const struct df_loaded *in_force(const struct agent *a)
@@ -193,6 +197,23 @@ static void arm_exception_edge(struct agent *a)
 		timerfd_settime(a->edge_fd, TFD_TIMER_ABSTIME, &it, NULL);
 }
 
+/* The policy file: root's, not writable by others, in root's directories,
+ * no link, FIFO or device, at most DF_POLICY_MAX bytes (safefile.h). */
+static int read_policy(struct agent *a, const struct df_parse_opts *o, struct df_policy **p,
+		       struct df_diags *d, char **text)
+{
+	char why[DF_WHY_LEN];
+	size_t n;
+	int err;
+
+	err = df_file_read(a->conf.policy_file, DF_POLICY_MAX, text, &n, why, sizeof(why));
+	if (err) {
+		df_diag_add(d, DF_SEV_ERROR, a->conf.policy_file, 0, NULL, "cannot read: %s", why);
+		return err;
+	}
+	return df_policy_parse(*text, n, a->conf.policy_file, o, p, d);
+}
+
 static int apply_policy(struct agent *a, const char *why, bool same_ok)
 {
 	struct df_parse_opts o = { .resolve_user = df_resolve_user_nss, .now = time(NULL) };
@@ -203,7 +224,7 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	char *text = NULL, sha[65] = "";
 	int err, has_active;
 
-	err = df_policy_load_file(a->conf.policy_file, &o, &p, &d, &text);
+	err = read_policy(a, &o, &p, &d, &text);
 	if (text)
 		sha256_hex(text, strlen(text), sha);
 	if (!err && a->pol && !strcmp(sha, a->sha256))
@@ -253,7 +274,9 @@ static json_t *status_json(struct agent *a)
 		.backend = a->conf.backend, .policy_file = a->conf.policy_file, .cur = in_force(a),
 		.started = a->started, .loaded_at = a->loaded_at, .pushed = a->pushed,
 		.push_ok = a->push_ok, .push_why = a->push_why, .push_at = a->push_at,
-		.push_errors = a->push_errors,
+		.push_errors = a->push_errors, .drop_log = a->conf.drop_log,
+		.drop_log_error = df_records_error(a->rec), .metrics_file = a->conf.metrics_file,
+		.metrics_error = a->metrics_why[0] ? a->metrics_why : NULL,
 	};
 	json_t *j = df_status_json(&st, NULL, &a->bs);
 
@@ -291,11 +314,23 @@ static json_t *drops_json(struct agent *a, json_t *req)
 			 df_records_query(a->rec, since, (long)limit, cls));
 }
 
-static json_t *on_request(json_t *req, void *ctx)
+/* What changes the agent: admins only (root, admin_group). */
+static bool changes_state(const char *cmd)
+{
+	return !strcmp(cmd, DF_CMD_RELOAD);
+}
+
+static json_t *on_request(json_t *req, const struct df_ctl_peer *peer, void *ctx)
 {
 	struct agent *a = ctx;
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 
+	if (changes_state(cmd) && !peer->admin) {
+		pr_notice("control socket: %s refused to uid %u (pid %d): not root or admin_group",
+			  cmd, (unsigned int)peer->uid, (int)peer->pid);
+		return json_pack("{s:b, s:s}", "ok", 0, "error",
+				 "not permitted: only root or admin_group may change the agent");
+	}
 	if (!strcmp(cmd, DF_CMD_STATUS))
 		return status_json(a);
 	if (!strcmp(cmd, DF_CMD_VERSION))
@@ -313,46 +348,60 @@ static json_t *on_request(json_t *req, void *ctx)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command; try \"datafencectl help\"");
 }
 
-/* node_exporter's textfile collector: written whole, renamed into place. */
+/* node_exporter's textfile collector: a fresh temporary renamed into place,
+ * in a directory its user may write (safefile.h). A refusal is logged when
+ * it starts or changes, and status says it while it lasts. */
 static void write_metrics_file(struct agent *a)
 {
-	json_t *resp;
+	char why[DF_WHY_LEN] = "";
 	const char *text;
-	char tmp[1100];
-	FILE *f;
+	json_t *resp;
 
 	if (!a->conf.metrics_file[0])
 		return;
 	resp = counters_json(a, true);
 	text = json_string_value(json_object_get(resp, "text"));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", a->conf.metrics_file);
-	f = fopen(tmp, "we");
-	if (!f || fputs(text ? text : "", f) < 0 || fclose(f) || rename(tmp, a->conf.metrics_file)) {
-		pr_warn("cannot write %s: %s", a->conf.metrics_file, strerror(errno));
-		if (f)
-			unlink(tmp);
-	}
+	if (!text)
+		text = "";
+	if (df_file_replace(a->conf.metrics_file, text, strlen(text), 0644, true, why,
+			    sizeof(why)) &&
+	    strcmp(why, a->metrics_why))
+		pr_warn("cannot write the metrics file: %s", why);
+	snprintf(a->metrics_why, sizeof(a->metrics_why), "%s", why);
 	json_decref(resp);
+}
+
+/* gid of a group name, or (gid_t)-1 for "" (none) or an unknown group
+ * (logged: its members then get nothing more than others). */
+static gid_t group_gid(const char *key, const char *name)
+{
+	struct group *g;
+
+	if (!name[0])
+		return (gid_t)-1;
+	g = getgrnam(name);
+	if (!g)
+		pr_err("%s %s: no such group", key, name);
+	return g ? g->gr_gid : (gid_t)-1;
 }
 
 static void open_control_socket(struct agent *a)
 {
-	struct group *g;
+	gid_t cg = group_gid("control_group", a->conf.control_group);
+	char why[DF_WHY_LEN];
 	int err;
 
 	if (!a->conf.control_socket[0])
 		return;
-	err = df_ctl_open(a->conf.control_socket, on_request, a, &a->ctl);
+	err = df_ctl_open(a->conf.control_socket, group_gid("admin_group", a->conf.admin_group),
+			  on_request, a, &a->ctl, why, sizeof(why));
 	if (err) {
-		pr_err("cannot open the control socket %s: %s", a->conf.control_socket, strerror(-err));
+		pr_err("cannot open the control socket: %s", why);
 		return;
 	}
-	if (!a->conf.control_group[0])
-		return;
-	g = getgrnam(a->conf.control_group);
-	if (!g || chown(a->conf.control_socket, 0, g->gr_gid) || chmod(a->conf.control_socket, 0660))
-		pr_err("control_group %s: %s", a->conf.control_group,
-		       g ? strerror(errno) : "no such group");
+	if (cg != (gid_t)-1 &&
+	    (chown(a->conf.control_socket, 0, cg) || chmod(a->conf.control_socket, 0660)))
+		pr_err("control_group %s: %s", a->conf.control_group, strerror(errno));
 }
 
 /* ---- main loop ----------------------------------------------------------------------- */
@@ -494,6 +543,33 @@ static int run(struct agent *a)
 	return 0;
 }
 
+/* May root write into dir by its mode alone (owner, group or others)? */
+static bool root_may_write(const char *path)
+{
+	char dir[1024];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (stat(dirname(dir), &st))
+		return true; /* nothing to keep a privilege for */
+	return (st.st_uid == 0 && (st.st_mode & 0200)) || (st.st_gid == 0 && (st.st_mode & 020)) ||
+	       (st.st_mode & 02);
+}
+
+/* Everything that needs more than the kept capabilities is done; an agent
+ * that cannot drop them says so and goes on enforcing. */
+static void drop_privileges(struct agent *a)
+{
+	bool shared = a->conf.metrics_file[0] && !root_may_write(a->conf.metrics_file);
+	char kept[256];
+	int err = df_privs_drop(shared, kept, sizeof(kept));
+
+	if (err)
+		pr_err("cannot drop privileges: %s", strerror(-err));
+	else
+		pr_notice("capabilities kept: %s; no new privileges", kept);
+}
+
 static int start(struct agent *a)
 {
 	const struct df_backend_ops *kinds[DF_MAX_BACKENDS];
@@ -532,6 +608,7 @@ static int start(struct agent *a)
 	a->started = time(NULL);
 	apply_policy(a, "start", true);
 	write_metrics_file(a);
+	drop_privileges(a);
 	return 0;
 }
 
@@ -595,7 +672,7 @@ static int configure(struct agent *a, int argc, char **argv, bool *foreground, b
 	}
 	/* every key is optional: no file at the default path = defaults */
 	if (!strcmp(a->conf_file, DF_AGENT_CONF) && access(a->conf_file, F_OK) && errno == ENOENT)
-		err = df_agent_conf_load("/dev/null", &a->conf, &d);
+		err = df_agent_conf_load(NULL, &a->conf, &d);
 	else
 		err = df_agent_conf_load(a->conf_file, &a->conf, &d);
 	df_diags_print(&d, stderr, NULL);

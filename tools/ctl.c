@@ -93,6 +93,19 @@ json_t *ctl_ask(const char *cmd, json_t *extra, char *why, size_t whylen)
 	json_object_set_new(req, "cmd", json_string(cmd));
 	resp = df_ctl_request(opt_socket, req, 5000, why, whylen);
 	json_decref(req);
+	/* an answer without "ok" true is not an answer to the command: busy,
+	 * not permitted, not understood (a refused reload says its result) */
+	if (resp && !json_is_true(json_object_get(resp, "ok")) &&
+	    !json_object_get(resp, "result")) {
+		const char *e = json_string_value(json_object_get(resp, "error"));
+
+		if (ctl_json)
+			ctl_print_json(json_pack("{s:s}", "error", e ? e : "no \"ok\" in the answer"));
+		else
+			fprintf(stderr, "datafencectl: the agent refused the request: %s\n",
+				e ? e : "no \"ok\" in the answer");
+		exit(EXIT_REFUSED);
+	}
 	return resp;
 }
 

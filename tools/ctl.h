@@ -21,6 +21,7 @@
 #define EXIT_DISAGREE 3 /* test: evaluators disagree (a bug: report it) */
 #define EXIT_DEGRADED 1 /* status: 0 healthy, 1 degraded, 2 agent down */
 #define EXIT_DOWN 2
+#define EXIT_REFUSED 4  /* the agent refused the request: busy, not permitted */
 
 /* Global options. */
 extern bool ctl_json;
@@ -41,7 +42,9 @@ int ctl_load_policy(const char *file, struct df_policy **p, struct df_image **im
 /* Diagnostics as [{file, line, severity, message}]. */
 json_t *ctl_diags_json(const struct df_diags *d);
 
-/* One request to the agent; NULL (and *why) when it cannot be reached. */
+/* One request to the agent; NULL (and *why) when it cannot be reached (or
+ * is not root's). An answer that is not "ok" (but a refused reload's) ends
+ * datafencectl with EXIT_REFUSED and the agent's error. */
 json_t *ctl_ask(const char *cmd, json_t *extra, char *why, size_t whylen);
 /* The backends' settings from the global options (cgroot: a buffer for the
  * cgroup2 mount point). */

@@ -63,7 +63,9 @@ static const struct cmd cmds[] = {
 	  "  --json      the drop log's JSON records, one per line\n" },
 	{ "metrics", cmd_metrics, "", "Prometheus text exposition of every counter", "" },
 	{ "reload", cmd_reload, "[--json]", "make the agent read the policy file again",
-	  "  Exit: 0 accepted, 1 refused (the errors are printed), 2 agent down.\n" },
+	  "  Root or a member of admin_group only.\n"
+	  "  Exit: 0 accepted, 1 refused (the errors are printed), 2 agent down,\n"
+	  "  4 not permitted.\n" },
 	{ "unload", cmd_unload, "--yes", "remove enforcement (detach every hook, unpin, delete the nftables table)", "" },
 	{ "version", cmd_version, "", "print the version", "" },
 	{ "help", cmd_help, "[COMMAND]", "this help, or one command's", "" },
@@ -81,7 +83,9 @@ static void print_usage(FILE *out)
 		     "  --nft-table NAME the nftables backend's inet table (default datafence), read\n"
 		     "                   in this network namespace when the agent is down\n"
 		     "  -h, --help       this help; \"datafencectl help COMMAND\" for one command\n"
-		     "  -V, --version    print the version\n");
+		     "  -V, --version    print the version\n"
+		     "\nOnly an agent of root's is believed. Exit 4: the agent refused the request\n"
+		     "(not permitted, busy).\n");
 }
 
 static void print_cmd_help(const struct cmd *c)
