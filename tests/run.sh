@@ -6,11 +6,12 @@
 # both backends against the reference with real packets through nftables),
 # live (root: real packets between network namespaces), e2e (root: the
 # real agent, once per backend), bypass (root: the ways out of a protected
-# cgroup against the real agent). Set SUITES="unit cli" to run some only.
+# cgroup against the real agent), surface (root: what a local user can plant
+# where the agent reads and writes). Set SUITES="unit cli" to run some only.
 set -u
 cd "$(dirname "$0")/.."
 export O=${O:-build}
-SUITES=${SUITES:-"unit san cli fuzz datapath live e2e bypass"}
+SUITES=${SUITES:-"unit san cli fuzz datapath live e2e bypass surface"}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
 LOG_DIR=$O/test-logs
@@ -90,6 +91,9 @@ for suite in $SUITES; do
 	bypass)
 		# The ways out of a protected cgroup, against the real agent (root).
 		run_shell bypass tests/e2e/test_bypass.sh ;;
+	surface)
+		# The agent's own attack surface, against the real agent (root).
+		run_shell surface tests/e2e/test_surface.sh ;;
 	*)
 		echo "unknown suite $suite" >&2; FAILED=$((FAILED + 1)) ;;
 	esac
