@@ -28,7 +28,7 @@ endif
 DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
 	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libcap-ng-dev \
 	libclang-rt-14-dev \
-	iproute2 nftables jq util-linux python3-prometheus-client iperf3
+	iproute2 nftables jq util-linux systemd python3-prometheus-client iperf3
 
 # CFLAGS is the user's (make CFLAGS=-O1); what the build needs lives apart.
 WERROR ?= $(if $(CI),-Werror,)

@@ -179,7 +179,17 @@ install_puts_everything_in_place() {
 	expect_eq "missing after install" "" "$missing"
 }
 
+# The shipped unit: valid, and its systemd-analyze exposure 4.0 or less
+# (docs/agent.md, "Privileges").
+the_unit_is_hardened() {
+	local out rc=0
+	out=$(systemd-analyze security --offline=true --threshold=40 config/datafenced.service 2>&1) || rc=$?
+	expect_eq "exposure at most 4.0: $(tail -n 1 <<<"$out")" 0 "$rc"
+	expect_contains "no new privileges" "NoNewPrivileges=yes" "$(cat config/datafenced.service)"
+}
+
 run_case examples_are_valid examples_are_valid
+run_case the_unit_is_hardened the_unit_is_hardened
 run_case install_puts_everything_in_place install_puts_everything_in_place
 run_case agent_help_and_version agent_help_and_version
 run_case agent_config_errors_have_file_and_line agent_config_errors_have_file_and_line
