@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,12 +40,6 @@ struct df_records {
 		char *path; /* NULL: no such cgroup (any more) */
 	} cg[CG_CACHE];
 	unsigned int cg_next;
-	struct {
-		uid_t uid;
-		bool known;
-		char *name; /* NULL: no such user */
-	} users[USER_CACHE];
-	unsigned int user_next;
 };
 
 int df_records_reopen(struct df_records *r)
@@ -143,36 +138,93 @@ static const char *cgroup_name(struct df_records *r, __u64 id)
 	return r->cg[id].path;
 }
 
-/* uid -> user name through NSS, remembered, unknown uids too: a slow
- * directory (LDAP, SSSD) is asked once per uid, not once per drop. */
-static const char *user_name(struct df_records *r, uid_t uid)
+/* uid -> user name through NSS (LDAP, SSSD: maybe slow, maybe hung) on a
+ * thread of its own, never on the event loop: a uid not known yet gets no
+ * "user" in its record now, its name (or that it has none) is remembered
+ * for the next ones. One cache per process, never freed: the thread may
+ * sit in NSS forever. */
+enum { USER_EMPTY, USER_PENDING, USER_KNOWN };
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool started;
+	struct {
+		uid_t uid;
+		int state;
+		char name[64]; /* "" for a uid without a user */
+	} e[USER_CACHE];
+	unsigned int next;
+	uid_t queue[USER_CACHE];
+	unsigned int qn;
+} users = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void *user_worker(void *arg)
 {
-	struct passwd pw, *res = NULL;
-	char buf[1024];
+	(void)arg;
+	pthread_mutex_lock(&users.mu);
+	for (;;) {
+		struct passwd pw, *res = NULL;
+		char buf[1024], name[64] = "";
+		uid_t uid;
+
+		while (!users.qn)
+			pthread_cond_wait(&users.cv, &users.mu);
+		uid = users.queue[--users.qn];
+		pthread_mutex_unlock(&users.mu);
+		if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res)
+			snprintf(name, sizeof(name), "%s", res->pw_name);
+		pthread_mutex_lock(&users.mu);
+		for (unsigned int i = 0; i < USER_CACHE; i++)
+			if (users.e[i].state == USER_PENDING && users.e[i].uid == uid) {
+				memcpy(users.e[i].name, name, sizeof(name));
+				users.e[i].state = USER_KNOWN;
+			}
+	}
+	return NULL;
+}
+
+/* The user name of uid into out (len bytes), if known; false if not (yet). */
+static bool user_name(uid_t uid, char *out, size_t len)
+{
+	bool known = false;
 	unsigned int i;
 
+	pthread_mutex_lock(&users.mu);
 	for (i = 0; i < USER_CACHE; i++)
-		if (r->users[i].known && r->users[i].uid == uid)
-			return r->users[i].name;
-	i = r->user_next;
-	r->user_next = (r->user_next + 1) % USER_CACHE;
-	free(r->users[i].name);
-	r->users[i].uid = uid;
-	r->users[i].known = true;
-	r->users[i].name = !getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res ?
-				   strdup(res->pw_name) : NULL;
-	return r->users[i].name;
+		if (users.e[i].state != USER_EMPTY && users.e[i].uid == uid)
+			break;
+	if (i < USER_CACHE) {
+		known = users.e[i].state == USER_KNOWN && users.e[i].name[0];
+		if (known)
+			snprintf(out, len, "%s", users.e[i].name);
+	} else if (users.qn < USER_CACHE) { /* ask the thread */
+		pthread_t t;
+
+		if (!users.started)
+			users.started = !pthread_create(&t, NULL, user_worker, NULL) &&
+					!pthread_detach(t);
+		i = users.next;
+		users.next = (users.next + 1) % USER_CACHE;
+		users.e[i].uid = uid;
+		users.e[i].state = USER_PENDING;
+		users.e[i].name[0] = '\0';
+		users.queue[users.qn++] = uid;
+		pthread_cond_signal(&users.cv);
+	}
+	pthread_mutex_unlock(&users.mu);
+	return known;
 }
 
 void df_records_add(struct df_records *r, const struct df_event *e, const struct df_policy *p)
 {
 	struct df_event_names n = { 0 };
-	char line[512];
+	char line[512], user[64];
 	char *json;
 
 	n.cgroup = e->cgroup_id ? cgroup_name(r, e->cgroup_id) : NULL;
-	if (e->uid != DF_UID_NONE)
-		n.user = user_name(r, e->uid);
+	if (e->uid != DF_UID_NONE && user_name(e->uid, user, sizeof(user)))
+		n.user = user;
 	json = df_event_json(e, p, &n);
 	if (json) {
 		if (r->log)
@@ -214,8 +266,6 @@ void df_records_close(struct df_records *r)
 		free(r->recent[i]);
 	for (size_t i = 0; i < CG_CACHE; i++)
 		free(r->cg[i].path);
-	for (size_t i = 0; i < USER_CACHE; i++)
-		free(r->users[i].name);
 	if (r->cgfd >= 0)
 		close(r->cgfd);
 	free(r->path);

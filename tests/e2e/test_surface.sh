@@ -271,6 +271,38 @@ the_agent_keeps_only_its_capabilities() {
 	wait_log "capabilities kept: bpf perfmon net_admin sys_admin sys_ptrace dac_read_search dac_override"
 }
 
+# The user directory hangs (here /etc/passwd is a FIFO no one writes, in
+# the agent's own mount namespace): drops still reach the records, pushes
+# are applied, a recreated cgroup is followed, status answers.
+a_hung_user_directory_does_not_stop_the_agent() {
+	trap ensure_agent EXIT
+	stop_agent
+	mkfifo "$TMP/passwd.fifo"
+	mark_log
+	unshare -m --propagation private sh -c \
+		'mount --bind "$0" /etc/passwd && exec nsenter --net=/run/netns/"$1" "$2" --foreground --config "$3"' \
+		"$TMP/passwd.fifo" "$NSA" "$DFD" "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
+	echo $! > "$TMP/agent.pid"
+	wait_log "policy loaded (start): 'surface'"
+	expect_eq "refused" "EPERM 0" "$(flow prot udp 192.0.2.2 5003)"
+	local rec
+	for _ in $(seq 100); do
+		status_fast
+		rec=$(ctl --json drops --limit 1000 | jq -c 'select(.dport == 5003)' | tail -n 1)
+		[ -n "$rec" ] && break
+		sleep 0.05
+	done
+	expect_eq "the record, its uid without a name (yet)" "0 null" "$(jq -r '"\(.uid) \(.user)"' <<<"$rec")"
+	policy 4 > "$TMP/p4.conf"
+	push "$TMP/p4.conf"
+	wait_log "policy loaded (file changed): 'surface' serial 4"
+	cg_remove "$CG/prot"
+	mkdir "$CG/prot"
+	expect_eq "the recreated protected cgroup is enforced" "EPERM 0" "$(until_refused)"
+	status_fast
+	stop_agent
+}
+
 if ! setup; then echo "FAIL surface setup"; cat "$TMP/agent.log"; exit 1; fi
 run_case the_agent_keeps_only_its_capabilities the_agent_keeps_only_its_capabilities
 run_case planted_links_and_fifos_change_no_root_file planted_links_and_fifos_change_no_root_file
@@ -280,4 +312,5 @@ run_case names_others_chose_are_escaped names_others_chose_are_escaped
 run_case members_read_and_only_root_changes members_read_and_only_root_changes
 run_case one_user_cannot_hold_every_slot one_user_cannot_hold_every_slot
 run_case the_client_believes_only_root_s_agent the_client_believes_only_root_s_agent
+run_case a_hung_user_directory_does_not_stop_the_agent a_hung_user_directory_does_not_stop_the_agent
 exit 0

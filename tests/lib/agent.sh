@@ -46,5 +46,11 @@ stop_agent() {
 	[ -n "$pid" ] || return 0
 	kill "${1:--TERM}" "$pid" 2>/dev/null || true
 	for _ in $(seq 250); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+	# an agent that does not stop (a hung loop: what a test may find) is
+	# killed, so nothing of the test outlives it
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		for _ in $(seq 250); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+	fi
 	rm -f "$TMP/agent.pid"
 }
