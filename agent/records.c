@@ -15,6 +15,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "cgpath.h"
 #include "events.h"
 #include "log.h"
 #include "safefile.h"
@@ -22,9 +23,6 @@
 #define N_RECENT 1024
 #define CG_CACHE 128
 #define USER_CACHE 64
-#ifndef FILEID_KERNFS
-#define FILEID_KERNFS 0xfe /* include/linux/exportfs.h: cgroup2's handles */
-#endif
 
 struct df_records {
 	char *path;
@@ -94,35 +92,13 @@ int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
 	return 0;
 }
 
-/* cgroup id -> path: the id is the cgroup's file handle on cgroup2
- * (open_by_handle_at, no walk of the tree), its path what /proc says of
- * the opened fd. Found and not found are both remembered. */
+/* cgroup id -> path (cgpath.h), found and not found both remembered. */
 static char *cgroup_lookup(struct df_records *r, __u64 id)
 {
-	struct {
-		struct file_handle fh;
-		__u64 id;
-	} h = { .fh = { .handle_bytes = sizeof(__u64), .handle_type = FILEID_KERNFS } };
-	char link[64], path[PATH_MAX];
-	size_t root = strlen(r->cgroot);
-	ssize_t n;
-	int fd;
+	char path[PATH_MAX];
 
-	if (r->cgfd < 0)
-		return NULL;
-	memcpy(h.fh.f_handle, &id, sizeof(id));
-	fd = open_by_handle_at(r->cgfd, &h.fh, O_PATH | O_CLOEXEC);
-	if (fd < 0)
-		return NULL; /* gone (ESTALE), or not a cgroup of this mount */
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	close(fd);
-	if (n < 0)
-		return NULL;
-	path[n] = '\0';
-	if (strncmp(path, r->cgroot, root) || (path[root] && path[root] != '/'))
-		return NULL;
-	return strdup(path[root] ? path + root : "/");
+	return r->cgfd >= 0 && !df_cgpath_of(r->cgfd, r->cgroot, id, path, sizeof(path)) ?
+		       strdup(path) : NULL;
 }
 
 static const char *cgroup_name(struct df_records *r, __u64 id)

@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "cgpath.h"
 #include "log.h"
 #include "netns.h"
 #include "policy.h"
@@ -26,59 +27,52 @@
 
 /* ---- cgroup ids to the paths policies name --------------------------------------------- */
 
+/* One run's cgroups: resolved by file handle as sockets name them (cgpath.h),
+ * no walk of the tree. */
 struct cg_path {
 	uint64_t id;
-	char *path; /* from the cgroup2 root: "/", "/system.slice/x.service" */
+	char *path; /* from the cgroup2 root; NULL: gone */
 };
 
 static struct {
 	struct cg_path *v;
 	size_t n, cap;
-	size_t root_len;
-} cgs;
-
-static int add_cgroup(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	struct { struct file_handle fh; uint64_t id; } h = { .fh.handle_bytes = sizeof(uint64_t) };
-	int mount_id;
-
-	(void)st;
-	(void)ftw;
-	if (type != FTW_D)
-		return 0;
-	/* a cgroup's id is its kernfs node: the file handle's 8 bytes */
-	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mount_id, 0))
-		return 0;
-	if (cgs.n == cgs.cap) {
-		size_t cap = cgs.cap ? cgs.cap * 2 : 256;
-		void *v = realloc(cgs.v, cap * sizeof(*cgs.v));
-
-		if (!v)
-			return -1;
-		cgs.v = v;
-		cgs.cap = cap;
-	}
-	cgs.v[cgs.n].id = h.id;
-	cgs.v[cgs.n].path = strdup(path[cgs.root_len] ? path + cgs.root_len : "/");
-	if (cgs.v[cgs.n].path)
-		cgs.n++;
-	return 0;
-}
+	int rootfd;
+	const char *cgroot;
+} cgs = { .rootfd = -1 };
 
 static void cgroups_free(void)
 {
 	for (size_t i = 0; i < cgs.n; i++)
 		free(cgs.v[i].path);
 	free(cgs.v);
+	if (cgs.rootfd >= 0)
+		close(cgs.rootfd);
 	memset(&cgs, 0, sizeof(cgs));
+	cgs.rootfd = -1;
 }
 
 static const char *cgroup_path(uint64_t id)
 {
+	char path[PATH_MAX];
+
 	for (size_t i = 0; i < cgs.n; i++)
 		if (cgs.v[i].id == id)
 			return cgs.v[i].path;
-	return NULL;
+	if (cgs.n == cgs.cap) {
+		size_t cap = cgs.cap ? cgs.cap * 2 : 64;
+		void *v = realloc(cgs.v, cap * sizeof(*cgs.v));
+
+		if (!v)
+			return NULL;
+		cgs.v = v;
+		cgs.cap = cap;
+	}
+	cgs.v[cgs.n].id = id;
+	cgs.v[cgs.n].path = cgs.rootfd >= 0 && !df_cgpath_of(cgs.rootfd, cgs.cgroot, id, path,
+							     sizeof(path)) ?
+				    strdup(path) : NULL;
+	return cgs.v[cgs.n++].path;
 }
 
 /* ---- one namespace ------------------------------------------------------------------------ */
@@ -243,10 +237,8 @@ int df_diag_revoke_run(struct df_diag_revoke *r)
 	if (!ps)
 		return -ENOMEM;
 	ps->r = r;
-	cgs.root_len = strlen(r->cgroot);
-	while (cgs.root_len > 1 && r->cgroot[cgs.root_len - 1] == '/')
-		cgs.root_len--;
-	nftw(r->cgroot, add_cgroup, 32, FTW_PHYS | FTW_MOUNT);
+	cgs.cgroot = r->cgroot;
+	cgs.rootfd = open(r->cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	n = df_each_netns(revoke_here, ps);
 	cgroups_free();
 	free(ps);
