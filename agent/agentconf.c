@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy.h"
 #include "safefile.h"
 
 static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks",
@@ -230,6 +231,14 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 			df_diag_add(d, DF_SEV_ERROR, file, 0, NULL, "cannot read: %s", why);
 			return -EINVAL;
 		}
+	}
+	if (text) { /* integers as written (pconf.h) */
+		char *wide = df_conf_widen_ints(text, strlen(text), file, d, &err);
+
+		free(text);
+		if (!wide)
+			return -EINVAL;
+		text = wide;
 	}
 	config_init(&cfg);
 	if (config_read_string(&cfg, text ? text : "") != CONFIG_TRUE) {

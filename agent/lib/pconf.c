@@ -3,6 +3,10 @@
  * each problem reported once as a file:line diagnostic (pconf.h). */
 #include "pconf.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,4 +146,128 @@ config_setting_t *pc_elem(config_setting_t *list, int i)
 	if (config_setting_is_scalar(list))
 		return list;
 	return config_setting_get_elem(list, (unsigned int)i);
+}
+
+/* Where a number may start: not inside a name (libconfig names take
+ * letters, digits, '-', '_' and '*') or another number. */
+static bool number_starts(const char *text, size_t i)
+{
+	char prev = i ? text[i - 1] : ' ';
+
+	return !(isalnum((unsigned char)prev) || prev == '_' || prev == '*' || prev == '-' ||
+		 prev == '.' || prev == '+');
+}
+
+/* The integer literal at text[i] (an optional sign, decimal or 0x hex):
+ * its end, whether it is a float, and whether it fits in an int or in
+ * 64 bits at all. */
+static size_t scan_number(const char *text, size_t len, size_t i, bool *is_float, bool *fits_int,
+			  bool *fits_64)
+{
+	size_t j = i, digits;
+	bool neg = false, hex = false;
+	unsigned long long v = 0;
+
+	*is_float = false;
+	*fits_64 = true;
+	if (text[j] == '-' || text[j] == '+')
+		neg = text[j++] == '-';
+	if (j + 1 < len && text[j] == '0' && (text[j + 1] == 'x' || text[j + 1] == 'X')) {
+		hex = true;
+		j += 2;
+	}
+	for (digits = j; j < len && (hex ? isxdigit((unsigned char)text[j]) :
+					   isdigit((unsigned char)text[j])); j++) {
+		unsigned int dgt = isdigit((unsigned char)text[j]) ? (unsigned int)(text[j] - '0') :
+				   (unsigned int)(tolower((unsigned char)text[j]) - 'a' + 10);
+
+		if (v > (ULLONG_MAX - dgt) / (hex ? 16 : 10))
+			*fits_64 = false;
+		v = v * (hex ? 16 : 10) + dgt;
+	}
+	if (!hex && j < len && (text[j] == '.' || text[j] == 'e' || text[j] == 'E')) {
+		*is_float = true; /* libconfig's own: nothing to widen */
+		while (j < len && (isdigit((unsigned char)text[j]) || strchr(".eE+-", text[j])))
+			j++;
+		return j;
+	}
+	if (j == digits)
+		return i + 1; /* a lone sign or "0x": not ours to judge */
+	/* hex: libconfig keeps the bit pattern of 64 bits; decimal: signed */
+	if (hex)
+		*fits_int = *fits_64 && v <= INT_MAX;
+	else {
+		*fits_64 = *fits_64 && v <= (neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX);
+		*fits_int = *fits_64 && v <= (neg ? (unsigned long long)INT_MAX + 1 : INT_MAX);
+	}
+	return j;
+}
+
+char *df_conf_widen_ints(const char *text, size_t len, const char *file, struct df_diags *d,
+			 int *err)
+{
+	char *out = malloc(len * 2 + 1); /* at most one 'L' per two bytes */
+	size_t o = 0, line = 1;
+
+	*err = 0;
+	if (!out) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	for (size_t i = 0; i < len;) {
+		char ch = text[i];
+
+		if (ch == '"') { /* a string, escapes and all */
+			size_t j = i + 1;
+
+			while (j < len && text[j] != '"')
+				j += text[j] == '\\' && j + 1 < len ? 2 : 1;
+			j = j < len ? j + 1 : len;
+			for (size_t k = i; k < j; k++)
+				line += text[k] == '\n';
+			memcpy(out + o, text + i, j - i);
+			o += j - i;
+			i = j;
+		} else if (ch == '#' || (ch == '/' && i + 1 < len && text[i + 1] == '/') ||
+			   (ch == '/' && i + 1 < len && text[i + 1] == '*')) {
+			bool block = ch == '/' && text[i + 1] == '*';
+			const char *e = block ? strstr(text + i + 2, "*/") : memchr(text + i, '\n', len - i);
+			size_t j = e ? (size_t)(e - text) + (block ? 2 : 0) : len;
+
+			j = j > len ? len : j;
+			for (size_t k = i; k < j; k++)
+				line += text[k] == '\n';
+			memcpy(out + o, text + i, j - i);
+			o += j - i;
+			i = j;
+		} else if ((isdigit((unsigned char)ch) ||
+			    ((ch == '-' || ch == '+') && i + 1 < len &&
+			     isdigit((unsigned char)text[i + 1]))) &&
+			   number_starts(text, i)) {
+			bool is_float, fits_int = true, fits_64;
+			size_t j = scan_number(text, len, i, &is_float, &fits_int, &fits_64);
+
+			memcpy(out + o, text + i, j - i);
+			o += j - i;
+			if (!is_float && !fits_64) {
+				df_diag_add(d, DF_SEV_ERROR, file, (int)line, NULL,
+					    "the number %.*s is beyond a 64-bit integer", (int)(j - i),
+					    text + i);
+				*err = -ERANGE;
+			} else if (!is_float && !fits_int && (j >= len || text[j] != 'L')) {
+				out[o++] = 'L';
+			}
+			i = j;
+		} else {
+			line += ch == '\n';
+			out[o++] = ch;
+			i++;
+		}
+	}
+	out[o] = '\0';
+	if (*err) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }

@@ -189,8 +189,9 @@ static int parse_policy_hdr(struct pctx *c, config_setting_t *root, struct df_po
 	if (s) {
 		long long v = config_setting_get_int64(s);
 
-		if (v < 0)
-			ERR(c, s, "serial", "serial %lld must not be negative", v);
+		if (v < 1)
+			ERR(c, s, "serial", "serial %lld: a serial is an integer from 1 to %lld", v,
+			    (long long)INT64_MAX);
 		else
 			p->serial = (uint64_t)v;
 	}
@@ -445,6 +446,16 @@ int df_policy_parse(const char *text, size_t len, const char *file,
 		free(buf);
 		free(p);
 		return -ENOMEM;
+	}
+	{ /* every integer read as written (pconf.h) */
+		char *wide = df_conf_widen_ints(buf, len, c.file, diags, &err);
+
+		free(buf);
+		buf = wide;
+		if (!buf) {
+			free(p);
+			return err;
+		}
 	}
 	config_init(&cfg);
 	if (config_read_string(&cfg, buf) != CONFIG_TRUE) {

@@ -108,4 +108,12 @@ void df_policy_free(struct df_policy *p);
 int df_class_index(const struct df_policy *p, const char *name);
 const char *df_mode_name(enum df_mode m);
 
+/* libconfig 1.5 reads an integer written without `L` into an int (a serial
+ * 202611291530 becomes 747828618): a copy of text where every integer
+ * literal outside the int range carries its `L`, so every value is read as
+ * written. A literal beyond 64 bits is an error with its line (NULL; *err
+ * set, -ENOMEM when out of memory). */
+char *df_conf_widen_ints(const char *text, size_t len, const char *file, struct df_diags *d,
+			 int *err);
+
 #endif

@@ -297,7 +297,7 @@ char *df_polgen_policy_in(uint64_t seed, const char *prefix)
 		abort();
 	b.s[0] = '\0';
 	put(&b, "policy = { name = \"gen-%llu\"; serial = %u; mode = \"%s\"; allow_loopback = %s; };\n",
-	    (unsigned long long)seed, df_rng_below(&r, 1000),
+	    (unsigned long long)seed, 1 + df_rng_below(&r, 1000),
 	    df_rng_below(&r, 4) ? "enforce" : "audit", df_rng_below(&r, 5) ? "true" : "false");
 	put_classes(&r, &b, n_classes, prefix);
 	put_dests(&r, &b, n_dests, n_classes);

@@ -188,6 +188,45 @@ static void nul_bytes_are_refused(void **state)
 	df_diags_free(&d);
 }
 
+/* libconfig 1.5 would read 202611291530 as 747828618: every integer is read
+ * as written, or refused with its line. */
+static void integers_read_as_written(void **state)
+{
+	static const struct {
+		const char *serial;
+		unsigned long long want; /* 0: refused */
+	} cases[] = {
+		{ "202611291530", 202611291530ULL }, { "3000000000", 3000000000ULL },
+		{ "2147483647", 2147483647ULL },     { "2147483648L", 2147483648ULL },
+		{ "9223372036854775807", 9223372036854775807ULL },
+		{ "0x7fffffffffffffff", 9223372036854775807ULL },
+		{ "9223372036854775808", 0 },       { "99999999999999999999", 0 },
+		{ "0", 0 },                         { "-1", 0 },
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct df_diags d = { 0 };
+		struct df_policy *p;
+
+		/* a comment and a string with digits stay as they are */
+		snprintf(text, sizeof(text),
+			 "# serial 4294967296\npolicy = { name = \"t-4294967296\"; serial = %s; };\n"
+			 CLS "destinations = ( { name = \"d\"; cidrs = [\"10.0.0.0/8\"]; ports = ( 443 ); allow = [\"a\"]; } );\n",
+			 cases[i].serial);
+		if (cases[i].want) {
+			p = parse_ok(text, &d);
+			assert_int_equal(p->serial, cases[i].want);
+			assert_string_equal(p->name, "t-4294967296");
+			df_policy_free(p);
+		} else {
+			assert_int_not_equal(parse_err(text, &d), 0);
+			assert_int_equal(d.v[0].line, 2);
+		}
+		df_diags_free(&d);
+	}
+}
+
 static void times_parse_strictly(void **state)
 {
 	int64_t t;
@@ -245,6 +284,7 @@ int main(void)
 		cmocka_unit_test(user_names_resolve_through_the_resolver),
 		cmocka_unit_test(warnings_do_not_refuse),
 		cmocka_unit_test(nul_bytes_are_refused),
+		cmocka_unit_test(integers_read_as_written),
 		cmocka_unit_test(times_parse_strictly),
 		cmocka_unit_test(cidrs_parse_and_contain),
 	};
