@@ -277,6 +277,21 @@ int pv_cgroup_path(struct pctx *c, config_setting_t *s, const char *what,
 	if (w == norm)
 		*w++ = '/';
 	*w = '\0';
+	/* the datapath looks for a selector among a socket's ancestors at
+	 * levels 0..DF_MAX_CG_LEVEL: one deeper would never match */
+	{
+		unsigned int level = 0;
+
+		for (const char *q = norm; *q; q++)
+			level += *q == '/' && q[1];
+		if (level > DF_MAX_CG_LEVEL) {
+			ERR(c, s, str, "cgroup \"%s\" in %s is %u levels below the root: the datapath "
+			    "matches cgroups at most %d levels deep (a process deeper than that is "
+			    "matched by its ancestors)", str, what, level, DF_MAX_CG_LEVEL);
+			free(norm);
+			return 0;
+		}
+	}
 	*out = norm;
 	return 0;
 }

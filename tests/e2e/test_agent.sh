@@ -233,6 +233,17 @@ a_service_cgroup_made_after_load_is_classified() {
 	expect_eq "recreated service cgroup" "EPERM 0" "$(until_refused app.service)"
 }
 
+# A process 40 cgroup levels deep (below the class's cgroup) is the class's:
+# the datapath finds the selector among its ancestors.
+a_process_40_cgroup_levels_deep_is_classified() {
+	local rel=prot
+	for i in $(seq 40); do rel=$rel/l$i; done
+	mkdir -p "$CG/$rel"
+	expect_eq "prot itself, elsewhere (the control)" "EPERM 0" "$(flow prot udp 192.0.2.2 5005)"
+	expect_eq "40 levels below prot, elsewhere" "EPERM 0" "$(flow "$rel" udp 192.0.2.2 5005)"
+	cg_remove "$CG/prot/l1"
+}
+
 a_deleted_then_recreated_policy_file_is_loaded() {
 	rm "$TMP/etc/policy.conf"
 	sleep 0.2
@@ -589,6 +600,7 @@ run_case ctl_status_when_the_agent_is_down ctl_status_when_the_agent_is_down
 run_case an_exception_closes_on_time_while_the_agent_is_stopped an_exception_closes_on_time_while_the_agent_is_stopped
 run_case ctl_test_sees_an_expired_exception ctl_test_sees_an_expired_exception
 run_case a_service_cgroup_made_after_load_is_classified a_service_cgroup_made_after_load_is_classified
+run_case a_process_40_cgroup_levels_deep_is_classified a_process_40_cgroup_levels_deep_is_classified
 run_case a_deleted_then_recreated_policy_file_is_loaded a_deleted_then_recreated_policy_file_is_loaded
 run_case sighup_reloads sighup_reloads
 run_case a_deleted_table_is_restored a_deleted_table_is_restored
