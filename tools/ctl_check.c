@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* datafencectl check: validate policy files, summarise what they compile to. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,27 @@ static size_t count_prefixes(const struct df_policy *p, int family)
 	return n;
 }
 
-static int check_one(const char *file, bool dump)
+/* Each class's mode: "a (enforce), b (audit)", or as JSON {"a": "enforce"}. */
+static json_t *class_modes_json(const struct df_policy *p)
+{
+	json_t *m = json_object();
+
+	for (size_t i = 0; i < p->n_classes; i++)
+		json_object_set_new(m, p->classes[i].name,
+				    json_string(df_mode_name(p->classes[i].mode)));
+	return m;
+}
+
+static void print_class_modes(const struct df_policy *p)
+{
+	printf("  class modes:");
+	for (size_t i = 0; i < p->n_classes; i++)
+		printf("%s %s (%s)", i ? "," : "", p->classes[i].name,
+		       df_mode_name(p->classes[i].mode));
+	printf("%s\n", p->n_classes ? "" : " none");
+}
+
+static int check_one(const char *file, bool dump, bool strict)
 {
 	struct df_diags d = { 0 };
 	struct df_policy *p = NULL;
@@ -51,6 +72,10 @@ static int check_one(const char *file, bool dump)
 					  (json_int_t)img->n_uids, "cgroups", (json_int_t)img->n_cgroups,
 					  "marks", img->cfg.hdr.n_marks, "local_ports", img->cfg.hdr.n_lports));
 		}
+		if (!err)
+			json_object_set_new(json_object_get(j, "summary"), "class_modes",
+					    class_modes_json(p));
+		json_object_set_new(j, "strict_failed", json_boolean(!err && strict && d.warnings));
 		ctl_print_json(j);
 	} else {
 		df_diags_print(&d, stderr, text);
@@ -66,6 +91,10 @@ static int check_one(const char *file, bool dump)
 			printf("  selectors: %zu cgroups, %zu uids, %u marks, %u local port ranges, %zu+%zu local prefixes\n",
 			       img->n_cgroups, img->n_uids, img->cfg.hdr.n_marks, img->cfg.hdr.n_lports,
 			       img->n_src4, img->n_src6);
+			print_class_modes(p);
+			if (strict && d.warnings)
+				fprintf(stderr, "%s: --strict: %zu warning%s\n", file, d.warnings,
+					d.warnings == 1 ? "" : "s");
 			if (dump)
 				df_image_dump(img, p, stdout);
 		} else {
@@ -73,6 +102,8 @@ static int check_one(const char *file, bool dump)
 				d.errors == 1 ? "" : "s");
 		}
 	}
+	if (!err && strict && d.warnings)
+		err = -EINVAL; /* CI pipelines: a warning fails too */
 	df_diags_free(&d);
 	df_image_free(img);
 	df_policy_free(p);
@@ -84,16 +115,18 @@ int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
 					      { "dump", no_argument, NULL, 'd' },
+					      { "strict", no_argument, NULL, 's' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
-	bool dump = false;
+	bool dump = false, strict = false;
 	int c, rc = EXIT_OK;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "jdh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jdsh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': ctl_json = true; break;
 		case 'd': dump = true; break;
+		case 's': strict = true; break;
 		case 'h': return -1;
 		default: return ctl_usage_error("check: bad option; try \"datafencectl help check\"");
 		}
@@ -101,7 +134,7 @@ int cmd_check(int argc, char **argv)
 	if (optind >= argc)
 		return ctl_usage_error("check: no policy file given; try \"datafencectl help check\"");
 	for (int i = optind; i < argc; i++) {
-		int r = check_one(argv[i], dump);
+		int r = check_one(argv[i], dump, strict);
 
 		if (r > rc)
 			rc = r;

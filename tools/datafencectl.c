@@ -19,13 +19,19 @@ struct cmd {
 static int cmd_help(int argc, char **argv);
 
 static const struct cmd cmds[] = {
-	{ "check", cmd_check, "FILE... [--json] [--dump]",
+	{ "check", cmd_check, "FILE... [--json] [--dump] [--strict]",
 	  "validate policy files and summarise what they compile to",
 	  "  Parses, validates and compiles each FILE without touching the kernel.\n"
 	  "  Errors and warnings print as FILE:LINE: error: MESSAGE with the source line.\n"
-	  "  --json   one JSON object per file and line: {file, valid, diagnostics, summary}\n"
+	  "  Warnings: no classes, a protected class approved to every address, a class\n"
+	  "  approved nowhere, a destination approving no class, an enforce class in an\n"
+	  "  audit policy, an exception over 90 days or ending within 7, one already over.\n"
+	  "  --json   one JSON object per file and line: {file, valid, diagnostics,\n"
+	  "           summary (with class_modes), strict_failed}\n"
 	  "  --dump   also print the compiled map images\n"
-	  "  Exit: 0 every file valid, 1 some file invalid, 2 usage error.\n" },
+	  "  --strict warnings fail too (for CI pipelines)\n"
+	  "  Exit: 0 every file valid, 1 some file invalid (or, with --strict, warned\n"
+	  "  about), 2 usage error.\n" },
 	{ "test", cmd_test,
 	  "[--policy FILE] --dst ADDR [--port N] [--proto P] (--class NAME | --cgroup PATH | --uid N | --mark N | --sport N | --src ADDR) [--at TIME] [--json]",
 	  "explain the verdict for one flow",

@@ -240,7 +240,11 @@ static int parse_classes(struct pctx *c, config_setting_t *root, struct df_polic
 			return -ENOMEM;
 		cl->line = pc_line(g);
 		cl->mode = p->mode;
-		pv_mode(c, g, what, &cl->mode);
+		if (pv_mode(c, g, what, &cl->mode) && p->mode == DF_MODE_AUDIT &&
+		    cl->mode == DF_MODE_ENFORCE)
+			WARN(c, config_setting_get_member(g, "mode"), "mode",
+			     "%s enforces in an audit policy: its traffic is dropped, not only reported",
+			     what);
 		m = pc_member(c, g, what, "match", CONFIG_TYPE_GROUP, true);
 		if (m) {
 			err = parse_selectors(c, m, what, cl);
@@ -407,6 +411,53 @@ static void warn_unapproved_classes(struct pctx *c, config_setting_t *root,
 	(void)root;
 }
 
+#define DF_LINT_EXC_DAYS 90 /* an exception longer than this is a standing approval */
+#define DF_LINT_SOON_DAYS 7
+
+/* What is valid but probably not meant (warnings; check --strict fails
+ * on them): a policy without classes, a protected class approved to every
+ * address, exceptions that stand too long or are about to end. */
+static void lint(struct pctx *c, const struct df_policy *p)
+{
+	if (!p->n_classes)
+		df_diag_add(c->d, DF_SEV_WARNING, c->file, 0, NULL,
+			    "the policy has no classes: it protects nothing");
+	for (size_t i = 0; i < p->n_dests; i++) {
+		const struct df_dest *d = &p->dests[i];
+
+		for (size_t j = 0; j < d->m.n_cidrs; j++) {
+			uint64_t enf = 0;
+
+			if (d->m.cidrs[j].plen)
+				continue;
+			for (size_t k = 0; k < p->n_classes; k++)
+				if ((d->allow >> k & 1) && p->classes[k].mode == DF_MODE_ENFORCE)
+					enf |= 1ULL << k;
+			if (enf)
+				df_diag_add(c->d, DF_SEV_WARNING, c->file, d->line, NULL,
+					    "destination '%s' approves protected class '%s' to every %s address (%s/0)",
+					    d->name, p->classes[__builtin_ctzll(enf)].name,
+					    d->m.cidrs[j].family == 4 ? "IPv4" : "IPv6",
+					    d->m.cidrs[j].family == 4 ? "0.0.0.0" : "::");
+		}
+	}
+	for (size_t i = 0; i < p->n_excs; i++) {
+		const struct df_exception *e = &p->excs[i];
+		int64_t from = e->not_before, now = c->o ? c->o->now : 0;
+
+		if (now > from)
+			from = now;
+		if (e->expires - from > DF_LINT_EXC_DAYS * 86400LL)
+			df_diag_add(c->d, DF_SEV_WARNING, c->file, e->line, NULL,
+				    "exception '%s' lasts %lld days: exceptions are meant to end (at most %d days)",
+				    e->id, (long long)((e->expires - from) / 86400), DF_LINT_EXC_DAYS);
+		else if (now && e->expires > now && e->expires - now < DF_LINT_SOON_DAYS * 86400LL)
+			df_diag_add(c->d, DF_SEV_WARNING, c->file, e->line, NULL,
+				    "exception '%s' ends within %d days",
+				    e->id, DF_LINT_SOON_DAYS);
+	}
+}
+
 int df_policy_parse(const char *text, size_t len, const char *file,
 		    const struct df_parse_opts *opts, struct df_policy **out,
 		    struct df_diags *diags)
@@ -485,8 +536,10 @@ int df_policy_parse(const char *text, size_t len, const char *file,
 		err = parse_exceptions(&c, root, p);
 	if (!err && c.oom)
 		err = -ENOMEM;
-	if (!err && diags->errors == errors_before)
+	if (!err && diags->errors == errors_before) {
 		warn_unapproved_classes(&c, root, p);
+		lint(&c, p);
+	}
 	if (!err && diags->errors != errors_before)
 		err = -EINVAL;
 cleanup:

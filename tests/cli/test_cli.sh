@@ -188,7 +188,48 @@ the_unit_is_hardened() {
 	expect_contains "no new privileges" "NoNewPrivileges=yes" "$(cat config/datafenced.service)"
 }
 
+# Each lint: a warning (valid, exit 0), and a failure with --strict (exit 1).
+lint_case() {
+	local want=$1 body=$2 f rc=0 out
+	f=$(mktemp /tmp/df-lint-XXXXXX.conf)
+	printf 'policy = { name = "t"; serial = 1; %s };\n%s\n' "${3:-}" "$body" > "$f"
+	out=$("$CTL" check "$f" 2>&1) || rc=$?
+	expect_eq "without --strict: valid ($want)" 0 "$rc"
+	expect_contains "the warning" "warning: $want" "$out"
+	rc=0
+	out=$("$CTL" check --strict "$f" 2>&1) || rc=$?
+	expect_eq "--strict fails ($want)" 1 "$rc"
+	rc=0
+	out=$("$CTL" --json check --strict "$f") || rc=$?
+	expect_eq "--json --strict" "true 1" "$(jq -r .strict_failed <<<"$out") $rc"
+	rm -f "$f"
+}
+
+check_strict_fails_on_each_lint() {
+	local cls='classes = ( { name = "a"; match = { uids = ( 1001 ); }; } );'
+	local soon far
+	soon=$(date -u -d '+3 days' +%Y-%m-%dT%H:%M:%SZ)
+	far=$(date -u -d '+200 days' +%Y-%m-%dT%H:%M:%SZ)
+	lint_case "the policy has no classes" 'destinations = ( );'
+	lint_case "destination 'd' approves protected class 'a' to every IPv4 address" \
+		"$cls destinations = ( { name = \"d\"; cidrs = [ \"0.0.0.0/0\" ]; allow = [ \"a\" ]; } );"
+	lint_case "destination 'd' allows no class" \
+		"$cls destinations = ( { name = \"d\"; cidrs = [ \"10.0.0.0/8\" ]; allow = [ ]; }, { name = \"e\"; cidrs = [ \"10.0.0.0/8\" ]; allow = [ \"a\" ]; } );"
+	lint_case "class 'a' enforces in an audit policy" \
+		'classes = ( { name = "a"; mode = "enforce"; match = { uids = ( 1001 ); }; } ); destinations = ( { name = "d"; cidrs = [ "10.0.0.0/8" ]; allow = [ "a" ]; } );' \
+		'mode = "audit";'
+	lint_case "exception 'X' lasts" \
+		"$cls destinations = ( { name = \"d\"; cidrs = [ \"10.0.0.0/8\" ]; allow = [ \"a\" ]; } ); exceptions = ( { id = \"X\"; approved_by = \"s\"; reason = \"r\"; class = \"a\"; cidrs = [ \"192.0.2.0/24\" ]; expires = \"$far\"; } );"
+	lint_case "exception 'X' ends within 7 days" \
+		"$cls destinations = ( { name = \"d\"; cidrs = [ \"10.0.0.0/8\" ]; allow = [ \"a\" ]; } ); exceptions = ( { id = \"X\"; approved_by = \"s\"; reason = \"r\"; class = \"a\"; cidrs = [ \"192.0.2.0/24\" ]; expires = \"$soon\"; } );"
+	# the examples are clean, and check states each class's mode
+	"$CTL" check --strict config/examples/*.conf > /dev/null
+	expect_contains "class modes" "class modes: us-user-data (enforce), public-content (audit)" \
+		"$("$CTL" check config/examples/us-storage.conf)"
+}
+
 run_case examples_are_valid examples_are_valid
+run_case check_strict_fails_on_each_lint check_strict_fails_on_each_lint
 run_case the_unit_is_hardened the_unit_is_hardened
 run_case install_puts_everything_in_place install_puts_everything_in_place
 run_case agent_help_and_version agent_help_and_version
