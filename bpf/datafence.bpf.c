@@ -548,7 +548,7 @@ int df_tc(struct __sk_buff *skb)
 	struct df_state *st;
 	__u32 zero = 0;
 	__u64 classes = 0;
-	bool cgskb, judged;
+	bool cgskb = false, judged;
 
 	st = bpf_map_lookup_elem(&df_state, &zero);
 	if (!st)
@@ -556,12 +556,16 @@ int df_tc(struct __sk_buff *skb)
 	sk = skb->sk;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
-	if (sk && (st->flags & DF_STATE_CGSKB) && !df_test_mode && sk->type != SOCK_RAW &&
-	    (sk->family == AF_INET || sk->family == AF_INET6)) {
-		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, 0);
-		if (sc && df_tc_fast(skb, &sc->view[DF_VIEW_SKB], st))
+	if (sk) {
+		/* an inet socket's view is cgroup_skb's (when attached): this
+		 * hook only reads it, and the common packet ends here */
+		cgskb = (sk->family == AF_INET || sk->family == AF_INET6) &&
+			(st->flags & DF_STATE_CGSKB);
+		if (!df_test_mode)
+			sc = bpf_sk_storage_get(&df_sk_cache, sk, 0,
+						cgskb ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
+		if (cgskb && sc && !df_crafted(sk) && df_tc_fast(skb, &sc->view[DF_VIEW_SKB], st))
 			return TC_ACT_OK;
-		sc = NULL;
 	}
 	df_parse_frame(skb, &f);
 	if (!f.family && !sk)
@@ -572,13 +576,6 @@ int df_tc(struct __sk_buff *skb)
 		f.flags |= DF_PKT_NOT_LO;
 	if (!sk)
 		goto judge;
-	/* an inet socket's view is cgroup_skb's (when attached): this hook
-	 * only reads it, and the common packet ends here */
-	cgskb = (sk->family == AF_INET || sk->family == AF_INET6) &&
-		(st->flags & DF_STATE_CGSKB);
-	if (!df_test_mode)
-		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0,
-					cgskb ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
 	judged = cgskb && sc && df_judged(&sc->view[DF_VIEW_SKB], &f, st->seq);
 	if (judged && !df_crafted(sk))
 		return TC_ACT_OK; /* the header the kernel routed, judged at cgroup_skb */
