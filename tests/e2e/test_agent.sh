@@ -29,14 +29,7 @@ PIN=$TMP/bpf
 . tests/lib/net.sh
 NFT_TABLE=dfe2e$ID
 NFT_GROUP=$((20000 + ID % 40000))
-cleanup() {
-	stop_agent
-	"$DFD" --unload --config "$TMP/agent.conf" >/dev/null 2>&1
-	net_cleanup
-	mountpoint -q "$PIN" && umount "$PIN"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap agent_cleanup EXIT
 
 # policy SERIAL PORT [EXTRA]: class t (prot), audit class a (audit), svc.
 policy() {
@@ -74,18 +67,12 @@ drop_for_port() { grep "\"dport\":$1," "$TMP/drops.jsonl" | tail -n 1; }
 
 setup() {
 	net_setup && mkdir -p "$CG/audit" "$CG/ctl" "$TMP/etc" "$PIN" && mount -t bpf bpf "$PIN" || return 1
-	cat > "$TMP/agent.conf" <<EOC
-backend = "$BACKEND";
-nft_table = "$NFT_TABLE";
-nft_log_group = $NFT_GROUP;
-policy_file = "$TMP/etc/policy.conf";
-pin_dir = "$PIN/pins";
-interfaces = [ "$VA" ];
-drop_log = "$TMP/drops.jsonl";
-syslog = false;
-control_socket = "$TMP/control.sock";
-metrics_file = "$TMP/datafence.prom";
-EOC
+	{
+		agent_conf "$BACKEND" "$TMP/drops.jsonl"
+		echo "nft_table = \"$NFT_TABLE\";"
+		echo "nft_log_group = $NFT_GROUP;"
+		echo "metrics_file = \"$TMP/datafence.prom\";"
+	} > "$TMP/agent.conf"
 	policy 1 5001 > "$TMP/etc/policy.conf"
 	start_agent
 	wait_log "policy loaded (start): 'e2e' serial 1"

@@ -21,14 +21,7 @@ if [ "$(id -u)" != 0 ]; then echo "SKIP bypass: needs root"; exit 0; fi
 TMP=$(mktemp -d /tmp/df-bypass-XXXXXX)
 PIN=$TMP/bpf
 . tests/lib/net.sh
-cleanup() {
-	stop_agent
-	nsenter --net=/run/netns/"$NSA" "$DFD" --unload --config "$TMP/agent.conf" >/dev/null 2>&1
-	net_cleanup
-	mountpoint -q "$PIN" && umount "$PIN"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap 'agent_cleanup "$NSA"' EXIT
 
 # policy SERIAL PORTS [EXTRA]: class t (our prot cgroup) may reach B on
 # PORTS, the overlay 10.99.0.0/24 (udp), and B as a vxlan underlay
@@ -55,15 +48,7 @@ setup() {
 	ip -n "$NSA" neigh replace 192.0.2.2 lladdr "$BMAC" dev "$VA" nud permanent &&
 	ip -n "$NSA" neigh replace 192.0.2.3 lladdr "$UMAC" dev "$VA" nud permanent &&
 	ip -n "$NSA" neigh replace 2001:db8:d::2 lladdr "$BMAC" dev "$VA" nud permanent || return 1
-	cat > "$TMP/agent.conf" <<EOC
-backend = "bpf";
-policy_file = "$TMP/etc/policy.conf";
-pin_dir = "$PIN/pins";
-interfaces = [ "$VA" ];
-drop_log = "$TMP/drops.jsonl";
-syslog = false;
-control_socket = "$TMP/control.sock";
-EOC
+	agent_conf bpf "$TMP/drops.jsonl" > "$TMP/agent.conf"
 	policy 1 5001 > "$TMP/etc/policy.conf"
 	start_agent
 	wait_log "policy loaded (start): 'bypass' serial 1"

@@ -17,14 +17,7 @@ if [ "$(id -u)" != 0 ]; then echo "SKIP surface: needs root"; exit 0; fi
 TMP=$(mktemp -d /tmp/df-surface-XXXXXX)
 PIN=$TMP/bpf
 . tests/lib/net.sh
-cleanup() {
-	stop_agent
-	"$DFD" --unload --config "$TMP/agent.conf" >/dev/null 2>&1
-	net_cleanup
-	mountpoint -q "$PIN" && umount "$PIN"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap agent_cleanup EXIT
 
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 ctl() { "$CTL" --socket "$TMP/control.sock" --pin-dir "$PIN/pins" "$@"; }
@@ -47,17 +40,11 @@ setup() {
 	echo "root only" > "$TMP/secret" && chmod 0600 "$TMP/secret"
 	echo "root only too" > "$TMP/secret2" && chmod 0600 "$TMP/secret2"
 	cp -p "$TMP/secret" "$TMP/secret.orig" && cp -p "$TMP/secret2" "$TMP/secret2.orig"
-	cat > "$TMP/agent.conf" <<EOC
-backend = "bpf";
-policy_file = "$TMP/etc/policy.conf";
-pin_dir = "$PIN/pins";
-interfaces = [ "$VA" ];
-drop_log = "$TMP/nblog/drops.jsonl";
-syslog = false;
-control_socket = "$TMP/control.sock";
-control_group = "nogroup";
-metrics_file = "$TMP/textfile/datafence.prom";
-EOC
+	{
+		agent_conf bpf "$TMP/nblog/drops.jsonl"
+		echo 'control_group = "nogroup";'
+		echo "metrics_file = \"$TMP/textfile/datafence.prom\";"
+	} > "$TMP/agent.conf"
 	policy 1 > "$TMP/etc/policy.conf"
 	# nobody plants, before the agent starts: links to root's files at the
 	# metrics file's name and its old temporary name, a FIFO at another,

@@ -1,7 +1,36 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The agent under test (the e2e suites): started in namespace A with
 # $TMP/agent.conf, logging to $TMP/agent.log; its policy file is
-# $TMP/etc/policy.conf. Needs TMP, NSA, DFD.
+# $TMP/etc/policy.conf. Needs TMP, PIN, NSA, VA, DFD.
+
+# agent_conf BACKEND DROP_LOG: the keys every suite's agent.conf has (the
+# suite appends its own); the pins under $PIN, tc on A's interface.
+agent_conf() {
+	cat <<EOC
+backend = "$1";
+policy_file = "$TMP/etc/policy.conf";
+pin_dir = "$PIN/pins";
+interfaces = [ "$VA" ];
+drop_log = "$2";
+syslog = false;
+control_socket = "$TMP/control.sock";
+EOC
+}
+
+# agent_cleanup [NETNS]: the agent stopped, its enforcement unloaded (in
+# NETNS when given: where its tc filter and helper devices are), the test
+# network, the pins' bpffs and $TMP removed. For `trap ... EXIT`.
+agent_cleanup() {
+	stop_agent
+	if [ -n "${1:-}" ] && [ -e /run/netns/"$1" ]; then
+		nsenter --net=/run/netns/"$1" "$DFD" --unload --config "$TMP/agent.conf" >/dev/null 2>&1
+	else
+		"$DFD" --unload --config "$TMP/agent.conf" >/dev/null 2>&1
+	fi
+	net_cleanup
+	mountpoint -q "$PIN" && umount "$PIN"
+	rm -rf "$TMP"
+}
 
 # mark_log: later wait_log calls look only at what the agent logs after now
 mark_log() { stat -c %s "$TMP/agent.log" 2>/dev/null > "$TMP/log.mark" || echo 0 > "$TMP/log.mark"; }
