@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -41,4 +42,40 @@ int df_cgpath_of(int rootfd, const char *cgroot, uint64_t id, char *out, size_t 
 		return -EXDEV; /* a cgroup outside this mount */
 	snprintf(out, len, "%s", path[root] ? path + root : "/");
 	return 0;
+}
+
+void df_cgpaths_init(struct df_cgpaths *c, const char *cgroot)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->root, sizeof(c->root), "%s", cgroot);
+	c->rootfd = cgroot[0] ? open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+}
+
+const char *df_cgpaths_get(struct df_cgpaths *c, uint64_t id)
+{
+	char path[PATH_MAX];
+	unsigned int slot;
+
+	if (!id)
+		return NULL;
+	for (unsigned int i = 0; i < DF_CGPATHS; i++)
+		if (c->v[i].id == id)
+			return c->v[i].path;
+	slot = c->next;
+	c->next = (slot + 1) % DF_CGPATHS;
+	free(c->v[slot].path);
+	c->v[slot].id = id;
+	c->v[slot].path = c->rootfd >= 0 &&
+				  !df_cgpath_of(c->rootfd, c->root, id, path, sizeof(path)) ?
+				  strdup(path) : NULL;
+	return c->v[slot].path;
+}
+
+void df_cgpaths_fini(struct df_cgpaths *c)
+{
+	for (unsigned int i = 0; i < DF_CGPATHS; i++)
+		free(c->v[i].path);
+	if (c->rootfd >= 0)
+		close(c->rootfd);
+	c->rootfd = -1;
 }

@@ -12,4 +12,23 @@
  * cgroup (any more). */
 int df_cgpath_of(int rootfd, const char *cgroot, uint64_t id, char *out, size_t len);
 
+/* The last DF_CGPATHS ids asked, with their paths (NULL: no such cgroup),
+ * found and not found both remembered. */
+#define DF_CGPATHS 128
+
+struct df_cgpaths {
+	int rootfd;
+	char root[512];
+	unsigned int next;
+	struct {
+		uint64_t id;
+		char *path;
+	} v[DF_CGPATHS];
+};
+
+void df_cgpaths_init(struct df_cgpaths *c, const char *cgroot);
+/* id's path from the cgroup2 root, or NULL (id 0 included). */
+const char *df_cgpaths_get(struct df_cgpaths *c, uint64_t id);
+void df_cgpaths_fini(struct df_cgpaths *c);
+
 #endif

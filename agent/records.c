@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -21,7 +20,6 @@
 #include "safefile.h"
 
 #define N_RECENT 1024
-#define CG_CACHE 128
 #define USER_CACHE 64
 
 struct df_records {
@@ -29,15 +27,9 @@ struct df_records {
 	FILE *log;
 	char why[DF_WHY_LEN]; /* why the log could not open, or "" */
 	bool to_syslog;
-	char cgroot[512];
 	char *recent[N_RECENT]; /* JSON lines, a ring */
 	size_t head, n;
-	int cgfd; /* the cgroup2 mount, for open_by_handle_at */
-	struct {
-		__u64 id;
-		char *path; /* NULL: no such cgroup (any more) */
-	} cg[CG_CACHE];
-	unsigned int cg_next;
+	struct df_cgpaths cgs; /* cgroup ids to paths */
 };
 
 int df_records_reopen(struct df_records *r)
@@ -85,33 +77,10 @@ int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
 		return -ENOMEM;
 	}
 	r->to_syslog = to_syslog;
-	snprintf(r->cgroot, sizeof(r->cgroot), "%s", cgroot);
-	r->cgfd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	df_cgpaths_init(&r->cgs, cgroot);
 	df_records_reopen(r); /* a log that cannot open now may later (SIGUSR1) */
 	*out = r;
 	return 0;
-}
-
-/* cgroup id -> path (cgpath.h), found and not found both remembered. */
-static char *cgroup_lookup(struct df_records *r, __u64 id)
-{
-	char path[PATH_MAX];
-
-	return r->cgfd >= 0 && !df_cgpath_of(r->cgfd, r->cgroot, id, path, sizeof(path)) ?
-		       strdup(path) : NULL;
-}
-
-static const char *cgroup_name(struct df_records *r, __u64 id)
-{
-	for (unsigned int i = 0; i < CG_CACHE; i++)
-		if (r->cg[i].id == id)
-			return r->cg[i].path;
-	free(r->cg[r->cg_next].path);
-	r->cg[r->cg_next].id = id;
-	r->cg[r->cg_next].path = cgroup_lookup(r, id);
-	id = r->cg_next;
-	r->cg_next = (r->cg_next + 1) % CG_CACHE;
-	return r->cg[id].path;
 }
 
 /* uid -> user name through NSS (LDAP, SSSD: maybe slow, maybe hung) on a
@@ -198,7 +167,7 @@ void df_records_add(struct df_records *r, const struct df_event *e, const struct
 	char line[512], user[64];
 	char *json;
 
-	n.cgroup = e->cgroup_id ? cgroup_name(r, e->cgroup_id) : NULL;
+	n.cgroup = df_cgpaths_get(&r->cgs, e->cgroup_id);
 	if (e->uid != DF_UID_NONE && user_name(e->uid, user, sizeof(user)))
 		n.user = user;
 	json = df_event_json(e, p, &n);
@@ -240,10 +209,7 @@ void df_records_close(struct df_records *r)
 		fclose(r->log);
 	for (size_t i = 0; i < N_RECENT; i++)
 		free(r->recent[i]);
-	for (size_t i = 0; i < CG_CACHE; i++)
-		free(r->cg[i].path);
-	if (r->cgfd >= 0)
-		close(r->cgfd);
+	df_cgpaths_fini(&r->cgs);
 	free(r->path);
 	free(r);
 }

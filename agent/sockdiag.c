@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
@@ -27,53 +26,8 @@
 
 /* ---- cgroup ids to the paths policies name --------------------------------------------- */
 
-/* One run's cgroups: resolved by file handle as sockets name them (cgpath.h),
- * no walk of the tree. */
-struct cg_path {
-	uint64_t id;
-	char *path; /* from the cgroup2 root; NULL: gone */
-};
-
-static struct {
-	struct cg_path *v;
-	size_t n, cap;
-	int rootfd;
-	const char *cgroot;
-} cgs = { .rootfd = -1 };
-
-static void cgroups_free(void)
-{
-	for (size_t i = 0; i < cgs.n; i++)
-		free(cgs.v[i].path);
-	free(cgs.v);
-	if (cgs.rootfd >= 0)
-		close(cgs.rootfd);
-	memset(&cgs, 0, sizeof(cgs));
-	cgs.rootfd = -1;
-}
-
-static const char *cgroup_path(uint64_t id)
-{
-	char path[PATH_MAX];
-
-	for (size_t i = 0; i < cgs.n; i++)
-		if (cgs.v[i].id == id)
-			return cgs.v[i].path;
-	if (cgs.n == cgs.cap) {
-		size_t cap = cgs.cap ? cgs.cap * 2 : 64;
-		void *v = realloc(cgs.v, cap * sizeof(*cgs.v));
-
-		if (!v)
-			return NULL;
-		cgs.v = v;
-		cgs.cap = cap;
-	}
-	cgs.v[cgs.n].id = id;
-	cgs.v[cgs.n].path = cgs.rootfd >= 0 && !df_cgpath_of(cgs.rootfd, cgs.cgroot, id, path,
-							     sizeof(path)) ?
-				    strdup(path) : NULL;
-	return cgs.v[cgs.n++].path;
-}
+/* One run's cgroups, resolved by file handle as sockets name them. */
+static struct df_cgpaths cgs;
 
 /* ---- one namespace ------------------------------------------------------------------------ */
 
@@ -137,7 +91,7 @@ static int on_socket(const struct nlmsghdr *nlh, void *data)
 	df_addr_unmap(&pkt.src);
 	pkt.sport = ntohs(m->id.idiag_sport);
 	pkt.dport = ntohs(m->id.idiag_dport);
-	pkt.cgroup = cgroup_path(cgroup_id);
+	pkt.cgroup = df_cgpaths_get(&cgs, cgroup_id);
 	/* a flow to a loopback address runs over the loopback device */
 	pkt.flags = df_addr_is_loopback(&pkt.dst) ? 0 : DF_PKT_NOT_LO;
 	ps->r->judged++;
@@ -237,10 +191,9 @@ int df_diag_revoke_run(struct df_diag_revoke *r)
 	if (!ps)
 		return -ENOMEM;
 	ps->r = r;
-	cgs.cgroot = r->cgroot;
-	cgs.rootfd = open(r->cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	df_cgpaths_init(&cgs, r->cgroot);
 	n = df_each_netns(revoke_here, ps);
-	cgroups_free();
+	df_cgpaths_fini(&cgs);
 	free(ps);
 	return n;
 }
