@@ -13,7 +13,8 @@
 static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks",
 				     "interfaces", "drop_log", "syslog", "control_socket",
 				     "control_group", "admin_group", "metrics_file", "nft_table", "nft_log_group",
-				     "nft_log_rate", "revocation", NULL };
+				     "nft_log_rate", "revocation", "stale_after", "stale_posture",
+				     NULL };
 
 static int set_str(char **dst, const char *v)
 {
@@ -38,7 +39,8 @@ static int defaults(struct df_agent_conf *c)
 	    set_str(&c->drop_log, DF_DROP_LOG) ||
 	    set_str(&c->control_socket, DF_CONTROL_SOCKET) ||
 	    set_str(&c->control_group, "") || set_str(&c->admin_group, "") ||
-	    set_str(&c->metrics_file, "") || set_str(&c->revocation, "auto"))
+	    set_str(&c->metrics_file, "") || set_str(&c->revocation, "auto") ||
+	    set_str(&c->stale_posture, "keep"))
 		return -ENOMEM;
 	return 0;
 }
@@ -58,6 +60,11 @@ static const char *string_of(config_setting_t *s, const char *file, struct df_di
 /* Every top-level key must be a known one. */
 static void check_known(config_setting_t *root, const char *file, struct df_diags *d)
 {
+	char list[512] = "";
+
+	for (const char *const *k = known; *k; k++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 k == known ? "" : ", ", *k);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		config_setting_t *s = config_setting_get_elem(root, (unsigned int)i);
 		const char *name = config_setting_name(s);
@@ -66,9 +73,7 @@ static void check_known(config_setting_t *root, const char *file, struct df_diag
 		for (const char *const *k = known; *k; k++)
 			ok |= !strcmp(*k, name);
 		if (!ok)
-			ERR(d, file, s,
-			    "unknown key '%s' (known: policy_file, pin_dir, backend, hooks, interfaces, drop_log, syslog, control_socket, control_group, admin_group, metrics_file, nft_table, nft_log_group, nft_log_rate, revocation)",
-			    name);
+			ERR(d, file, s, "unknown key '%s' (known: %s)", name, list);
 	}
 }
 
@@ -90,6 +95,7 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 		{ "metrics_file", offsetof(struct df_agent_conf, metrics_file) },
 		{ "nft_table", offsetof(struct df_agent_conf, nft_table) },
 		{ "revocation", offsetof(struct df_agent_conf, revocation) },
+		{ "stale_posture", offsetof(struct df_agent_conf, stale_posture) },
 	};
 	config_setting_t *s;
 
@@ -111,6 +117,13 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 	if (s && strcmp(c->revocation, "auto") && strcmp(c->revocation, "sock_diag"))
 		ERR(d, file, s, "revocation \"%s\" must be \"auto\" or \"sock_diag\"",
 		    c->revocation);
+	s = config_setting_get_member(root, "stale_posture");
+	if (s && strcmp(c->stale_posture, "keep") && strcmp(c->stale_posture, "drop-protected"))
+		ERR(d, file, s, "stale_posture \"%s\" must be \"keep\" or \"drop-protected\"",
+		    c->stale_posture);
+	else if (s && !strcmp(c->stale_posture, "drop-protected") && !strcmp(c->backend, "nftables"))
+		ERR(d, file, s, "stale_posture \"drop-protected\" needs the bpf backend (the "
+				"nftables backend has no heartbeat in the kernel)");
 	s = config_setting_get_member(root, "nft_table");
 	if (s && (!c->nft_table[0] || strlen(c->nft_table) > 200 ||
 		  strspn(c->nft_table, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
@@ -132,9 +145,11 @@ static void load_scalars(config_setting_t *root, const char *file, struct df_age
 	} ints[] = {
 		{ "nft_log_group", offsetof(struct df_agent_conf, nft_log_group), 1, 65535 },
 		{ "nft_log_rate", offsetof(struct df_agent_conf, nft_log_rate), 1, 1000000 },
+		{ "stale_after", offsetof(struct df_agent_conf, stale_after), 0, 604800 },
 	};
 	config_setting_t *s;
 
+	/* stale_after: 0 (off) or at least 3 s (a heartbeat every third) */
 	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
 		s = config_setting_get_member(root, ints[i].key);
 		if (!s)
@@ -148,6 +163,9 @@ static void load_scalars(config_setting_t *root, const char *file, struct df_age
 		}
 		*(unsigned int *)((char *)c + ints[i].off) = (unsigned int)config_setting_get_int(s);
 	}
+	s = config_setting_get_member(root, "stale_after");
+	if (s && c->stale_after > 0 && c->stale_after < 3)
+		ERR(d, file, s, "'stale_after' is 0 (off) or at least 3 seconds");
 	s = config_setting_get_member(root, "syslog");
 	if (s) {
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
@@ -272,6 +290,7 @@ void df_agent_conf_free(struct df_agent_conf *c)
 	free(c->backend);
 	free(c->nft_table);
 	free(c->revocation);
+	free(c->stale_posture);
 	free(c->drop_log);
 	free(c->control_socket);
 	free(c->control_group);

@@ -32,6 +32,8 @@ struct df_agent_conf {
 	unsigned int nft_log_rate;  /* drop reports per second at most */
 	char *revocation;      /* "auto": BPF socket iterators if the kernel has
 				* them, else sock_diag; "sock_diag": always that */
+	unsigned int stale_after; /* seconds without a heartbeat = stale; 0: off */
+	char *stale_posture;   /* "keep" | "drop-protected" (verdict step 3a) */
 };
 
 #define DF_AGENT_CONF_MAX (1 << 20)

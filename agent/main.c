@@ -227,6 +227,10 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	err = read_policy(a, &o, &p, &d, &text);
 	if (text)
 		sha256_hex(text, strlen(text), sha);
+	if (!err) { /* the posture (verdict step 3a) is agent.conf's */
+		p->drop_stale = !strcmp(a->conf.stale_posture, "drop-protected");
+		p->stale_after = a->conf.stale_after;
+	}
 	if (!err && a->pol && !strcmp(sha, a->sha256))
 		goto cleanup; /* the same bytes again (editors, touch): nothing to do */
 	if (!err)

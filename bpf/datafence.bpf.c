@@ -92,7 +92,8 @@ static __always_inline bool df_cache_hit(const struct df_sk_view *v, __u64 seq,
 	       v->flags == (f->flags & DF_PKT_NOT_LO) &&
 	       v->family == f->family && v->proto == f->proto && v->dport == f->dport &&
 	       v->sport == f->sport && v->mark == f->mark &&
-	       now_ns < v->until_ns && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED)) &&
+	       now_ns < v->until_ns &&
+	       !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED | DF_PKT_STALE)) &&
 	       df_addr_eq(v->daddr, f->daddr) && df_addr_eq(v->saddr, f->saddr);
 }
 
@@ -129,6 +130,10 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	now_ns = bpf_ktime_get_boot_ns() + st->clock_offset_ns;
 	if (df_test_mode && f->test_now_s)
 		now_ns = f->test_now_s * 1000000000ULL + 500000000ULL;
+	/* the agent's heartbeat, for verdict step 3a */
+	if (g.cfg->hdr.stale_after &&
+	    bpf_ktime_get_boot_ns() - st->heartbeat_ns > g.cfg->hdr.stale_after * 1000000000ULL)
+		f->flags |= DF_PKT_STALE;
 	if (sk_ctx)
 		classes = df_sock_classes(&g, sc, st->seq, f, sk_ctx, kind);
 	classes |= df_classify_packet(g.cfg, gen, g.src, f);
@@ -147,7 +152,7 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	} else {
 		df_judge(&g, gen, f, classes, now_ns, rp);
 		cnt_idx = df_cnt_index(f->hook, rp);
-		if (v && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED))) {
+		if (v && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED | DF_PKT_STALE))) {
 			v->classes = classes;
 			v->family = f->family;
 			v->proto = f->proto;

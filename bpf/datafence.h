@@ -20,6 +20,9 @@
 #define DF_PKT_MALFORMED 0x2 /* headers could not be parsed: fail closed */
 #define DF_PKT_NOT_LO 0x4    /* leaves through a device other than loopback: a
 			      * loopback destination earns no exemption */
+#define DF_PKT_STALE 0x8     /* judged while the agent's heartbeat is older than
+			      * stale_after (verdict step 3a; the kernel sets it
+			      * from df_state, the evaluators take it as given) */
 
 /* Verdicts. */
 enum df_verdict {
@@ -44,6 +47,8 @@ enum df_reason {
 	DF_R_MALFORMED = 9,
 	DF_R_NEXT_HOP = 10, /* a crafted frame sent to a next hop its header does not route to */
 	DF_R_FILTER_BYPASS = 11, /* a socket option that would send below tc (setsockopt) */
+	DF_R_AGENT_STALE = 12,    /* step 3a: the agent's heartbeat is older than stale_after */
+	DF_R_POLICY_EXPIRED = 13, /* step 3a: the policy is past its `expires` */
 	DF_REASON__MAX,
 };
 
@@ -136,6 +141,7 @@ struct df_lport_rule {
 
 /* Per-policy header. */
 #define DF_POL_ALLOW_LOOPBACK 0x1
+#define DF_POL_DROP_STALE 0x2 /* stale_posture "drop-protected" (verdict step 3a) */
 struct df_policy_hdr {
 	__u64 serial;
 	__u64 enforce_mask; /* classes in enforce mode; the rest audit */
@@ -143,13 +149,16 @@ struct df_policy_hdr {
 	__u32 flags;        /* DF_POL_* */
 	__u16 n_marks;
 	__u16 n_lports;
+	__s64 expires;      /* the policy's `expires`, unix seconds; 0: never */
+	__u32 stale_after;  /* agent.conf stale_after, seconds; 0: no heartbeat check */
+	__u32 pad;
 };
 
 _Static_assert(sizeof(struct df_leaf) == 8, "df_leaf ABI");
 _Static_assert(sizeof(struct df_entry) == 32, "df_entry ABI");
 _Static_assert(sizeof(struct df_mark_rule) == 16, "df_mark_rule ABI");
 _Static_assert(sizeof(struct df_lport_rule) == 16, "df_lport_rule ABI");
-_Static_assert(sizeof(struct df_policy_hdr) == 32, "df_policy_hdr ABI");
+_Static_assert(sizeof(struct df_policy_hdr) == 48, "df_policy_hdr ABI");
 
 /* ---- kernel state shared with the loader (pinned maps) ---------------- */
 
@@ -201,6 +210,8 @@ struct df_state {
 	__u32 hz;              /* jiffies per second (measured by the loader); 0: unknown */
 	__u32 nh_ifindex;      /* the next-hop check's lookup device (0: none: crafted
 				* protected frames cannot be checked and are dropped) */
+	__u64 heartbeat_ns;    /* CLOCK_BOOTTIME of the agent's last heartbeat (written
+				* only while its self-check passes); 0: never */
 };
 
 /* Per-generation configuration (inner map of df_cfg_o, one element). */
@@ -383,8 +394,8 @@ struct df_res {
 };
 
 _Static_assert(sizeof(struct df_res) == 24, "df_res ABI");
-_Static_assert(sizeof(struct df_state) == 40, "df_state ABI");
-_Static_assert(sizeof(struct df_cfg) == 32 + 16 + 8 * DF_RNG_MAX_LEVELS + DF_MAX_MARK_RULES * 16 +
+_Static_assert(sizeof(struct df_state) == 48, "df_state ABI");
+_Static_assert(sizeof(struct df_cfg) == 48 + 16 + 8 * DF_RNG_MAX_LEVELS + DF_MAX_MARK_RULES * 16 +
 		       DF_MAX_LPORT_RULES * 16, "df_cfg ABI");
 _Static_assert(sizeof(struct df_rng_node) == 160, "df_rng_node ABI");
 _Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");

@@ -556,6 +556,22 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		r->reason = DF_R_UNCLASSIFIED;
 		return;
 	}
+	/* 3a. The dead-man posture: an expired policy or a stale agent drops
+	 * protected packets whatever the rules say. */
+	if (cfg->hdr.flags & DF_POL_DROP_STALE) {
+		bool expired = cfg->hdr.expires && (__s64)s.now >= cfg->hdr.expires;
+
+		if (expired || (f->flags & DF_PKT_STALE)) {
+			__u64 enf = classes & cfg->hdr.enforce_mask;
+
+			r->verdict = enf ? DF_DROP : DF_WOULD_DROP;
+			r->reason = expired ? DF_R_POLICY_EXPIRED : DF_R_AGENT_STALE;
+			r->slot = (__u8)df_ctz(enf ? enf : classes);
+			return;
+		}
+		if (cfg->hdr.expires > 0) /* a cached verdict lasts until then */
+			s.until = (__u64)cfg->hdr.expires;
+	}
 	/* Fail closed: a protected packet we cannot parse. */
 	if (f->flags & DF_PKT_MALFORMED) {
 		r->verdict = classes & cfg->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;

@@ -511,7 +511,10 @@ int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags
 		goto cleanup;
 	}
 	img->cfg.hdr.serial = p->serial;
-	img->cfg.hdr.flags = p->allow_loopback ? DF_POL_ALLOW_LOOPBACK : 0;
+	img->cfg.hdr.flags = (p->allow_loopback ? DF_POL_ALLOW_LOOPBACK : 0) |
+			     (p->drop_stale ? DF_POL_DROP_STALE : 0);
+	img->cfg.hdr.expires = p->expires;
+	img->cfg.hdr.stale_after = p->stale_after;
 	err = compile_selectors(p, img, diags);
 	if (!err)
 		err = compile_dsts(p, img, diags);
@@ -575,6 +578,9 @@ void df_image_dump(const struct df_image *img, const struct df_policy *p, FILE *
 		(unsigned long long)img->cfg.hdr.serial, (unsigned long long)img->cfg.hdr.enforce_mask,
 		(unsigned long long)img->cfg.hdr.all_mask, img->cfg.hdr.flags, img->cfg.hdr.n_marks,
 		img->cfg.hdr.n_lports);
+	if (img->cfg.hdr.expires || img->cfg.hdr.stale_after)
+		fprintf(out, "posture expires=%lld stale_after=%u\n", (long long)img->cfg.hdr.expires,
+			img->cfg.hdr.stale_after);
 	for (size_t i = 0; i < img->n_cgroups; i++)
 		fprintf(out, "cgroup %s -> %#llx\n", img->cgroups[i].path,
 			(unsigned long long)img->cgroups[i].classes);

@@ -359,6 +359,16 @@ void df_emu_verdict(const struct df_emu *e, const struct df_packet *pkt,
 		res->reason = DF_R_UNCLASSIFIED;
 		return;
 	}
+	/* 3a. The dead-man posture. */
+	if ((img->cfg.hdr.flags & DF_POL_DROP_STALE) &&
+	    ((img->cfg.hdr.expires && now_s >= img->cfg.hdr.expires) || (pkt->flags & DF_PKT_STALE))) {
+		c = classes & img->cfg.hdr.enforce_mask;
+		res->verdict = c ? DF_DROP : DF_WOULD_DROP;
+		res->slot = __builtin_ctzll(c ? c : classes);
+		res->reason = img->cfg.hdr.expires && now_s >= img->cfg.hdr.expires ?
+				      DF_R_POLICY_EXPIRED : DF_R_AGENT_STALE;
+		return;
+	}
 	if (pkt->flags & DF_PKT_MALFORMED) { /* fail closed */
 		res->verdict = classes & img->cfg.hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;
 		res->reason = DF_R_MALFORMED;

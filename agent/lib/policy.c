@@ -163,7 +163,8 @@ static config_setting_t *group_list(struct pctx *c, config_setting_t *root, cons
 
 static int parse_policy_hdr(struct pctx *c, config_setting_t *root, struct df_policy *p)
 {
-	static const char *const keys[] = { "name", "serial", "mode", "allow_loopback", NULL };
+	static const char *const keys[] = { "name", "serial", "mode", "allow_loopback", "expires",
+					    NULL };
 	config_setting_t *g = config_setting_get_member(root, "policy");
 	config_setting_t *s;
 	const char *name;
@@ -199,6 +200,13 @@ static int parse_policy_hdr(struct pctx *c, config_setting_t *root, struct df_po
 	s = pc_member(c, g, "policy", "allow_loopback", CONFIG_TYPE_BOOL, false);
 	if (s)
 		p->allow_loopback = config_setting_get_bool(s);
+	/* after `expires` the policy is stale (agent.conf stale_posture) */
+	if (config_setting_get_member(g, "expires") &&
+	    pv_time(c, g, "policy", "expires", true, &p->expires) && c->o && c->o->now &&
+	    p->expires <= c->o->now)
+		ERR(c, config_setting_get_member(g, "expires"), "expires",
+		    "the policy expired at %s: an expired policy is refused",
+		    config_setting_get_string(config_setting_get_member(g, "expires")));
 	return 0;
 }
 

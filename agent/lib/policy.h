@@ -75,6 +75,10 @@ struct df_policy {
 	uint64_t serial;
 	enum df_mode mode;
 	bool allow_loopback;
+	int64_t expires; /* unix seconds; 0: never (then stale: verdict step 3a) */
+	/* The agent's posture (agent.conf, not the file): set before compiling. */
+	bool drop_stale;      /* stale_posture = "drop-protected" */
+	uint32_t stale_after; /* seconds without a heartbeat = stale; 0: off */
 	struct df_class *classes;
 	size_t n_classes;
 	struct df_dest *dests;

@@ -172,6 +172,16 @@ void df_ref_verdict(const struct df_policy *p, const struct df_packet *pkt_in,
 		res->reason = DF_R_UNCLASSIFIED;
 		return;
 	}
+	/* 3a. The dead-man posture: an expired policy or a stale agent. */
+	if (p->drop_stale && ((p->expires && now >= p->expires) || (pkt.flags & DF_PKT_STALE))) {
+		for (size_t c = 0; c < p->n_classes; c++)
+			if ((classes & (1ULL << c)) && p->classes[c].mode == DF_MODE_ENFORCE)
+				enforce |= 1ULL << c;
+		res->verdict = enforce ? DF_DROP : DF_WOULD_DROP;
+		res->slot = __builtin_ctzll(enforce ? enforce : classes);
+		res->reason = p->expires && now >= p->expires ? DF_R_POLICY_EXPIRED : DF_R_AGENT_STALE;
+		return;
+	}
 	/* 4. Each class: a destination, else an active exception. */
 	for (size_t c = 0; c < p->n_classes; c++) {
 		int r;

@@ -29,6 +29,8 @@ const char *df_reason_name(enum df_reason r)
 		[DF_R_MALFORMED] = "malformed",
 		[DF_R_NEXT_HOP] = "next-hop-mismatch",
 		[DF_R_FILTER_BYPASS] = "filter-bypass",
+		[DF_R_AGENT_STALE] = "agent-stale",
+		[DF_R_POLICY_EXPIRED] = "policy-expired",
 	};
 
 	return r < DF_REASON__MAX ? n[r] : "?";

@@ -472,7 +472,8 @@ void nft_objects(struct nft_build *b)
 				    !(v == DF_ALLOW && (r == DF_R_LOOPBACK || r == DF_R_UNCLASSIFIED)))
 					continue;
 				if ((s != DF_MAX_CLASSES && r == DF_R_UNCLASSIFIED) ||
-				    r == DF_R_NEXT_HOP || r == DF_R_FILTER_BYPASS /* BPF alone */)
+				    r == DF_R_NEXT_HOP || r == DF_R_FILTER_BYPASS || r == DF_R_AGENT_STALE ||
+				    r == DF_R_POLICY_EXPIRED /* BPF alone */)
 					continue;
 				if (v != DF_ALLOW &&
 				    (v == DF_DROP) != (p->classes[s].mode == DF_MODE_ENFORCE))

@@ -191,7 +191,7 @@ static bool dp_packet(void *ctx, struct df_diff_case *c)
 	c->shape = shape_facts(c->rng, &c->pkt);
 	x->len = df_frame_build(&c->pkt, c->shape, x->frame);
 	x->shapes[c->shape]++;
-	return !dp_set_time(&env, c->now);
+	return !dp_set_clock(&env, c->now, c->pkt.flags & DF_PKT_STALE);
 }
 
 static int emulator_judge(void *ctx, struct df_diff_case *c, struct df_result *want,
@@ -254,7 +254,7 @@ static void datapath_matches_emulator_and_reference(void **state)
 	struct df_diff_opts o = {
 		.name = "datapath", .env_policies = "DF_DP_POLICIES", .env_packets = "DF_DP_PACKETS",
 		.policies = 60, .packets = 2000, .salt = 0xd47a, .cgroup_prefix = env.cg_rel,
-		.packet = dp_packet, .every_reason_from = 20000,
+		.packet = dp_packet, .every_reason_from = 20000, .posture = true,
 	};
 	static struct dp_diff x;
 	struct df_diff_stats st;

@@ -78,6 +78,8 @@ static int one_packet(const struct df_diff_opts *o, const struct df_diff_subject
 	bool judged = false;
 
 	df_polgen_packet(c->rng, c->p, &c->pkt, &c->now);
+	if (c->p->drop_stale && df_rng_below(c->posture_rng, 8) == 0)
+		c->pkt.flags |= DF_PKT_STALE;
 	c->shape = 0;
 	c->note[0] = '\0';
 	if (o->packet && !o->packet(ctx, c)) {
@@ -110,13 +112,26 @@ static int one_packet(const struct df_diff_opts *o, const struct df_diff_subject
 	return 0;
 }
 
+/* The agent's posture for a policy (df_diff_opts.posture): an expiry at,
+ * just after or well after the packets' time. */
+static void draw_posture(struct df_rng *r, struct df_policy *p)
+{
+	static const int64_t expires[] = { 0, DF_POLGEN_NOW, DF_POLGEN_NOW + 1, DF_POLGEN_NOW + 86400 };
+
+	if (df_rng_below(r, 2))
+		return;
+	p->drop_stale = true;
+	p->stale_after = 3;
+	p->expires = expires[df_rng_below(r, 4)];
+}
+
 /* One policy: parsed, compiled, its packets; -1 on a mismatch. */
 static int one_policy(const struct df_diff_opts *o, const struct df_diff_subject *s, int n,
 		      void *ctx, unsigned long i, unsigned long n_pkt, struct df_diff_stats *st)
 {
 	uint64_t pseed = st->seed * 1000003ULL + i;
-	struct df_rng rng = { pseed ^ o->salt };
-	struct df_diff_case c = { .seed = st->seed, .policy = i, .rng = &rng };
+	struct df_rng rng = { pseed ^ o->salt }, prng = { pseed ^ 0x57a1e };
+	struct df_diff_case c = { .seed = st->seed, .policy = i, .rng = &rng, .posture_rng = &prng };
 	struct df_diags d = { 0 };
 	char *text = o->cgroup_prefix ? df_polgen_policy_in(pseed, o->cgroup_prefix) :
 					df_polgen_policy(pseed);
@@ -124,6 +139,7 @@ static int one_policy(const struct df_diff_opts *o, const struct df_diff_subject
 
 	c.text = text;
 	if (df_policy_parse(text, strlen(text), "gen.conf", NULL, &c.p, &d) ||
+	    (o->posture && (draw_posture(&prng, c.p), 0)) ||
 	    (o->adjust && (o->adjust(ctx, c.p), 0)) || df_compile(c.p, &c.img, &d) ||
 	    !(c.emu = df_emu_new(c.img))) {
 		df_diags_print(&d, stderr, text);
@@ -171,6 +187,7 @@ int df_diff_run(const struct df_diff_opts *o, const struct df_diff_subject *s, i
 	/* agreement means little unless the generator reached every path */
 	for (int r = 0; r < DF_REASON__MAX; r++)
 		if (r != DF_R_MALFORMED && r != DF_R_NEXT_HOP && r != DF_R_FILTER_BYPASS &&
+		    ((r != DF_R_AGENT_STALE && r != DF_R_POLICY_EXPIRED) || o->posture) &&
 		    !st->reasons[r]) {
 			fprintf(stderr, "%s: reason %s never produced\n", o->name,
 				df_reason_name((enum df_reason)r));

@@ -35,6 +35,7 @@ struct df_diff_case {
 	struct df_image *img;
 	const struct df_emu *emu;    /* the image's emulator */
 	struct df_rng *rng;          /* the policy's packet stream */
+	struct df_rng *posture_rng;  /* its posture draws (df_diff_opts.posture) */
 	struct df_packet pkt;
 	int64_t now;
 	uint64_t classes;            /* the reference evaluator's classification */
@@ -75,6 +76,11 @@ struct df_diff_opts {
 	/* Every reason but `malformed` must occur once the run has at least
 	 * this many judged packets (0: never required). */
 	unsigned long every_reason_from;
+	/* Draws the dead-man posture (verdict step 3a): half the policies
+	 * drop-protected with stale_after 3 s, some past their `expires`, an
+	 * eighth of their packets judged while the heartbeat is stale
+	 * (DF_PKT_STALE: the subject makes it so). Only backends with step 3a. */
+	bool posture;
 };
 
 struct df_diff_stats {

@@ -110,6 +110,11 @@ void dp_teardown(struct dp_env *e)
 
 int dp_set_time(struct dp_env *e, int64_t unix_s)
 {
+	return dp_set_clock(e, unix_s, false);
+}
+
+int dp_set_clock(struct dp_env *e, int64_t unix_s, bool stale)
+{
 	int fd = df_loader_map_fd(e->l, DF_MAP_ID_STATE);
 	struct df_state st;
 	struct timespec bt;
@@ -120,6 +125,9 @@ int dp_set_time(struct dp_env *e, int64_t unix_s)
 	clock_gettime(CLOCK_BOOTTIME, &bt);
 	st.clock_offset_ns = unix_s * 1000000000LL + 500000000LL -
 			     ((int64_t)bt.tv_sec * 1000000000LL + bt.tv_nsec);
+	/* a heartbeat of now, or of the boot's first nanosecond (stale for
+	 * any stale_after shorter than the uptime) */
+	st.heartbeat_ns = stale ? 1 : (__u64)bt.tv_sec * 1000000000ULL + (__u64)bt.tv_nsec;
 	return bpf_map_update_elem(fd, &zero, &st, BPF_ANY) ? -errno : 0;
 }
 

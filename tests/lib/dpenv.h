@@ -35,6 +35,8 @@ void dp_teardown(struct dp_env *e);
 int dp_enter_cgroup(struct dp_env *e, const char *rel);
 /* Makes the kernel's clock (boot time + offset) read `unix_s` + 0.5 s. */
 int dp_set_time(struct dp_env *e, int64_t unix_s);
+/* The same, with the agent's heartbeat fresh or stale (verdict step 3a). */
+int dp_set_clock(struct dp_env *e, int64_t unix_s, bool stale);
 /* One frame through one program, `repeat` times: the verdict it recorded. */
 int dp_run_n(struct dp_env *e, enum df_prog prog, const uint8_t *frame, size_t len,
 	     uint32_t mark, int repeat, struct df_res *res, int *retval);

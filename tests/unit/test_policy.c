@@ -227,6 +227,36 @@ static void integers_read_as_written(void **state)
 	}
 }
 
+/* The policy's own `expires` (verdict step 3a): read as written; refused
+ * with its line when already past at a push. */
+static void policy_expiry_reads_and_refuses_when_past(void **state)
+{
+	static const char fmt[] = "# a policy that ends\n"
+				  "policy = { name = \"t\"; serial = 7;\n  expires = \"%s\"; };\n" CLS;
+	struct df_parse_opts o = { .now = 1798761600 }; /* 2027-01-01 */
+	struct df_diags d = { 0 };
+	struct df_policy *p = NULL;
+	char text[512];
+
+	(void)state;
+	snprintf(text, sizeof(text), fmt, "2027-01-15T00:00:00Z");
+	assert_int_equal(df_policy_parse(text, strlen(text), "t.conf", &o, &p, &d), 0);
+	assert_int_equal(p->expires, 1798761600 + 14 * 86400);
+	df_policy_free(p);
+	df_diags_free(&d);
+	p = NULL;
+	snprintf(text, sizeof(text), fmt, "2026-12-31T23:59:59Z");
+	assert_int_not_equal(df_policy_parse(text, strlen(text), "t.conf", &o, &p, &d), 0);
+	assert_null(p);
+	assert_int_equal(d.v[0].line, 3);
+	assert_non_null(strstr(d.v[0].msg, "expired"));
+	df_diags_free(&d);
+	snprintf(text, sizeof(text), fmt, "tomorrow");
+	assert_int_not_equal(parse_err(text, &d), 0);
+	assert_int_equal(d.v[0].line, 3);
+	df_diags_free(&d);
+}
+
 static void times_parse_strictly(void **state)
 {
 	int64_t t;
@@ -285,6 +315,7 @@ int main(void)
 		cmocka_unit_test(warnings_do_not_refuse),
 		cmocka_unit_test(nul_bytes_are_refused),
 		cmocka_unit_test(integers_read_as_written),
+		cmocka_unit_test(policy_expiry_reads_and_refuses_when_past),
 		cmocka_unit_test(times_parse_strictly),
 		cmocka_unit_test(cidrs_parse_and_contain),
 	};

@@ -40,6 +40,14 @@ static const char *const pol_noloop =
 	"classes = ( { name = \"A\"; match = { all = true; }; } );\n"
 	"destinations = ( { name = \"lo\"; cidrs = [\"127.0.0.0/8\"]; ports = (5432); allow = [\"A\"]; } );\n";
 
+/* Verdict step 3a: judged with stale_posture = "drop-protected" (judge()
+ * sets it for this policy: the posture is agent.conf's). */
+static const char *const pol_posture =
+	"policy = { name = \"posture\"; serial = 1; expires = \"2026-12-01T00:00:00Z\"; };\n"
+	"classes = ( { name = \"A\"; match = { uids = ( 1 ); }; },\n"
+	"            { name = \"S\"; mode = \"audit\"; match = { uids = ( 3 ); }; } );\n"
+	"destinations = ( { name = \"ok\"; cidrs = [\"10.0.0.0/8\"]; allow = [\"A\", \"S\"]; } );\n";
+
 #define NOV15 1794700800 /* 2026-11-15T00:00:00Z */
 #define DEC01 1796083200 /* 2026-12-01T00:00:00Z */
 
@@ -86,6 +94,15 @@ static const struct fixture fixtures[] = {
 	{ "allow_loopback = false judges loopback", &pol_noloop, "127.0.0.1", 6, 80, 5, NOV15, "drop", "port-not-allowed", "lo", 0 },
 	{ "allow_loopback = false, approved port", &pol_noloop, "127.0.0.1", 6, 5432, 5, NOV15, "allow", "destination", "lo", 0 },
 	{ "all = true classifies every packet", &pol_noloop, "192.0.2.1", 17, 53, DF_UID_NONE, NOV15, "drop", "no-destination", NULL, 0 },
+	{ "posture: a fresh agent, an approved destination", &pol_posture, "10.1.2.3", 6, 443, 1, NOV15, "allow", "destination", "ok", 0 },
+	{ "posture: a stale agent drops protected traffic to an approved place", &pol_posture, "10.1.2.3", 6, 443, 1, NOV15, "drop", "agent-stale", NULL, DF_PKT_STALE },
+	{ "posture: a stale agent, an audit class would drop", &pol_posture, "10.1.2.3", 6, 443, 3, NOV15, "would-drop", "agent-stale", NULL, DF_PKT_STALE },
+	{ "posture: unclassified traffic passes a stale agent", &pol_posture, "10.1.2.3", 6, 443, 99, NOV15, "allow", "unclassified", NULL, DF_PKT_STALE },
+	{ "posture: loopback passes a stale agent", &pol_posture, "127.0.0.1", 6, 443, 1, NOV15, "allow", "loopback", NULL, DF_PKT_STALE },
+	{ "posture: an expired policy", &pol_posture, "10.1.2.3", 6, 443, 1, DEC01, "drop", "policy-expired", NULL, 0 },
+	{ "posture: a second before expiry", &pol_posture, "10.1.2.3", 6, 443, 1, DEC01 - 1, "allow", "destination", "ok", 0 },
+	{ "posture: expired and stale says expired", &pol_posture, "10.1.2.3", 6, 443, 1, DEC01, "drop", "policy-expired", NULL, DF_PKT_STALE },
+	{ "keep (the default): a stale agent changes nothing", &pol_overlap, "10.1.2.3", 6, 443, 1, NOV15, "allow", "destination", "wide", DF_PKT_STALE },
 };
 
 static void judge(const struct fixture *f)
@@ -101,6 +118,10 @@ static void judge(const struct fixture *f)
 	const char *kind;
 
 	assert_int_equal(df_policy_parse(text, strlen(text), "fixture", NULL, &p, &d), 0);
+	if (f->policy == &pol_posture) {
+		p->drop_stale = true;
+		p->stale_after = 3;
+	}
 	assert_int_equal(df_compile(p, &img, &d), 0);
 	emu = df_emu_new(img);
 	assert_non_null(emu);
