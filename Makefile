@@ -26,7 +26,7 @@ endif
 
 # Debian packages the build, the tests and the benchmarks need.
 DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
-	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libcap-ng-dev \
+	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libcap-ng-dev libsystemd-dev \
 	libclang-rt-14-dev \
 	iproute2 nftables jq util-linux systemd python3-prometheus-client iperf3
 
@@ -43,7 +43,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-r
 # System libraries: the pure library needs only libconfig (the unit tests
 # link nothing else, which keeps it pure).
 PURE_LIBS := -lconfig
-SYS_LIBS := -ljansson -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lcrypto -lcap-ng
+SYS_LIBS := -ljansson -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lcrypto -lcap-ng -lsystemd
 
 LIB_SRCS := $(wildcard agent/lib/*.c)
 BPF_SRCS := $(wildcard agent/bpf/*.c)
@@ -67,9 +67,10 @@ UNIT_BINS := $(UNIT_TESTS:%=$(O)/tests/%) $(UNIT_TESTS:%=$(O)/san/tests/%)
 BINS := $(O)/datafenced $(O)/datafencectl $(O)/san/datafencectl
 # Datapath tests: root, the real programs through BPF_PROG_TEST_RUN.
 DP_BINS := $(O)/tests/dp/test_datapath $(O)/tests/dp/test_nft
-# Live-test helpers: traffic (dfnet, dfuring), the loader (dfload) and the table (dfnft) as commands.
+# Live-test helpers: traffic (dfnet, dfuring), the loader (dfload), the table (dfnft) as
+# commands, and other tools' programs (dfforeign).
 LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfuring $(O)/tests/live/dfload \
-	$(O)/tests/live/dfnft
+	$(O)/tests/live/dfnft $(O)/tests/live/dfforeign
 FUZZ_TARGETS := fuzz_policy fuzz_values fuzz_nflog
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 
@@ -229,6 +230,11 @@ $(O)/tests/live/dfload: $(call obj,tests/live/dfload.c) $(ARCHIVES)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< $(call group,$(ARCHIVES)) -o $@ $(SYS_LIBS)
+
+$(O)/tests/live/dfforeign: $(call obj,tests/live/dfforeign.c)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf
 
 $(O)/tests/live/dfnft: $(call obj,tests/nft/dfnft.c) $(ARCHIVES)
 	$(call msg,LINK,$@)

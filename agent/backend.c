@@ -139,3 +139,20 @@ const char *df_unload_outcome(const struct df_unload_result *r)
 {
 	return !r->err ? "enforcement removed" : r->err == -ENOENT ? "nothing to remove" : "unload failed";
 }
+
+bool df_backends_check(struct df_backends *bs, const struct df_loaded *l)
+{
+	bool proven = true;
+
+	for (size_t i = 0; i < bs->n; i++)
+		if (bs->v[i]->ops->check)
+			proven &= bs->v[i]->ops->check(bs->v[i], l);
+	return proven;
+}
+
+void df_backends_heartbeat(struct df_backends *bs)
+{
+	for (size_t i = 0; i < bs->n; i++)
+		if (bs->v[i]->ops->heartbeat)
+			bs->v[i]->ops->heartbeat(bs->v[i]);
+}

@@ -92,6 +92,14 @@ struct df_backend_ops {
 	 * the live connected sockets the policy in force now refuses; 0, or
 	 * -EOPNOTSUPP when it cannot here. NULL: this backend never can. */
 	int (*revoke)(struct df_backend *b, const struct df_loaded *l, const char *why);
+	/* Every few seconds in the daemon: proves its enforcement from what
+	 * the kernel says, repairs what it can (each repair logged); status
+	 * shows the causes found until the next check. Returns true when
+	 * enforcement is proven. NULL: nothing to prove. */
+	bool (*check)(struct df_backend *b, const struct df_loaded *l);
+	/* The agent is alive and enforcement proven: the kernel's heartbeat
+	 * (verdict step 3a). NULL: no heartbeat in this backend. */
+	void (*heartbeat)(struct df_backend *b);
 };
 
 /* Every backend instance begins with this. */
@@ -130,6 +138,9 @@ int df_backends_apply(struct df_backends *bs, const struct df_loaded *new_pol,
 int df_backends_active(struct df_backends *bs, uint64_t *serial);
 /* Every backend's counters in one list, sorted (report.h). */
 void df_backends_counters(struct df_backends *bs, const struct df_policy *p, struct df_counts *c);
+/* Every backend's check (all run); true when each proved its enforcement. */
+bool df_backends_check(struct df_backends *bs, const struct df_loaded *l);
+void df_backends_heartbeat(struct df_backends *bs);
 /* Revocation by one backend: the last one (BPF before nftables) that can. */
 void df_backends_revoke(struct df_backends *bs, const struct df_loaded *l, const char *why);
 

@@ -2,7 +2,11 @@
 /* datafenced: loads pushed policies into the backends and keeps enforcing;
  * reports every drop. One epoll loop: the policy file and the cgroups its
  * selectors name (inotify), the backends' own file descriptors (drop
- * events, interfaces), the control socket, signals, a 10 s timer. */
+ * events, interfaces), the control socket, signals, a 1 s timer: the
+ * health check every DF_CHECK_TICKS (health.h: what the kernel says of our
+ * enforcement, repaired where it can be), the heartbeat and systemd's
+ * watchdog every tick while enforcement is proven, clocks and the metrics
+ * file every DF_SLOW_TICKS. */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -17,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +41,8 @@
 #define MAX_CG_WATCHES 256
 #define DF_POLICY_MAX (256u << 20) /* bytes: 1M prefixes take about 25 MB */
 #define MAX_FDS 16
+#define DF_CHECK_TICKS 2  /* seconds between health checks */
+#define DF_SLOW_TICKS 10  /* seconds between clock, helper and metrics work */
 
 struct agent {
 	const char *conf_file;
@@ -62,6 +69,10 @@ struct agent {
 	char push_why[64];
 	json_t *push_errors; /* ["file:line: error: ..."] of the last refused push */
 	char metrics_why[DF_WHY_LEN]; /* why the metrics file was refused, or "" */
+	/* health (backend.h check) */
+	unsigned long ticks;
+	bool proven;   /* the last check proved enforcement: the heartbeat goes on */
+	bool notified; /* systemd was told READY=1 */
 };
 
 static const struct df_loaded *in_force(const struct agent *a)
@@ -450,11 +461,43 @@ static void handle_signal(struct agent *a)
 		a->stop = true;
 }
 
+/* The health check: repairs, then what is still wrong (backend.h). With
+ * enforcement proven, systemd hears READY=1 once (a policy in force) and
+ * every tick WATCHDOG=1, as the kernel hears the heartbeat. */
+static void check_health(struct agent *a)
+{
+	bool was = a->proven;
+
+	a->proven = df_backends_check(&a->bs, in_force(a));
+	if (was && !a->proven)
+		pr_err("enforcement not proven: the heartbeat stops until it is (status says why)");
+	else if (!was && a->proven && a->ticks)
+		pr_notice("enforcement proven again: the heartbeat resumes");
+}
+
+static void heartbeat(struct agent *a)
+{
+	if (!a->proven)
+		return;
+	df_backends_heartbeat(&a->bs);
+	if (!a->notified && a->pol) {
+		sd_notify(0, "READY=1\nSTATUS=enforcing");
+		a->notified = true;
+	}
+	sd_notify(0, "WATCHDOG=1");
+}
+
 static void handle_timer(struct agent *a)
 {
 	uint64_t t;
 
 	if (read(a->timer_fd, &t, sizeof(t)) < 0)
+		return;
+	a->ticks++;
+	if (a->ticks % DF_CHECK_TICKS == 0)
+		check_health(a);
+	heartbeat(a);
+	if (a->ticks % DF_SLOW_TICKS)
 		return;
 	for (size_t i = 0; i < a->bs.n; i++)
 		a->bs.v[i]->ops->tick(a->bs.v[i], in_force(a));
@@ -517,7 +560,7 @@ static int run(struct agent *a)
 	a->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	timerfd_settime(a->timer_fd, 0,
-			&(struct itimerspec){ .it_interval = { 10, 0 }, .it_value = { 10, 0 } }, NULL);
+			&(struct itimerspec){ .it_interval = { 1, 0 }, .it_value = { 1, 0 } }, NULL);
 	watch_all(a, ep);
 	while (!a->stop) {
 		int n = epoll_wait(ep, ev, 8, 500);
@@ -611,6 +654,11 @@ static int start(struct agent *a)
 	open_control_socket(a);
 	a->started = time(NULL);
 	apply_policy(a, "start", true);
+	check_health(a);
+	heartbeat(a);
+	if (!a->notified)
+		sd_notifyf(0, "STATUS=%s", a->pol ? "enforcement not proven (datafencectl status)" :
+						   "no policy enforced (datafencectl status)");
 	write_metrics_file(a);
 	drop_privileges(a);
 	return 0;

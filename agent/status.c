@@ -2,10 +2,22 @@
 /* The status document (status.h). */
 #include "status.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include "proto.h"
 #include "values.h"
+
+bool df_json_array_has(const json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), s))
+			return true;
+	return false;
+}
 
 json_t *df_time_json(time_t t)
 {
@@ -49,14 +61,14 @@ static json_t *policy_json(const struct df_agent_state *a, bool active, uint64_t
 	const struct df_policy *p = a && a->cur ? a->cur->p : NULL;
 
 	if (p)
-		return json_pack("{s:s, s:I, s:s, s:s, s:s, s:o}", "name", p->name, "serial",
+		return json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:o}", "name", p->name, "serial",
 				 (json_int_t)p->serial, "sha256", a->cur->sha256, "mode",
 				 df_mode_name(p->mode), "file", a->policy_file, "loaded_at",
-				 df_time_json(a->loaded_at));
+				 df_time_json(a->loaded_at), "expires", df_time_json(p->expires));
 	if (a || !active)
 		return json_null();
-	return json_pack("{s:n, s:I, s:n, s:n, s:n, s:n}", "name", "serial", (json_int_t)serial,
-			 "sha256", "mode", "file", "loaded_at");
+	return json_pack("{s:n, s:I, s:n, s:n, s:n, s:n, s:n}", "name", "serial", (json_int_t)serial,
+			 "sha256", "mode", "file", "loaded_at", "expires");
 }
 
 /* The same keys whether or not anything was pushed (null: nothing since
@@ -127,6 +139,12 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 		json_array_append_new(health, json_string("no policy loaded"));
 	if (a && a->pushed && !a->push_ok)
 		json_array_append_new(health, json_string("last push refused"));
+	if (cur && cur->p->expires && time(NULL) >= cur->p->expires) {
+		char t[40];
+
+		df_time_format(cur->p->expires, t, sizeof(t));
+		json_array_append_new(health, json_sprintf("policy expired: at %s", t));
+	}
 	json_object_set_new(st, "files", files_json(a, health));
 	/* each backend fills its section; absent ones stay null or empty */
 	json_object_set_new(st, "bpf", json_null());

@@ -30,6 +30,8 @@ struct df_agent_state {
  * agent "down" (why_down says why) and the policy known by its serial only. */
 json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 		       struct df_backends *bs);
+/* Does the JSON array hold the string s? */
+bool df_json_array_has(const json_t *arr, const char *s);
 /* RFC 3339 or null. */
 json_t *df_time_json(time_t t);
 /* The status document's "revocation" (a backend's answer; method NULL:

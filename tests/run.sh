@@ -11,7 +11,7 @@
 set -u
 cd "$(dirname "$0")/.."
 export O=${O:-build}
-SUITES=${SUITES:-"unit san cli fuzz datapath live e2e bypass surface"}
+SUITES=${SUITES:-"unit san cli fuzz datapath live e2e bypass surface health"}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
 LOG_DIR=$O/test-logs
@@ -94,6 +94,9 @@ for suite in $SUITES; do
 	surface)
 		# The agent's own attack surface, against the real agent (root).
 		run_shell surface tests/e2e/test_surface.sh ;;
+	health)
+		# Health as proof and the dead-man posture, against the real agent (root).
+		run_shell health tests/e2e/test_health.sh ;;
 	*)
 		echo "unknown suite $suite" >&2; FAILED=$((FAILED + 1)) ;;
 	esac

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "loader.h"
@@ -132,6 +133,11 @@ json_t *ctl_status(void)
 	c = ctl_backend_conf(cgroot, sizeof(cgroot));
 	df_backends_probe(NULL, 0, &c, &bs);
 	st = df_status_json(NULL, why, &bs);
+	if (!bs.n && access(opt_pin_dir, F_OK)) { /* nothing of ours is held */
+		json_array_append_new(json_object_get(st, "health_reasons"),
+				      json_sprintf("pins missing: %s is gone", opt_pin_dir));
+		json_object_set_new(st, "health", json_string("degraded"));
+	}
 	df_backends_close(&bs);
 	return st;
 }

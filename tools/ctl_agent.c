@@ -45,6 +45,18 @@ static void print_totals(json_t *st)
 }
 
 /* The agent is down: what the kernel still enforces. */
+/* One line per cause (the first one is the agent's own when it is down). */
+static void print_health(json_t *st, bool down)
+{
+	json_t *x;
+	size_t i;
+
+	printf("health:      %s\n", jstr(st, "health"));
+	json_array_foreach(json_object_get(st, "health_reasons"), i, x)
+		if (!down || strcmp(json_string_value(x), "agent down"))
+			printf("             - %s\n", json_string_value(x));
+}
+
 static void print_down(json_t *st)
 {
 	json_t *bpf = json_object_get(st, "bpf"), *nft = json_object_get(st, "nftables");
@@ -61,6 +73,7 @@ static void print_down(json_t *st)
 		       opt_nft_table);
 	if (json_is_object(bpf) || json_is_object(nft))
 		print_totals(st);
+	print_health(st, true);
 }
 
 static void print_policy(json_t *st)
@@ -157,9 +170,8 @@ static void print_exceptions(json_t *st)
 
 static void print_running(json_t *st)
 {
-	json_t *ev = json_object_get(st, "events"), *x;
+	json_t *ev = json_object_get(st, "events");
 	char up[32];
-	size_t i;
 
 	fmt_duration(jint(st, "uptime_s"), up, sizeof(up));
 	printf("agent:       running (pid %lld, up %s, version %s)\n", jint(st, "pid"), up,
@@ -172,10 +184,7 @@ static void print_running(json_t *st)
 	printf("events:      sent %lld  lost %lld  suppressed %lld\n", jint(ev, "sent"),
 	       jint(ev, "lost"), jint(ev, "suppressed"));
 	print_exceptions(st);
-	printf("health:      %s", jstr(st, "health"));
-	json_array_foreach(json_object_get(st, "health_reasons"), i, x)
-		printf("%s%s", i ? ", " : ": ", json_string_value(x));
-	printf("\n");
+	print_health(st, false);
 }
 
 int cmd_status(int argc, char **argv)

@@ -18,6 +18,7 @@
 
 #include "backend.h"
 #include "events.h"
+#include "health.h"
 #include "loader.h"
 #include "log.h"
 #include "nexthop.h"
@@ -44,7 +45,10 @@ struct bpf_backend {
 	const char *rv_method;   /* "bpf", "sock_diag", NULL: cannot revoke (rv_why) */
 	char rv_why[200];
 	time_t rv_last;          /* the last revocation run */
+	json_t *causes;          /* the daemon's last check (health.h) */
 };
+
+static void bpf_heartbeat(struct df_backend *b);
 
 static struct bpf_backend *of(struct df_backend *b)
 {
@@ -221,6 +225,7 @@ static void bpf_close(struct df_backend *b)
 		if (bb->pinned[i] >= 0)
 			close(bb->pinned[i]);
 	df_revoker_close(bb->rv);
+	json_decref(bb->causes);
 	df_loader_close(bb->l);
 	free(bb);
 }
@@ -299,6 +304,7 @@ static int bpf_start(const struct df_backend_conf *c, struct df_backend **out)
 	}
 	bb->lost_reported = events_lost(bb);
 	df_loader_set_clock(bb->l);
+	bpf_heartbeat(&bb->b); /* alive before the first policy goes in */
 	revocation_probe(bb);
 	*out = &bb->b;
 	return 0;
@@ -310,7 +316,7 @@ fail:
 static int bpf_probe(const struct df_backend_conf *c, struct df_backend **out)
 {
 	static const enum df_map want[] = { DF_MAP_ID_STATE, DF_MAP_ID_CFG, DF_MAP_ID_COUNTERS,
-					    DF_MAP_ID_RULE_CNT, DF_MAP_ID_MISC };
+					    DF_MAP_ID_RULE_CNT, DF_MAP_ID_MISC, DF_MAP_ID_IFACES };
 	struct bpf_backend *bb;
 
 	bb = bpf_new(c);
@@ -368,6 +374,35 @@ static bool link_pinned(struct bpf_backend *bb, const char *prog)
 	return !access(path, F_OK);
 }
 
+/* The daemon's last check, or a reader's own (no repairs). */
+static void health_causes(struct bpf_backend *bb, const struct df_loaded *l, json_t *health)
+{
+	struct df_health_ctx c = { .pin_dir = bb->conf.pin_dir, .cgroot = bb->conf.cgroot,
+				   .pol = l, .state_fd = map_fd(bb, DF_MAP_ID_STATE),
+				   .cfg_fd = map_fd(bb, DF_MAP_ID_CFG) };
+	int ifs[MAX_TC];
+	json_t *v, *causes;
+	size_t i;
+
+	__u32 key, *prev = NULL;
+
+	if (bb->l) {
+		json_array_foreach(bb->causes, i, v)
+			json_array_append(health, v);
+		return;
+	}
+	/* where the daemon attached tc: the interfaces it described for it */
+	while (c.n_tc < MAX_TC && !bpf_map_get_next_key(map_fd(bb, DF_MAP_ID_IFACES), prev, &key)) {
+		ifs[c.n_tc++] = (int)key;
+		prev = &key;
+	}
+	c.tc = ifs;
+	causes = json_array();
+	df_bpf_health(&c, causes);
+	json_array_extend(health, causes);
+	json_decref(causes);
+}
+
 static void bpf_status(struct df_backend *b, const struct df_loaded *l, json_t *st, json_t *health)
 {
 	struct bpf_backend *bb = of(b);
@@ -376,8 +411,18 @@ static void bpf_status(struct df_backend *b, const struct df_loaded *l, json_t *
 	bool active = !bpf_active(b, &serial);
 	char name[IF_NAMESIZE];
 
-	json_object_set_new(st, "bpf", json_pack("{s:s, s:o}", "pin_dir", bb->conf.pin_dir, "serial",
-						 active ? json_integer((json_int_t)serial) : json_null()));
+	long long age = -1;
+	unsigned int stale_after = 0;
+
+	if (df_heartbeat_age(map_fd(bb, DF_MAP_ID_STATE), map_fd(bb, DF_MAP_ID_CFG), &age,
+			     &stale_after))
+		age = -1;
+	json_object_set_new(st, "bpf",
+			    json_pack("{s:s, s:o, s:{s:o, s:I}}", "pin_dir", bb->conf.pin_dir, "serial",
+				      active ? json_integer((json_int_t)serial) : json_null(),
+				      "heartbeat", "age_s",
+				      age >= 0 ? json_integer(age) : json_null(), "stale_after",
+				      (json_int_t)stale_after));
 	if (bb->l) /* the daemon's probe at start */
 		json_object_set_new(st, "revocation",
 				    df_revocation_json(bb->rv_method, bb->rv_why, bb->rv_last));
@@ -411,6 +456,7 @@ static void bpf_status(struct df_backend *b, const struct df_loaded *l, json_t *
 	}
 	json_object_set_new(att, "tc", tc);
 	json_object_set_new(att, "tc_missing", missing);
+	health_causes(bb, l, health);
 	if (json_array_size(missing))
 		json_array_append_new(health, json_string("interface not attached"));
 	if (bb->l && bb->conf.hook_tc && !bb->nh_ok)
@@ -430,6 +476,43 @@ static void bpf_tick(struct df_backend *b, const struct df_loaded *l)
 			(unsigned long long)(lost - bb->lost_reported));
 		bb->lost_reported = lost;
 	}
+}
+
+static bool bpf_check(struct df_backend *b, const struct df_loaded *l)
+{
+	struct bpf_backend *bb = of(b);
+	struct df_health_ctx c = { .pin_dir = bb->conf.pin_dir, .cgroot = bb->conf.cgroot,
+				   .l = bb->l, .tc = bb->tc, .n_tc = bb->n_tc, .pol = l,
+				   .state_fd = map_fd(bb, DF_MAP_ID_STATE),
+				   .cfg_fd = map_fd(bb, DF_MAP_ID_CFG) };
+	json_t *causes = json_array();
+	bool proven = df_bpf_health(&c, causes);
+	size_t i;
+	json_t *v;
+
+	/* a cause is logged when it appears, and when it is gone */
+	json_array_foreach(causes, i, v)
+		if (!df_json_array_has(bb->causes, json_string_value(v)))
+			pr_warn("health: %s", json_string_value(v));
+	json_array_foreach(bb->causes, i, v)
+		if (!df_json_array_has(causes, json_string_value(v)))
+			pr_notice("health: no longer: %s", json_string_value(v));
+	json_decref(bb->causes);
+	bb->causes = causes;
+	return proven;
+}
+
+static void bpf_heartbeat(struct df_backend *b)
+{
+	struct bpf_backend *bb = of(b);
+	struct df_state st;
+	struct timespec now;
+
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	if (df_loader_read_state(bb->l, &st))
+		return;
+	st.heartbeat_ns = (__u64)now.tv_sec * 1000000000ULL + (__u64)now.tv_nsec;
+	df_loader_write_state(bb->l, &st);
 }
 
 static int bpf_fds(struct df_backend *b, int *fds, int max)
@@ -497,4 +580,6 @@ const struct df_backend_ops df_bpf_backend = {
 	.judge = bpf_judge,
 	.unload = bpf_unload,
 	.revoke = bpf_revoke,
+	.check = bpf_check,
+	.heartbeat = bpf_heartbeat,
 };

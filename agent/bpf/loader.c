@@ -584,3 +584,119 @@ int df_loader_unload(const char *pin_dir)
 		err = -errno;
 	return err;
 }
+
+/* ---- what the health check asks (health.h) --------------------------------------- */
+
+const char *df_prog_name(enum df_prog p)
+{
+	return (unsigned int)p < DF_PROG__MAX ? prog_names[p] : "?";
+}
+
+/* Is hook p one this instance attaches? */
+bool df_loader_hook_on(struct df_loader *l, enum df_prog p)
+{
+	if (p == DF_PROG_CGROUP_SKB)
+		return l->cgroup_skb;
+	return p != DF_PROG_TC && l->sock_addr;
+}
+
+int df_loader_link_fd(struct df_loader *l, enum df_prog p)
+{
+	return (unsigned int)p < DF_PROG__MAX && l->links[p] ? bpf_link__fd(l->links[p]) : -ENOENT;
+}
+
+const char *df_loader_cgroup(struct df_loader *l)
+{
+	return l->cgroup_path;
+}
+
+int df_loader_reattach(struct df_loader *l, enum df_prog p)
+{
+	char path[512];
+	struct bpf_link *old = l->links[p];
+	int cgfd, err;
+
+	link_pin_path(l, p, path, sizeof(path));
+	cgfd = open(l->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return -errno;
+	if (unlink(path) && errno != ENOENT) {
+		err = -errno;
+		close(cgfd);
+		return err;
+	}
+	l->links[p] = NULL;
+	err = attach_cgroup_prog(l, p, cgfd); /* no pin now: a new link, pinned */
+	close(cgfd);
+	if (err) {
+		l->links[p] = old;
+		return err;
+	}
+	if (old)
+		bpf_link__destroy(old); /* detached already: our handle goes */
+	return 0;
+}
+
+static void add_name(char *buf, size_t len, const char *name)
+{
+	snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? ", " : "", name);
+}
+
+/* A pin of ours gone (the directory removed, a name unlinked): pinned again
+ * from the descriptor we hold when asked. */
+static void check_pin(const char *path, int fd, bool repair, struct df_pin_report *r)
+{
+	const char *name = strrchr(path, '/') + 1;
+
+	if (!access(path, F_OK))
+		return;
+	if (repair && !bpf_obj_pin(fd, path)) {
+		add_name(r->repaired, sizeof(r->repaired), name);
+		return;
+	}
+	add_name(r->missing, sizeof(r->missing), name);
+	r->n_missing++;
+}
+
+void df_loader_pins(struct df_loader *l, bool repair, struct df_pin_report *r)
+{
+	struct bpf_map *m;
+	char path[512];
+
+	memset(r, 0, sizeof(*r));
+	if (repair && access(l->pin_dir, F_OK) && ensure_pin_dir(l->pin_dir))
+		repair = false;
+	bpf_object__for_each_map(m, l->skel->obj)
+		if (bpf_map__pin_path(m))
+			check_pin(bpf_map__pin_path(m), bpf_map__fd(m), repair, r);
+	for (int p = 0; p < DF_PROG__MAX; p++) {
+		if (!l->links[p])
+			continue;
+		link_pin_path(l, (enum df_prog)p, path, sizeof(path));
+		check_pin(path, bpf_link__fd(l->links[p]), repair, r);
+	}
+}
+
+int df_active_hdr(int state_fd, int cfg_fd, struct df_state *st, struct df_policy_hdr *hdr)
+{
+	struct df_cfg *cfg = calloc(1, sizeof(*cfg));
+	__u32 zero = 0, id = 0;
+	int fd, err = 0;
+
+	if (!cfg)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(state_fd, &zero, st) || bpf_map_lookup_elem(cfg_fd, &st->gen, &id) ||
+	    !id) {
+		free(cfg);
+		return -ENOENT;
+	}
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, cfg))
+		err = -errno;
+	else
+		*hdr = cfg->hdr;
+	if (fd >= 0)
+		close(fd);
+	free(cfg);
+	return err;
+}

@@ -107,6 +107,27 @@ void df_loader_close(struct df_loader *l);
  * interface, unpins everything under pin_dir. */
 int df_loader_unload(const char *pin_dir);
 
+/* For the health check (health.h). */
+const char *df_prog_name(enum df_prog p);
+/* Does this instance attach hook p (agent.conf hooks)? */
+bool df_loader_hook_on(struct df_loader *l, enum df_prog p);
+/* Our link of hook p (-ENOENT: none). */
+int df_loader_link_fd(struct df_loader *l, enum df_prog p);
+/* The cgroup our cgroup programs attach to. */
+const char *df_loader_cgroup(struct df_loader *l);
+/* A detached link of ours replaced by a new one, pinned in its place. */
+int df_loader_reattach(struct df_loader *l, enum df_prog p);
+/* Our pins (maps, links) missing from pin_dir; with repair, pinned again
+ * from the descriptors we hold (the directory made again first). */
+struct df_pin_report {
+	char missing[1024];  /* names still missing, ", "-separated */
+	char repaired[1024]; /* names pinned again */
+	int n_missing;
+};
+void df_loader_pins(struct df_loader *l, bool repair, struct df_pin_report *r);
+/* df_state and the active generation's policy header (-ENOENT: none). */
+int df_active_hdr(int state_fd, int cfg_fd, struct df_state *st, struct df_policy_hdr *hdr);
+
 /* The cgroup2 mount point (from /proc/self/mountinfo). */
 int df_cgroup2_root(char *buf, size_t len);
 

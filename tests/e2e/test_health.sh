@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Health as proof and the dead-man posture (root, BPF backend; docs/agent.md
+# "Health" and "Posture"). Each cause is produced for real and must turn
+# `status` non-zero naming it; the agent repairs what can be repaired (it is
+# stopped with SIGSTOP while the harm is done, so status, reading the kernel
+# itself, sees it first); then status is back to 0. With stale_after = 3 and
+# stale_posture = "drop-protected", a killed agent and an expired policy make
+# protected traffic fail with agent-stale / policy-expired.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/cases.sh
+. tests/lib/agent.sh
+DFNET=$PWD/$O/tests/live/dfnet
+DFD=$PWD/$O/datafenced
+CTL=$PWD/$O/datafencectl
+FOREIGN=$PWD/$O/tests/live/dfforeign
+
+if [ "$(id -u)" != 0 ]; then echo "SKIP health: needs root"; exit 0; fi
+
+TMP=$(mktemp -d /tmp/df-health-XXXXXX)
+PIN=$TMP/bpf
+. tests/lib/net.sh
+trap 'agent_cleanup "$NSA"' EXIT
+
+# The CLI in namespace A, where the agent and its interface are.
+ctl() { nsenter --net=/run/netns/"$NSA" "$CTL" --socket "$TMP/control.sock" --pin-dir "$PIN/pins" "$@"; }
+in_a() { nsenter --net=/run/netns/"$NSA" "$@"; }
+
+# policy SERIAL [EXTRA-POLICY-KEYS] [EXTRA-CLASS]
+policy() {
+	cat <<EOP
+policy = { name = "health"; serial = $1; ${2:-} };
+classes = ( { name = "t"; match = { cgroups = [ "$CGREL/prot" ]; }; } ${3:-} );
+destinations = ( { name = "peer"; cidrs = [ "192.0.2.2/32" ]; protocols = [ "udp" ];
+  ports = ( 5001 ); allow = [ "t" ]; } );
+EOP
+}
+
+SERIAL=1
+push_policy() {
+	SERIAL=$(cat "$TMP/serial" 2>/dev/null || echo 1)
+	SERIAL=$((SERIAL + 1))
+	echo "$SERIAL" > "$TMP/serial"
+	policy "$SERIAL" "$@" > "$TMP/p.conf"
+	push "$TMP/p.conf"
+	wait_log "policy loaded (file changed): 'health' serial $SERIAL"
+}
+
+setup() {
+	net_setup && mkdir -p "$TMP/etc" "$PIN" && mount -t bpf bpf "$PIN" || return 1
+	{
+		agent_conf bpf "$TMP/drops.jsonl"
+		echo 'stale_after = 3;'
+		echo 'stale_posture = "drop-protected";'
+	} > "$TMP/agent.conf"
+	echo 1 > "$TMP/serial"
+	policy 1 > "$TMP/etc/policy.conf"
+	start_agent
+	wait_log "policy loaded (start): 'health' serial 1"
+}
+
+# status_rc: status's exit code (2 when the agent does not answer)
+status_rc() { local rc=0; ctl status > "$TMP/status.txt" || rc=$?; echo "$rc"; }
+
+# until_status RC: status exits RC within 6 s (the agent checks every 2 s)
+until_status() {
+	local rc
+	for _ in $(seq 30); do
+		rc=$(status_rc)
+		[ "$rc" = "$1" ] && return 0
+		sleep 0.2
+	done
+	echo "status never exited $1 (last $rc):"; cat "$TMP/status.txt"; return 1
+}
+
+# named TEXT: the last status output names TEXT among its causes
+named() { expect_contains "status names it" "- $1" "$(cat "$TMP/status.txt")"; }
+
+# harm_while_stopped CMD...: the agent stopped, the harm done; status, reading
+# the kernel, says what is wrong (agent down: exit 2); then the agent goes on
+harm_while_stopped() {
+	kill -STOP "$(agent_pid)"
+	"$@"
+	expect_eq "status with the agent stopped" 2 "$(status_rc)"
+	mark_log
+	kill -CONT "$(agent_pid)"
+}
+
+healthy_with_its_heartbeat() {
+	until_status 0
+	local st
+	st=$(ctl --json status)
+	expect_eq "health" healthy "$(jq -r .health <<<"$st")"
+	expect_eq "fresh heartbeat" true "$(jq '.bpf.heartbeat.age_s <= 2' <<<"$st")"
+	expect_eq "its threshold" 3 "$(jq .bpf.heartbeat.stale_after <<<"$st")"
+	expect_eq "approved" "sent 1" "$(flow prot udp 192.0.2.2 5001)"
+}
+
+a_selector_cgroup_that_does_not_exist_is_named() {
+	push_policy "" ", { name = \"ghost\"; match = { cgroups = [ \"$CGREL/ghost\" ]; }; }"
+	until_status 1
+	named "selector not found: class ghost: cgroup $CGREL/ghost does not exist"
+	mkdir "$CG/ghost"
+	until_status 0
+	rmdir "$CG/ghost"
+	push_policy
+	until_status 0
+}
+
+a_foreign_tc_filter_ahead_is_named() {
+	# a classic BPF filter that matches everything, at a priority before ours:
+	# it ends classification, ours never runs
+	in_a tc filter add dev "$VA" egress prio 1 protocol all bpf bytecode "1,6 0 0 4294967295,"
+	until_status 1
+	named "tc filter ahead of ours: $VA (priority 1, bpf)"
+	in_a tc filter del dev "$VA" egress prio 1
+	until_status 0
+}
+
+a_tcx_program_ahead_is_named() {
+	local rc=0
+	in_a "$FOREIGN" tcx-attach "$VA" || rc=$?
+	[ "$rc" != 3 ] || skip "this kernel has no tcx"
+	expect_eq "tcx attached" 0 "$rc"
+	until_status 1
+	named "tcx program ahead of our tc filter: $VA"
+	in_a "$FOREIGN" tcx-detach "$VA"
+	until_status 0
+}
+
+an_override_program_below_is_named() {
+	"$FOREIGN" override-attach "$CG/prot"
+	until_status 1
+	named "foreign program with override: cgroup_skb program id"
+	expect_contains "where" "at $CGREL/prot" "$(cat "$TMP/status.txt")"
+	"$FOREIGN" override-detach "$CG/prot"
+	until_status 0
+}
+
+a_detached_link_is_named_and_attached_again() {
+	local id
+	id=$(bpftool -j link show pinned "$PIN/pins/link_cgroup_skb" | jq .id)
+	harm_while_stopped bpftool link detach id "$id"
+	named "hook detached: cgroup_skb"
+	wait_log "repaired: cgroup_skb was detached from the cgroup; attached again"
+	until_status 0
+	expect_eq "attached to a cgroup again" true \
+		"$(bpftool -j link show pinned "$PIN/pins/link_cgroup_skb" | jq '.cgroup_id != 0')"
+}
+
+our_tc_filter_deleted_is_named_and_attached_again() {
+	harm_while_stopped in_a tc filter del dev "$VA" egress prio 0xdf
+	named "tc filter missing: $VA"
+	wait_log "repaired: our tc filter on $VA was gone; attached again"
+	until_status 0
+}
+
+removed_pins_are_named_and_pinned_again() {
+	harm_while_stopped rm -rf "$PIN/pins"
+	named "pins missing: $PIN/pins is gone"
+	wait_log "repaired: pinned again in $PIN/pins"
+	until_status 0
+	[ -e "$PIN/pins/df_state" ] && [ -e "$PIN/pins/link_cgroup_skb" ]
+}
+
+a_stopped_heartbeat_is_named() {
+	kill -STOP "$(agent_pid)"
+	sleep 4
+	expect_eq "status with the agent stopped" 2 "$(status_rc)"
+	named "heartbeat stale: older than 3 s"
+	kill -CONT "$(agent_pid)"
+	until_status 0
+}
+
+# until_flow CG PORT WANT: the flow's result becomes WANT within 6 s
+until_flow() {
+	local out
+	for _ in $(seq 30); do
+		out=$(flow "$1" udp 192.0.2.2 "$2")
+		[ "$out" = "$3" ] && break
+		sleep 0.2
+	done
+	echo "$out"
+}
+
+# reason_count HOOK REASON: packets counted with REASON (the pinned counters)
+reason_count() {
+	ctl --json counters | jq --arg h "$1" --arg r "$2" \
+		'[.counters[] | select(.hook == $h and .reason == $r) | .packets] | add // 0'
+}
+
+a_killed_agent_makes_protected_traffic_fail_with_agent_stale() {
+	trap ensure_agent EXIT
+	expect_eq "approved before" "sent 1" "$(flow prot udp 192.0.2.2 5001)"
+	stop_agent -KILL
+	local t0=$SECONDS
+	expect_eq "approved, agent dead" "EPERM 0" "$(until_flow prot 5001 "EPERM 0")"
+	expect_eq "within 5 s" true "$([ $((SECONDS - t0)) -le 5 ] && echo true || echo false)"
+	expect_eq "unprotected traffic still passes" "sent 1" "$(flow free udp 192.0.2.2 5009)"
+	[ "$(reason_count sendmsg agent-stale)" -ge 1 ] || { echo "no agent-stale counted"; ctl counters; return 1; }
+	ensure_agent
+	expect_eq "approved again with the agent back" "sent 1" "$(until_flow prot 5001 "sent 1")"
+}
+
+an_expired_policy_makes_protected_traffic_fail_with_policy_expired() {
+	local exp
+	exp=$(date -u -d "@$(($(date +%s) + 3))" +%Y-%m-%dT%H:%M:%SZ)
+	push_policy "expires = \"$exp\";"
+	expect_eq "approved before expiry" "sent 1" "$(flow prot udp 192.0.2.2 5001)"
+	expect_eq "approved after expiry" "EPERM 0" "$(until_flow prot 5001 "EPERM 0")"
+	[ "$(reason_count sendmsg policy-expired)" -ge 1 ] || { echo "no policy-expired counted"; ctl counters; return 1; }
+	push_policy
+	expect_eq "a fresh policy approves again" "sent 1" "$(until_flow prot 5001 "sent 1")"
+}
+
+keep_posture_changes_nothing() {
+	trap ensure_agent EXIT
+	stop_agent
+	sed -i 's/"drop-protected"/"keep"/' "$TMP/agent.conf"
+	ensure_agent
+	stop_agent -KILL
+	sleep 4
+	expect_eq "approved, agent dead 4 s, keep" "sent 1" "$(flow prot udp 192.0.2.2 5001)"
+	expect_eq "refused as ever" "EPERM 0" "$(flow prot udp 192.0.2.2 5002)"
+	sed -i 's/"keep"/"drop-protected"/' "$TMP/agent.conf"
+	ensure_agent
+}
+
+if ! setup; then echo "FAIL health setup"; cat "$TMP/agent.log"; exit 1; fi
+run_case healthy_with_its_heartbeat healthy_with_its_heartbeat
+run_case a_selector_cgroup_that_does_not_exist_is_named a_selector_cgroup_that_does_not_exist_is_named
+run_case a_foreign_tc_filter_ahead_is_named a_foreign_tc_filter_ahead_is_named
+run_case a_tcx_program_ahead_is_named a_tcx_program_ahead_is_named
+run_case an_override_program_below_is_named an_override_program_below_is_named
+run_case a_detached_link_is_named_and_attached_again a_detached_link_is_named_and_attached_again
+run_case our_tc_filter_deleted_is_named_and_attached_again our_tc_filter_deleted_is_named_and_attached_again
+run_case removed_pins_are_named_and_pinned_again removed_pins_are_named_and_pinned_again
+run_case a_stopped_heartbeat_is_named a_stopped_heartbeat_is_named
+run_case a_killed_agent_makes_protected_traffic_fail_with_agent_stale \
+	a_killed_agent_makes_protected_traffic_fail_with_agent_stale
+run_case an_expired_policy_makes_protected_traffic_fail_with_policy_expired \
+	an_expired_policy_makes_protected_traffic_fail_with_policy_expired
+run_case keep_posture_changes_nothing keep_posture_changes_nothing
+exit 0
