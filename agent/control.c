@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "safefile.h"
 
 struct client {
@@ -297,6 +298,12 @@ void df_ctl_close(struct df_ctl *c)
 		return;
 	for (int i = 0; i < DF_CTL_MAX_CLIENTS; i++)
 		if (c->c[i].fd >= 0) {
+			/* an answer not yet sent (the one to `unload`, which
+			 * stops the agent) goes out if the socket takes it */
+			if (c->c[i].out && c->c[i].off_out < c->c[i].n_out &&
+			    send(c->c[i].fd, c->c[i].out + c->c[i].off_out,
+				 c->c[i].n_out - c->c[i].off_out, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				pr_warn("control socket: an answer was not sent: %s", strerror(errno));
 			close(c->c[i].fd);
 			free(c->c[i].in);
 			free(c->c[i].out);

@@ -53,7 +53,7 @@ static const char *option_str(const struct df_event *e, char *buf, size_t len)
 	return buf;
 }
 
-static void ts_str(__u64 ns, char *buf, size_t len)
+void df_ts_format(__u64 ns, char *buf, size_t len)
 {
 	time_t s = (time_t)(ns / 1000000000ULL);
 	struct tm tm;
@@ -107,7 +107,7 @@ char *df_event_json(const struct df_event *e, const struct df_policy *p,
 
 	addr_str(e, e->saddr, src, sizeof(src));
 	addr_str(e, e->daddr, dst, sizeof(dst));
-	ts_str(e->ts_ns, ts, sizeof(ts));
+	df_ts_format(e->ts_ns, ts, sizeof(ts));
 	memcpy(comm, e->comm, 16);
 	comm[16] = '\0';
 	for (unsigned int i = 0; i < DF_MAX_CLASSES; i++) {

@@ -18,6 +18,8 @@ struct df_event_names {
 
 /* One JSON object (no newline), malloc'd. Class and rule names come from `p`
  * when it is the policy the event was judged by (same serial). */
+/* Unix nanoseconds as RFC 3339 UTC with microseconds (the records' "ts"). */
+void df_ts_format(__u64 ns, char *buf, size_t len);
 char *df_event_json(const struct df_event *e, const struct df_policy *p,
 		    const struct df_event_names *n);
 /* "drop tcp 10.0.0.1:40000 -> 192.0.2.1:443 reason no-destination class us-user-data ..." */

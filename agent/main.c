@@ -62,12 +62,14 @@ struct agent {
 	size_t n_cg_wd;
 	int sig_fd, timer_fd;
 	int edge_fd; /* fires at the next end of an exception window (revocation) */
-	bool stop;
+	bool stop, unloaded;
 	/* for status */
 	time_t started, loaded_at, push_at;
 	bool pushed, push_ok;
 	char push_why[64];
 	json_t *push_errors; /* ["file:line: error: ..."] of the last refused push */
+	json_t *pushes;      /* {"accepted": N, "refused": {CAUSE: N}} (status, metrics) */
+	char policy_summary[160]; /* the last push: "'NAME' serial N" or its first error */
 	char metrics_why[DF_WHY_LEN]; /* why the metrics file was refused, or "" */
 	/* health (backend.h check) */
 	unsigned long ticks;
@@ -157,6 +159,32 @@ static void reresolve_cgroups(struct agent *a)
 
 /* ---- policy -------------------------------------------------------------------------- */
 
+/* Why a push was refused, in one word (metrics label, status "pushes"). */
+static const char *refusal_cause(int err, bool read_ok, bool parsed, bool compiled)
+{
+	if (!read_ok)
+		return "unreadable";
+	if (!parsed)
+		return "invalid";
+	if (!compiled)
+		return err == -E2BIG ? "capacity" : "invalid";
+	return err == -ESTALE ? "serial" : "kernel";
+}
+
+static void count_push(struct agent *a, const char *cause)
+{
+	json_t *refused = json_object_get(a->pushes, "refused");
+
+	if (!cause) {
+		json_object_set_new(a->pushes, "accepted",
+				    json_integer(json_integer_value(json_object_get(a->pushes,
+										      "accepted")) + 1));
+		return;
+	}
+	json_object_set_new(refused, cause,
+			    json_integer(json_integer_value(json_object_get(refused, cause)) + 1));
+}
+
 static void record_push(struct agent *a, const char *why, int err, const struct df_diags *d)
 {
 	a->pushed = true;
@@ -235,7 +263,11 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	char *text = NULL, sha[65] = "";
 	int err, has_active;
 
+	bool read_ok, parsed, compiled = false;
+
 	err = read_policy(a, &o, &p, &d, &text);
+	read_ok = text != NULL;
+	parsed = !err;
 	if (text)
 		sha256_hex(text, strlen(text), sha);
 	if (!err) { /* the posture (verdict step 3a) is agent.conf's */
@@ -246,6 +278,7 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 		goto cleanup; /* the same bytes again (editors, touch): nothing to do */
 	if (!err)
 		err = df_compile(p, &img, &d);
+	compiled = parsed && !err;
 	has_active = !df_backends_active(&a->bs, &active);
 	if (!err && has_active && (p->serial < active || (p->serial == active && !same_ok))) {
 		df_diag_add(&d, DF_SEV_ERROR, a->conf.policy_file, 0, NULL,
@@ -259,6 +292,14 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 		err = df_backends_apply(&a->bs, &next, in_force(a), &d);
 	}
 	record_push(a, why, err, &d);
+	if (err)
+		snprintf(a->policy_summary, sizeof(a->policy_summary), "%s",
+			 json_array_size(a->push_errors) ?
+				 json_string_value(json_array_get(a->push_errors, 0)) : "refused");
+	else
+		snprintf(a->policy_summary, sizeof(a->policy_summary), "'%s' serial %llu", p->name,
+			 (unsigned long long)p->serial);
+	count_push(a, err ? refusal_cause(err, read_ok, parsed, compiled) : NULL);
 	if (err) {
 		pr_err("policy push refused (%s): %s; %s", why, a->conf.policy_file,
 		       has_active ? "the loaded policy stays in force" : "no policy is enforced");
@@ -291,7 +332,7 @@ static json_t *status_json(struct agent *a)
 		.push_ok = a->push_ok, .push_why = a->push_why, .push_at = a->push_at,
 		.push_errors = a->push_errors, .drop_log = a->conf.drop_log,
 		.drop_log_error = df_records_error(a->rec), .metrics_file = a->conf.metrics_file,
-		.metrics_error = a->metrics_why[0] ? a->metrics_why : NULL,
+		.metrics_error = a->metrics_why[0] ? a->metrics_why : NULL, .pushes = a->pushes,
 	};
 	json_t *j = df_status_json(&st, NULL, &a->bs);
 
@@ -307,7 +348,10 @@ static json_t *counters_json(struct agent *a, bool metrics)
 	df_counts_init(&c);
 	df_backends_counters(&a->bs, a->pol, &c);
 	if (metrics) {
-		char *text = df_report_metrics(&c, a->pol, a->pol ? a->pol->serial : 0);
+		json_t *st = status_json(a);
+		char *text = df_report_metrics(&c, a->pol, st);
+
+		json_decref(st);
 
 		r = json_pack("{s:b, s:s}", "ok", 1, "text", text ? text : "");
 		free(text);
@@ -332,7 +376,34 @@ static json_t *drops_json(struct agent *a, json_t *req)
 /* What changes the agent: admins only (root, admin_group). */
 static bool changes_state(const char *cmd)
 {
-	return !strcmp(cmd, DF_CMD_RELOAD);
+	return !strcmp(cmd, DF_CMD_RELOAD) || !strcmp(cmd, DF_CMD_UNLOAD);
+}
+
+/* Every backend of agent.conf unloaded (the same unload as datafenced
+ * --unload); the agent then stops: it would otherwise attach again. */
+static json_t *unload_json(struct agent *a, const struct df_ctl_peer *peer)
+{
+	struct df_backend_conf c = { .pin_dir = a->conf.pin_dir, .nft_table = a->conf.nft_table };
+	const struct df_backend_ops *kinds[DF_MAX_BACKENDS];
+	struct df_unload_result res[DF_MAX_BACKENDS];
+	json_t *arr = json_array();
+	char detail[600] = "";
+	size_t n = 0;
+	int err = df_backend_kinds(a->conf.backend, kinds, &n);
+
+	if (!err)
+		err = df_backends_unload(kinds, n, &c, res);
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "backend", res[i].backend,
+						     "outcome", df_unload_outcome(&res[i]),
+						     "message", res[i].msg));
+		snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail), "%s%s: %s",
+			 i ? "; " : "", df_unload_outcome(&res[i]), res[i].msg);
+	}
+	df_records_audit(a->rec, "unload", (long)peer->uid, (long)peer->pid,
+			 err ? "failed" : "done", detail);
+	a->stop = a->unloaded = !err;
+	return json_pack("{s:b, s:o}", "ok", !err, "results", arr);
 }
 
 static json_t *on_request(json_t *req, const struct df_ctl_peer *peer, void *ctx)
@@ -341,8 +412,8 @@ static json_t *on_request(json_t *req, const struct df_ctl_peer *peer, void *ctx
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 
 	if (changes_state(cmd) && !peer->admin) {
-		pr_notice("control socket: %s refused to uid %u (pid %d): not root or admin_group",
-			  cmd, (unsigned int)peer->uid, (int)peer->pid);
+		df_records_audit(a->rec, cmd, (long)peer->uid, (long)peer->pid, "not permitted",
+				 "not root or admin_group");
 		return json_pack("{s:b, s:s}", "ok", 0, "error",
 				 "not permitted: only root or admin_group may change the agent");
 	}
@@ -354,8 +425,13 @@ static json_t *on_request(json_t *req, const struct df_ctl_peer *peer, void *ctx
 		return counters_json(a, !strcmp(cmd, DF_CMD_METRICS));
 	if (!strcmp(cmd, DF_CMD_DROPS))
 		return drops_json(a, req);
+	if (!strcmp(cmd, DF_CMD_UNLOAD))
+		return unload_json(a, peer);
 	if (!strcmp(cmd, DF_CMD_RELOAD)) {
 		int err = apply_policy(a, "datafencectl reload", false);
+
+		df_records_audit(a->rec, "reload", (long)peer->uid, (long)peer->pid,
+				 err ? "refused" : "accepted", a->policy_summary);
 
 		return json_pack("{s:b, s:s, s:O}", "ok", !err, "result", err ? "refused" : "accepted",
 				 "errors", a->push_errors ? a->push_errors : json_array());
@@ -453,8 +529,12 @@ static void handle_signal(struct agent *a)
 
 	if (read(a->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	if (si.ssi_signo == SIGHUP)
-		apply_policy(a, "SIGHUP", false);
+	if (si.ssi_signo == SIGHUP) {
+		int err = apply_policy(a, "SIGHUP", false);
+
+		df_records_audit(a->rec, "reload (SIGHUP)", (long)si.ssi_uid, (long)si.ssi_pid,
+				 err ? "refused" : "accepted", a->policy_summary);
+	}
 	else if (si.ssi_signo == SIGUSR1)
 		df_records_reopen(a->rec);
 	else
@@ -676,8 +756,9 @@ static int unload(struct agent *a)
 	if (!err)
 		err = df_backends_unload(kinds, n, &c, res);
 	for (size_t i = 0; i < n; i++)
-		df_log(res[i].err && res[i].err != -ENOENT ? LOG_ERR : LOG_NOTICE, "%s: %s",
-		       df_unload_outcome(&res[i]), res[i].msg);
+		df_log(res[i].err && res[i].err != -ENOENT ? LOG_ERR : LOG_NOTICE,
+		       "audit: unload by uid %u (pid %d): %s: %s", (unsigned int)getuid(),
+		       (int)getpid(), df_unload_outcome(&res[i]), res[i].msg);
 	return err ? 1 : 0;
 }
 
@@ -734,7 +815,8 @@ static int configure(struct agent *a, int argc, char **argv, bool *foreground, b
 
 int main(int argc, char **argv)
 {
-	struct agent a = { .conf_file = DF_AGENT_CONF, .ino_fd = -1, .pol_wd = -1, .edge_fd = -1 };
+	struct agent a = { .conf_file = DF_AGENT_CONF, .ino_fd = -1, .pol_wd = -1, .edge_fd = -1,
+			   .pushes = json_pack("{s:i, s:{}}", "accepted", 0, "refused") };
 	bool foreground = false, do_unload = false;
 	int rc = configure(&a, argc, argv, &foreground, &do_unload), err;
 
@@ -754,9 +836,12 @@ int main(int argc, char **argv)
 	err = start(&a);
 	if (!err)
 		err = run(&a);
-	df_log(err ? LOG_ERR : LOG_NOTICE,
-	       "%s; enforcement stays in place (datafenced --unload removes it)",
-	       err ? "stopping on error" : "stopping");
+	if (a.unloaded)
+		pr_notice("stopping: enforcement removed (unload)");
+	else
+		df_log(err ? LOG_ERR : LOG_NOTICE,
+		       "%s; enforcement stays in place (datafenced --unload removes it)",
+		       err ? "stopping on error" : "stopping");
 	rc = err ? 1 : 0;
 	df_ctl_close(a.ctl);
 	df_backends_close(&a.bs);
@@ -765,6 +850,7 @@ int main(int argc, char **argv)
 	df_policy_free(a.pol);
 	df_image_free(a.img);
 out:
+	json_decref(a.pushes);
 	df_agent_conf_free(&a.conf);
 	return rc;
 }

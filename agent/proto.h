@@ -22,5 +22,7 @@
 #define DF_CMD_METRICS "metrics"   /* {text}: Prometheus exposition */
 #define DF_CMD_DROPS "drops"       /* {drops}; request: since_seq, limit, class */
 #define DF_CMD_RELOAD "reload"     /* {result, errors} */
+#define DF_CMD_UNLOAD "unload"     /* {results: [{backend, outcome, message}]}; the agent
+				    * removes enforcement, then stops */
 
 #endif

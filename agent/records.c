@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgpath.h"
@@ -184,6 +185,27 @@ void df_records_add(struct df_records *r, const struct df_event *e, const struct
 		df_event_summary(e, p, line, sizeof(line));
 		syslog(LOG_WARNING, "%s", line);
 	}
+}
+
+void df_records_audit(struct df_records *r, const char *action, long uid, long pid,
+		      const char *result, const char *detail)
+{
+	char ts[64], *line;
+	struct timespec now;
+	json_t *j;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	df_ts_format((__u64)now.tv_sec * 1000000000ULL + (__u64)now.tv_nsec, ts, sizeof(ts));
+	j = json_pack("{s:s, s:s, s:o, s:o, s:s, s:s?}", "ts", ts, "audit", action, "uid",
+		      uid >= 0 ? json_integer(uid) : json_null(), "pid",
+		      pid >= 0 ? json_integer(pid) : json_null(), "result", result, "detail", detail);
+	line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (line && r->log)
+		fprintf(r->log, "%s\n", line);
+	free(line);
+	json_decref(j);
+	pr_notice("audit: %s by uid %ld (pid %ld): %s%s%s", action, uid, pid, result,
+		  detail ? ": " : "", detail ? detail : "");
 }
 
 json_t *df_records_query(struct df_records *r, json_int_t since_seq, long limit, const char *cls)

@@ -25,6 +25,13 @@ int df_records_reopen(struct df_records *r);
 const char *df_records_error(const struct df_records *r);
 /* One drop event; p names classes and rules when it judged the event. */
 void df_records_add(struct df_records *r, const struct df_event *e, const struct df_policy *p);
+/* An audit record: who changed the agent or the enforcement (action
+ * "reload", "unload"; uid/pid of the peer, -1 when unknown), how it went
+ * (result) and what it said (detail, may be NULL). One JSON line in the drop
+ * log ({"ts", "audit": ACTION, ...}: no "hook"), one syslog line; never in
+ * `datafencectl drops`. */
+void df_records_audit(struct df_records *r, const char *action, long uid, long pid,
+		      const char *result, const char *detail);
 /* The last records (at most 1024 kept), oldest first: those with seq >=
  * since_seq carrying class cls (NULL: any), the newest `limit`. */
 json_t *df_records_query(struct df_records *r, json_int_t since_seq, long limit, const char *cls);

@@ -119,8 +119,50 @@ static void str_or_int(FILE *f, json_t *v)
 	}
 }
 
-char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, uint64_t serial)
+/* Health: one gauge, and each cause status names (its first words the
+ * cause, the rest the detail). */
+static void health_metrics(FILE *f, const json_t *st)
 {
+	json_t *reasons = json_object_get(st, "health_reasons"), *v;
+	size_t i;
+
+	fprintf(f, "# HELP datafence_healthy 1 when status says healthy, else 0.\n");
+	fprintf(f, "# TYPE datafence_healthy gauge\n");
+	fprintf(f, "datafence_healthy %d\n", !json_array_size(reasons));
+	fprintf(f, "# HELP datafence_health_reason A cause status names, 1 while it lasts.\n");
+	fprintf(f, "# TYPE datafence_health_reason gauge\n");
+	json_array_foreach(reasons, i, v) {
+		const char *r = json_string_value(v), *colon = strstr(r, ": ");
+		char cause[128];
+
+		snprintf(cause, sizeof(cause), "%.*s", colon ? (int)(colon - r) : (int)strlen(r), r);
+		fprintf(f, "datafence_health_reason{cause=\"");
+		label(f, cause);
+		fprintf(f, "\",detail=\"");
+		label(f, colon ? colon + 2 : "");
+		fprintf(f, "\"} 1\n");
+	}
+}
+
+/* Pushes since the agent started, refused ones by cause. */
+static void push_metrics(FILE *f, const json_t *st)
+{
+	json_t *pushes = json_object_get(st, "pushes"), *v;
+	const char *cause;
+
+	fprintf(f, "# HELP datafence_pushes_total Policy pushes since the agent started, by result "
+		   "and the cause of a refusal.\n");
+	fprintf(f, "# TYPE datafence_pushes_total counter\n");
+	fprintf(f, "datafence_pushes_total{result=\"accepted\",cause=\"\"} %lld\n",
+		(long long)json_integer_value(json_object_get(pushes, "accepted")));
+	json_object_foreach(json_object_get(pushes, "refused"), cause, v)
+		fprintf(f, "datafence_pushes_total{result=\"refused\",cause=\"%s\"} %lld\n", cause,
+			(long long)json_integer_value(v));
+}
+
+char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, const json_t *st)
+{
+	uint64_t serial = p ? p->serial : 0;
 	json_t *counters = cs->counters, *rules = cs->rules;
 	const struct df_totals *t = &cs->t;
 	char *out = NULL;
@@ -166,6 +208,8 @@ char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, u
 	fprintf(f, "datafence_policy_info{name=\"");
 	label(f, p && p->name ? p->name : "");
 	fprintf(f, "\",serial=\"%llu\"} 1\n", (unsigned long long)serial);
+	health_metrics(f, st);
+	push_metrics(f, st);
 	fclose(f);
 	return out;
 }

@@ -35,6 +35,6 @@ void df_counts_add_rule(struct df_counts *c, const struct df_policy *p, int rule
 void df_counts_sort(struct df_counts *c);
 
 /* Prometheus text exposition (malloc'd). */
-char *df_report_metrics(const struct df_counts *c, const struct df_policy *p, uint64_t serial);
+char *df_report_metrics(const struct df_counts *c, const struct df_policy *p, const json_t *status);
 
 #endif

@@ -98,6 +98,7 @@ static void agent_fields(json_t *st, const struct df_agent_state *a, const char 
 			    a ? json_integer((json_int_t)(time(NULL) - a->started)) : json_null());
 	json_object_set_new(st, "started_at", a ? df_time_json(a->started) : json_null());
 	json_object_set_new(st, "last_push", last_push_json(a));
+	json_object_set_new(st, "pushes", a && a->pushes ? json_deep_copy(a->pushes) : json_null());
 	json_object_set_new(st, "exceptions", exceptions_json(a && a->cur ? a->cur->p : NULL));
 }
 

@@ -21,6 +21,7 @@ struct df_agent_state {
 	const char *push_why;
 	time_t push_at;
 	json_t *push_errors;         /* ["file:line: error: ..."] of a refused push */
+	json_t *pushes;              /* {"accepted": N, "refused": {CAUSE: N}} since start */
 	/* the files the agent writes, and why one is refused (NULL: fine) */
 	const char *drop_log, *drop_log_error;
 	const char *metrics_file, *metrics_error;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "ctl.h"
@@ -341,9 +343,10 @@ int cmd_unload(int argc, char **argv)
 	const struct df_backend_ops *kinds[DF_MAX_BACKENDS];
 	struct df_unload_result res[DF_MAX_BACKENDS];
 	struct df_backend_conf c;
-	char cgroot[512];
+	char cgroot[512], why[256];
 	bool yes = false;
-	size_t n;
+	json_t *r, *x;
+	size_t n, i;
 	int ch, err;
 
 	optind = 1;
@@ -357,16 +360,28 @@ int cmd_unload(int argc, char **argv)
 	}
 	if (!yes)
 		return ctl_usage_error("unload removes enforcement from this host: repeat with --yes");
+	/* a running agent unloads (its audit trail names us) and stops: left
+	 * running, it would attach again */
+	r = ctl_ask(DF_CMD_UNLOAD, NULL, why, sizeof(why));
+	if (r) {
+		json_array_foreach(json_object_get(r, "results"), i, x)
+			printf("%s: %s\n", jstr(x, "outcome"), jstr(x, "message"));
+		printf("(the agent has stopped; starting it again enforces again)\n");
+		json_decref(r);
+		return EXIT_OK;
+	}
 	c = ctl_backend_conf(cgroot, sizeof(cgroot));
 	df_backend_kinds(NULL, kinds, &n);
 	err = df_backends_unload(kinds, n, &c, res);
-	for (size_t i = 0; i < n; i++)
+	openlog("datafencectl", LOG_PID, LOG_AUTH);
+	for (size_t i = 0; i < n; i++) {
 		fprintf(res[i].err && res[i].err != -ENOENT ? stderr : stdout, "%s: %s\n",
 			df_unload_outcome(&res[i]), res[i].msg);
-	if (err)
-		return EXIT_INVALID;
-	printf("(a running agent keeps running: stop it, or it loads again when restarted)\n");
-	return EXIT_OK;
+		syslog(LOG_NOTICE, "audit: unload by uid %u (pid %d), agent down: %s: %s",
+		       (unsigned int)getuid(), (int)getpid(), df_unload_outcome(&res[i]), res[i].msg);
+	}
+	closelog();
+	return err ? EXIT_INVALID : EXIT_OK;
 }
 
 int cmd_version(int argc, char **argv)

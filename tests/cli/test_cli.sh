@@ -179,13 +179,25 @@ install_puts_everything_in_place() {
 	expect_eq "missing after install" "" "$missing"
 }
 
-# The shipped unit: valid, and its systemd-analyze exposure 4.0 or less
-# (docs/agent.md, "Privileges").
+# The shipped unit: valid (systemd-analyze verify, with ExecStart pointing
+# at the built agent), a firewall's ordering and readiness, and its
+# systemd-analyze exposure 4.0 or less (docs/agent.md, "Privileges").
 the_unit_is_hardened() {
-	local out rc=0
+	local out rc=0 d unit
+	unit=$(cat config/datafenced.service)
 	out=$(systemd-analyze security --offline=true --threshold=40 config/datafenced.service 2>&1) || rc=$?
 	expect_eq "exposure at most 4.0: $(tail -n 1 <<<"$out")" 0 "$rc"
-	expect_contains "no new privileges" "NoNewPrivileges=yes" "$(cat config/datafenced.service)"
+	expect_contains "no new privileges" "NoNewPrivileges=yes" "$unit"
+	d=$(mktemp -d /tmp/df-unit-XXXXXX)
+	sed "s#/usr/local/sbin/datafenced#$PWD/$O/datafenced#" config/datafenced.service > "$d/datafenced.service"
+	rc=0
+	out=$(systemd-analyze verify --man=no "$d/datafenced.service" 2>&1) || rc=$?
+	rm -rf "$d"
+	expect_eq "systemd-analyze verify: $out" 0 "$rc"
+	expect_eq "verify says nothing" "" "$out"
+	for k in Type=notify WatchdogSec= "Before=network-pre.target" "Wants=network-pre.target"; do
+		expect_contains "the unit" "$k" "$unit"
+	done
 }
 
 # Each lint: a warning (valid, exit 0), and a failure with --strict (exit 1).

@@ -90,7 +90,7 @@ harm_while_stopped() {
 healthy_with_its_heartbeat() {
 	until_status 0
 	local st
-	st=$(ctl --json status)
+	st=$(ctl --json status || true)
 	expect_eq "health" healthy "$(jq -r .health <<<"$st")"
 	expect_eq "fresh heartbeat" true "$(jq '.bpf.heartbeat.age_s <= 2' <<<"$st")"
 	expect_eq "its threshold" 3 "$(jq .bpf.heartbeat.stale_after <<<"$st")"
@@ -227,6 +227,72 @@ keep_posture_changes_nothing() {
 	ensure_agent
 }
 
+# The audit trail: who reloaded (control socket, SIGHUP) or unloaded, in
+# the drop log and the agent's log; refused pushes counted by cause.
+changes_are_audited_and_refusals_counted() {
+	trap ensure_agent EXIT
+	local pid rec
+	ctl reload > /dev/null
+	rec=$(grep '"audit":"reload"' "$TMP/drops.jsonl" | tail -n 1)
+	expect_eq "reload by root" "0 accepted true" "$(jq -r '"\(.uid) \(.result) \(.pid > 0)"' <<<"$rec")"
+	mark_log
+	pid=$BASHPID
+	kill -HUP "$(agent_pid)"
+	wait_log "audit: reload (SIGHUP) by uid 0 (pid $pid)"
+	echo 'policy = { name = "broken"; serial = 99; ' > "$TMP/bad.conf"
+	push "$TMP/bad.conf"
+	wait_log "policy push refused (file changed)"
+	local st
+	st=$(ctl --json status || true)
+	expect_eq "refused by cause" 1 "$(jq '.pushes.refused.invalid' <<<"$st")"
+	expect_contains "metrics" 'datafence_pushes_total{result="refused",cause="invalid"} 1' \
+		"$(ctl metrics || true)"
+	expect_contains "health in metrics" 'datafence_health_reason{cause="last push refused",detail=""} 1' \
+		"$(ctl metrics || true)"
+	push_policy
+	# unload through the agent: audited, enforcement gone, the agent stopped
+	local out
+	out=$(ctl unload --yes)
+	expect_contains "unloaded" "enforcement removed: hooks detached, $PIN/pins unpinned" "$out"
+	for _ in $(seq 100); do kill -0 "$(agent_pid)" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$(agent_pid)" 2>/dev/null && { echo "the agent still runs after unload"; return 1; }
+	rm -f "$TMP/agent.pid"
+	expect_eq "audited" "0 done" \
+		"$(grep '"audit":"unload"' "$TMP/drops.jsonl" | tail -n 1 | jq -r '"\(.uid) \(.result)"')"
+	[ ! -e "$PIN/pins/df_state" ] || { echo "pins remain"; return 1; }
+	expect_eq "no hooks of ours at the root" 0 "$(bpftool cgroup show "$CGROOT" | grep -c df_ || true)"
+	ensure_agent
+	until_status 0
+}
+
+# systemd's notify protocol (Type=notify, WatchdogSec): READY=1 once the
+# policy is enforced and proven, WATCHDOG=1 every second after.
+readiness_and_watchdog_reach_systemd() {
+	trap ensure_agent EXIT
+	stop_agent
+	/usr/bin/python3 - "$TMP/notify.sock" > "$TMP/notify.out" <<'EOP' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(0.2)
+print("ready", flush=True)
+end = time.time() + 9
+while time.time() < end:
+    try:
+        print(s.recv(4096).decode().replace("\n", "|"), flush=True)
+    except socket.timeout:
+        pass
+EOP
+	local lpid=$!
+	for _ in $(seq 100); do grep -q ready "$TMP/notify.out" && break; sleep 0.05; done
+	NOTIFY_SOCKET=$TMP/notify.sock start_agent
+	wait_log "policy loaded (start)"
+	wait "$lpid"
+	expect_eq "READY=1 once" 1 "$(grep -c 'READY=1' "$TMP/notify.out")"
+	[ "$(grep -c '^WATCHDOG=1' "$TMP/notify.out")" -ge 3 ] ||
+		{ echo "too few WATCHDOG=1:"; cat "$TMP/notify.out"; return 1; }
+}
+
 if ! setup; then echo "FAIL health setup"; cat "$TMP/agent.log"; exit 1; fi
 run_case healthy_with_its_heartbeat healthy_with_its_heartbeat
 run_case a_selector_cgroup_that_does_not_exist_is_named a_selector_cgroup_that_does_not_exist_is_named
@@ -242,4 +308,6 @@ run_case a_killed_agent_makes_protected_traffic_fail_with_agent_stale \
 run_case an_expired_policy_makes_protected_traffic_fail_with_policy_expired \
 	an_expired_policy_makes_protected_traffic_fail_with_policy_expired
 run_case keep_posture_changes_nothing keep_posture_changes_nothing
+run_case changes_are_audited_and_refusals_counted changes_are_audited_and_refusals_counted
+run_case readiness_and_watchdog_reach_systemd readiness_and_watchdog_reach_systemd
 exit 0

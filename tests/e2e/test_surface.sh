@@ -174,7 +174,13 @@ members_read_and_only_root_changes() {
 	out=$(as_nobody "$CTL" --socket "$TMP/control.sock" reload 2>&1) || rc=$?
 	expect_eq "a member's reload is refused" 4 "$rc"
 	expect_contains "and says why" "not permitted" "$out"
-	wait_log "control socket: reload refused to uid 65534"
+	wait_log "audit: reload by uid 65534 (pid"
+	wait_log "not permitted: not root or admin_group"
+	rc=0
+	out=$(as_nobody "$CTL" --socket "$TMP/control.sock" unload --yes 2>&1) || rc=$?
+	expect_eq "a member's unload is refused" 4 "$rc"
+	wait_log "audit: unload by uid 65534 (pid"
+	[ -e "$PIN/pins/df_state" ] || { echo "a member's refused unload removed the pins"; return 1; }
 	expect_eq "root's reload" 0 "$(ctl reload >/dev/null; echo $?)"
 }
 
