@@ -14,7 +14,7 @@ static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks
 				     "interfaces", "drop_log", "syslog", "control_socket",
 				     "control_group", "admin_group", "metrics_file", "nft_table", "nft_log_group",
 				     "nft_log_rate", "revocation", "stale_after", "stale_posture",
-				     NULL };
+				     "canary", NULL };
 
 static int set_str(char **dst, const char *v)
 {
@@ -32,6 +32,7 @@ static int defaults(struct df_agent_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->hook_cgroup_skb = c->hook_tc = c->hook_sock_addr = true;
 	c->syslog = true;
+	c->canary = true;
 	c->nft_log_group = DF_NFT_LOG_GROUP;
 	c->nft_log_rate = DF_NFT_LOG_RATE;
 	if (set_str(&c->nft_table, DF_NFT_TABLE) || set_str(&c->policy_file, DF_POLICY_FILE) ||
@@ -166,12 +167,22 @@ static void load_scalars(config_setting_t *root, const char *file, struct df_age
 	s = config_setting_get_member(root, "stale_after");
 	if (s && c->stale_after > 0 && c->stale_after < 3)
 		ERR(d, file, s, "'stale_after' is 0 (off) or at least 3 seconds");
-	s = config_setting_get_member(root, "syslog");
-	if (s) {
+	static const struct {
+		const char *key;
+		size_t off;
+	} bools[] = {
+		{ "syslog", offsetof(struct df_agent_conf, syslog) },
+		{ "canary", offsetof(struct df_agent_conf, canary) },
+	};
+
+	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		s = config_setting_get_member(root, bools[i].key);
+		if (!s)
+			continue;
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-			ERR(d, file, s, "'syslog' must be true or false");
+			ERR(d, file, s, "'%s' must be true or false", bools[i].key);
 		else
-			c->syslog = config_setting_get_bool(s);
+			*(bool *)((char *)c + bools[i].off) = config_setting_get_bool(s);
 	}
 }
 

@@ -34,6 +34,7 @@ struct df_agent_conf {
 				* them, else sock_diag; "sock_diag": always that */
 	unsigned int stale_after; /* seconds without a heartbeat = stale; 0: off */
 	char *stale_posture;   /* "keep" | "drop-protected" (verdict step 3a) */
+	bool canary;           /* the active canary (canary.h); BPF backend only */
 };
 
 #define DF_AGENT_CONF_MAX (1 << 20)

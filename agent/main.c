@@ -27,6 +27,7 @@
 
 #include "agentconf.h"
 #include "backend.h"
+#include "canary.h"
 #include "control.h"
 #include "loader.h"
 #include "log.h"
@@ -43,6 +44,7 @@
 #define MAX_FDS 16
 #define DF_CHECK_TICKS 2  /* seconds between health checks */
 #define DF_SLOW_TICKS 10  /* seconds between clock, helper and metrics work */
+#define DF_CANARY_TICKS 10 /* seconds between canary probes */
 
 struct agent {
 	const char *conf_file;
@@ -75,6 +77,12 @@ struct agent {
 	unsigned long ticks;
 	bool proven;   /* the last check proved enforcement: the heartbeat goes on */
 	bool notified; /* systemd was told READY=1 */
+	/* the canary (canary.h) */
+	struct df_canary *canary; /* NULL: off (canary_off says why) */
+	char canary_off[300];     /* why there is no canary for the policy in force */
+	char canary_result[300];  /* the last probe: "" refused as it must be, else what */
+	bool canary_blocks;       /* that result means enforcement is broken */
+	time_t canary_at;
 };
 
 static const struct df_loaded *in_force(const struct agent *a)
@@ -97,6 +105,8 @@ static void on_event(const struct df_event *e, void *ctx)
 {
 	struct agent *a = ctx;
 
+	if (a->pol && e->serial == a->pol->serial && (e->classes & a->pol->canary))
+		return; /* the canary's own drop: not the operator's */
 	df_records_add(a->rec, e, a->pol);
 }
 
@@ -253,6 +263,19 @@ static int read_policy(struct agent *a, const struct df_parse_opts *o, struct df
 	return df_policy_parse(*text, n, a->conf.policy_file, o, p, d);
 }
 
+/* The canary's class into a policy about to load (canary.h); a policy it
+ * cannot join runs without a canary, logged and in status. */
+static void add_canary(struct agent *a, struct df_policy *p)
+{
+	char why[sizeof(a->canary_off)] = "";
+
+	if (!a->canary)
+		return;
+	if (df_canary_add_class(a->canary, p, why, sizeof(why)) && strcmp(why, a->canary_off))
+		pr_warn("no canary for policy '%s': %s", p->name, why);
+	snprintf(a->canary_off, sizeof(a->canary_off), "%s", why);
+}
+
 static int apply_policy(struct agent *a, const char *why, bool same_ok)
 {
 	struct df_parse_opts o = { .resolve_user = df_resolve_user_nss, .now = time(NULL) };
@@ -273,6 +296,7 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	if (!err) { /* the posture (verdict step 3a) is agent.conf's */
 		p->drop_stale = !strcmp(a->conf.stale_posture, "drop-protected");
 		p->stale_after = a->conf.stale_after;
+		add_canary(a, p);
 	}
 	if (!err && a->pol && !strcmp(sha, a->sha256))
 		goto cleanup; /* the same bytes again (editors, touch): nothing to do */
@@ -308,7 +332,8 @@ static int apply_policy(struct agent *a, const char *why, bool same_ok)
 	}
 	log_diags(&d, LOG_WARNING);
 	pr_notice("policy loaded (%s): '%s' serial %llu sha256 %s, %zu classes, %zu destinations, %zu exceptions",
-		  why, p->name, (unsigned long long)p->serial, sha, p->n_classes, p->n_dests, p->n_excs);
+		  why, p->name, (unsigned long long)p->serial, sha, p->n_classes - (p->canary ? 1 : 0),
+		  p->n_dests, p->n_excs);
 	take(a, p, img, sha);
 	p = NULL;
 	img = NULL;
@@ -324,15 +349,28 @@ cleanup:
 
 /* ---- control socket ------------------------------------------------------------ */
 
+static json_t *canary_json(struct agent *a)
+{
+	bool on = a->canary && a->pol && a->pol->canary;
+
+	return json_pack("{s:b, s:s?, s:s?, s:o, s:s?}", "enabled", on, "cgroup",
+			 a->canary ? df_canary_cgroup(a->canary) : NULL, "why",
+			 on ? NULL : a->canary_off[0] ? a->canary_off : "no policy loaded",
+			 "last_run", df_time_json(on ? a->canary_at : 0), "result",
+			 !on || !a->canary_at ? NULL : a->canary_result[0] ? a->canary_result : "refused");
+}
+
 static json_t *status_json(struct agent *a)
 {
 	struct df_agent_state st = {
 		.backend = a->conf.backend, .policy_file = a->conf.policy_file, .cur = in_force(a),
+		.cgroot = a->cgroot,
 		.started = a->started, .loaded_at = a->loaded_at, .pushed = a->pushed,
 		.push_ok = a->push_ok, .push_why = a->push_why, .push_at = a->push_at,
 		.push_errors = a->push_errors, .drop_log = a->conf.drop_log,
 		.drop_log_error = df_records_error(a->rec), .metrics_file = a->conf.metrics_file,
 		.metrics_error = a->metrics_why[0] ? a->metrics_why : NULL, .pushes = a->pushes,
+		.canary = canary_json(a),
 	};
 	json_t *j = df_status_json(&st, NULL, &a->bs);
 
@@ -541,6 +579,50 @@ static void handle_signal(struct agent *a)
 		a->stop = true;
 }
 
+/* The canary's packets counted so far (apart from every other total). */
+static uint64_t canary_count(struct agent *a)
+{
+	struct df_counts c;
+	uint64_t n;
+
+	df_counts_init(&c);
+	df_backends_counters(&a->bs, a->pol, &c);
+	n = c.t.canary;
+	df_counts_free(&c);
+	return n;
+}
+
+/* One probe: refused with EPERM and counted, or a cause (logged when it
+ * changes). A probe that could not run says so without blocking the
+ * heartbeat; one whose datagram was not refused, or not counted, blocks it. */
+static void run_canary(struct agent *a)
+{
+	char why[256], res[sizeof(a->canary_result)] = "";
+	uint64_t before;
+	int rc;
+
+	if (!a->canary || !a->pol || !a->pol->canary)
+		return;
+	before = canary_count(a);
+	rc = df_canary_probe(a->canary, why, sizeof(why));
+	a->canary_blocks = rc > 0;
+	if (rc < 0)
+		snprintf(res, sizeof(res), "canary unavailable: %s", why);
+	else if (rc > 0)
+		snprintf(res, sizeof(res), "canary not refused: %s", why);
+	else if (canary_count(a) <= before)
+		snprintf(res, sizeof(res), "canary not counted: refused, but no counter of its class moved");
+	a->canary_blocks |= rc == 0 && res[0];
+	if (strcmp(res, a->canary_result) || !a->canary_at) {
+		if (res[0])
+			pr_err("%s", res);
+		else
+			pr_notice("canary: refused and counted, as it must be");
+	}
+	snprintf(a->canary_result, sizeof(a->canary_result), "%s", res);
+	a->canary_at = time(NULL);
+}
+
 /* The health check: repairs, then what is still wrong (backend.h). With
  * enforcement proven, systemd hears READY=1 once (a policy in force) and
  * every tick WATCHDOG=1, as the kernel hears the heartbeat. */
@@ -548,7 +630,7 @@ static void check_health(struct agent *a)
 {
 	bool was = a->proven;
 
-	a->proven = df_backends_check(&a->bs, in_force(a));
+	a->proven = df_backends_check(&a->bs, in_force(a)) && !a->canary_blocks;
 	if (was && !a->proven)
 		pr_err("enforcement not proven: the heartbeat stops until it is (status says why)");
 	else if (!was && a->proven && a->ticks)
@@ -574,6 +656,8 @@ static void handle_timer(struct agent *a)
 	if (read(a->timer_fd, &t, sizeof(t)) < 0)
 		return;
 	a->ticks++;
+	if (a->ticks % DF_CANARY_TICKS == 0)
+		run_canary(a);
 	if (a->ticks % DF_CHECK_TICKS == 0)
 		check_health(a);
 	heartbeat(a);
@@ -697,6 +781,33 @@ static void drop_privileges(struct agent *a)
 		pr_notice("capabilities kept: %s; no new privileges", kept);
 }
 
+static void open_canary(struct agent *a)
+{
+	char why[256];
+
+	if (!a->conf.canary) {
+		snprintf(a->canary_off, sizeof(a->canary_off), "canary = false in agent.conf");
+		return;
+	}
+	if (!a->conf.hook_cgroup_skb && !a->conf.hook_sock_addr) {
+		snprintf(a->canary_off, sizeof(a->canary_off),
+			 "it needs the cgroup_skb or sock_addr hook (its namespace has no tc filter)");
+		return;
+	}
+	if (!strcmp(a->conf.backend, "nftables")) {
+		snprintf(a->canary_off, sizeof(a->canary_off),
+			 "the nftables backend: the canary's network namespace has no table");
+		return;
+	}
+	if (df_canary_open(a->cgroot, &a->canary, why, sizeof(why))) {
+		snprintf(a->canary_off, sizeof(a->canary_off), "%s", why);
+		pr_err("no canary: %s", why);
+		return;
+	}
+	pr_notice("canary: cgroup %s, a datagram to %s:%d from its own network namespace every %d s",
+		  df_canary_cgroup(a->canary), DF_CANARY_DST, DF_CANARY_PORT, DF_CANARY_TICKS);
+}
+
 static int start(struct agent *a)
 {
 	const struct df_backend_ops *kinds[DF_MAX_BACKENDS];
@@ -732,15 +843,17 @@ static int start(struct agent *a)
 	if (a->pol_wd < 0)
 		pr_warn("cannot watch %s for pushes: %s (SIGHUP still reloads)", dir, strerror(errno));
 	open_control_socket(a);
+	open_canary(a);
 	a->started = time(NULL);
 	apply_policy(a, "start", true);
+	drop_privileges(a);
+	run_canary(a);
 	check_health(a);
 	heartbeat(a);
 	if (!a->notified)
 		sd_notifyf(0, "STATUS=%s", a->pol ? "enforcement not proven (datafencectl status)" :
 						   "no policy enforced (datafencectl status)");
 	write_metrics_file(a);
-	drop_privileges(a);
 	return 0;
 }
 
@@ -846,6 +959,7 @@ int main(int argc, char **argv)
 	df_ctl_close(a.ctl);
 	df_backends_close(&a.bs);
 	df_records_close(a.rec);
+	df_canary_close(a.canary);
 	json_decref(a.push_errors);
 	df_policy_free(a.pol);
 	df_image_free(a.img);

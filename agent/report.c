@@ -65,6 +65,10 @@ static json_t *class_json(const struct df_policy *p, int slot)
 void df_counts_add(struct df_counts *c, const char *hook, const struct df_policy *p, int slot,
 		   int verdict, int reason, uint64_t packets, uint64_t bytes)
 {
+	if (slot >= 0 && slot < DF_MAX_CLASSES && (c->canary_mask >> slot) & 1) {
+		c->t.canary += packets; /* the agent's own, never the operator's */
+		return;
+	}
 	c->t.judged += packets;
 	if (verdict == DF_ALLOW)
 		c->t.allowed += packets;

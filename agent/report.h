@@ -13,12 +13,14 @@
 struct df_totals {
 	uint64_t judged, allowed, dropped, would_drop;
 	uint64_t events_sent, events_lost, events_suppressed, no_policy;
+	uint64_t canary; /* the canary's packets (canary.h), in no other total */
 };
 
 struct df_counts {
 	json_t *counters; /* [{hook, class, verdict, reason, packets, bytes}] */
 	json_t *rules;    /* [{kind, name, packets, bytes}] */
 	struct df_totals t;
+	uint64_t canary_mask; /* class slots counted in t.canary only (set before adding) */
 };
 
 void df_counts_init(struct df_counts *c);

@@ -3,6 +3,7 @@
 #include "status.h"
 
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -98,7 +99,12 @@ static void agent_fields(json_t *st, const struct df_agent_state *a, const char 
 			    a ? json_integer((json_int_t)(time(NULL) - a->started)) : json_null());
 	json_object_set_new(st, "started_at", a ? df_time_json(a->started) : json_null());
 	json_object_set_new(st, "last_push", last_push_json(a));
-	json_object_set_new(st, "pushes", a && a->pushes ? json_deep_copy(a->pushes) : json_null());
+	/* the same keys with the agent down, null */
+	json_object_set_new(st, "pushes", a && a->pushes ? json_deep_copy(a->pushes) :
+					   json_pack("{s:n, s:n}", "accepted", "refused"));
+	json_object_set_new(st, "canary", a && a->canary ? a->canary :
+					   json_pack("{s:n, s:n, s:n, s:n, s:n}", "enabled", "cgroup",
+						     "why", "last_run", "result"));
 	json_object_set_new(st, "exceptions", exceptions_json(a && a->cur ? a->cur->p : NULL));
 }
 
@@ -121,6 +127,30 @@ static json_t *files_json(const struct df_agent_state *a, json_t *health)
 			 file_json(a ? a->metrics_file : NULL, a ? a->metrics_error : NULL));
 }
 
+/* Cgroup selectors that name nothing on this host: their classes protect
+ * nothing here (a cause per path, with its classes). */
+static void unresolved_selectors(const struct df_agent_state *a, json_t *health)
+{
+	const struct df_image *img = a && a->cur ? a->cur->img : NULL;
+	const struct df_policy *p = a && a->cur ? a->cur->p : NULL;
+
+	for (size_t i = 0; img && a->cgroot && i < img->n_cgroups; i++) {
+		char path[1024], names[512] = "";
+		struct stat sb;
+
+		snprintf(path, sizeof(path), "%s%s", a->cgroot, img->cgroups[i].path);
+		if (!stat(path, &sb))
+			continue;
+		for (size_t c = 0; c < p->n_classes; c++)
+			if (img->cgroups[i].classes & (1ULL << c))
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+					 names[0] ? ", " : "", p->classes[c].name);
+		json_array_append_new(health,
+				      json_sprintf("selector not found: class %s: cgroup %s does not exist",
+						   names, img->cgroups[i].path));
+	}
+}
+
 json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 		       struct df_backends *bs)
 {
@@ -140,12 +170,19 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 		json_array_append_new(health, json_string("no policy loaded"));
 	if (a && a->pushed && !a->push_ok)
 		json_array_append_new(health, json_string("last push refused"));
+	if (a && a->canary) {
+		const char *r = json_string_value(json_object_get(a->canary, "result"));
+
+		if (r && strcmp(r, "refused"))
+			json_array_append_new(health, json_string(r));
+	}
 	if (cur && cur->p->expires && time(NULL) >= cur->p->expires) {
 		char t[40];
 
 		df_time_format(cur->p->expires, t, sizeof(t));
 		json_array_append_new(health, json_sprintf("policy expired: at %s", t));
 	}
+	unresolved_selectors(a, health);
 	json_object_set_new(st, "files", files_json(a, health));
 	/* each backend fills its section; absent ones stay null or empty */
 	json_object_set_new(st, "bpf", json_null());

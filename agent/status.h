@@ -15,6 +15,7 @@
 struct df_agent_state {
 	const char *backend;         /* as configured: bpf, nftables, both */
 	const char *policy_file;
+	const char *cgroot;          /* the cgroup2 mount (selectors are below it) */
 	const struct df_loaded *cur; /* the policy in force; NULL: none loaded */
 	time_t started, loaded_at;
 	bool pushed, push_ok;        /* the last push, if any, and how it went */
@@ -22,6 +23,7 @@ struct df_agent_state {
 	time_t push_at;
 	json_t *push_errors;         /* ["file:line: error: ..."] of a refused push */
 	json_t *pushes;              /* {"accepted": N, "refused": {CAUSE: N}} since start */
+	json_t *canary;              /* {enabled, cgroup, why, last_run, result} (stolen) */
 	/* the files the agent writes, and why one is refused (NULL: fine) */
 	const char *drop_log, *drop_log_error;
 	const char *metrics_file, *metrics_error;

@@ -97,6 +97,14 @@ static void bpf_counters(struct df_backend *b, const struct df_policy *p, struct
 		{ DF_MISC_NO_POLICY, &c->t.no_policy },
 	};
 
+	struct df_policy_hdr hdr;
+	struct df_state st;
+
+	/* the canary's class: the agent's policy says, else the kernel's */
+	if (p)
+		c->canary_mask = p->canary;
+	else if (!df_active_hdr(map_fd(bb, DF_MAP_ID_STATE), map_fd(bb, DF_MAP_ID_CFG), &st, &hdr))
+		c->canary_mask = hdr.canary_mask;
 	for (__u32 hook = 0; fd >= 0 && hook < DF_HOOK__MAX; hook++)
 		for (int slot = 0; slot <= DF_MAX_CLASSES; slot++)
 			for (int vd = 0; vd < DF_VERDICT__MAX; vd++)

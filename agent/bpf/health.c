@@ -221,33 +221,19 @@ static int walk_one(const char *path, const struct stat *sb, int flag, struct FT
 	return 0;
 }
 
-/* The class names of a selector's mask, for its cause. */
-static void class_names(const struct df_policy *p, uint64_t classes, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	for (size_t i = 0; i < p->n_classes; i++)
-		if (classes & (1ULL << i))
-			snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? ", " : "",
-				 p->classes[i].name);
-}
-
 static void check_selectors(struct run *r)
 {
 	const struct df_image *img = r->c->pol ? r->c->pol->img : NULL;
 
 	for (size_t i = 0; img && i < img->n_cgroups; i++) {
 		const char *rel = img->cgroups[i].path;
-		char path[1024], names[256];
+		char path[1024];
 		int fd;
 
 		snprintf(path, sizeof(path), "%s%s", r->c->cgroot, rel);
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0) {
-			class_names(r->c->pol->p, img->cgroups[i].classes, names, sizeof(names));
-			cause(r, false, "selector not found: class %s: cgroup %s does not exist", names,
-			      rel);
-			continue;
-		}
+		if (fd < 0)
+			continue; /* status says it, for every backend (status.c) */
 		check_effective(r, fd, rel);
 		close(fd);
 		/* the selector's ancestors below the root, then its subtree */

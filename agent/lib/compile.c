@@ -515,6 +515,7 @@ int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags
 			     (p->drop_stale ? DF_POL_DROP_STALE : 0);
 	img->cfg.hdr.expires = p->expires;
 	img->cfg.hdr.stale_after = p->stale_after;
+	img->cfg.hdr.canary_mask = p->canary;
 	err = compile_selectors(p, img, diags);
 	if (!err)
 		err = compile_dsts(p, img, diags);

@@ -79,6 +79,7 @@ struct df_policy {
 	/* The agent's posture (agent.conf, not the file): set before compiling. */
 	bool drop_stale;      /* stale_posture = "drop-protected" */
 	uint32_t stale_after; /* seconds without a heartbeat = stale; 0: off */
+	uint64_t canary;      /* the agent's canary class bit (canary.h); 0: none */
 	struct df_class *classes;
 	size_t n_classes;
 	struct df_dest *dests;

@@ -382,13 +382,16 @@ ctl_counters_and_drops_match_the_traffic() {
 	expect_eq "followed" "5001 5008 5010" "$(jq -r .dport "$TMP/follow" | tr '\n' ' ' | sed 's/ $//')"
 }
 
+# Healthy but for the one selector whose cgroup is made later (a later case):
+# its class protects nothing here yet, and status says so.
 ctl_status_reports_health_and_the_policy() {
 	local s rc=0
 	s=$(ctl --json status) || rc=$?
-	expect_eq "exit code" 0 "$rc"
+	expect_eq "exit code" 1 "$rc"
 	expect_eq "agent" running "$(jq -r .agent <<<"$s")"
 	expect_eq "policy" "e2e 2" "$(jq -r '"\(.policy.name) \(.policy.serial)"' <<<"$s")"
-	expect_eq "health" healthy "$(jq -r .health <<<"$s")"
+	expect_eq "health" "degraded selector not found: class svc: cgroup $CGREL/app.service does not exist" \
+		"$(jq -r '"\(.health) \(.health_reasons | join("; "))"' <<<"$s")"
 	expect_eq "backend" "$BACKEND" "$(jq -r .backend <<<"$s")"
 	if bpf_on; then
 		expect_eq "tc" "[\"$VA\"]" "$(jq -c .attachments.tc <<<"$s")"
@@ -408,7 +411,8 @@ ctl_status_degraded_after_a_refused_push() {
 	expect_eq "exit code" 1 "$rc"
 	expect_contains "refused" "last push:   refused" "$out"
 	expect_contains "why" "host bits set" "$out"
-	expect_contains "health" "health:      degraded: last push refused" "$out"
+	expect_contains "health" "health:      degraded
+             - last push refused" "$out"
 }
 
 ctl_reload_and_metrics() {

@@ -63,10 +63,11 @@ setup() {
 # status_rc: status's exit code (2 when the agent does not answer)
 status_rc() { local rc=0; ctl status > "$TMP/status.txt" || rc=$?; echo "$rc"; }
 
-# until_status RC: status exits RC within 6 s (the agent checks every 2 s)
+# until_status RC [SECONDS]: status exits RC within 6 s (the agent checks
+# every 2 s; its canary runs every 10 s)
 until_status() {
 	local rc
-	for _ in $(seq 30); do
+	for _ in $(seq $((${2:-6} * 5))); do
 		rc=$(status_rc)
 		[ "$rc" = "$1" ] && return 0
 		sleep 0.2
@@ -265,6 +266,35 @@ changes_are_audited_and_refusals_counted() {
 	until_status 0
 }
 
+# What no check of attachments can see: the canary's own selector taken
+# out of the active tables behind the agent's back (a tool writing our
+# maps). Its datagram then goes out of its namespace's loopback: status
+# names it, enforcement is not proven (no heartbeat); a push rebuilds the
+# tables and the canary is refused again.
+the_canary_sees_broken_tables() {
+	local gen inner ino bytes st
+	until_status 0
+	st=$(ctl --json status)
+	expect_eq "the canary" "true refused" "$(jq -r '"\(.canary.enabled) \(.canary.result)"' <<<"$st")"
+	expect_eq "its cgroup" "$CGREL/agent/datafence-canary" "$(jq -r .canary.cgroup <<<"$st")"
+	gen=$(bpftool -j map lookup pinned "$PIN/pins/df_state" key 0 0 0 0 | jq -r .formatted.value.gen)
+	inner=$(bpftool -j map lookup pinned "$PIN/pins/df_sel_o" key "$gen" 0 0 0 |
+		jq -r '.value | reverse | join("") | gsub("0x"; "")')
+	ino=$(stat -c %i "$CG/agent/datafence-canary")
+	bytes=$(printf '%016x' "$ino" | sed 's/../& /g' | awk '{ for (i = NF; i > 0; i--) printf "0x%s ", $i }')
+	# shellcheck disable=SC2086 # the key's bytes, one word each
+	bpftool map delete id "$((16#$inner))" key 2 0 0 0 0 0 0 0 $bytes
+	until_status 1 14
+	named "canary not refused: sent: the datagram to 203.0.113.254:9 was not refused"
+	wait_log "enforcement not proven: the heartbeat stops"
+	push_policy
+	until_status 0 14
+	expect_eq "approved again" "sent 1" "$(until_flow prot 5001 "sent 1")"
+	expect_eq "the canary is not the operator's" 0 \
+		"$(ctl --json counters | jq '[.counters[] | select(.class == "(canary)")] | length')"
+	[ -z "$(grep -F '(canary)' "$TMP/drops.jsonl" || true)" ] || { echo "canary drops in the drop log"; return 1; }
+}
+
 # systemd's notify protocol (Type=notify, WatchdogSec): READY=1 once the
 # policy is enforced and proven, WATCHDOG=1 every second after.
 readiness_and_watchdog_reach_systemd() {
@@ -303,6 +333,7 @@ run_case a_detached_link_is_named_and_attached_again a_detached_link_is_named_an
 run_case our_tc_filter_deleted_is_named_and_attached_again our_tc_filter_deleted_is_named_and_attached_again
 run_case removed_pins_are_named_and_pinned_again removed_pins_are_named_and_pinned_again
 run_case a_stopped_heartbeat_is_named a_stopped_heartbeat_is_named
+run_case the_canary_sees_broken_tables the_canary_sees_broken_tables
 run_case a_killed_agent_makes_protected_traffic_fail_with_agent_stale \
 	a_killed_agent_makes_protected_traffic_fail_with_agent_stale
 run_case an_expired_policy_makes_protected_traffic_fail_with_policy_expired \

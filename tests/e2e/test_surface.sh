@@ -256,12 +256,12 @@ the_agent_keeps_only_its_capabilities() {
 	# bpf 39, perfmon 38, sys_admin 21, sys_ptrace 19, net_admin 12,
 	# dac_read_search 2, dac_override 1
 	want=$(printf '%016x' $(( (1 << 39) | (1 << 38) | (1 << 21) | (1 << 19) | (1 << 12) | (1 << 2) | (1 << 1) )))
+	wait_log "capabilities kept: bpf perfmon net_admin sys_admin sys_ptrace dac_read_search dac_override"
 	st=/proc/$(agent_pid)/status
 	expect_eq "effective" "$want" "$(awk '/^CapEff:/ { print $2 }' "$st")"
 	expect_eq "permitted" "$want" "$(awk '/^CapPrm:/ { print $2 }' "$st")"
 	expect_eq "bounding" "$want" "$(awk '/^CapBnd:/ { print $2 }' "$st")"
 	expect_eq "no new privileges" 1 "$(awk '/^NoNewPrivs:/ { print $2 }' "$st")"
-	wait_log "capabilities kept: bpf perfmon net_admin sys_admin sys_ptrace dac_read_search dac_override"
 }
 
 # The user directory hangs (here /etc/passwd is a FIFO no one writes, in

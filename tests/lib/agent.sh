@@ -53,9 +53,13 @@ wait_log() {
 }
 
 # The agent's pid lives in a file: cases run in subshells (tests/lib/cases.sh).
+# It runs in a cgroup of the test's own ($CG/agent, as systemd gives a
+# service one): its canary's cgroup is made there, and goes with $CG.
 start_agent() {
 	mark_log
-	nsenter --net=/run/netns/"$NSA" "$DFD" --foreground --config "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
+	mkdir -p "$CG/agent"
+	bash -c 'echo $$ > "$0/cgroup.procs" && exec nsenter --net=/run/netns/"$1" "${@:2}"' \
+		"$CG/agent" "$NSA" "$DFD" --foreground --config "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
 	echo $! > "$TMP/agent.pid"
 }
 
