@@ -28,7 +28,8 @@ endif
 DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
 	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libcap-ng-dev libsystemd-dev \
 	libclang-rt-14-dev \
-	iproute2 nftables jq util-linux systemd python3-prometheus-client iperf3
+	iproute2 nftables jq util-linux systemd python3-prometheus-client iperf3 \
+	openssh-client
 
 # CFLAGS is the user's (make CFLAGS=-O1); what the build needs lives apart.
 WERROR ?= $(if $(CI),-Werror,)
@@ -42,7 +43,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-r
 
 # System libraries: the pure library needs only libconfig (the unit tests
 # link nothing else, which keeps it pure).
-PURE_LIBS := -lconfig
+PURE_LIBS := -lconfig -lcrypto
 SYS_LIBS := -ljansson -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lcrypto -lcap-ng -lsystemd
 
 LIB_SRCS := $(wildcard agent/lib/*.c)
@@ -71,7 +72,7 @@ DP_BINS := $(O)/tests/dp/test_datapath $(O)/tests/dp/test_nft
 # commands, and other tools' programs (dfforeign).
 LIVE_BINS := $(O)/tests/live/dfnet $(O)/tests/live/dfuring $(O)/tests/live/dfload \
 	$(O)/tests/live/dfnft $(O)/tests/live/dfforeign
-FUZZ_TARGETS := fuzz_policy fuzz_values fuzz_nflog
+FUZZ_TARGETS := fuzz_policy fuzz_values fuzz_nflog fuzz_sshsig
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 
 .DELETE_ON_ERROR:

@@ -20,7 +20,7 @@ smoke() {
 	test "${PIPESTATUS[0]}" = 0
 }
 
-for t in fuzz_policy fuzz_values fuzz_nflog; do
+for t in fuzz_policy fuzz_values fuzz_nflog fuzz_sshsig; do
 	run_case "$t (${SECS}s)" smoke "$t"
 done
 exit 0
