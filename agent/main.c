@@ -3,15 +3,14 @@
  * reports every drop. One epoll loop: the policy file and the cgroups its
  * selectors name (inotify), the backends' own file descriptors (drop
  * events, interfaces), the control socket, signals, a 1 s timer: the
- * health check every DF_CHECK_TICKS (health.h: what the kernel says of our
- * enforcement, repaired where it can be), the heartbeat and systemd's
- * watchdog every tick while enforcement is proven, clocks and the metrics
- * file every DF_SLOW_TICKS. */
+ * self-check (selfcheck.c: the health check every DF_CHECK_TICKS, the
+ * canary, the heartbeat and systemd's watchdog every tick while enforcement
+ * is proven), clocks and the metrics file every DF_SLOW_TICKS. Pushes are
+ * push.c's. */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agentconf.h"
-#include "backend.h"
-#include "canary.h"
-#include "control.h"
+#include "agent.h"
 #include "loader.h"
 #include "log.h"
 #include "privs.h"
@@ -39,66 +35,6 @@
 #include "status.h"
 #include "values.h"
 
-#define MAX_CG_WATCHES 256
-#define DF_POLICY_MAX (256u << 20) /* bytes: 1M prefixes take about 25 MB */
-#define MAX_FDS 16
-#define DF_CHECK_TICKS 2  /* seconds between health checks */
-#define DF_SLOW_TICKS 10  /* seconds between clock, helper and metrics work */
-#define DF_CANARY_TICKS 10 /* seconds between canary probes */
-
-struct agent {
-	const char *conf_file;
-	struct df_agent_conf conf;
-	struct df_backend_conf bconf;
-	struct df_backends bs;
-	struct df_records *rec;
-	struct df_ctl *ctl;
-	/* the policy in force */
-	struct df_policy *pol;
-	struct df_image *img;
-	char sha256[65];
-	struct df_loaded cur;
-	char cgroot[512];
-	int ino_fd, pol_wd;
-	int cg_wd[MAX_CG_WATCHES];
-	size_t n_cg_wd;
-	int sig_fd, timer_fd;
-	int edge_fd; /* fires at the next end of an exception window (revocation) */
-	bool stop, unloaded;
-	/* for status */
-	time_t started, loaded_at, push_at;
-	bool pushed, push_ok;
-	char push_why[64];
-	json_t *push_errors; /* ["file:line: error: ..."] of the last refused push */
-	json_t *pushes;      /* {"accepted": N, "refused": {CAUSE: N}} (status, metrics) */
-	char policy_summary[160]; /* the last push: "'NAME' serial N" or its first error */
-	char metrics_why[DF_WHY_LEN]; /* why the metrics file was refused, or "" */
-	/* health (backend.h check) */
-	unsigned long ticks;
-	bool proven;   /* the last check proved enforcement: the heartbeat goes on */
-	bool notified; /* systemd was told READY=1 */
-	/* the canary (canary.h) */
-	struct df_canary *canary; /* NULL: off (canary_off says why) */
-	char canary_off[300];     /* why there is no canary for the policy in force */
-	char canary_result[300];  /* the last probe: "" refused as it must be, else what */
-	bool canary_blocks;       /* that result means enforcement is broken */
-	time_t canary_at;
-};
-
-static const struct df_loaded *in_force(const struct agent *a)
-{
-	return a->pol ? &a->cur : NULL;
-}
-
-static void sha256_hex(const char *text, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-
-	EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-}
 
 /* Every drop event of every backend. */
 static void on_event(const struct df_event *e, void *ctx)
@@ -110,255 +46,7 @@ static void on_event(const struct df_event *e, void *ctx)
 	df_records_add(a->rec, e, a->pol);
 }
 
-static void log_diags(const struct df_diags *d, int prio)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		const struct df_diag *x = &d->v[i];
-		const char *sev = x->sev == DF_SEV_ERROR ? "error" : "warning";
-
-		if (x->line > 0)
-			df_log(prio, "%s:%d: %s: %s", x->file ? x->file : "-", x->line, sev,
-			       x->msg ? x->msg : "");
-		else
-			df_log(prio, "%s: %s: %s", x->file ? x->file : "policy", sev, x->msg ? x->msg : "");
-	}
-}
-
-/* ---- cgroups that come and go ------------------------------------------------------ */
-
-/* Watches the parent directory of every cgroup selector (or its deepest
- * existing ancestor), so a service cgroup made after the policy loaded is
- * classified without anyone asking. */
-static void watch_cgroups(struct agent *a)
-{
-	for (size_t i = 0; i < a->n_cg_wd; i++)
-		inotify_rm_watch(a->ino_fd, a->cg_wd[i]);
-	a->n_cg_wd = 0;
-	for (size_t i = 0; a->img && i < a->img->n_cgroups && a->n_cg_wd < MAX_CG_WATCHES; i++) {
-		char dir[1024];
-		int wd = -1;
-
-		snprintf(dir, sizeof(dir), "%s%s", a->cgroot, a->img->cgroups[i].path);
-		while (wd < 0 && strlen(dir) > strlen(a->cgroot)) {
-			char *slash = strrchr(dir, '/');
-
-			if (!slash)
-				break;
-			*slash = '\0';
-			wd = inotify_add_watch(a->ino_fd, dir[0] ? dir : "/",
-					       IN_CREATE | IN_DELETE | IN_ONLYDIR);
-		}
-		if (wd < 0)
-			wd = inotify_add_watch(a->ino_fd, a->cgroot, IN_CREATE | IN_DELETE | IN_ONLYDIR);
-		if (wd >= 0)
-			a->cg_wd[a->n_cg_wd++] = wd;
-	}
-}
-
-/* The same policy again, its cgroup selectors resolved anew. */
-static void reresolve_cgroups(struct agent *a)
-{
-	struct df_diags d = { 0 };
-
-	if (!df_backends_apply(&a->bs, &a->cur, &a->cur, &d))
-		pr_info("cgroups changed: selectors resolved again");
-	log_diags(&d, LOG_INFO);
-	df_diags_free(&d);
-	watch_cgroups(a);
-}
-
-/* ---- policy -------------------------------------------------------------------------- */
-
-/* Why a push was refused, in one word (metrics label, status "pushes"). */
-static const char *refusal_cause(int err, bool read_ok, bool parsed, bool compiled)
-{
-	if (!read_ok)
-		return "unreadable";
-	if (!parsed)
-		return "invalid";
-	if (!compiled)
-		return err == -E2BIG ? "capacity" : "invalid";
-	return err == -ESTALE ? "serial" : "kernel";
-}
-
-static void count_push(struct agent *a, const char *cause)
-{
-	json_t *refused = json_object_get(a->pushes, "refused");
-
-	if (!cause) {
-		json_object_set_new(a->pushes, "accepted",
-				    json_integer(json_integer_value(json_object_get(a->pushes,
-										      "accepted")) + 1));
-		return;
-	}
-	json_object_set_new(refused, cause,
-			    json_integer(json_integer_value(json_object_get(refused, cause)) + 1));
-}
-
-static void record_push(struct agent *a, const char *why, int err, const struct df_diags *d)
-{
-	a->pushed = true;
-	a->push_ok = !err;
-	a->push_at = time(NULL);
-	snprintf(a->push_why, sizeof(a->push_why), "%s", why);
-	json_decref(a->push_errors);
-	a->push_errors = json_array();
-	for (size_t i = 0; err && i < d->n; i++)
-		if (d->v[i].sev == DF_SEV_ERROR)
-			json_array_append_new(a->push_errors,
-					      json_sprintf("%s:%d: error: %s",
-							   d->v[i].file ? d->v[i].file : "-",
-							   d->v[i].line, d->v[i].msg ? d->v[i].msg : ""));
-}
-
-/* The new policy becomes the one in force (the old one is freed). */
-static void take(struct agent *a, struct df_policy *p, struct df_image *img, const char *sha)
-{
-	df_policy_free(a->pol);
-	df_image_free(a->img);
-	a->pol = p;
-	a->img = img;
-	snprintf(a->sha256, sizeof(a->sha256), "%s", sha);
-	a->cur = (struct df_loaded){ .p = p, .img = img, .sha256 = a->sha256 };
-	a->loaded_at = time(NULL);
-	watch_cgroups(a);
-}
-
-/* Loads the policy file. A push must parse, validate, compile and carry a
- * higher serial than the loaded policy; anything else is refused and the
- * loaded policy stays in force. `same_ok` accepts an equal serial (start-up
- * adoption of our own pinned policy). */
-/* The edge timer, at the next end of an exception window of the policy in
- * force (a little after it: the kernel judges by whole seconds), or off. */
-static void arm_exception_edge(struct agent *a)
-{
-	struct itimerspec it = { 0 };
-	int64_t now = (int64_t)time(NULL), next = INT64_MAX;
-
-	for (size_t i = 0; a->pol && i < a->pol->n_excs; i++)
-		if (a->pol->excs[i].expires > now && a->pol->excs[i].expires < next)
-			next = a->pol->excs[i].expires;
-	if (next != INT64_MAX) {
-		it.it_value.tv_sec = (time_t)next;
-		it.it_value.tv_nsec = 200 * 1000 * 1000;
-	}
-	if (a->edge_fd >= 0)
-		timerfd_settime(a->edge_fd, TFD_TIMER_ABSTIME, &it, NULL);
-}
-
-/* The policy file: root's, not writable by others, in root's directories,
- * no link, FIFO or device, at most DF_POLICY_MAX bytes (safefile.h). */
-static int read_policy(struct agent *a, const struct df_parse_opts *o, struct df_policy **p,
-		       struct df_diags *d, char **text)
-{
-	char why[DF_WHY_LEN];
-	size_t n;
-	int err;
-
-	err = df_file_read(a->conf.policy_file, DF_POLICY_MAX, text, &n, why, sizeof(why));
-	if (err) {
-		df_diag_add(d, DF_SEV_ERROR, a->conf.policy_file, 0, NULL, "cannot read: %s", why);
-		return err;
-	}
-	return df_policy_parse(*text, n, a->conf.policy_file, o, p, d);
-}
-
-/* The canary's class into a policy about to load (canary.h); a policy it
- * cannot join runs without a canary, logged and in status. */
-static void add_canary(struct agent *a, struct df_policy *p)
-{
-	char why[sizeof(a->canary_off)] = "";
-
-	if (!a->canary)
-		return;
-	if (df_canary_add_class(a->canary, p, why, sizeof(why)) && strcmp(why, a->canary_off))
-		pr_warn("no canary for policy '%s': %s", p->name, why);
-	snprintf(a->canary_off, sizeof(a->canary_off), "%s", why);
-}
-
-static int apply_policy(struct agent *a, const char *why, bool same_ok)
-{
-	struct df_parse_opts o = { .resolve_user = df_resolve_user_nss, .now = time(NULL) };
-	struct df_diags d = { 0 };
-	struct df_policy *p = NULL;
-	struct df_image *img = NULL;
-	uint64_t active = 0;
-	char *text = NULL, sha[65] = "";
-	int err, has_active;
-
-	bool read_ok, parsed, compiled = false;
-
-	err = read_policy(a, &o, &p, &d, &text);
-	read_ok = text != NULL;
-	parsed = !err;
-	if (text)
-		sha256_hex(text, strlen(text), sha);
-	if (!err) { /* the posture (verdict step 3a) is agent.conf's */
-		p->drop_stale = !strcmp(a->conf.stale_posture, "drop-protected");
-		p->stale_after = a->conf.stale_after;
-		add_canary(a, p);
-	}
-	if (!err && a->pol && !strcmp(sha, a->sha256))
-		goto cleanup; /* the same bytes again (editors, touch): nothing to do */
-	if (!err)
-		err = df_compile(p, &img, &d);
-	compiled = parsed && !err;
-	has_active = !df_backends_active(&a->bs, &active);
-	if (!err && has_active && (p->serial < active || (p->serial == active && !same_ok))) {
-		df_diag_add(&d, DF_SEV_ERROR, a->conf.policy_file, 0, NULL,
-			    "serial %llu is not higher than the loaded policy's %llu",
-			    (unsigned long long)p->serial, (unsigned long long)active);
-		err = -ESTALE;
-	}
-	if (!err) {
-		struct df_loaded next = { .p = p, .img = img, .sha256 = sha };
-
-		err = df_backends_apply(&a->bs, &next, in_force(a), &d);
-	}
-	record_push(a, why, err, &d);
-	if (err)
-		snprintf(a->policy_summary, sizeof(a->policy_summary), "%s",
-			 json_array_size(a->push_errors) ?
-				 json_string_value(json_array_get(a->push_errors, 0)) : "refused");
-	else
-		snprintf(a->policy_summary, sizeof(a->policy_summary), "'%s' serial %llu", p->name,
-			 (unsigned long long)p->serial);
-	count_push(a, err ? refusal_cause(err, read_ok, parsed, compiled) : NULL);
-	if (err) {
-		pr_err("policy push refused (%s): %s; %s", why, a->conf.policy_file,
-		       has_active ? "the loaded policy stays in force" : "no policy is enforced");
-		log_diags(&d, LOG_ERR);
-		goto cleanup;
-	}
-	log_diags(&d, LOG_WARNING);
-	pr_notice("policy loaded (%s): '%s' serial %llu sha256 %s, %zu classes, %zu destinations, %zu exceptions",
-		  why, p->name, (unsigned long long)p->serial, sha, p->n_classes - (p->canary ? 1 : 0),
-		  p->n_dests, p->n_excs);
-	take(a, p, img, sha);
-	p = NULL;
-	img = NULL;
-	df_backends_revoke(&a->bs, in_force(a), why);
-	arm_exception_edge(a);
-cleanup:
-	df_policy_free(p);
-	df_image_free(img);
-	df_diags_free(&d);
-	free(text);
-	return err;
-}
-
 /* ---- control socket ------------------------------------------------------------ */
-
-static json_t *canary_json(struct agent *a)
-{
-	bool on = a->canary && a->pol && a->pol->canary;
-
-	return json_pack("{s:b, s:s?, s:s?, s:o, s:s?}", "enabled", on, "cgroup",
-			 a->canary ? df_canary_cgroup(a->canary) : NULL, "why",
-			 on ? NULL : a->canary_off[0] ? a->canary_off : "no policy loaded",
-			 "last_run", df_time_json(on ? a->canary_at : 0), "result",
-			 !on || !a->canary_at ? NULL : a->canary_result[0] ? a->canary_result : "refused");
-}
 
 static json_t *status_json(struct agent *a)
 {
@@ -370,7 +58,7 @@ static json_t *status_json(struct agent *a)
 		.push_errors = a->push_errors, .drop_log = a->conf.drop_log,
 		.drop_log_error = df_records_error(a->rec), .metrics_file = a->conf.metrics_file,
 		.metrics_error = a->metrics_why[0] ? a->metrics_why : NULL, .pushes = a->pushes,
-		.canary = canary_json(a),
+		.canary = agent_canary_json(a),
 	};
 	json_t *j = df_status_json(&st, NULL, &a->bs);
 
@@ -466,7 +154,7 @@ static json_t *on_request(json_t *req, const struct df_ctl_peer *peer, void *ctx
 	if (!strcmp(cmd, DF_CMD_UNLOAD))
 		return unload_json(a, peer);
 	if (!strcmp(cmd, DF_CMD_RELOAD)) {
-		int err = apply_policy(a, "datafencectl reload", false);
+		int err = agent_apply_policy(a, "datafencectl reload", false);
 
 		df_records_audit(a->rec, "reload", (long)peer->uid, (long)peer->pid,
 				 err ? "refused" : "accepted", a->policy_summary);
@@ -492,7 +180,7 @@ static void write_metrics_file(struct agent *a)
 	text = json_string_value(json_object_get(resp, "text"));
 	if (!text)
 		text = "";
-	if (df_file_replace(a->conf.metrics_file, text, strlen(text), 0644, true, why,
+	if (df_file_replace(a->conf.metrics_file, text, strlen(text), 0644, DF_FILE_SHARED, why,
 			    sizeof(why)) &&
 	    strcmp(why, a->metrics_why))
 		pr_warn("cannot write the metrics file: %s", why);
@@ -556,9 +244,9 @@ static void handle_inotify(struct agent *a)
 		p += sizeof(*ev) + ev->len;
 	}
 	if (policy)
-		apply_policy(a, "file changed", false);
+		agent_apply_policy(a, "file changed", false);
 	if (cgroups && a->pol)
-		reresolve_cgroups(a);
+		agent_reresolve_cgroups(a);
 }
 
 static void handle_signal(struct agent *a)
@@ -568,7 +256,7 @@ static void handle_signal(struct agent *a)
 	if (read(a->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	if (si.ssi_signo == SIGHUP) {
-		int err = apply_policy(a, "SIGHUP", false);
+		int err = agent_apply_policy(a, "SIGHUP", false);
 
 		df_records_audit(a->rec, "reload (SIGHUP)", (long)si.ssi_uid, (long)si.ssi_pid,
 				 err ? "refused" : "accepted", a->policy_summary);
@@ -579,76 +267,6 @@ static void handle_signal(struct agent *a)
 		a->stop = true;
 }
 
-/* The canary's packets counted so far (apart from every other total). */
-static uint64_t canary_count(struct agent *a)
-{
-	struct df_counts c;
-	uint64_t n;
-
-	df_counts_init(&c);
-	df_backends_counters(&a->bs, a->pol, &c);
-	n = c.t.canary;
-	df_counts_free(&c);
-	return n;
-}
-
-/* One probe: refused with EPERM and counted, or a cause (logged when it
- * changes). A probe that could not run says so without blocking the
- * heartbeat; one whose datagram was not refused, or not counted, blocks it. */
-static void run_canary(struct agent *a)
-{
-	char why[256], res[sizeof(a->canary_result)] = "";
-	uint64_t before;
-	int rc;
-
-	if (!a->canary || !a->pol || !a->pol->canary)
-		return;
-	before = canary_count(a);
-	rc = df_canary_probe(a->canary, why, sizeof(why));
-	a->canary_blocks = rc > 0;
-	if (rc < 0)
-		snprintf(res, sizeof(res), "canary unavailable: %s", why);
-	else if (rc > 0)
-		snprintf(res, sizeof(res), "canary not refused: %s", why);
-	else if (canary_count(a) <= before)
-		snprintf(res, sizeof(res), "canary not counted: refused, but no counter of its class moved");
-	a->canary_blocks |= rc == 0 && res[0];
-	if (strcmp(res, a->canary_result) || !a->canary_at) {
-		if (res[0])
-			pr_err("%s", res);
-		else
-			pr_notice("canary: refused and counted, as it must be");
-	}
-	snprintf(a->canary_result, sizeof(a->canary_result), "%s", res);
-	a->canary_at = time(NULL);
-}
-
-/* The health check: repairs, then what is still wrong (backend.h). With
- * enforcement proven, systemd hears READY=1 once (a policy in force) and
- * every tick WATCHDOG=1, as the kernel hears the heartbeat. */
-static void check_health(struct agent *a)
-{
-	bool was = a->proven;
-
-	a->proven = df_backends_check(&a->bs, in_force(a)) && !a->canary_blocks;
-	if (was && !a->proven)
-		pr_err("enforcement not proven: the heartbeat stops until it is (status says why)");
-	else if (!was && a->proven && a->ticks)
-		pr_notice("enforcement proven again: the heartbeat resumes");
-}
-
-static void heartbeat(struct agent *a)
-{
-	if (!a->proven)
-		return;
-	df_backends_heartbeat(&a->bs);
-	if (!a->notified && a->pol) {
-		sd_notify(0, "READY=1\nSTATUS=enforcing");
-		a->notified = true;
-	}
-	sd_notify(0, "WATCHDOG=1");
-}
-
 static void handle_timer(struct agent *a)
 {
 	uint64_t t;
@@ -657,10 +275,10 @@ static void handle_timer(struct agent *a)
 		return;
 	a->ticks++;
 	if (a->ticks % DF_CANARY_TICKS == 0)
-		run_canary(a);
+		agent_run_canary(a);
 	if (a->ticks % DF_CHECK_TICKS == 0)
-		check_health(a);
-	heartbeat(a);
+		agent_check_health(a);
+	agent_heartbeat(a);
 	if (a->ticks % DF_SLOW_TICKS)
 		return;
 	for (size_t i = 0; i < a->bs.n; i++)
@@ -676,7 +294,7 @@ static void handle_edge(struct agent *a)
 	if (read(a->edge_fd, &t, sizeof(t)) < 0)
 		return;
 	df_backends_revoke(&a->bs, in_force(a), "exception ended");
-	arm_exception_edge(a);
+	agent_arm_exception_edge(a);
 }
 
 /* Whose a ready descriptor is: data.u64 = tag << 32 | fd. The control
@@ -781,33 +399,6 @@ static void drop_privileges(struct agent *a)
 		pr_notice("capabilities kept: %s; no new privileges", kept);
 }
 
-static void open_canary(struct agent *a)
-{
-	char why[256];
-
-	if (!a->conf.canary) {
-		snprintf(a->canary_off, sizeof(a->canary_off), "canary = false in agent.conf");
-		return;
-	}
-	if (!a->conf.hook_cgroup_skb && !a->conf.hook_sock_addr) {
-		snprintf(a->canary_off, sizeof(a->canary_off),
-			 "it needs the cgroup_skb or sock_addr hook (its namespace has no tc filter)");
-		return;
-	}
-	if (!strcmp(a->conf.backend, "nftables")) {
-		snprintf(a->canary_off, sizeof(a->canary_off),
-			 "the nftables backend: the canary's network namespace has no table");
-		return;
-	}
-	if (df_canary_open(a->cgroot, &a->canary, why, sizeof(why))) {
-		snprintf(a->canary_off, sizeof(a->canary_off), "%s", why);
-		pr_err("no canary: %s", why);
-		return;
-	}
-	pr_notice("canary: cgroup %s, a datagram to %s:%d from its own network namespace every %d s",
-		  df_canary_cgroup(a->canary), DF_CANARY_DST, DF_CANARY_PORT, DF_CANARY_TICKS);
-}
-
 static int start(struct agent *a)
 {
 	const struct df_backend_ops *kinds[DF_MAX_BACKENDS];
@@ -843,13 +434,13 @@ static int start(struct agent *a)
 	if (a->pol_wd < 0)
 		pr_warn("cannot watch %s for pushes: %s (SIGHUP still reloads)", dir, strerror(errno));
 	open_control_socket(a);
-	open_canary(a);
+	agent_open_canary(a);
 	a->started = time(NULL);
-	apply_policy(a, "start", true);
+	agent_apply_policy(a, "start", true);
 	drop_privileges(a);
-	run_canary(a);
-	check_health(a);
-	heartbeat(a);
+	agent_run_canary(a);
+	agent_check_health(a);
+	agent_heartbeat(a);
 	if (!a->notified)
 		sd_notifyf(0, "STATUS=%s", a->pol ? "enforcement not proven (datafencectl status)" :
 						   "no policy enforced (datafencectl status)");

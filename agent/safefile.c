@@ -214,14 +214,15 @@ static int write_all(int fd, const char *text, size_t n)
 	return 0;
 }
 
-int df_file_replace(const char *path, const char *text, size_t n, mode_t mode, bool shared,
+int df_file_replace(const char *path, const char *text, size_t n, mode_t mode, unsigned int flags,
 		    char *why, size_t len)
 {
 	const char *base;
 	char tmp[NAME_MAX + 1];
 	int dirfd, fd = -1, err = 0;
 
-	dirfd = df_dir_open(path, shared, 0, &base, why, len);
+	dirfd = df_dir_open(path, flags & DF_FILE_SHARED, flags & DF_FILE_MKDIR ? 0700 : 0, &base,
+			    why, len);
 	if (dirfd < 0)
 		return dirfd;
 	for (int i = 0; i < 16 && fd < 0; i++) { /* a name planted first is skipped */
@@ -243,9 +244,14 @@ int df_file_replace(const char *path, const char *text, size_t n, mode_t mode, b
 	err = write_all(fd, text, n);
 	if (!err && fchmod(fd, mode))
 		err = -errno;
+	if (!err && (flags & DF_FILE_DURABLE) && fsync(fd))
+		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
 	if (!err && renameat(dirfd, tmp, dirfd, base))
+		err = -errno;
+	/* the rename itself on disk before the caller goes on */
+	if (!err && (flags & DF_FILE_DURABLE) && fsync(dirfd))
 		err = -errno;
 	if (err) {
 		refuse(err, why, len, "%s: %s", path, strerror(-err));

@@ -31,8 +31,11 @@ int df_file_read(const char *path, size_t max, char **text, size_t *n, char *why
 
 /* Replace path with these bytes: a fresh temporary beside it (O_EXCL,
  * mode), then renameat over the name (a link or FIFO there is replaced,
- * not followed). */
-int df_file_replace(const char *path, const char *text, size_t n, mode_t mode, bool shared,
+ * not followed). flags: DF_FILE_*. */
+#define DF_FILE_SHARED 0x1  /* the directory may be someone else's (df_dir_open) */
+#define DF_FILE_DURABLE 0x2 /* fsync the file before the rename, the directory after */
+#define DF_FILE_MKDIR 0x4   /* make the directory (root's, 0700) if it is missing */
+int df_file_replace(const char *path, const char *text, size_t n, mode_t mode, unsigned int flags,
 		    char *why, size_t len);
 
 /* Open path to append (created 0640 if missing, its directory 0750): a

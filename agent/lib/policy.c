@@ -161,10 +161,51 @@ static config_setting_t *group_list(struct pctx *c, config_setting_t *root, cons
 	return s;
 }
 
+/* scope = [ "host-group", ... ]: the host groups a policy is for. */
+static int parse_scope(struct pctx *c, config_setting_t *g, struct df_policy *p)
+{
+	config_setting_t *l;
+	int n = pc_list(c, g, "policy", "scope", false, &l);
+
+	if (!l)
+		return 0;
+	if (!n)
+		ERR(c, l, "scope", "scope is empty: leave it out for a policy meant for every host");
+	p->scope = pc_calloc(c, (size_t)(n > 0 ? n : 1), sizeof(*p->scope));
+	if (!p->scope)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = pc_elem(l, i);
+		const char *v = config_setting_type(e) == CONFIG_TYPE_STRING ?
+					config_setting_get_string(e) : NULL;
+
+		if (!v) {
+			ERR(c, e, NULL, "scope entries are host group names (strings)");
+			continue;
+		}
+		if (!pv_name(c, e, "scope", v))
+			continue;
+		p->scope[p->n_scope] = pc_strdup(c, v);
+		if (!p->scope[p->n_scope++])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+bool df_policy_in_scope(const struct df_policy *p, const char *scope)
+{
+	if (!p->n_scope)
+		return !scope || !scope[0];
+	for (size_t i = 0; scope && scope[0] && i < p->n_scope; i++)
+		if (!strcmp(p->scope[i], scope))
+			return true;
+	return false;
+}
+
 static int parse_policy_hdr(struct pctx *c, config_setting_t *root, struct df_policy *p)
 {
 	static const char *const keys[] = { "name", "serial", "mode", "allow_loopback", "expires",
-					    NULL };
+					    "scope", "supersedes", NULL };
 	config_setting_t *g = config_setting_get_member(root, "policy");
 	config_setting_t *s;
 	const char *name;
@@ -200,6 +241,18 @@ static int parse_policy_hdr(struct pctx *c, config_setting_t *root, struct df_po
 	s = pc_member(c, g, "policy", "allow_loopback", CONFIG_TYPE_BOOL, false);
 	if (s)
 		p->allow_loopback = config_setting_get_bool(s);
+	if (parse_scope(c, g, p))
+		return -ENOMEM;
+	s = pc_member(c, g, "policy", "supersedes", -1, false);
+	if (s) {
+		long long v = config_setting_get_int64(s);
+
+		if (v < 1)
+			ERR(c, s, "supersedes", "supersedes %lld: a serial is an integer from 1 to %lld",
+			    v, (long long)INT64_MAX);
+		else
+			p->supersedes = (uint64_t)v;
+	}
 	/* after `expires` the policy is stale (agent.conf stale_posture) */
 	if (config_setting_get_member(g, "expires") &&
 	    pv_time(c, g, "policy", "expires", true, &p->expires) && c->o && c->o->now &&
@@ -623,6 +676,9 @@ void df_policy_free(struct df_policy *p)
 {
 	if (!p)
 		return;
+	for (size_t i = 0; i < p->n_scope; i++)
+		free(p->scope[i]);
+	free(p->scope);
 	for (size_t i = 0; i < p->n_classes; i++) {
 		struct df_class *c = &p->classes[i];
 

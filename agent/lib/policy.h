@@ -76,6 +76,10 @@ struct df_policy {
 	enum df_mode mode;
 	bool allow_loopback;
 	int64_t expires; /* unix seconds; 0: never (then stale: verdict step 3a) */
+	char **scope;    /* host groups it is for (agent.conf scope); none: every host
+			  * without a scope */
+	size_t n_scope;
+	uint64_t supersedes; /* the saved serial this policy may go below (docs/signing.md); 0 */
 	/* The agent's posture (agent.conf, not the file): set before compiling. */
 	bool drop_stale;      /* stale_posture = "drop-protected" */
 	uint32_t stale_after; /* seconds without a heartbeat = stale; 0: off */
@@ -104,6 +108,9 @@ struct df_parse_opts {
 int df_policy_parse(const char *text, size_t len, const char *file,
 		    const struct df_parse_opts *opts, struct df_policy **out,
 		    struct df_diags *diags);
+/* Is the policy for a host of this scope (agent.conf `scope`, "" or NULL:
+ * none)? A policy without a scope is for hosts without one only. */
+bool df_policy_in_scope(const struct df_policy *p, const char *scope);
 /* Reads FILE and parses it; I/O errors become diagnostics. */
 int df_policy_load_file(const char *path, const struct df_parse_opts *opts,
 			struct df_policy **out, struct df_diags *diags,

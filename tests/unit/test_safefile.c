@@ -118,10 +118,10 @@ static void refuses_a_directory_others_may_write(void **state)
 			 -EPERM);
 	assert_non_null(strstr(why, "writable by others (mode 0777)"));
 	/* a shared directory takes only fresh files renamed into place */
-	assert_int_equal(df_file_replace(at("open/m.prom"), "a 1\n", 4, 0644, true, why,
+	assert_int_equal(df_file_replace(at("open/m.prom"), "a 1\n", 4, 0644, DF_FILE_SHARED, why,
 					 sizeof(why)), 0);
 	assert_string_equal(slurp("open/m.prom"), "a 1\n");
-	assert_int_equal(df_file_replace(at("open/m.prom"), "a 1\n", 4, 0644, false, why,
+	assert_int_equal(df_file_replace(at("open/m.prom"), "a 1\n", 4, 0644, 0, why,
 					 sizeof(why)), -EPERM);
 	/* sticky, like /tmp: others cannot rename our entries there */
 	assert_int_equal(mkdir(at("sticky"), 0755), 0);
@@ -142,13 +142,13 @@ static void replaces_links_and_fifos_without_following(void **state)
 {
 	put("secret", "root only\n", 0600);
 	assert_int_equal(symlink(at("secret"), at("metrics.prom")), 0);
-	assert_int_equal(df_file_replace(at("metrics.prom"), "m 2\n", 4, 0644, true, why,
+	assert_int_equal(df_file_replace(at("metrics.prom"), "m 2\n", 4, 0644, DF_FILE_SHARED, why,
 					 sizeof(why)), 0);
 	assert_string_equal(slurp("secret"), "root only\n");
 	assert_string_equal(slurp("metrics.prom"), "m 2\n");
 	assert_int_equal(unlink(at("metrics.prom")), 0);
 	assert_int_equal(mkfifo(at("metrics.prom"), 0644), 0);
-	assert_int_equal(df_file_replace(at("metrics.prom"), "m 3\n", 4, 0644, true, why,
+	assert_int_equal(df_file_replace(at("metrics.prom"), "m 3\n", 4, 0644, DF_FILE_SHARED, why,
 					 sizeof(why)), 0);
 	assert_string_equal(slurp("metrics.prom"), "m 3\n");
 }
