@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "records.h"
 #include "safefile.h"
+#include "state.h"
 
 #define MAX_CG_WATCHES 256
 #define DF_POLICY_MAX (256u << 20) /* bytes: 1M prefixes take about 25 MB */
@@ -63,6 +64,12 @@ struct agent {
 	char canary_result[300];  /* the last probe: "" refused as it must be, else what */
 	bool canary_blocks;       /* that result means enforcement is broken */
 	time_t canary_at;
+	/* approval (docs/signing.md) */
+	struct df_saved saved;    /* the highest accepted serial (state_dir) */
+	char saved_error[DF_WHY_LEN]; /* state_dir's serial could not be read: pushes refused */
+	char save_error[DF_WHY_LEN];  /* the last save failed */
+	json_t *signed_by;        /* [{principals, fingerprint}] of the policy in force */
+	char policy_source[1100]; /* the file it was loaded from (the pushed one, or state_dir's) */
 };
 
 
@@ -76,6 +83,9 @@ static inline const struct df_loaded *in_force(const struct agent *a)
  * serial is accepted, start-up adoption). 0, or the push was refused (the
  * policy in force stays; status and the log say why). */
 int agent_apply_policy(struct agent *a, const char *why, bool same_ok);
+/* At start, when the policy file was not loaded: the last good policy of
+ * state_dir, verified again (-ENOENT: there is none). */
+int agent_apply_last_good(struct agent *a);
 /* Watches the parent directory of every cgroup selector of the policy in force. */
 void agent_watch_cgroups(struct agent *a);
 /* The policy in force again, its cgroup selectors resolved anew. */

@@ -9,12 +9,14 @@
 
 #include "policy.h"
 #include "safefile.h"
+#include "sshsig.h"
 
 static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks",
 				     "interfaces", "drop_log", "syslog", "control_socket",
 				     "control_group", "admin_group", "metrics_file", "nft_table", "nft_log_group",
 				     "nft_log_rate", "revocation", "stale_after", "stale_posture",
-				     "canary", NULL };
+				     "canary", "scope", "allowed_signers", "signatures_required",
+				     "state_dir", NULL };
 
 static int set_str(char **dst, const char *v)
 {
@@ -41,7 +43,8 @@ static int defaults(struct df_agent_conf *c)
 	    set_str(&c->control_socket, DF_CONTROL_SOCKET) ||
 	    set_str(&c->control_group, "") || set_str(&c->admin_group, "") ||
 	    set_str(&c->metrics_file, "") || set_str(&c->revocation, "auto") ||
-	    set_str(&c->stale_posture, "keep"))
+	    set_str(&c->stale_posture, "keep") || set_str(&c->scope, "") ||
+	    set_str(&c->allowed_signers, "") || set_str(&c->state_dir, DF_STATE_DIR))
 		return -ENOMEM;
 	return 0;
 }
@@ -97,6 +100,9 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 		{ "nft_table", offsetof(struct df_agent_conf, nft_table) },
 		{ "revocation", offsetof(struct df_agent_conf, revocation) },
 		{ "stale_posture", offsetof(struct df_agent_conf, stale_posture) },
+		{ "scope", offsetof(struct df_agent_conf, scope) },
+		{ "allowed_signers", offsetof(struct df_agent_conf, allowed_signers) },
+		{ "state_dir", offsetof(struct df_agent_conf, state_dir) },
 	};
 	config_setting_t *s;
 
@@ -125,6 +131,16 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 	else if (s && !strcmp(c->stale_posture, "drop-protected") && !strcmp(c->backend, "nftables"))
 		ERR(d, file, s, "stale_posture \"drop-protected\" needs the bpf backend (the "
 				"nftables backend has no heartbeat in the kernel)");
+	s = config_setting_get_member(root, "scope");
+	if (s && strspn(c->scope, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:") !=
+			 strlen(c->scope))
+		ERR(d, file, s, "scope \"%s\": letters, digits, '.', '_', '-' and ':' only", c->scope);
+	s = config_setting_get_member(root, "state_dir");
+	if (s && c->state_dir[0] != '/')
+		ERR(d, file, s, "state_dir \"%s\" must be an absolute path", c->state_dir);
+	s = config_setting_get_member(root, "allowed_signers");
+	if (s && c->allowed_signers[0] && c->allowed_signers[0] != '/')
+		ERR(d, file, s, "allowed_signers \"%s\" must be an absolute path", c->allowed_signers);
 	s = config_setting_get_member(root, "nft_table");
 	if (s && (!c->nft_table[0] || strlen(c->nft_table) > 200 ||
 		  strspn(c->nft_table, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
@@ -147,6 +163,8 @@ static void load_scalars(config_setting_t *root, const char *file, struct df_age
 		{ "nft_log_group", offsetof(struct df_agent_conf, nft_log_group), 1, 65535 },
 		{ "nft_log_rate", offsetof(struct df_agent_conf, nft_log_rate), 1, 1000000 },
 		{ "stale_after", offsetof(struct df_agent_conf, stale_after), 0, 604800 },
+		{ "signatures_required", offsetof(struct df_agent_conf, signatures_required), 0,
+		  DF_SIG_MAX_BLOCKS },
 	};
 	config_setting_t *s;
 
@@ -167,6 +185,10 @@ static void load_scalars(config_setting_t *root, const char *file, struct df_age
 	s = config_setting_get_member(root, "stale_after");
 	if (s && c->stale_after > 0 && c->stale_after < 3)
 		ERR(d, file, s, "'stale_after' is 0 (off) or at least 3 seconds");
+	s = config_setting_get_member(root, "signatures_required");
+	if (s && c->signatures_required && !c->allowed_signers[0])
+		ERR(d, file, s, "signatures_required = %u needs allowed_signers (an OpenSSH "
+				"allowed_signers file)", c->signatures_required);
 	static const struct {
 		const char *key;
 		size_t off;
@@ -302,6 +324,9 @@ void df_agent_conf_free(struct df_agent_conf *c)
 	free(c->nft_table);
 	free(c->revocation);
 	free(c->stale_posture);
+	free(c->scope);
+	free(c->allowed_signers);
+	free(c->state_dir);
 	free(c->drop_log);
 	free(c->control_socket);
 	free(c->control_group);

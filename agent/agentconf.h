@@ -35,6 +35,10 @@ struct df_agent_conf {
 	unsigned int stale_after; /* seconds without a heartbeat = stale; 0: off */
 	char *stale_posture;   /* "keep" | "drop-protected" (verdict step 3a) */
 	bool canary;           /* the active canary (canary.h); BPF backend only */
+	char *scope;           /* this host's group; "": none (policy `scope`) */
+	char *allowed_signers; /* OpenSSH allowed_signers file; "": none */
+	unsigned int signatures_required; /* 0: unsigned policies are accepted */
+	char *state_dir;       /* highest accepted serial, last good policy */
 };
 
 #define DF_AGENT_CONF_MAX (1 << 20)

@@ -48,6 +48,31 @@ static void on_event(const struct df_event *e, void *ctx)
 
 /* ---- control socket ------------------------------------------------------------ */
 
+/* status's "approval" (docs/signing.md): what is required, who signed what
+ * is in force, the scopes, the saved serial, where the policy came from. */
+static json_t *approval_json(struct agent *a)
+{
+	const struct df_policy *p = a->pol;
+	json_t *scope = json_array();
+	char sig[1200];
+
+	for (size_t i = 0; p && i < p->n_scope; i++)
+		json_array_append_new(scope, json_string(p->scope[i]));
+	snprintf(sig, sizeof(sig), "%s.sig", a->conf.policy_file);
+	return json_pack("{s:i, s:s?, s:b, s:s, s:o, s:o, s:o, s:o, s:s?, s:s?, s:s?}",
+			 "signatures_required", a->conf.signatures_required, "allowed_signers",
+			 a->conf.allowed_signers[0] ? a->conf.allowed_signers : NULL,
+			 "unsigned_accepted", !a->conf.signatures_required, "host_scope",
+			 a->conf.scope, "policy_scope", scope, "signed_by",
+			 a->signed_by && p ? json_incref(a->signed_by) : json_array(),
+			 "saved_serial",
+			 a->saved.present ? json_integer((json_int_t)a->saved.serial) : json_null(),
+			 "expires", df_time_json(p ? p->expires : 0), "loaded_from",
+			 p && a->policy_source[0] ? a->policy_source : NULL, "state_error",
+			 a->saved_error[0] ? a->saved_error : NULL, "save_error",
+			 a->save_error[0] ? a->save_error : NULL);
+}
+
 static json_t *status_json(struct agent *a)
 {
 	struct df_agent_state st = {
@@ -58,7 +83,7 @@ static json_t *status_json(struct agent *a)
 		.push_errors = a->push_errors, .drop_log = a->conf.drop_log,
 		.drop_log_error = df_records_error(a->rec), .metrics_file = a->conf.metrics_file,
 		.metrics_error = a->metrics_why[0] ? a->metrics_why : NULL, .pushes = a->pushes,
-		.canary = agent_canary_json(a),
+		.canary = agent_canary_json(a), .approval = approval_json(a),
 	};
 	json_t *j = df_status_json(&st, NULL, &a->bs);
 
@@ -399,6 +424,24 @@ static void drop_privileges(struct agent *a)
 		pr_notice("capabilities kept: %s; no new privileges", kept);
 }
 
+/* The highest accepted serial (state.h); unreadable: pushes are refused
+ * until it is mended (fail closed), and status says so. */
+static void read_saved(struct agent *a)
+{
+	char why[DF_WHY_LEN];
+
+	if (df_saved_read(a->conf.state_dir, &a->saved, why, sizeof(why))) {
+		snprintf(a->saved_error, sizeof(a->saved_error), "%s", why);
+		pr_err("the saved serial cannot be read: %s; pushes are refused until it is mended",
+		       why);
+	} else if (a->saved.present) {
+		pr_notice("highest accepted serial %llu (%s)", (unsigned long long)a->saved.serial,
+			  a->conf.state_dir);
+	}
+	if (!a->conf.signatures_required)
+		pr_warn("unsigned policies are accepted (signatures_required = 0)");
+}
+
 static int start(struct agent *a)
 {
 	const struct df_backend_ops *kinds[DF_MAX_BACKENDS];
@@ -436,7 +479,11 @@ static int start(struct agent *a)
 	open_control_socket(a);
 	agent_open_canary(a);
 	a->started = time(NULL);
-	agent_apply_policy(a, "start", true);
+	read_saved(a);
+	/* a host that ever accepted a policy never runs without one: a
+	 * missing or refused file at start falls back to the last good */
+	if (agent_apply_policy(a, "start", true) && !a->pol)
+		agent_apply_last_good(a);
 	drop_privileges(a);
 	agent_run_canary(a);
 	agent_check_health(a);
@@ -551,6 +598,7 @@ int main(int argc, char **argv)
 	df_backends_close(&a.bs);
 	df_records_close(a.rec);
 	df_canary_close(a.canary);
+	json_decref(a.signed_by);
 	json_decref(a.push_errors);
 	df_policy_free(a.pol);
 	df_image_free(a.img);

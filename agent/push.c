@@ -11,10 +11,13 @@
 #include <sys/inotify.h>
 #include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "log.h"
 #include "safefile.h"
+#include "sshsig.h"
+#include "state.h"
 #include "values.h"
 
 static void sha256_hex(const char *text, size_t len, char out[65])
@@ -82,18 +85,6 @@ void agent_reresolve_cgroups(struct agent *a)
 	agent_watch_cgroups(a);
 }
 
-/* Why a push was refused, in one word (metrics label, status "pushes"). */
-static const char *refusal_cause(int err, bool read_ok, bool parsed, bool compiled)
-{
-	if (!read_ok)
-		return "unreadable";
-	if (!parsed)
-		return "invalid";
-	if (!compiled)
-		return err == -E2BIG ? "capacity" : "invalid";
-	return err == -ESTALE ? "serial" : "kernel";
-}
-
 static void count_push(struct agent *a, const char *cause)
 {
 	json_t *refused = json_object_get(a->pushes, "refused");
@@ -155,23 +146,6 @@ void agent_arm_exception_edge(struct agent *a)
 		timerfd_settime(a->edge_fd, TFD_TIMER_ABSTIME, &it, NULL);
 }
 
-/* The policy file: root's, not writable by others, in root's directories,
- * no link, FIFO or device, at most DF_POLICY_MAX bytes (safefile.h). */
-static int read_policy(struct agent *a, const struct df_parse_opts *o, struct df_policy **p,
-		       struct df_diags *d, char **text)
-{
-	char why[DF_WHY_LEN];
-	size_t n;
-	int err;
-
-	err = df_file_read(a->conf.policy_file, DF_POLICY_MAX, text, &n, why, sizeof(why));
-	if (err) {
-		df_diag_add(d, DF_SEV_ERROR, a->conf.policy_file, 0, NULL, "cannot read: %s", why);
-		return err;
-	}
-	return df_policy_parse(*text, n, a->conf.policy_file, o, p, d);
-}
-
 /* The canary's class into a policy about to load (canary.h); a policy it
  * cannot join runs without a canary, logged and in status. */
 static void add_canary(struct agent *a, struct df_policy *p)
@@ -185,77 +159,299 @@ static void add_canary(struct agent *a, struct df_policy *p)
 	snprintf(a->canary_off, sizeof(a->canary_off), "%s", why);
 }
 
-/* Loads the policy file. A push must parse, validate, compile and carry a
- * higher serial than the loaded policy; anything else is refused and the
- * loaded policy stays in force. `same_ok` accepts an equal serial (start-up
- * adoption of our own pinned policy). */
-int agent_apply_policy(struct agent *a, const char *why, bool same_ok)
+/* One push on its way in: what was read, what it became, why it stops. */
+struct push {
+	const char *file, *sig_file; /* the policy and its .sig */
+	char *text, *sig;            /* sig NULL: there is no .sig */
+	size_t n, sig_n;
+	char sha[65];
+	struct df_policy *p;
+	struct df_image *img;
+	struct df_sig_verdict sigs;
+	const char *cause;           /* why it was refused, one word (metrics, status) */
+	struct df_diags d;
+};
+
+static int refuse(struct push *x, const char *cause, int err)
 {
-	struct df_parse_opts o = { .resolve_user = df_resolve_user_nss, .now = time(NULL) };
-	struct df_diags d = { 0 };
-	struct df_policy *p = NULL;
-	struct df_image *img = NULL;
-	uint64_t active = 0;
-	char *text = NULL, sha[65] = "";
-	int err, has_active;
+	x->cause = cause;
+	return err;
+}
 
-	bool read_ok, parsed, compiled = false;
+/* The policy file and its .sig: root's, not writable by others, in root's
+ * directories, no link, FIFO or device (safefile.h). A .sig that is not
+ * there is no .sig; one that is there must be readable. */
+static int read_push(struct push *x)
+{
+	char why[DF_WHY_LEN];
+	int err = df_file_read(x->file, DF_POLICY_MAX, &x->text, &x->n, why, sizeof(why));
 
-	err = read_policy(a, &o, &p, &d, &text);
-	read_ok = text != NULL;
-	parsed = !err;
-	if (text)
-		sha256_hex(text, strlen(text), sha);
-	if (!err) { /* the posture (verdict step 3a) is agent.conf's */
-		p->drop_stale = !strcmp(a->conf.stale_posture, "drop-protected");
-		p->stale_after = a->conf.stale_after;
-		add_canary(a, p);
+	if (err) {
+		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL, "cannot read: %s", why);
+		return refuse(x, "unreadable", err);
 	}
-	if (!err && a->pol && !strcmp(sha, a->sha256))
-		goto cleanup; /* the same bytes again (editors, touch): nothing to do */
-	if (!err)
-		err = df_compile(p, &img, &d);
-	compiled = parsed && !err;
-	has_active = !df_backends_active(&a->bs, &active);
-	if (!err && has_active && (p->serial < active || (p->serial == active && !same_ok))) {
-		df_diag_add(&d, DF_SEV_ERROR, a->conf.policy_file, 0, NULL,
+	sha256_hex(x->text, x->n, x->sha);
+	if (access(x->sig_file, F_OK) && errno == ENOENT)
+		return 0;
+	err = df_file_read(x->sig_file, DF_SIG_MAX_TEXT, &x->sig, &x->sig_n, why, sizeof(why));
+	if (err) {
+		df_diag_add(&x->d, DF_SEV_ERROR, x->sig_file, 0, NULL, "cannot read: %s", why);
+		return refuse(x, "signature", err);
+	}
+	return 0;
+}
+
+/* signatures_required: the allowed signers of today (read again at every
+ * push: rotation needs no restart) and enough valid signatures. */
+static int approve(struct agent *a, struct push *x)
+{
+	struct df_sig_require r = { .text = x->text, .len = x->n, .sig = x->sig,
+				    .sig_len = x->sig_n, .sig_file = x->sig_file,
+				    .required = a->conf.signatures_required, .now = time(NULL) };
+	struct df_signers ss = { 0 };
+	char why[DF_WHY_LEN], *text = NULL;
+	size_t n;
+	int err;
+
+	if (!r.required)
+		return 0;
+	err = df_file_read(a->conf.allowed_signers, DF_SIGNERS_MAX, &text, &n, why, sizeof(why));
+	if (err) {
+		df_diag_add(&x->d, DF_SEV_ERROR, a->conf.allowed_signers, 0, NULL, "cannot read: %s",
+			    why);
+		return refuse(x, "signature", err);
+	}
+	err = df_signers_parse(text, n, a->conf.allowed_signers, &ss, &x->d);
+	free(text);
+	if (err)
+		return refuse(x, "signature", err);
+	r.signers = &ss;
+	err = df_sig_require(&r, &x->sigs, &x->d);
+	/* who signed, kept by fingerprint and principals (the lines go with ss) */
+	for (size_t i = 0; i < x->sigs.n; i++) {
+		const struct df_signer *k = x->sigs.v[i].signer;
+
+		snprintf(x->sigs.v[i].principals, sizeof(x->sigs.v[i].principals), "%s",
+			 k ? k->principals : "");
+		x->sigs.v[i].signer = NULL;
+	}
+	df_signers_free(&ss);
+	return err ? refuse(x, "signature", err) : 0;
+}
+
+/* This host's scope (agent.conf) among the policy's. */
+static int check_scope(struct agent *a, struct push *x)
+{
+	const struct df_policy *p = x->p;
+	char list[512] = "";
+
+	if (df_policy_in_scope(p, a->conf.scope))
+		return 0;
+	for (size_t i = 0; i < p->n_scope; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+			 p->scope[i]);
+	if (!p->n_scope)
+		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
+			    "the policy has no scope; this host's scope is '%s'", a->conf.scope);
+	else if (!a->conf.scope[0])
+		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
+			    "the policy is for scope [%s]; this host has no scope", list);
+	else
+		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
+			    "the policy is for scope [%s], not this host's '%s'", list, a->conf.scope);
+	return refuse(x, "scope", -EPERM);
+}
+
+/* Above the serial in force (the kernel's) and the saved one (state_dir):
+ * an older policy is never loaded again, across restarts and reboots. An
+ * equal one only at start and only the same bytes (adoption, the last
+ * good). `supersedes` (signed policies only) goes below a saved serial it
+ * names: the way back from a compromised key's huge serial. */
+static int check_serial(struct agent *a, struct push *x, bool same_ok)
+{
+	const struct df_policy *p = x->p;
+	uint64_t active = 0, saved = a->saved.present ? a->saved.serial : 0;
+	bool has_active = !df_backends_active(&a->bs, &active);
+	bool reset = p->supersedes && a->conf.signatures_required &&
+		     (p->supersedes == saved || (!saved && has_active && p->supersedes == active));
+
+	if (a->saved_error[0]) {
+		df_diag_add(&x->d, DF_SEV_ERROR, a->conf.state_dir, 0, NULL,
+			    "the saved serial cannot be read: %s; mend or remove it", a->saved_error);
+		return refuse(x, "serial", -EIO);
+	}
+	if (p->supersedes && !a->conf.signatures_required) {
+		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
+			    "supersedes needs signed policies (agent.conf signatures_required)");
+		return refuse(x, "serial", -EPERM);
+	}
+	if (p->supersedes && !reset) {
+		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
+			    "supersedes %llu does not name the saved serial %llu",
+			    (unsigned long long)p->supersedes, (unsigned long long)saved);
+		return refuse(x, "serial", -ESTALE);
+	}
+	if (reset) {
+		pr_warn("policy serial %llu supersedes serial %llu (signed): the saved serial goes back",
+			(unsigned long long)p->serial, (unsigned long long)p->supersedes);
+		return 0;
+	}
+	if (saved && (p->serial < saved ||
+		      (p->serial == saved && (!same_ok || strcmp(x->sha, a->saved.sha256))))) {
+		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
+			    "serial %llu is not higher than the highest accepted %llu (%s/%s)",
+			    (unsigned long long)p->serial, (unsigned long long)saved,
+			    a->conf.state_dir, DF_STATE_SERIAL);
+		return refuse(x, "serial", -ESTALE);
+	}
+	if (has_active && (p->serial < active || (p->serial == active && !same_ok))) {
+		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
 			    "serial %llu is not higher than the loaded policy's %llu",
 			    (unsigned long long)p->serial, (unsigned long long)active);
-		err = -ESTALE;
+		return refuse(x, "serial", -ESTALE);
 	}
-	if (!err) {
-		struct df_loaded next = { .p = p, .img = img, .sha256 = sha };
+	return 0;
+}
 
-		err = df_backends_apply(&a->bs, &next, in_force(a), &d);
+/* Read, approve, parse, scope, compile, serial: refused at the first
+ * stage that fails (x->cause), with every error in x->d. */
+static int prepare(struct agent *a, struct push *x, bool same_ok)
+{
+	struct df_parse_opts o = { .resolve_user = df_resolve_user_nss, .now = time(NULL) };
+	int err = read_push(x);
+
+	if (!err)
+		err = approve(a, x);
+	if (err)
+		return err;
+	err = df_policy_parse(x->text, x->n, x->file, &o, &x->p, &x->d);
+	if (err)
+		return refuse(x, "invalid", err);
+	/* the posture (verdict step 3a) is agent.conf's */
+	x->p->drop_stale = !strcmp(a->conf.stale_posture, "drop-protected");
+	x->p->stale_after = a->conf.stale_after;
+	err = check_scope(a, x);
+	if (err)
+		return err;
+	if (a->pol && !strcmp(x->sha, a->sha256))
+		return 1; /* the same bytes again (editors, touch): nothing to do */
+	add_canary(a, x->p);
+	err = df_compile(x->p, &x->img, &x->d);
+	if (err)
+		return refuse(x, err == -E2BIG ? "capacity" : "invalid", err);
+	return check_serial(a, x, same_ok);
+}
+
+/* Who signed what is in force (status, metrics). */
+static void keep_signers(struct agent *a, const struct push *x)
+{
+	json_decref(a->signed_by);
+	a->signed_by = json_array();
+	for (size_t i = 0; i < x->sigs.n; i++)
+		if (!x->sigs.v[i].cause[0])
+			json_array_append_new(a->signed_by,
+					      json_pack("{s:s, s:s}", "principals",
+							x->sigs.v[i].principals, "fingerprint",
+							x->sigs.v[i].fingerprint));
+}
+
+/* After a load: the serial and the policy saved (state.h); a failure is
+ * logged and shown in status, the policy stays loaded. */
+static void save(struct agent *a, const struct push *x)
+{
+	char why[DF_WHY_LEN] = "";
+
+	if (df_saved_write(a->conf.state_dir, x->p->serial, x->sha, x->text, x->n, x->sig, x->sig_n,
+			   why, sizeof(why))) {
+		pr_err("the accepted policy was not saved in %s: %s", a->conf.state_dir, why);
+		snprintf(a->save_error, sizeof(a->save_error), "%s", why);
+		return;
 	}
-	record_push(a, why, err, &d);
+	a->save_error[0] = '\0';
+	a->saved.present = true;
+	a->saved.serial = x->p->serial;
+	snprintf(a->saved.sha256, sizeof(a->saved.sha256), "%s", x->sha);
+}
+
+static void finish(struct agent *a, struct push *x, const char *why, int err)
+{
+	record_push(a, why, err, &x->d);
 	if (err)
 		snprintf(a->policy_summary, sizeof(a->policy_summary), "%s",
 			 json_array_size(a->push_errors) ?
 				 json_string_value(json_array_get(a->push_errors, 0)) : "refused");
 	else
-		snprintf(a->policy_summary, sizeof(a->policy_summary), "'%s' serial %llu", p->name,
-			 (unsigned long long)p->serial);
-	count_push(a, err ? refusal_cause(err, read_ok, parsed, compiled) : NULL);
-	if (err) {
-		pr_err("policy push refused (%s): %s; %s", why, a->conf.policy_file,
-		       has_active ? "the loaded policy stays in force" : "no policy is enforced");
-		log_diags(&d, LOG_ERR);
+		snprintf(a->policy_summary, sizeof(a->policy_summary), "'%s' serial %llu",
+			 x->p->name, (unsigned long long)x->p->serial);
+	count_push(a, err ? (x->cause ? x->cause : "kernel") : NULL);
+}
+
+/* Loads a policy file: the pushed one (why: what made the agent look), or
+ * the last good one. It must be readable, signed as agent.conf requires,
+ * parse, validate, be for this host's scope, compile, and carry a serial
+ * above the one in force and the saved one; anything else is refused and
+ * the policy in force stays. same_ok: an equal serial (start-up adoption). */
+static int load(struct agent *a, const char *file, const char *sig_file, const char *why,
+		bool same_ok)
+{
+	struct push x = { .file = file, .sig_file = sig_file };
+	int err = prepare(a, &x, same_ok);
+
+	if (err == 1) {
+		err = 0;
 		goto cleanup;
 	}
-	log_diags(&d, LOG_WARNING);
-	pr_notice("policy loaded (%s): '%s' serial %llu sha256 %s, %zu classes, %zu destinations, %zu exceptions",
-		  why, p->name, (unsigned long long)p->serial, sha, p->n_classes - (p->canary ? 1 : 0),
-		  p->n_dests, p->n_excs);
-	take(a, p, img, sha);
-	p = NULL;
-	img = NULL;
+	if (!err) {
+		struct df_loaded next = { .p = x.p, .img = x.img, .sha256 = x.sha };
+
+		err = df_backends_apply(&a->bs, &next, in_force(a), &x.d);
+	}
+	finish(a, &x, why, err);
+	if (err) {
+		pr_err("policy push refused (%s): %s; %s", why, file,
+		       a->pol ? "the loaded policy stays in force" : "no policy is enforced");
+		log_diags(&x.d, LOG_ERR);
+		goto cleanup;
+	}
+	log_diags(&x.d, LOG_WARNING);
+	pr_notice("policy loaded (%s): '%s' serial %llu sha256 %s, %zu classes, %zu destinations, %zu exceptions%s",
+		  why, x.p->name, (unsigned long long)x.p->serial, x.sha,
+		  x.p->n_classes - (x.p->canary ? 1 : 0), x.p->n_dests, x.p->n_excs,
+		  a->conf.signatures_required ? ", signed" : "");
+	save(a, &x);
+	keep_signers(a, &x);
+	take(a, x.p, x.img, x.sha);
+	snprintf(a->policy_source, sizeof(a->policy_source), "%s", file);
+	x.p = NULL;
+	x.img = NULL;
 	df_backends_revoke(&a->bs, in_force(a), why);
 	agent_arm_exception_edge(a);
 cleanup:
-	df_policy_free(p);
-	df_image_free(img);
-	df_diags_free(&d);
-	free(text);
+	df_policy_free(x.p);
+	df_image_free(x.img);
+	df_diags_free(&x.d);
+	free(x.text);
+	free(x.sig);
 	return err;
+}
+
+int agent_apply_policy(struct agent *a, const char *why, bool same_ok)
+{
+	char sig[1100];
+
+	snprintf(sig, sizeof(sig), "%s.sig", a->conf.policy_file);
+	return load(a, a->conf.policy_file, sig, why, same_ok);
+}
+
+int agent_apply_last_good(struct agent *a)
+{
+	char policy[1100], sig[1100];
+
+	if (!a->saved.present)
+		return -ENOENT;
+	df_saved_paths(a->conf.state_dir, policy, sig, sizeof(policy));
+	pr_warn("the policy file was not loaded at start: loading the last good policy, serial %llu, "
+		"from %s (verified again)",
+		(unsigned long long)a->saved.serial, policy);
+	return load(a, policy, sig, "start: last good", true);
 }

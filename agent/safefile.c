@@ -250,9 +250,16 @@ int df_file_replace(const char *path, const char *text, size_t n, mode_t mode, u
 		err = -errno;
 	if (!err && renameat(dirfd, tmp, dirfd, base))
 		err = -errno;
-	/* the rename itself on disk before the caller goes on */
-	if (!err && (flags & DF_FILE_DURABLE) && fsync(dirfd))
-		err = -errno;
+	/* the rename itself on disk before the caller goes on (dirfd is
+	 * O_PATH: fsync needs the directory opened for reading) */
+	if (!err && (flags & DF_FILE_DURABLE)) {
+		int d = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (d < 0 || fsync(d))
+			err = -errno;
+		if (d >= 0)
+			close(d);
+	}
 	if (err) {
 		refuse(err, why, len, "%s: %s", path, strerror(-err));
 		unlinkat(dirfd, tmp, 0);

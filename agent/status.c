@@ -102,6 +102,13 @@ static void agent_fields(json_t *st, const struct df_agent_state *a, const char 
 	/* the same keys with the agent down, null */
 	json_object_set_new(st, "pushes", a && a->pushes ? json_deep_copy(a->pushes) :
 					   json_pack("{s:n, s:n}", "accepted", "refused"));
+	json_object_set_new(st, "approval",
+			    a && a->approval ? a->approval :
+					       json_pack("{s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n}",
+							 "signatures_required", "allowed_signers",
+							 "unsigned_accepted", "host_scope", "policy_scope",
+							 "signed_by", "saved_serial", "expires",
+							 "loaded_from", "state_error", "save_error"));
 	json_object_set_new(st, "canary", a && a->canary ? a->canary :
 					   json_pack("{s:n, s:n, s:n, s:n, s:n}", "enabled", "cgroup",
 						     "why", "last_run", "result"));
@@ -176,6 +183,20 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 		if (r && strcmp(r, "refused"))
 			json_array_append_new(health, json_string(r));
 	}
+	if (a && a->approval) {
+		json_t *ap = a->approval;
+		const char *from = json_string_value(json_object_get(ap, "loaded_from"));
+
+		if (json_is_string(json_object_get(ap, "state_error")))
+			json_array_append_new(health, json_sprintf("state unreadable: %s",
+						json_string_value(json_object_get(ap, "state_error"))));
+		if (json_is_string(json_object_get(ap, "save_error")))
+			json_array_append_new(health, json_sprintf("state not saved: %s",
+						json_string_value(json_object_get(ap, "save_error"))));
+		if (from && a->policy_file && strcmp(from, a->policy_file))
+			json_array_append_new(health, json_sprintf("last good policy in force: %s was "
+						"refused at start", a->policy_file));
+	}
 	if (cur && cur->p->expires && time(NULL) >= cur->p->expires) {
 		char t[40];
 
@@ -208,6 +229,10 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 				      (json_int_t)c.t.events_lost, "suppressed",
 				      (json_int_t)c.t.events_suppressed));
 	df_counts_free(&c);
+	json_object_set_new(st, "warnings", json_array());
+	if (a && a->approval && json_is_true(json_object_get(a->approval, "unsigned_accepted")))
+		json_array_append_new(json_object_get(st, "warnings"),
+				      json_string("unsigned policies are accepted (signatures_required = 0)"));
 	json_object_set_new(st, "health",
 			    json_string(json_array_size(health) ? "degraded" : "healthy"));
 	json_object_set_new(st, "health_reasons", health);

@@ -170,6 +170,32 @@ static void print_exceptions(json_t *st)
 	}
 }
 
+/* Signatures and scope of the policy in force, and the warnings. */
+static void print_approval(json_t *st)
+{
+	json_t *ap = json_object_get(st, "approval"), *x;
+	size_t i;
+
+	if (json_integer_value(json_object_get(ap, "signatures_required")) > 0) {
+		printf("approval:    %lld signature%s required (%s)", jint(ap, "signatures_required"),
+		       jint(ap, "signatures_required") > 1 ? "s" : "", jstr(ap, "allowed_signers"));
+		json_array_foreach(json_object_get(ap, "signed_by"), i, x)
+			printf("%s%s %s", i ? ", " : "; signed by ", jstr(x, "principals"),
+			       jstr(x, "fingerprint"));
+		printf("\n");
+	}
+	if (json_array_size(json_object_get(ap, "policy_scope")) || strcmp(jstr(ap, "host_scope"), "")) {
+		printf("scope:       this host '%s'; the policy's:", jstr(ap, "host_scope"));
+		json_array_foreach(json_object_get(ap, "policy_scope"), i, x)
+			printf(" %s", json_string_value(x));
+		printf("\n");
+	}
+	if (json_is_integer(json_object_get(ap, "saved_serial")))
+		printf("saved:       highest accepted serial %lld\n", jint(ap, "saved_serial"));
+	json_array_foreach(json_object_get(st, "warnings"), i, x)
+		printf("warning:     %s\n", json_string_value(x));
+}
+
 static void print_running(json_t *st)
 {
 	json_t *ev = json_object_get(st, "events");
@@ -179,6 +205,7 @@ static void print_running(json_t *st)
 	printf("agent:       running (pid %lld, up %s, version %s)\n", jint(st, "pid"), up,
 	       jstr(st, "version"));
 	print_policy(st);
+	print_approval(st);
 	print_backends(st);
 	print_revocation(st);
 	print_files(st);

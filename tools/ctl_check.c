@@ -4,10 +4,13 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "compile.h"
 #include "ctl.h"
 #include "policy.h"
+#include "sshsig.h"
 
 static size_t count_prefixes(const struct df_policy *p, int family)
 {
@@ -42,13 +45,116 @@ static void print_class_modes(const struct df_policy *p)
 	printf("%s\n", p->n_classes ? "" : " none");
 }
 
-static int check_one(const char *file, bool dump, bool strict)
+/* What the agent would require of a push (agent.conf's keys as options). */
+struct approval_opts {
+	const char *allowed_signers; /* NULL: signatures not checked */
+	const char *signature;       /* the .sig (NULL: FILE.sig) */
+	unsigned int required;       /* with allowed_signers: at least 1 */
+	const char *scope;           /* NULL: scope not checked; "": a host without one */
+};
+
+/* A whole file of at most max bytes, NUL-terminated; NULL (errno) if not. */
+static char *read_all(const char *path, size_t max, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	bool bad;
+
+	if (!f)
+		return NULL;
+	buf = malloc(max + 1);
+	*n = buf ? fread(buf, 1, max + 1, f) : 0;
+	bad = !buf || ferror(f) || *n > max;
+	fclose(f);
+	if (bad) {
+		free(buf);
+		errno = buf ? EFBIG : ENOMEM;
+		return NULL;
+	}
+	buf[*n] = '\0';
+	return buf;
+}
+
+/* Signatures and scope as the agent checks them; errors into d, the
+ * result into *j (JSON) or printed. */
+static void approve(const char *file, const char *text, const struct df_policy *p,
+		    const struct approval_opts *o, struct df_diags *d, json_t **j)
+{
+	char sig_path[4096], *sig = NULL, *as = NULL;
+	struct df_signers ss = { 0 };
+	struct df_sig_verdict v = { 0 };
+	size_t sig_n = 0, as_n = 0;
+	json_t *sigs = json_array();
+
+	*j = json_null();
+	if (o->scope && p && !df_policy_in_scope(p, o->scope))
+		df_diag_add(d, DF_SEV_ERROR, file, 0, NULL, "the policy is not for scope '%s'",
+			    o->scope);
+	if (!o->allowed_signers) {
+		json_decref(sigs);
+		return;
+	}
+	snprintf(sig_path, sizeof(sig_path), "%s%s", o->signature ? o->signature : file,
+		 o->signature ? "" : ".sig");
+	as = read_all(o->allowed_signers, DF_SIGNERS_MAX, &as_n);
+	if (!as)
+		df_diag_add(d, DF_SEV_ERROR, o->allowed_signers, 0, NULL, "cannot read: %s",
+			    strerror(errno));
+	else if (!df_signers_parse(as, as_n, o->allowed_signers, &ss, d))
+		df_sig_require(&(struct df_sig_require){ .text = text, .len = strlen(text),
+							 .sig = (sig = read_all(sig_path, DF_SIG_MAX_TEXT, &sig_n)),
+							 .sig_len = sig_n, .sig_file = sig_path,
+							 .signers = &ss, .required = o->required,
+							 .now = (int64_t)time(NULL) },
+			       &v, d);
+	for (size_t i = 0; i < v.n; i++)
+		json_array_append_new(sigs, json_pack("{s:s, s:s?, s:s?}", "fingerprint",
+						      v.v[i].fingerprint, "principals",
+						      v.v[i].signer ? v.v[i].signer->principals : NULL,
+						      "cause", v.v[i].cause[0] ? v.v[i].cause : NULL));
+	json_decref(*j);
+	*j = json_pack("{s:s, s:i, s:I, s:o}", "signature", sig_path, "required", o->required,
+		       "counted", (json_int_t)v.counted, "signatures", sigs);
+	df_signers_free(&ss);
+	free(sig);
+	free(as);
+}
+
+static void print_approval(json_t *ap)
+{
+	json_t *x;
+	size_t i;
+
+	if (!json_is_object(ap))
+		return;
+	printf("  signatures: %lld of %lld required valid (%s)",
+	       (long long)json_integer_value(json_object_get(ap, "counted")),
+	       (long long)json_integer_value(json_object_get(ap, "required")),
+	       json_string_value(json_object_get(ap, "signature")));
+	json_array_foreach(json_object_get(ap, "signatures"), i, x)
+		if (json_is_null(json_object_get(x, "cause")))
+			printf("%s%s %s", i ? ", " : "; by ",
+			       json_string_value(json_object_get(x, "principals")),
+			       json_string_value(json_object_get(x, "fingerprint")));
+	printf("\n");
+}
+
+static int check_one(const char *file, bool dump, bool strict, const struct approval_opts *ao)
 {
 	struct df_diags d = { 0 };
 	struct df_policy *p = NULL;
 	struct df_image *img = NULL;
 	char *text = NULL;
+	json_t *ap = NULL;
 	int err = ctl_load_policy(file, &p, &img, &d, &text);
+
+	if (text && (ao->allowed_signers || ao->scope)) {
+		size_t before = d.errors;
+
+		approve(file, text, p, ao, &d, &ap);
+		if (d.errors != before && !err)
+			err = -EPERM;
+	}
 
 	if (ctl_json) {
 		json_t *j = json_pack("{s:s, s:b, s:o}", "file", file, "valid", !err, "diagnostics",
@@ -76,6 +182,7 @@ static int check_one(const char *file, bool dump, bool strict)
 			json_object_set_new(json_object_get(j, "summary"), "class_modes",
 					    class_modes_json(p));
 		json_object_set_new(j, "strict_failed", json_boolean(!err && strict && d.warnings));
+		json_object_set_new(j, "approval", ap ? json_incref(ap) : json_null());
 		ctl_print_json(j);
 	} else {
 		df_diags_print(&d, stderr, text);
@@ -92,6 +199,7 @@ static int check_one(const char *file, bool dump, bool strict)
 			       img->n_cgroups, img->n_uids, img->cfg.hdr.n_marks, img->cfg.hdr.n_lports,
 			       img->n_src4, img->n_src6);
 			print_class_modes(p);
+			print_approval(ap);
 			if (strict && d.warnings)
 				fprintf(stderr, "%s: --strict: %zu warning%s\n", file, d.warnings,
 					d.warnings == 1 ? "" : "s");
@@ -104,6 +212,7 @@ static int check_one(const char *file, bool dump, bool strict)
 	}
 	if (!err && strict && d.warnings)
 		err = -EINVAL; /* CI pipelines: a warning fails too */
+	json_decref(ap);
 	df_diags_free(&d);
 	df_image_free(img);
 	df_policy_free(p);
@@ -116,10 +225,16 @@ int cmd_check(int argc, char **argv)
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
 					      { "dump", no_argument, NULL, 'd' },
 					      { "strict", no_argument, NULL, 's' },
+					      { "allowed-signers", required_argument, NULL, 'a' },
+					      { "signature", required_argument, NULL, 'S' },
+					      { "signatures-required", required_argument, NULL, 'n' },
+					      { "scope", required_argument, NULL, 'c' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
-	bool dump = false, strict = false;
+	struct approval_opts ao = { .required = 0 };
+	bool dump = false, strict = false, n_given = false;
 	int c, rc = EXIT_OK;
+	char *end;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jdsh", opts, NULL)) != -1) {
@@ -127,14 +242,31 @@ int cmd_check(int argc, char **argv)
 		case 'j': ctl_json = true; break;
 		case 'd': dump = true; break;
 		case 's': strict = true; break;
+		case 'a': ao.allowed_signers = optarg; break;
+		case 'S': ao.signature = optarg; break;
+		case 'c': ao.scope = optarg; break;
+		case 'n':
+			ao.required = (unsigned int)strtoul(optarg, &end, 10);
+			if (*end || !*optarg || ao.required > DF_SIG_MAX_BLOCKS)
+				return ctl_usage_error("check: --signatures-required is 0 to %d",
+						       DF_SIG_MAX_BLOCKS);
+			n_given = true;
+			break;
 		case 'h': return -1;
 		default: return ctl_usage_error("check: bad option; try \"datafencectl help check\"");
 		}
 	}
 	if (optind >= argc)
 		return ctl_usage_error("check: no policy file given; try \"datafencectl help check\"");
+	if ((n_given || ao.signature) && !ao.allowed_signers)
+		return ctl_usage_error("check: --signatures-required and --signature need "
+				       "--allowed-signers");
+	if (ao.allowed_signers && !n_given)
+		ao.required = 1;
+	if (ao.signature && argc - optind > 1)
+		return ctl_usage_error("check: --signature is for one policy file");
 	for (int i = optind; i < argc; i++) {
-		int r = check_one(argv[i], dump, strict);
+		int r = check_one(argv[i], dump, strict, &ao);
 
 		if (r > rc)
 			rc = r;

@@ -19,7 +19,8 @@ struct cmd {
 static int cmd_help(int argc, char **argv);
 
 static const struct cmd cmds[] = {
-	{ "check", cmd_check, "FILE... [--json] [--dump] [--strict]",
+	{ "check", cmd_check,
+	  "FILE... [--json] [--dump] [--strict] [--allowed-signers F [--signatures-required N] [--signature SIG]] [--scope S]",
 	  "validate policy files and summarise what they compile to",
 	  "  Parses, validates and compiles each FILE without touching the kernel.\n"
 	  "  Errors and warnings print as FILE:LINE: error: MESSAGE with the source line.\n"
@@ -30,8 +31,16 @@ static const struct cmd cmds[] = {
 	  "           summary (with class_modes), strict_failed}\n"
 	  "  --dump   also print the compiled map images\n"
 	  "  --strict warnings fail too (for CI pipelines)\n"
+	  "  Approval as the agent checks it (docs/signing.md), no agent and no root:\n"
+	  "  --allowed-signers F     an OpenSSH allowed_signers file: FILE.sig must hold\n"
+	  "                          valid signatures (ssh-keygen -Y sign -n datafence-policy)\n"
+	  "  --signatures-required N by N distinct keys of distinct principals (default 1)\n"
+	  "  --signature SIG         the signatures are in SIG, not FILE.sig\n"
+	  "  --scope S               the policy must be for host scope S (\"\": a host without one)\n"
 	  "  Exit: 0 every file valid, 1 some file invalid (or, with --strict, warned\n"
-	  "  about), 2 usage error.\n" },
+	  "  about; or not signed or scoped as required), 2 usage error.\n" },
+	{ "verify", cmd_check, "FILE --allowed-signers F [--signatures-required N] [--signature SIG] [--scope S]",
+	  "alias of check (with --allowed-signers)", "" },
 	{ "test", cmd_test,
 	  "[--policy FILE] --dst ADDR [--port N] [--proto P] (--class NAME | --cgroup PATH | --uid N | --mark N | --sport N | --src ADDR) [--at TIME] [--json]",
 	  "explain the verdict for one flow",

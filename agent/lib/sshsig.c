@@ -6,6 +6,7 @@
  *   string(H(message)). */
 #include "sshsig.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,4 +365,32 @@ size_t df_sshsig_verify(const char *sig, size_t sig_len, const void *msg, size_t
 		snprintf(out->error, sizeof(out->error), "missing: no signature in the file");
 	count(out);
 	return out->counted;
+}
+
+int df_sig_require(const struct df_sig_require *r, struct df_sig_verdict *out,
+		   struct df_diags *d)
+{
+	memset(out, 0, sizeof(*out));
+	if (!r->required)
+		return 0;
+	if (!r->sig) {
+		df_diag_add(d, DF_SEV_ERROR, r->sig_file, 0, NULL,
+			    "signature missing: %u signature%s required (ssh-keygen -Y sign -n %s)",
+			    r->required, r->required > 1 ? "s" : "", DF_SIG_NAMESPACE);
+		return -EPERM;
+	}
+	df_sshsig_verify(r->sig, r->sig_len, r->text, r->len, r->signers, r->now, out);
+	if (out->counted >= r->required)
+		return 0;
+	if (out->error[0])
+		df_diag_add(d, DF_SEV_ERROR, r->sig_file, 0, NULL, "signature %s", out->error);
+	for (size_t i = 0; i < out->n; i++)
+		if (out->v[i].cause[0])
+			df_diag_add(d, DF_SEV_ERROR, r->sig_file, 0, NULL, "signature %zu%s%s%s: %s", i + 1,
+				    out->v[i].fingerprint[0] ? " (" : "", out->v[i].fingerprint,
+				    out->v[i].fingerprint[0] ? ")" : "", out->v[i].cause);
+	df_diag_add(d, DF_SEV_ERROR, r->sig_file, 0, NULL,
+		    "%zu of %u: %u valid signature%s required (distinct keys of distinct principals)",
+		    out->counted, r->required, r->required, r->required > 1 ? "s" : "");
+	return -EPERM;
 }

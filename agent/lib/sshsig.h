@@ -51,6 +51,7 @@ struct df_sig_check {
 	const struct df_signer *signer; /* the allowed_signers line of its key, or NULL */
 	char fingerprint[DF_FPR_LEN];   /* of the key the signature names ("" if unreadable) */
 	char cause[200];                /* "" when valid; else why not */
+	char principals[128];           /* its signer's (filled by the caller that keeps it) */
 };
 
 struct df_sig_verdict {
@@ -64,6 +65,23 @@ struct df_sig_verdict {
  * time now, against signers. Fills *out; returns out->counted. */
 size_t df_sshsig_verify(const char *sig, size_t sig_len, const void *msg, size_t msg_len,
 			const struct df_signers *signers, int64_t now, struct df_sig_verdict *out);
+
+/* A push's signatures against agent.conf's signatures_required: 0 when
+ * none are required or enough are counted; else -EPERM, each cause an
+ * error in d (file: sig_file): the file missing, unreadable, each refused
+ * signature, "K of N". sig NULL: there is no .sig. */
+struct df_sig_require {
+	const char *text;       /* the policy file's bytes */
+	size_t len;
+	const char *sig;        /* the .sig's text, or NULL */
+	size_t sig_len;
+	const char *sig_file;   /* for messages */
+	const struct df_signers *signers;
+	unsigned int required;
+	int64_t now;
+};
+int df_sig_require(const struct df_sig_require *r, struct df_sig_verdict *out,
+		   struct df_diags *d);
 
 /* "SHA256:<base64 without padding>" of a public key blob. */
 void df_key_fingerprint(const unsigned char *blob, size_t len, char out[DF_FPR_LEN]);

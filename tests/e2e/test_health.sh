@@ -306,19 +306,22 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 s.settimeout(0.2)
 print("ready", flush=True)
-end = time.time() + 9
-while time.time() < end:
+end, ready, dogs = time.time() + 30, 0, 0
+while time.time() < end and (not ready or dogs < 3):
     try:
-        print(s.recv(4096).decode().replace("\n", "|"), flush=True)
+        m = s.recv(4096).decode()
     except socket.timeout:
-        pass
+        continue
+    ready += "READY=1" in m
+    dogs += m == "WATCHDOG=1"
+    print(m.replace("\n", "|"), flush=True)
 EOP
 	local lpid=$!
 	for _ in $(seq 100); do grep -q ready "$TMP/notify.out" && break; sleep 0.05; done
 	NOTIFY_SOCKET=$TMP/notify.sock start_agent
 	wait_log "policy loaded (start)"
 	wait "$lpid"
-	expect_eq "READY=1 once" 1 "$(grep -c 'READY=1' "$TMP/notify.out")"
+	expect_eq "READY=1 once: $(cat "$TMP/notify.out"; ctl status)" 1 "$(grep -c 'READY=1' "$TMP/notify.out")"
 	[ "$(grep -c '^WATCHDOG=1' "$TMP/notify.out")" -ge 3 ] ||
 		{ echo "too few WATCHDOG=1:"; cat "$TMP/notify.out"; return 1; }
 }

@@ -14,6 +14,7 @@ interfaces = [ "$VA" ];
 drop_log = "$2";
 syslog = false;
 control_socket = "$TMP/control.sock";
+state_dir = "$TMP/state";
 EOC
 }
 

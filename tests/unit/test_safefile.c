@@ -123,6 +123,16 @@ static void refuses_a_directory_others_may_write(void **state)
 	assert_string_equal(slurp("open/m.prom"), "a 1\n");
 	assert_int_equal(df_file_replace(at("open/m.prom"), "a 1\n", 4, 0644, 0, why,
 					 sizeof(why)), -EPERM);
+	/* durable, into a directory made for it (state_dir): root's 0700 */
+	assert_int_equal(df_file_replace(at("state/serial"), "7 x\n", 4, 0600,
+					 DF_FILE_DURABLE | DF_FILE_MKDIR, why, sizeof(why)), 0);
+	assert_string_equal(slurp("state/serial"), "7 x\n");
+	{
+		struct stat st;
+
+		assert_int_equal(stat(at("state"), &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0700);
+	}
 	/* sticky, like /tmp: others cannot rename our entries there */
 	assert_int_equal(mkdir(at("sticky"), 0755), 0);
 	assert_int_equal(chmod(at("sticky"), 01777), 0);
