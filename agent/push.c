@@ -408,8 +408,15 @@ static int load(struct agent *a, const char *file, const char *sig_file, const c
 	}
 	finish(a, &x, why, err);
 	if (err) {
-		pr_err("policy push refused (%s): %s; %s", why, file,
-		       a->pol ? "the loaded policy stays in force" : "no policy is enforced");
+		uint64_t pinned = 0;
+
+		if (a->pol)
+			pr_err("policy push refused (%s): %s; the loaded policy stays in force", why, file);
+		else if (!df_backends_active(&a->bs, &pinned))
+			pr_err("policy push refused (%s): %s; the kernel keeps enforcing the pinned "
+			       "policy, serial %llu", why, file, (unsigned long long)pinned);
+		else
+			pr_err("policy push refused (%s): %s; no policy is enforced", why, file);
 		log_diags(&x.d, LOG_ERR);
 		goto cleanup;
 	}

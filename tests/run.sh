@@ -11,7 +11,7 @@
 set -u
 cd "$(dirname "$0")/.."
 export O=${O:-build}
-SUITES=${SUITES:-"unit san cli fuzz datapath live e2e bypass surface health"}
+SUITES=${SUITES:-"unit san cli fuzz datapath live e2e bypass surface health approval"}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
 LOG_DIR=$O/test-logs
@@ -97,6 +97,9 @@ for suite in $SUITES; do
 	health)
 		# Health as proof and the dead-man posture, against the real agent (root).
 		run_shell health tests/e2e/test_health.sh ;;
+	approval)
+		# Signed policies, scope, anti-rollback, the last good policy (root).
+		run_shell approval tests/e2e/test_approval.sh ;;
 	*)
 		echo "unknown suite $suite" >&2; FAILED=$((FAILED + 1)) ;;
 	esac
