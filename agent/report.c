@@ -164,6 +164,36 @@ static void push_metrics(FILE *f, const json_t *st)
 			(long long)json_integer_value(v));
 }
 
+/* Who approved the policy in force, what is required, when it expires. */
+static void approval_metrics(FILE *f, const json_t *st)
+{
+	json_t *ap = json_object_get(st, "approval"), *v;
+	size_t i;
+
+	if (!json_is_object(ap) || !json_is_integer(json_object_get(ap, "signatures_required")))
+		return;
+	fprintf(f, "# HELP datafence_signatures_required Valid signatures a push needs "
+		   "(0: unsigned policies are accepted).\n");
+	fprintf(f, "# TYPE datafence_signatures_required gauge\n");
+	fprintf(f, "datafence_signatures_required %lld\n",
+		(long long)json_integer_value(json_object_get(ap, "signatures_required")));
+	fprintf(f, "# HELP datafence_policy_signer A counted signature of the policy in force.\n");
+	fprintf(f, "# TYPE datafence_policy_signer gauge\n");
+	json_array_foreach(json_object_get(ap, "signed_by"), i, v) {
+		fprintf(f, "datafence_policy_signer{principals=\"");
+		label(f, json_string_value(json_object_get(v, "principals")));
+		fprintf(f, "\",fingerprint=\"");
+		label(f, json_string_value(json_object_get(v, "fingerprint")));
+		fprintf(f, "\"} 1\n");
+	}
+	if (json_is_integer(json_object_get(ap, "saved_serial"))) {
+		fprintf(f, "# HELP datafence_saved_serial The highest accepted serial (state_dir).\n");
+		fprintf(f, "# TYPE datafence_saved_serial gauge\n");
+		fprintf(f, "datafence_saved_serial %lld\n",
+			(long long)json_integer_value(json_object_get(ap, "saved_serial")));
+	}
+}
+
 char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, const json_t *st)
 {
 	uint64_t serial = p ? p->serial : 0;
@@ -212,8 +242,15 @@ char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, c
 	fprintf(f, "datafence_policy_info{name=\"");
 	label(f, p && p->name ? p->name : "");
 	fprintf(f, "\",serial=\"%llu\"} 1\n", (unsigned long long)serial);
+	if (p && p->expires) {
+		fprintf(f, "# HELP datafence_policy_expiry_timestamp_seconds When the policy in force "
+			   "expires (its `expires`).\n");
+		fprintf(f, "# TYPE datafence_policy_expiry_timestamp_seconds gauge\n");
+		fprintf(f, "datafence_policy_expiry_timestamp_seconds %lld\n", (long long)p->expires);
+	}
 	health_metrics(f, st);
 	push_metrics(f, st);
+	approval_metrics(f, st);
 	fclose(f);
 	return out;
 }

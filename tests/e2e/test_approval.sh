@@ -110,6 +110,17 @@ an_unsigned_push_is_refused_and_a_signed_one_loads() {
 	signed_push "$TMP/p2.conf" carol
 	wait_log "policy loaded (file changed): 'approval' serial 2"
 	expect_eq "signed by" "carol" "$(ctl --json status | jq -r '.approval.signed_by | map(.principals) | join(",")')"
+	# the same in metrics, which Prometheus's own parser reads
+	ctl metrics > "$TMP/m.prom"
+	expect_eq "metrics" "1 carol 2" "$(/usr/bin/python3 - "$TMP/m.prom" <<'EOP'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+f = {m.name: m for m in text_string_to_metric_families(open(sys.argv[1]).read())}
+print(int(f["datafence_signatures_required"].samples[0].value),
+      f["datafence_policy_signer"].samples[0].labels["principals"],
+      int(f["datafence_saved_serial"].samples[0].value))
+EOP
+)"
 }
 
 # Raised to 2 once the policy in force has two; then one is refused, the
