@@ -160,7 +160,7 @@ a_bad_push_is_refused_and_the_old_policy_enforces() {
 an_older_serial_is_refused() {
 	policy 1 5009 > "$TMP/old.conf"
 	push "$TMP/old.conf"
-	wait_log "serial 1 is not higher than the loaded policy's 2"
+	wait_log "serial 1 is not higher than the highest accepted 2"
 	expect_eq "still serial 2" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
 }
 
