@@ -16,7 +16,7 @@ static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks
 				     "control_group", "admin_group", "metrics_file", "nft_table", "nft_log_group",
 				     "nft_log_rate", "revocation", "stale_after", "stale_posture",
 				     "canary", "scope", "allowed_signers", "signatures_required",
-				     "state_dir", NULL };
+				     "state_dir", "event_rate", NULL };
 
 static int set_str(char **dst, const char *v)
 {
@@ -35,6 +35,7 @@ static int defaults(struct df_agent_conf *c)
 	c->hook_cgroup_skb = c->hook_tc = c->hook_sock_addr = true;
 	c->syslog = true;
 	c->canary = true;
+	c->event_rate = DF_EVENT_RATE;
 	c->nft_log_group = DF_NFT_LOG_GROUP;
 	c->nft_log_rate = DF_NFT_LOG_RATE;
 	if (set_str(&c->nft_table, DF_NFT_TABLE) || set_str(&c->policy_file, DF_POLICY_FILE) ||
@@ -165,6 +166,7 @@ static void load_scalars(config_setting_t *root, const char *file, struct df_age
 		{ "stale_after", offsetof(struct df_agent_conf, stale_after), 0, 604800 },
 		{ "signatures_required", offsetof(struct df_agent_conf, signatures_required), 0,
 		  DF_SIG_MAX_BLOCKS },
+		{ "event_rate", offsetof(struct df_agent_conf, event_rate), 0, 1000000 },
 	};
 	config_setting_t *s;
 

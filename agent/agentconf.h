@@ -39,6 +39,7 @@ struct df_agent_conf {
 	char *allowed_signers; /* OpenSSH allowed_signers file; "": none */
 	unsigned int signatures_required; /* 0: unsigned policies are accepted */
 	char *state_dir;       /* highest accepted serial, last good policy */
+	unsigned int event_rate; /* drop events a second at most; beyond: counted */
 };
 
 #define DF_AGENT_CONF_MAX (1 << 20)

@@ -40,6 +40,7 @@ struct df_backend_conf {
 	void (*on_event)(const struct df_event *e, void *ctx);
 	void *ctx;
 	bool revoke_sock_diag;  /* revocation through sock_diag even with BPF iterators */
+	unsigned int event_rate; /* the kernel's drop events a second at most (0: no budget) */
 };
 
 /* One flow, as `datafencectl test` asks about it. */

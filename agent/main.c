@@ -461,6 +461,7 @@ static int start(struct agent *a)
 		.nft_table = a->conf.nft_table, .nft_log_group = (uint16_t)a->conf.nft_log_group,
 		.nft_log_rate = a->conf.nft_log_rate, .cgroot = a->cgroot, .on_event = on_event,
 		.ctx = a, .revoke_sock_diag = !strcmp(a->conf.revocation, "sock_diag"),
+		.event_rate = a->conf.event_rate,
 	};
 	err = df_records_open(a->conf.drop_log, a->cgroot, a->conf.syslog, &a->rec);
 	if (!err)

@@ -12,6 +12,7 @@
 #define DF_DROP_LOG "/var/log/datafence/drops.jsonl"
 #define DF_PIN_DIR "/sys/fs/bpf/datafence"
 #define DF_STATE_DIR "/var/lib/datafence" /* highest accepted serial, last good policy */
+#define DF_EVENT_RATE 2000 /* drop events a second the kernel sends at most */
 #define DF_NFT_TABLE "datafence"
 #define DF_NFT_LOG_GROUP 7146
 #define DF_NFT_LOG_RATE 1000

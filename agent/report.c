@@ -237,6 +237,8 @@ char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, c
 	fprintf(f, "datafence_events_total{outcome=\"lost\"} %llu\n", (unsigned long long)t->events_lost);
 	fprintf(f, "datafence_events_total{outcome=\"suppressed\"} %llu\n",
 		(unsigned long long)t->events_suppressed);
+	fprintf(f, "datafence_events_total{outcome=\"over_budget\"} %llu\n",
+		(unsigned long long)t->events_over_budget);
 	fprintf(f, "# HELP datafence_policy_info The loaded policy.\n");
 	fprintf(f, "# TYPE datafence_policy_info gauge\n");
 	fprintf(f, "datafence_policy_info{name=\"");

@@ -13,6 +13,7 @@
 struct df_totals {
 	uint64_t judged, allowed, dropped, would_drop;
 	uint64_t events_sent, events_lost, events_suppressed, no_policy;
+	uint64_t events_over_budget; /* not sent: over the event budget (agent.conf event_rate) */
 	uint64_t canary; /* the canary's packets (canary.h), in no other total */
 };
 

@@ -225,9 +225,10 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 				      "allowed", (json_int_t)c.t.allowed, "dropped",
 				      (json_int_t)c.t.dropped, "would_drop", (json_int_t)c.t.would_drop));
 	json_object_set_new(st, "events",
-			    json_pack("{s:I, s:I, s:I}", "sent", (json_int_t)c.t.events_sent, "lost",
+			    json_pack("{s:I, s:I, s:I, s:I}", "sent", (json_int_t)c.t.events_sent, "lost",
 				      (json_int_t)c.t.events_lost, "suppressed",
-				      (json_int_t)c.t.events_suppressed));
+				      (json_int_t)c.t.events_suppressed, "over_budget",
+				      (json_int_t)c.t.events_over_budget));
 	df_counts_free(&c);
 	json_object_set_new(st, "warnings", json_array());
 	if (a && a->approval && json_is_true(json_object_get(a->approval, "unsigned_accepted")))

@@ -92,9 +92,47 @@ static __always_inline bool df_cache_hit(const struct df_sk_view *v, __u64 seq,
 	       v->flags == (f->flags & DF_PKT_NOT_LO) &&
 	       v->family == f->family && v->proto == f->proto && v->dport == f->dport &&
 	       v->sport == f->sport && v->mark == f->mark &&
-	       now_ns < v->until_ns &&
-	       !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED | DF_PKT_STALE)) &&
+	       now_ns < v->until_ns && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED)) &&
 	       df_addr_eq(v->daddr, f->daddr) && df_addr_eq(v->saddr, f->saddr);
+}
+
+/* Verdict step 3a's reason for a classified packet now (0: none): the
+ * policy past its expires, or the agent's heartbeat older than stale_after,
+ * with stale_posture "drop-protected" (DF_POL_DROP_STALE). */
+static __always_inline __u32 df_posture(const struct df_cfg *cfg, const struct df_state *st,
+					__u64 now_ns)
+{
+	if (!(cfg->hdr.flags & DF_POL_DROP_STALE))
+		return 0;
+	if (cfg->hdr.expires > 0 && (__s64)(now_ns / 1000000000ULL) >= cfg->hdr.expires)
+		return DF_R_POLICY_EXPIRED;
+	if (cfg->hdr.stale_after &&
+	    bpf_ktime_get_boot_ns() - st->heartbeat_ns > cfg->hdr.stale_after * 1000000000ULL)
+		return DF_R_AGENT_STALE;
+	return 0;
+}
+
+/* Step 3a's verdict: drop, would-drop when every class audits, no rule. */
+static __always_inline void df_posture_verdict(const struct df_cfg *cfg, __u64 classes, __u32 why,
+					       struct df_res *r)
+{
+	__u64 enf = classes & cfg->hdr.enforce_mask;
+
+	r->verdict = enf ? DF_DROP : DF_WOULD_DROP;
+	r->reason = (__u8)why;
+	r->slot = (__u8)df_ctz(enf ? enf : classes);
+	r->rule = DF_NO_RULE;
+	r->classes = classes;
+	r->until_ns = 0;
+}
+
+/* With the posture, a cached verdict lasts no longer than the policy. */
+static __always_inline void df_posture_cap(const struct df_cfg *cfg, struct df_res *r)
+{
+	__u64 cap = (__u64)cfg->hdr.expires * 1000000000ULL;
+
+	if ((cfg->hdr.flags & DF_POL_DROP_STALE) && cfg->hdr.expires > 0 && cap < r->until_ns)
+		r->until_ns = cap;
 }
 
 /* Judges one packet or call; returns the verdict. sk_ctx/kind say where the
@@ -130,10 +168,6 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	now_ns = bpf_ktime_get_boot_ns() + st->clock_offset_ns;
 	if (df_test_mode && f->test_now_s)
 		now_ns = f->test_now_s * 1000000000ULL + 500000000ULL;
-	/* the agent's heartbeat, for verdict step 3a */
-	if (g.cfg->hdr.stale_after &&
-	    bpf_ktime_get_boot_ns() - st->heartbeat_ns > g.cfg->hdr.stale_after * 1000000000ULL)
-		f->flags |= DF_PKT_STALE;
 	if (sk_ctx)
 		classes = df_sock_classes(&g, sc, st->seq, f, sk_ctx, kind);
 	classes |= df_classify_packet(g.cfg, gen, g.src, f);
@@ -141,9 +175,17 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 		classes |= f->test_classes;
 	df_unmap(&f->family, f->daddr);
 
-	__u32 cnt_idx;
+	__u32 cnt_idx, why = 0;
 
-	if (df_cache_hit(v, st->seq, f, classes, now_ns)) {
+	/* 3a. The dead-man posture, before anything is looked up or cached: a
+	 * classified packet that earns no loopback exemption is dropped (a
+	 * short path of its own: the judge's states do not carry it). */
+	if (classes && !df_loopback_exempt(g.cfg, f))
+		why = df_posture(g.cfg, st, now_ns);
+	if (why) {
+		df_posture_verdict(g.cfg, classes, why, rp);
+		cnt_idx = df_cnt_index(f->hook, rp);
+	} else if (df_cache_hit(v, st->seq, f, classes, now_ns)) {
 		rp->verdict = v->verdict;
 		rp->reason = v->reason;
 		rp->rule = v->rule;
@@ -151,8 +193,9 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 		cnt_idx = df_cnt_index(f->hook, rp);
 	} else {
 		df_judge(&g, gen, f, classes, now_ns, rp);
+		df_posture_cap(g.cfg, rp);
 		cnt_idx = df_cnt_index(f->hook, rp);
-		if (v && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED | DF_PKT_STALE))) {
+		if (v && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED))) {
 			v->classes = classes;
 			v->family = f->family;
 			v->proto = f->proto;

@@ -20,9 +20,9 @@
 #define DF_PKT_MALFORMED 0x2 /* headers could not be parsed: fail closed */
 #define DF_PKT_NOT_LO 0x4    /* leaves through a device other than loopback: a
 			      * loopback destination earns no exemption */
-#define DF_PKT_STALE 0x8     /* judged while the agent's heartbeat is older than
-			      * stale_after (verdict step 3a; the kernel sets it
-			      * from df_state, the evaluators take it as given) */
+#define DF_PKT_STALE 0x8     /* the user-space evaluators: judged while the agent's
+			      * heartbeat is older than stale_after (verdict step
+			      * 3a; the kernel reads df_state.heartbeat_ns itself) */
 
 /* Verdicts. */
 enum df_verdict {
@@ -193,6 +193,10 @@ enum df_hook {
 #define DF_MAP_MISC     "df_misc"
 #define DF_MAP_EVENTS   "df_events"
 #define DF_MAP_FLOWS    "df_flows"
+#define DF_MAP_BUDGET   "df_budget"
+#define DF_MAP_SUPP     "df_supp"
+#define DF_MAP_STORM_SRC "df_storm_src"
+#define DF_MAP_STORM_DST "df_storm_dst"
 #define DF_MAP_SKCACHE  "df_sk_cache"
 #define DF_MAP_IFACES   "df_ifaces"
 /* Not pinned: per loaded instance. */
@@ -214,6 +218,8 @@ struct df_state {
 				* protected frames cannot be checked and are dropped) */
 	__u64 heartbeat_ns;    /* CLOCK_BOOTTIME of the agent's last heartbeat (written
 				* only while its self-check passes); 0: never */
+	__u64 event_interval_ns; /* the event budget: one event per interval, a second's
+				  * worth in a burst (agent.conf event_rate); 0: none */
 };
 
 /* Per-generation configuration (inner map of df_cfg_o, one element). */
@@ -269,6 +275,8 @@ enum df_misc {
 	DF_MISC_EVENTS_LOST = 1,       /* ring buffer full */
 	DF_MISC_EVENTS_SUPPRESSED = 2, /* folded into a later event by the limiter */
 	DF_MISC_NO_POLICY = 3,         /* packets seen before any policy was loaded */
+	DF_MISC_EVENTS_OVER_BUDGET = 4, /* not sent: over the event budget (df_supp has
+					 * them by hook, class and reason) */
 	DF_MISC_EVENT_SEQ = 7,         /* next event sequence number */
 	DF_MISC__MAX = 8,
 };
@@ -328,6 +336,35 @@ struct df_flow_val {
 	__u64 last_ns;
 	__u32 suppressed;
 	__u32 pad;
+};
+
+/* The event budget (df_budget): GCRA, the theoretical arrival time of the
+ * next event; an event fits when it is at most a second ahead of now. */
+struct df_budget {
+	__u64 tat;
+};
+
+/* df_supp: per-CPU, events over the budget by (hook, class slot, reason). */
+#define DF_SUPP_INDEX(hook, slot, reason) \
+	(((hook) * (DF_MAX_CLASSES + 1) + (slot)) * DF_REASON__MAX + (reason))
+#define DF_N_SUPP (DF_HOOK__MAX * (DF_MAX_CLASSES + 1) * DF_REASON__MAX)
+
+/* What a storm is made of, for the agent's summaries (drained each
+ * second): who sent (df_storm_src) and where to (df_storm_dst). */
+struct df_storm_src_key {
+	__u64 cgroup_id;
+	__u32 uid;
+	__u32 pid;
+};
+struct df_storm_src_val {
+	__u64 count;
+	char comm[16];
+};
+struct df_storm_dst_key {
+	__u8 family;
+	__u8 proto;
+	__u16 dport;
+	__u8 daddr[16];
 };
 
 /* Per-socket state (SK_STORAGE). A socket's classes come from the socket:
@@ -396,7 +433,7 @@ struct df_res {
 };
 
 _Static_assert(sizeof(struct df_res) == 24, "df_res ABI");
-_Static_assert(sizeof(struct df_state) == 48, "df_state ABI");
+_Static_assert(sizeof(struct df_state) == 56, "df_state ABI");
 _Static_assert(sizeof(struct df_cfg) == 56 + 16 + 8 * DF_RNG_MAX_LEVELS + DF_MAX_MARK_RULES * 16 +
 		       DF_MAX_LPORT_RULES * 16, "df_cfg ABI");
 _Static_assert(sizeof(struct df_rng_node) == 160, "df_rng_node ABI");
@@ -404,6 +441,9 @@ _Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");
 _Static_assert(sizeof(struct df_sel_key) == 16, "df_sel_key ABI");
 _Static_assert(sizeof(struct df_event) == 120, "df_event ABI");
 _Static_assert(sizeof(struct df_flow_key) == 40, "df_flow_key ABI");
+_Static_assert(sizeof(struct df_storm_src_key) == 16, "df_storm_src_key ABI");
+_Static_assert(sizeof(struct df_storm_src_val) == 24, "df_storm_src_val ABI");
+_Static_assert(sizeof(struct df_storm_dst_key) == 20, "df_storm_dst_key ABI");
 _Static_assert(sizeof(struct df_iface) == 8, "df_iface ABI");
 _Static_assert(sizeof(struct df_sk_view) == 128, "df_sk_view ABI");
 _Static_assert(sizeof(struct df_sk_cache) == 2 * 128 + 8 * (DF_MAX_CG_LEVEL + 1) + 24, "df_sk_cache ABI");

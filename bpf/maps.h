@@ -158,6 +158,42 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } df_flows SEC(".maps");
 
+/* The event budget (one element, shared by every CPU: compare-and-swap). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_budget);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_budget SEC(".maps");
+
+/* Events over the budget, exact, by hook, class slot and reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_N_SUPP);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_supp SEC(".maps");
+
+/* A storm's senders and destinations (events over the budget; the agent
+ * takes them every second for its summary). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct df_storm_src_key);
+	__type(value, struct df_storm_src_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_storm_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct df_storm_dst_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_storm_dst SEC(".maps");
+
 /* The devices tc is attached to: their link header length (df_iface). A
  * device missing here is taken for Ethernet. */
 struct {

@@ -520,6 +520,13 @@ static long df_rule_cb(__u32 i, void *ctx)
 	return 1;
 }
 
+/* Step 2: loopback passes (policy switch), through the loopback device. */
+static __always_inline bool df_loopback_exempt(const struct df_cfg *cfg, const struct df_facts *f)
+{
+	return (cfg->hdr.flags & DF_POL_ALLOW_LOOPBACK) && f->family &&
+	       !(f->flags & DF_PKT_NOT_LO) && df_is_loopback(f->family, f->daddr);
+}
+
 /* Steps 2-6 for a classified packet (step 1 already applied to f->daddr).
  * now_ns: wall clock; exception windows are in seconds. */
 static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct df_facts *f,
@@ -546,8 +553,7 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 	r->until_ns = ~0ULL;
 
 	/* 2. Loopback passes (policy switch), through the loopback device. */
-	if ((cfg->hdr.flags & DF_POL_ALLOW_LOOPBACK) && f->family && !(f->flags & DF_PKT_NOT_LO) &&
-	    df_is_loopback(f->family, f->daddr)) {
+	if (df_loopback_exempt(cfg, f)) {
 		r->reason = DF_R_LOOPBACK;
 		return;
 	}
@@ -556,22 +562,7 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		r->reason = DF_R_UNCLASSIFIED;
 		return;
 	}
-	/* 3a. The dead-man posture: an expired policy or a stale agent drops
-	 * protected packets whatever the rules say. */
-	if (cfg->hdr.flags & DF_POL_DROP_STALE) {
-		bool expired = cfg->hdr.expires && (__s64)s.now >= cfg->hdr.expires;
-
-		if (expired || (f->flags & DF_PKT_STALE)) {
-			__u64 enf = classes & cfg->hdr.enforce_mask;
-
-			r->verdict = enf ? DF_DROP : DF_WOULD_DROP;
-			r->reason = expired ? DF_R_POLICY_EXPIRED : DF_R_AGENT_STALE;
-			r->slot = (__u8)df_ctz(enf ? enf : classes);
-			return;
-		}
-		if (cfg->hdr.expires > 0) /* a cached verdict lasts until then */
-			s.until = (__u64)cfg->hdr.expires;
-	}
+	/* (3a, the dead-man posture, is df_decide's: after this judge) */
 	/* Fail closed: a protected packet we cannot parse. */
 	if (f->flags & DF_PKT_MALFORMED) {
 		r->verdict = classes & cfg->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;

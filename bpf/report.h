@@ -41,6 +41,68 @@ static __always_inline void df_count(__u32 idx, __u16 rule, __u32 len)
 	}
 }
 
+/* The global event budget (GCRA): 1 when this event fits. A lost race with
+ * another CPU counts as over the budget (exactly, like any other). A
+ * global function: the verifier checks it once, not in every state of its
+ * callers. */
+__noinline int df_budget_fits(__u64 now_ns)
+{
+	__u32 zero = 0;
+	struct df_state *st = bpf_map_lookup_elem(&df_state, &zero);
+	struct df_budget *b = bpf_map_lookup_elem(&df_budget, &zero);
+	__u64 iv, old, next;
+
+	if (!st || !b || !st->event_interval_ns)
+		return 1;
+	iv = st->event_interval_ns;
+	old = b->tat;
+	next = (old > now_ns ? old : now_ns) + iv;
+	if (next > now_ns + 1000000000ULL)
+		return 0;
+	return __sync_val_compare_and_swap(&b->tat, old, next) == old;
+}
+
+/* An event over the budget: counted by (hook, class, reason), its sender
+ * and destination noted for the agent's summary. Global, as above; its
+ * arguments packed: what = hook | slot << 8 | reason << 16 | family << 24 |
+ * proto << 32 | dport << 40, who = uid | pid << 32. */
+__noinline int df_budget_spill(__u64 what, __u64 cgroup_id, __u64 who, __u64 daddr_lo,
+			       __u64 daddr_hi)
+{
+	__u32 hook = what & 0xff, slot = (what >> 8) & 0xff, reason = (what >> 16) & 0xff;
+	struct df_storm_src_key sk = { .cgroup_id = cgroup_id, .uid = (__u32)who,
+				       .pid = (__u32)(who >> 32) };
+	struct df_storm_dst_key dk = { .family = (what >> 24) & 0xff, .proto = (what >> 32) & 0xff,
+				       .dport = (what >> 40) & 0xffff };
+	struct df_storm_src_val *sv, nsv = { .count = 1 };
+	__u64 *n, one = 1;
+	__u32 idx;
+
+	if (hook >= DF_HOOK__MAX || slot > DF_MAX_CLASSES || reason >= DF_REASON__MAX)
+		return 0;
+	idx = DF_SUPP_INDEX(hook, slot, reason);
+	n = bpf_map_lookup_elem(&df_supp, &idx);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	df_misc_add(DF_MISC_EVENTS_OVER_BUDGET, 1);
+	sv = bpf_map_lookup_elem(&df_storm_src, &sk);
+	if (sv) {
+		__sync_fetch_and_add(&sv->count, 1);
+	} else {
+		if (sk.pid)
+			bpf_get_current_comm(nsv.comm, sizeof(nsv.comm));
+		bpf_map_update_elem(&df_storm_src, &sk, &nsv, BPF_NOEXIST);
+	}
+	__builtin_memcpy(dk.daddr, &daddr_lo, 8);
+	__builtin_memcpy(dk.daddr + 8, &daddr_hi, 8);
+	n = bpf_map_lookup_elem(&df_storm_dst, &dk);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&df_storm_dst, &dk, &one, BPF_NOEXIST);
+	return 0;
+}
+
 static __noinline void df_report(const struct df_facts *f, const struct df_res *r,
 				      const struct df_state *st, __u64 now_ns,
 				      struct df_sk_view *sc)
@@ -76,6 +138,20 @@ static __noinline void df_report(const struct df_facts *f, const struct df_res *
 		suppressed += (__u32)__sync_lock_test_and_set(&sc->suppressed, 0);
 		sc->last_report_ns = now_ns;
 		sc->last_report_jiffies = bpf_jiffies64();
+	}
+	if (!df_budget_fits(now_ns)) {
+		/* a storm: counted, summarised by the agent, not sent (the
+		 * ring never overflows with what is merely too much) */
+		__u64 lo, hi;
+
+		__builtin_memcpy(&lo, f->daddr, 8);
+		__builtin_memcpy(&hi, f->daddr + 8, 8);
+		df_budget_spill((__u64)f->hook | (__u64)(r->slot > DF_MAX_CLASSES ? DF_MAX_CLASSES :
+									      r->slot) << 8 |
+					(__u64)r->reason << 16 | (__u64)f->family << 24 |
+					(__u64)f->proto << 32 | (__u64)f->dport << 40,
+				f->cgroup_id, (__u64)f->uid | (__u64)f->pid << 32, lo, hi);
+		return;
 	}
 
 	e = bpf_ringbuf_reserve(&df_events, sizeof(*e), 0);

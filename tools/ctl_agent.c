@@ -210,8 +210,8 @@ static void print_running(json_t *st)
 	print_revocation(st);
 	print_files(st);
 	print_totals(st);
-	printf("events:      sent %lld  lost %lld  suppressed %lld\n", jint(ev, "sent"),
-	       jint(ev, "lost"), jint(ev, "suppressed"));
+	printf("events:      sent %lld  lost %lld  suppressed %lld  over budget %lld\n",
+	       jint(ev, "sent"), jint(ev, "lost"), jint(ev, "suppressed"), jint(ev, "over_budget"));
 	print_exceptions(st);
 	print_health(st, false);
 }

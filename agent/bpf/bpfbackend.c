@@ -94,6 +94,7 @@ static void bpf_counters(struct df_backend *b, const struct df_policy *p, struct
 		{ DF_MISC_EVENTS_SENT, &c->t.events_sent },
 		{ DF_MISC_EVENTS_LOST, &c->t.events_lost },
 		{ DF_MISC_EVENTS_SUPPRESSED, &c->t.events_suppressed },
+		{ DF_MISC_EVENTS_OVER_BUDGET, &c->t.events_over_budget },
 		{ DF_MISC_NO_POLICY, &c->t.no_policy },
 	};
 
@@ -312,6 +313,7 @@ static int bpf_start(const struct df_backend_conf *c, struct df_backend **out)
 	}
 	bb->lost_reported = events_lost(bb);
 	df_loader_set_clock(bb->l);
+	df_loader_set_event_rate(bb->l, c->event_rate);
 	bpf_heartbeat(&bb->b); /* alive before the first policy goes in */
 	revocation_probe(bb);
 	*out = &bb->b;

@@ -700,3 +700,14 @@ int df_active_hdr(int state_fd, int cfg_fd, struct df_state *st, struct df_polic
 	free(cfg);
 	return err;
 }
+
+int df_loader_set_event_rate(struct df_loader *l, unsigned int per_second)
+{
+	struct df_state st;
+	int err = df_loader_read_state(l, &st);
+
+	if (err)
+		return err;
+	st.event_interval_ns = per_second ? 1000000000ULL / per_second : 0;
+	return df_loader_write_state(l, &st);
+}

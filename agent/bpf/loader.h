@@ -81,6 +81,9 @@ int df_loader_attach_tc(struct df_loader *l, int ifindex);
 int df_loader_detach_tc(struct df_loader *l, int ifindex);
 /* The next-hop check's lookup device (nexthop.h; 0: none). */
 int df_loader_set_nh_helper(struct df_loader *l, int ifindex);
+/* The event budget: at most per_second drop events a second from every
+ * hook together, a second's worth in a burst; 0: no budget. */
+int df_loader_set_event_rate(struct df_loader *l, unsigned int per_second);
 /* Refreshes the wall-clock offset the kernel uses for exception windows. */
 int df_loader_set_clock(struct df_loader *l);
 /* Serial of the active policy; -ENOENT when none was ever loaded. */

@@ -295,6 +295,37 @@ the_canary_sees_broken_tables() {
 	[ -z "$(grep -F '(canary)' "$TMP/drops.jsonl" || true)" ] || { echo "canary drops in the drop log"; return 1; }
 }
 
+# A drop storm over distinct flows (10.99.0.0/24, routed to a blackhole):
+# every drop counted, nothing lost, what is over the event budget counted
+# apart (not sent), and the drop log holds at most the budget's worth.
+a_drop_storm_is_counted_not_lost() {
+	local before after out sent lost over recs c0 c1
+	before=$(ctl --json status)
+	c0=$(storm_drops)
+	recs=$(wc -l < "$TMP/drops.jsonl")
+	out=$(in_ns_cg prot "$NSA" "$DFNET" udp-storm 10.99.0 300000)
+	expect_eq "refused at sendmsg" "sent 0 eperm 300000 other 0" "$out"
+	after=$(ctl --json status)
+	c1=$(storm_drops)
+	sent=$(( $(jq .events.sent <<<"$after") - $(jq .events.sent <<<"$before") ))
+	lost=$(( $(jq .events.lost <<<"$after") - $(jq .events.lost <<<"$before") ))
+	over=$(( $(jq .events.over_budget <<<"$after") - $(jq .events.over_budget <<<"$before") ))
+	expect_eq "every drop counted" 300000 $((c1 - c0))
+	expect_eq "nothing lost" 0 "$lost"
+	[ "$over" -gt 0 ] || { echo "nothing over the budget (sent $sent)"; return 1; }
+	# distinct flows: the per-flow limiter folds none, each is sent or over budget
+	expect_eq "sent or over budget" 300000 $((sent + over))
+	# the budget (2000 a second, a second's burst) for a storm of a few seconds
+	[ "$sent" -le 20000 ] || { echo "too many events sent: $sent"; return 1; }
+	recs=$(( $(wc -l < "$TMP/drops.jsonl") - recs ))
+	[ "$recs" -le "$sent" ] || { echo "$recs records for $sent events"; return 1; }
+}
+
+# drops of class t at sendmsg so far (the pinned counters)
+storm_drops() {
+	ctl --json counters | jq '[.counters[] | select(.class == "t" and .hook == "sendmsg" and .verdict == "drop") | .packets] | add // 0'
+}
+
 # systemd's notify protocol (Type=notify, WatchdogSec): READY=1 once the
 # policy is enforced and proven, WATCHDOG=1 every second after.
 readiness_and_watchdog_reach_systemd() {
@@ -337,6 +368,7 @@ run_case our_tc_filter_deleted_is_named_and_attached_again our_tc_filter_deleted
 run_case removed_pins_are_named_and_pinned_again removed_pins_are_named_and_pinned_again
 run_case a_stopped_heartbeat_is_named a_stopped_heartbeat_is_named
 run_case the_canary_sees_broken_tables the_canary_sees_broken_tables
+run_case a_drop_storm_is_counted_not_lost a_drop_storm_is_counted_not_lost
 run_case a_killed_agent_makes_protected_traffic_fail_with_agent_stale \
 	a_killed_agent_makes_protected_traffic_fail_with_agent_stale
 run_case an_expired_policy_makes_protected_traffic_fail_with_policy_expired \

@@ -7,7 +7,10 @@
  *   dfnet tcp-accept PORT MS          -> the number of connections in MS ms
  *   dfnet raw-send ADDR PORT          -> sent | EPERM (raw IPv4 socket, UDP inside)
  *   dfnet packet-send IFNAME SRC DST PORT [MAC] -> sent (AF_PACKET, IPv4/UDP, to MAC,
- *                                               broadcast if none) */
+ *                                               broadcast if none)
+ *   dfnet udp-storm A.B.C N           -> "sent S eperm E other O": N datagrams, each
+ *                                        to a distinct flow (A.B.C.1-254, ports from
+ *                                        1024): a drop storm when they are refused */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_packet.h>
@@ -74,6 +77,24 @@ int main(int argc, char **argv)
 	if (argc < 3) {
 		fprintf(stderr, "usage: see the comment at the top of dfnet.c\n");
 		return 2;
+	}
+	if (!strcmp(argv[1], "udp-storm") && argc == 4) {
+		long n = atol(argv[3]), sent = 0, eperm = 0, other = 0;
+		char a[64];
+
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		for (long i = 0; i < n; i++) {
+			snprintf(a, sizeof(a), "%s.%ld", argv[2], 1 + i % 254);
+			addr_of(a, 1024 + (int)((i / 254) % 64000), &ss, &len);
+			if (sendto(fd, "storm", 5, 0, (struct sockaddr *)&ss, len) == 5)
+				sent++;
+			else if (errno == EPERM)
+				eperm++;
+			else
+				other++;
+		}
+		printf("sent %ld eperm %ld other %ld\n", sent, eperm, other);
+		return 0;
 	}
 	if (!strcmp(argv[1], "udp-send") && argc == 4) {
 		fam = addr_of(argv[2], atoi(argv[3]), &ss, &len);
