@@ -16,7 +16,8 @@ static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks
 				     "control_group", "admin_group", "metrics_file", "nft_table", "nft_log_group",
 				     "nft_log_rate", "revocation", "stale_after", "stale_posture",
 				     "canary", "scope", "allowed_signers", "signatures_required",
-				     "state_dir", "event_rate", NULL };
+				     "state_dir", "event_rate", "drop_log_max_mb", "drop_log_keep",
+				     NULL };
 
 static int set_str(char **dst, const char *v)
 {
@@ -36,6 +37,8 @@ static int defaults(struct df_agent_conf *c)
 	c->syslog = true;
 	c->canary = true;
 	c->event_rate = DF_EVENT_RATE;
+	c->drop_log_max_mb = 256;
+	c->drop_log_keep = 4;
 	c->nft_log_group = DF_NFT_LOG_GROUP;
 	c->nft_log_rate = DF_NFT_LOG_RATE;
 	if (set_str(&c->nft_table, DF_NFT_TABLE) || set_str(&c->policy_file, DF_POLICY_FILE) ||
@@ -167,6 +170,8 @@ static void load_scalars(config_setting_t *root, const char *file, struct df_age
 		{ "signatures_required", offsetof(struct df_agent_conf, signatures_required), 0,
 		  DF_SIG_MAX_BLOCKS },
 		{ "event_rate", offsetof(struct df_agent_conf, event_rate), 0, 1000000 },
+		{ "drop_log_max_mb", offsetof(struct df_agent_conf, drop_log_max_mb), 0, 1048576 },
+		{ "drop_log_keep", offsetof(struct df_agent_conf, drop_log_keep), 0, 100 },
 	};
 	config_setting_t *s;
 

@@ -40,6 +40,8 @@ struct df_agent_conf {
 	unsigned int signatures_required; /* 0: unsigned policies are accepted */
 	char *state_dir;       /* highest accepted serial, last good policy */
 	unsigned int event_rate; /* drop events a second at most; beyond: counted */
+	unsigned int drop_log_max_mb; /* the drop log and its rotated files; 0: no cap */
+	unsigned int drop_log_keep;   /* rotated files kept */
 };
 
 #define DF_AGENT_CONF_MAX (1 << 20)

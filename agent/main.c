@@ -465,6 +465,8 @@ static int start(struct agent *a)
 	};
 	err = df_records_open(a->conf.drop_log, a->cgroot, a->conf.syslog, &a->rec);
 	if (!err)
+		df_records_limit(a->rec, a->conf.drop_log_max_mb, a->conf.drop_log_keep);
+	if (!err)
 		err = df_backend_kinds(a->conf.backend, kinds, &n);
 	if (!err)
 		err = df_backends_start(kinds, n, &a->bconf, &a->bs);

@@ -31,7 +31,48 @@ struct df_records {
 	char *recent[N_RECENT]; /* JSON lines, a ring */
 	size_t head, n;
 	struct df_cgpaths cgs; /* cgroup ids to paths */
+	uint64_t max_bytes;    /* the drop log and its rotated files together; 0: no cap */
+	unsigned int keep;     /* rotated files kept (path.1 .. path.keep) */
+	uint64_t written;      /* bytes in the current file */
 };
+
+/* path.1 .. path.keep shift by one (the oldest goes), path becomes path.1,
+ * a new path is opened. The directory is root's (safefile.h checked it). */
+static void rotate(struct df_records *r)
+{
+	char from[4200], to[4200];
+
+	for (unsigned int k = r->keep; k >= 1; k--) {
+		if (k == 1)
+			snprintf(from, sizeof(from), "%s", r->path);
+		else
+			snprintf(from, sizeof(from), "%s.%u", r->path, k - 1);
+		snprintf(to, sizeof(to), "%s.%u", r->path, k);
+		if (rename(from, to) && errno != ENOENT)
+			pr_err("drop log rotation: %s: %s", from, strerror(errno));
+	}
+	if (!r->keep && unlink(r->path) && errno != ENOENT)
+		pr_err("drop log rotation: %s: %s", r->path, strerror(errno));
+	df_records_reopen(r);
+}
+
+/* One line to the drop log; rotated when the current file reaches its
+ * share of the cap. */
+static void log_line(struct df_records *r, const char *line)
+{
+	if (!r->log)
+		return;
+	fprintf(r->log, "%s\n", line);
+	r->written += strlen(line) + 1;
+	if (r->max_bytes && r->log != stdout && r->written >= r->max_bytes / (r->keep + 1))
+		rotate(r);
+}
+
+void df_records_limit(struct df_records *r, unsigned int max_mb, unsigned int keep)
+{
+	r->max_bytes = (uint64_t)max_mb << 20;
+	r->keep = keep;
+}
 
 int df_records_reopen(struct df_records *r)
 {
@@ -60,6 +101,11 @@ int df_records_reopen(struct df_records *r)
 		return err;
 	}
 	setvbuf(r->log, NULL, _IOLBF, 0);
+	{
+		struct stat st;
+
+		r->written = fstat(fd, &st) ? 0 : (uint64_t)st.st_size;
+	}
 	return 0;
 }
 
@@ -173,8 +219,7 @@ void df_records_add(struct df_records *r, const struct df_event *e, const struct
 		n.user = user;
 	json = df_event_json(e, p, &n);
 	if (json) {
-		if (r->log)
-			fprintf(r->log, "%s\n", json);
+		log_line(r, json);
 		free(r->recent[r->head]);
 		r->recent[r->head] = json; /* kept for `datafencectl drops` */
 		r->head = (r->head + 1) % N_RECENT;
@@ -200,8 +245,8 @@ void df_records_audit(struct df_records *r, const char *action, long uid, long p
 		      uid >= 0 ? json_integer(uid) : json_null(), "pid",
 		      pid >= 0 ? json_integer(pid) : json_null(), "result", result, "detail", detail);
 	line = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (line && r->log)
-		fprintf(r->log, "%s\n", line);
+	if (line)
+		log_line(r, line);
 	free(line);
 	json_decref(j);
 	pr_notice("audit: %s by uid %ld (pid %ld): %s%s%s", action, uid, pid, result,

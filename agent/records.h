@@ -19,6 +19,10 @@ struct df_records;
  * point (cgroup ids are found under it). */
 int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
 		    struct df_records **out);
+/* The drop log's cap (agent.conf drop_log_max_mb, drop_log_keep): the file
+ * is rotated by the agent (path.1 .. path.keep) when it reaches
+ * max_mb / (keep + 1), so all of them stay under max_mb. 0: no cap. */
+void df_records_limit(struct df_records *r, unsigned int max_mb, unsigned int keep);
 /* Opens the drop log again (SIGUSR1, after a rotation). */
 int df_records_reopen(struct df_records *r);
 /* Why the drop log is not open (path and reason), or NULL. */

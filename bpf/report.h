@@ -41,6 +41,7 @@ static __always_inline void df_count(__u32 idx, __u16 rule, __u32 len)
 	}
 }
 
+#ifndef DF_NO_BUDGET
 /* The global event budget (GCRA): 1 when this event fits. A lost race with
  * another CPU counts as over the budget (exactly, like any other). A
  * global function: the verifier checks it once, not in every state of its
@@ -103,6 +104,8 @@ __noinline int df_budget_spill(__u64 what, __u64 cgroup_id, __u64 who, __u64 dad
 	return 0;
 }
 
+#endif /* DF_NO_BUDGET */
+
 static __noinline void df_report(const struct df_facts *f, const struct df_res *r,
 				      const struct df_state *st, __u64 now_ns,
 				      struct df_sk_view *sc)
@@ -139,6 +142,7 @@ static __noinline void df_report(const struct df_facts *f, const struct df_res *
 		sc->last_report_ns = now_ns;
 		sc->last_report_jiffies = bpf_jiffies64();
 	}
+#ifndef DF_NO_BUDGET
 	if (!df_budget_fits(now_ns)) {
 		/* a storm: counted, summarised by the agent, not sent (the
 		 * ring never overflows with what is merely too much) */
@@ -153,6 +157,7 @@ static __noinline void df_report(const struct df_facts *f, const struct df_res *
 				f->cgroup_id, (__u64)f->uid | (__u64)f->pid << 32, lo, hi);
 		return;
 	}
+#endif
 
 	e = bpf_ringbuf_reserve(&df_events, sizeof(*e), 0);
 	if (!e) {

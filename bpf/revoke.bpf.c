@@ -35,6 +35,9 @@ const volatile bool df_record_last = false;
 const volatile bool df_test_mode = false;
 
 #include "pipeline.h"
+/* Revocations are few (one per live socket a narrowing refuses) and the
+ * iterator's stack has no room for the event budget: they are all sent. */
+#define DF_NO_BUDGET
 #include "report.h"
 
 /* The kernel's types, as much of them as we read; CO-RE finds the fields
