@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgpath.h"
 #include "log.h"
 #include "refeval.h"
 #include "verdict.h"
@@ -34,24 +35,6 @@ struct df_canary {
 	char rel[1100]; /* relative to cgroot: the selector */
 };
 
-/* The agent's own cgroup, relative to the cgroup2 root ("0::/path"). */
-static int own_cgroup(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[1024];
-	int err = -ENOENT;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(buf, len, "%s", strcmp(line + 3, "/") ? line + 3 : "");
-			err = 0;
-		}
-	if (f)
-		fclose(f);
-	return err;
-}
-
 int df_canary_open(const char *cgroot, struct df_canary **out, char *why, size_t len)
 {
 	struct df_canary *c = calloc(1, sizeof(*c));
@@ -61,7 +44,7 @@ int df_canary_open(const char *cgroot, struct df_canary **out, char *why, size_t
 	*out = NULL;
 	if (!c)
 		return -ENOMEM;
-	err = own_cgroup(own, sizeof(own));
+	err = df_cgroup_self(own, sizeof(own));
 	if (err) {
 		snprintf(why, len, "no cgroup v2 line in /proc/self/cgroup");
 		free(c);

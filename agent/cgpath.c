@@ -79,3 +79,20 @@ void df_cgpaths_fini(struct df_cgpaths *c)
 		close(c->rootfd);
 	c->rootfd = -1;
 }
+
+int df_cgroup_self(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[4096];
+	int err = -ENOENT;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, len, "%s", strcmp(line + 3, "/") ? line + 3 : "");
+			err = 0;
+		}
+	if (f)
+		fclose(f);
+	return err;
+}

@@ -12,6 +12,11 @@
  * cgroup (any more). */
 int df_cgpath_of(int rootfd, const char *cgroot, uint64_t id, char *out, size_t len);
 
+/* The calling process's own cgroup v2 path from the root ("" for the root
+ * itself, "/system.slice/x.service"), from /proc/self/cgroup; -ENOENT: no
+ * cgroup v2 line. */
+int df_cgroup_self(char *out, size_t len);
+
 /* The last DF_CGPATHS ids asked, with their paths (NULL: no such cgroup),
  * found and not found both remembered. */
 #define DF_CGPATHS 128

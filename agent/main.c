@@ -73,7 +73,8 @@ static json_t *approval_json(struct agent *a)
 			 a->save_error[0] ? a->save_error : NULL);
 }
 
-static json_t *status_json(struct agent *a)
+/* counts: the counters if the caller read them already (else NULL). */
+static json_t *status_json(struct agent *a, const struct df_counts *counts)
 {
 	struct df_agent_state st = {
 		.backend = a->conf.backend, .policy_file = a->conf.policy_file, .cur = in_force(a),
@@ -83,7 +84,7 @@ static json_t *status_json(struct agent *a)
 		.push_errors = a->push_errors, .drop_log = a->conf.drop_log,
 		.drop_log_error = df_records_error(a->rec), .metrics_file = a->conf.metrics_file,
 		.metrics_error = a->metrics_why[0] ? a->metrics_why : NULL, .pushes = a->pushes,
-		.canary = agent_canary_json(a), .approval = approval_json(a),
+		.canary = agent_canary_json(a), .approval = approval_json(a), .counts = counts,
 	};
 	json_t *j = df_status_json(&st, NULL, &a->bs);
 
@@ -99,7 +100,7 @@ static json_t *counters_json(struct agent *a, bool metrics)
 	df_counts_init(&c);
 	df_backends_counters(&a->bs, a->pol, &c);
 	if (metrics) {
-		json_t *st = status_json(a);
+		json_t *st = status_json(a, &c); /* health, pushes, approval: no second read */
 		char *text = df_report_metrics(&c, a->pol, st);
 
 		json_decref(st);
@@ -169,7 +170,7 @@ static json_t *on_request(json_t *req, const struct df_ctl_peer *peer, void *ctx
 				 "not permitted: only root or admin_group may change the agent");
 	}
 	if (!strcmp(cmd, DF_CMD_STATUS))
-		return status_json(a);
+		return status_json(a, NULL);
 	if (!strcmp(cmd, DF_CMD_VERSION))
 		return json_pack("{s:b, s:s}", "ok", 1, "version", DF_VERSION);
 	if (!strcmp(cmd, DF_CMD_COUNTERS) || !strcmp(cmd, DF_CMD_METRICS))

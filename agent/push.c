@@ -227,15 +227,7 @@ static int approve(struct agent *a, struct push *x)
 		return refuse(x, "signature", err);
 	r.signers = &ss;
 	err = df_sig_require(&r, &x->sigs, &x->d);
-	/* who signed, kept by fingerprint and principals (the lines go with ss) */
-	for (size_t i = 0; i < x->sigs.n; i++) {
-		const struct df_signer *k = x->sigs.v[i].signer;
-
-		snprintf(x->sigs.v[i].principals, sizeof(x->sigs.v[i].principals), "%s",
-			 k ? k->principals : "");
-		x->sigs.v[i].signer = NULL;
-	}
-	df_signers_free(&ss);
+	df_signers_free(&ss); /* who signed stays: fingerprints and principals */
 	return err ? refuse(x, "signature", err) : 0;
 }
 

@@ -164,6 +164,7 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 	const struct df_loaded *cur = a ? a->cur : NULL;
 	json_t *st = json_object(), *health = json_array();
 	struct df_counts c;
+	const struct df_totals *t;
 	uint64_t serial = 0;
 	bool active = !df_backends_active(bs, &serial);
 
@@ -218,18 +219,23 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 				      "cgroup", "tc", "tc_missing"));
 	for (size_t i = 0; i < bs->n; i++)
 		bs->v[i]->ops->status(bs->v[i], cur, st, health);
-	df_counts_init(&c);
-	df_backends_counters(bs, cur ? cur->p : NULL, &c);
+	/* the counters, unless the caller read them already (metrics) */
+	if (!a || !a->counts) {
+		df_counts_init(&c);
+		df_backends_counters(bs, cur ? cur->p : NULL, &c);
+	}
+	t = a && a->counts ? &a->counts->t : &c.t;
 	json_object_set_new(st, "totals",
-			    json_pack("{s:I, s:I, s:I, s:I}", "judged", (json_int_t)c.t.judged,
-				      "allowed", (json_int_t)c.t.allowed, "dropped",
-				      (json_int_t)c.t.dropped, "would_drop", (json_int_t)c.t.would_drop));
+			    json_pack("{s:I, s:I, s:I, s:I}", "judged", (json_int_t)t->judged,
+				      "allowed", (json_int_t)t->allowed, "dropped",
+				      (json_int_t)t->dropped, "would_drop", (json_int_t)t->would_drop));
 	json_object_set_new(st, "events",
-			    json_pack("{s:I, s:I, s:I, s:I}", "sent", (json_int_t)c.t.events_sent, "lost",
-				      (json_int_t)c.t.events_lost, "suppressed",
-				      (json_int_t)c.t.events_suppressed, "over_budget",
-				      (json_int_t)c.t.events_over_budget));
-	df_counts_free(&c);
+			    json_pack("{s:I, s:I, s:I, s:I}", "sent", (json_int_t)t->events_sent, "lost",
+				      (json_int_t)t->events_lost, "suppressed",
+				      (json_int_t)t->events_suppressed, "over_budget",
+				      (json_int_t)t->events_over_budget));
+	if (!a || !a->counts)
+		df_counts_free(&c);
 	json_object_set_new(st, "warnings", json_array());
 	if (a && a->approval && json_is_true(json_object_get(a->approval, "unsigned_accepted")))
 		json_array_append_new(json_object_get(st, "warnings"),

@@ -25,6 +25,7 @@ struct df_agent_state {
 	json_t *pushes;              /* {"accepted": N, "refused": {CAUSE: N}} since start */
 	json_t *canary;              /* {enabled, cgroup, why, last_run, result} (stolen) */
 	json_t *approval;            /* docs/signing.md (stolen) */
+	const struct df_counts *counts; /* the counters already read, or NULL: read them */
 	/* the files the agent writes, and why one is refused (NULL: fine) */
 	const char *drop_log, *drop_log_error;
 	const char *metrics_file, *metrics_error;

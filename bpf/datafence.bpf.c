@@ -96,18 +96,15 @@ static __always_inline bool df_cache_hit(const struct df_sk_view *v, __u64 seq,
 	       df_addr_eq(v->daddr, f->daddr) && df_addr_eq(v->saddr, f->saddr);
 }
 
-/* Verdict step 3a's reason for a classified packet now (0: none): the
- * policy past its expires, or the agent's heartbeat older than stale_after,
- * with stale_posture "drop-protected" (DF_POL_DROP_STALE). */
+/* Verdict step 3a's reason under stale_posture "drop-protected" (0: none):
+ * the policy past its expires (now_ns: wall clock), or the agent's heartbeat
+ * older than stale_after (boot_ns: CLOCK_BOOTTIME, the heartbeat's clock). */
 static __always_inline __u32 df_posture(const struct df_cfg *cfg, const struct df_state *st,
-					__u64 now_ns)
+					__u64 now_ns, __u64 boot_ns)
 {
-	if (!(cfg->hdr.flags & DF_POL_DROP_STALE))
-		return 0;
 	if (cfg->hdr.expires > 0 && (__s64)(now_ns / 1000000000ULL) >= cfg->hdr.expires)
 		return DF_R_POLICY_EXPIRED;
-	if (cfg->hdr.stale_after &&
-	    bpf_ktime_get_boot_ns() - st->heartbeat_ns > cfg->hdr.stale_after * 1000000000ULL)
+	if (cfg->hdr.stale_after && boot_ns - st->heartbeat_ns > cfg->hdr.stale_after * 1000000000ULL)
 		return DF_R_AGENT_STALE;
 	return 0;
 }
@@ -124,15 +121,6 @@ static __always_inline void df_posture_verdict(const struct df_cfg *cfg, __u64 c
 	r->rule = DF_NO_RULE;
 	r->classes = classes;
 	r->until_ns = 0;
-}
-
-/* With the posture, a cached verdict lasts no longer than the policy. */
-static __always_inline void df_posture_cap(const struct df_cfg *cfg, struct df_res *r)
-{
-	__u64 cap = (__u64)cfg->hdr.expires * 1000000000ULL;
-
-	if ((cfg->hdr.flags & DF_POL_DROP_STALE) && cfg->hdr.expires > 0 && cap < r->until_ns)
-		r->until_ns = cap;
 }
 
 /* Judges one packet or call; returns the verdict. sk_ctx/kind say where the
@@ -154,7 +142,7 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	struct df_res *rp = &o->r;
 	struct df_gen g = {};
 	struct df_sk_view *v = sc ? &sc->view[kind] : NULL;
-	__u64 now_ns, classes = 0;
+	__u64 now_ns, boot_ns, classes = 0;
 	__u32 gen;
 
 	o->r.verdict = DF_ALLOW;
@@ -165,7 +153,8 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 		df_misc_add(DF_MISC_NO_POLICY, 1);
 		return 0; /* nothing loaded yet: nothing to enforce */
 	}
-	now_ns = bpf_ktime_get_boot_ns() + st->clock_offset_ns;
+	boot_ns = bpf_ktime_get_boot_ns();
+	now_ns = boot_ns + st->clock_offset_ns;
 	if (df_test_mode && f->test_now_s)
 		now_ns = f->test_now_s * 1000000000ULL + 500000000ULL;
 	if (sk_ctx)
@@ -180,8 +169,8 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	/* 3a. The dead-man posture, before anything is looked up or cached: a
 	 * classified packet that earns no loopback exemption is dropped (a
 	 * short path of its own: the judge's states do not carry it). */
-	if (classes && !df_loopback_exempt(g.cfg, f))
-		why = df_posture(g.cfg, st, now_ns);
+	if (classes && (g.cfg->hdr.flags & DF_POL_DROP_STALE) && !df_loopback_exempt(g.cfg, f))
+		why = df_posture(g.cfg, st, now_ns, boot_ns);
 	if (why) {
 		df_posture_verdict(g.cfg, classes, why, rp);
 		cnt_idx = df_cnt_index(f->hook, rp);
@@ -193,7 +182,6 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 		cnt_idx = df_cnt_index(f->hook, rp);
 	} else {
 		df_judge(&g, gen, f, classes, now_ns, rp);
-		df_posture_cap(g.cfg, rp);
 		cnt_idx = df_cnt_index(f->hook, rp);
 		if (v && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED))) {
 			v->classes = classes;

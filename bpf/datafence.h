@@ -154,13 +154,16 @@ struct df_policy_hdr {
 	__u32 pad;
 	__u64 canary_mask;  /* the agent's canary class (its counters are not the
 			     * operator's); the datapath does not read it */
+	__u64 cache_until;  /* unix seconds a cached verdict lasts at most: the
+			     * policy's expires under the posture (checked before
+			     * the cache too), ~0 otherwise */
 };
 
 _Static_assert(sizeof(struct df_leaf) == 8, "df_leaf ABI");
 _Static_assert(sizeof(struct df_entry) == 32, "df_entry ABI");
 _Static_assert(sizeof(struct df_mark_rule) == 16, "df_mark_rule ABI");
 _Static_assert(sizeof(struct df_lport_rule) == 16, "df_lport_rule ABI");
-_Static_assert(sizeof(struct df_policy_hdr) == 56, "df_policy_hdr ABI");
+_Static_assert(sizeof(struct df_policy_hdr) == 64, "df_policy_hdr ABI");
 
 /* ---- kernel state shared with the loader (pinned maps) ---------------- */
 
@@ -434,7 +437,7 @@ struct df_res {
 
 _Static_assert(sizeof(struct df_res) == 24, "df_res ABI");
 _Static_assert(sizeof(struct df_state) == 56, "df_state ABI");
-_Static_assert(sizeof(struct df_cfg) == 56 + 16 + 8 * DF_RNG_MAX_LEVELS + DF_MAX_MARK_RULES * 16 +
+_Static_assert(sizeof(struct df_cfg) == 64 + 16 + 8 * DF_RNG_MAX_LEVELS + DF_MAX_MARK_RULES * 16 +
 		       DF_MAX_LPORT_RULES * 16, "df_cfg ABI");
 _Static_assert(sizeof(struct df_rng_node) == 160, "df_rng_node ABI");
 _Static_assert(sizeof(struct df_src_key) == 24, "df_src_key ABI");

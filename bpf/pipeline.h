@@ -541,7 +541,10 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		.pbit = df_proto_bit(f->proto),
 		.no_ports = !!(f->flags & DF_PKT_NO_PORTS),
 		.rule = DF_NO_RULE,
-		.until = ~0ULL,
+		/* a cached verdict's bound, from the map: the verifier sees one
+		 * unknown value where a constant ~0 split every state after the
+		 * scan in two (cgroup_skb 187k -> 156k instructions processed) */
+		.until = cfg->hdr.cache_until,
 	};
 	__u32 count;
 

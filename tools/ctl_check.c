@@ -53,28 +53,6 @@ struct approval_opts {
 	const char *scope;           /* NULL: scope not checked; "": a host without one */
 };
 
-/* A whole file of at most max bytes, NUL-terminated; NULL (errno) if not. */
-static char *read_all(const char *path, size_t max, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	bool bad;
-
-	if (!f)
-		return NULL;
-	buf = malloc(max + 1);
-	*n = buf ? fread(buf, 1, max + 1, f) : 0;
-	bad = !buf || ferror(f) || *n > max;
-	fclose(f);
-	if (bad) {
-		free(buf);
-		errno = buf ? EFBIG : ENOMEM;
-		return NULL;
-	}
-	buf[*n] = '\0';
-	return buf;
-}
-
 /* Signatures and scope as the agent checks them; errors into d, the
  * result into *j (JSON) or printed. */
 static void approve(const char *file, const char *text, const struct df_policy *p,
@@ -85,6 +63,7 @@ static void approve(const char *file, const char *text, const struct df_policy *
 	struct df_sig_verdict v = { 0 };
 	size_t sig_n = 0, as_n = 0;
 	json_t *sigs = json_array();
+	int err;
 
 	*j = json_null();
 	if (o->scope && p && !df_policy_in_scope(p, o->scope))
@@ -96,21 +75,27 @@ static void approve(const char *file, const char *text, const struct df_policy *
 	}
 	snprintf(sig_path, sizeof(sig_path), "%s%s", o->signature ? o->signature : file,
 		 o->signature ? "" : ".sig");
-	as = read_all(o->allowed_signers, DF_SIGNERS_MAX, &as_n);
-	if (!as)
+	err = df_read_text(o->allowed_signers, DF_SIGNERS_MAX, &as, &as_n);
+	if (err)
 		df_diag_add(d, DF_SEV_ERROR, o->allowed_signers, 0, NULL, "cannot read: %s",
-			    strerror(errno));
-	else if (!df_signers_parse(as, as_n, o->allowed_signers, &ss, d))
-		df_sig_require(&(struct df_sig_require){ .text = text, .len = strlen(text),
-							 .sig = (sig = read_all(sig_path, DF_SIG_MAX_TEXT, &sig_n)),
-							 .sig_len = sig_n, .sig_file = sig_path,
-							 .signers = &ss, .required = o->required,
-							 .now = (int64_t)time(NULL) },
-			       &v, d);
+			    strerror(-err));
+	else if (!df_signers_parse(as, as_n, o->allowed_signers, &ss, d)) {
+		/* a .sig that is not there is none: "signature missing" */
+		err = df_read_text(sig_path, DF_SIG_MAX_TEXT, &sig, &sig_n);
+		if (err && err != -ENOENT)
+			df_diag_add(d, DF_SEV_ERROR, sig_path, 0, NULL, "cannot read: %s",
+				    strerror(-err));
+		else
+			df_sig_require(&(struct df_sig_require){
+					       .text = text, .len = strlen(text), .sig = sig,
+					       .sig_len = sig_n, .sig_file = sig_path, .signers = &ss,
+					       .required = o->required, .now = (int64_t)time(NULL) },
+				       &v, d);
+	}
 	for (size_t i = 0; i < v.n; i++)
 		json_array_append_new(sigs, json_pack("{s:s, s:s?, s:s?}", "fingerprint",
 						      v.v[i].fingerprint, "principals",
-						      v.v[i].signer ? v.v[i].signer->principals : NULL,
+						      v.v[i].principals[0] ? v.v[i].principals : NULL,
 						      "cause", v.v[i].cause[0] ? v.v[i].cause : NULL));
 	json_decref(*j);
 	*j = json_pack("{s:s, s:i, s:I, s:o}", "signature", sig_path, "required", o->required,

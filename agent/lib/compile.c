@@ -516,6 +516,7 @@ int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags
 	img->cfg.hdr.expires = p->expires;
 	img->cfg.hdr.stale_after = p->stale_after;
 	img->cfg.hdr.canary_mask = p->canary;
+	img->cfg.hdr.cache_until = p->drop_stale && p->expires > 0 ? (__u64)p->expires : ~0ULL;
 	err = compile_selectors(p, img, diags);
 	if (!err)
 		err = compile_dsts(p, img, diags);

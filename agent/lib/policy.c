@@ -615,50 +615,69 @@ cleanup:
 	return 0;
 }
 
+int df_read_text(const char *path, size_t max, char **text, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	size_t cap = 0;
+	char *buf = NULL;
+	int err = 0;
+
+	*text = NULL;
+	*len = 0;
+	if (!f)
+		return -errno;
+	for (;;) {
+		size_t got;
+
+		if (*len + 4096 + 1 > cap) {
+			char *t;
+
+			cap = cap ? cap * 2 : 65536;
+			t = realloc(buf, cap);
+			if (!t) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = t;
+		}
+		got = fread(buf + *len, 1, cap - *len - 1, f);
+		*len += got;
+		if (*len > max) {
+			err = -EFBIG;
+			break;
+		}
+		if (got == 0) {
+			err = ferror(f) ? -EIO : 0;
+			break;
+		}
+	}
+	fclose(f);
+	if (err) {
+		free(buf);
+		*len = 0;
+		return err;
+	}
+	buf[*len] = '\0';
+	*text = buf;
+	return 0;
+}
+
 int df_policy_load_file(const char *path, const struct df_parse_opts *opts,
 			struct df_policy **out, struct df_diags *diags, char **text_out)
 {
-	FILE *f = fopen(path, "re");
-	char *text = NULL;
-	size_t len = 0, cap = 0;
-	int err;
+	char *text;
+	size_t len;
+	int err = df_read_text(path, (size_t)-2, &text, &len);
 
 	*out = NULL;
 	if (text_out)
 		*text_out = NULL;
-	if (!f) {
-		err = -errno;
-		df_diag_add(diags, DF_SEV_ERROR, path, 0, NULL, "cannot open: %s", strerror(-err));
+	if (err) {
+		df_diag_add(diags, DF_SEV_ERROR, path, 0, NULL, "cannot read: %s", strerror(-err));
 		return err;
 	}
-	for (;;) {
-		if (len + 4096 + 1 > cap) {
-			char *t;
-
-			cap = cap ? cap * 2 : 65536;
-			t = realloc(text, cap);
-			if (!t) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			text = t;
-		}
-		size_t got = fread(text + len, 1, cap - len - 1, f);
-
-		len += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		err = -EIO;
-		df_diag_add(diags, DF_SEV_ERROR, path, 0, NULL, "read error");
-		goto cleanup;
-	}
-	text[len] = '\0';
 	err = df_policy_parse(text, len, path, opts, out, diags);
-cleanup:
-	fclose(f);
-	if (text_out && text)
+	if (text_out)
 		*text_out = text;
 	else
 		free(text);

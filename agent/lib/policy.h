@@ -111,6 +111,9 @@ int df_policy_parse(const char *text, size_t len, const char *file,
 /* Is the policy for a host of this scope (agent.conf `scope`, "" or NULL:
  * none)? A policy without a scope is for hosts without one only. */
 bool df_policy_in_scope(const struct df_policy *p, const char *scope);
+/* A whole file of at most max bytes, NUL-terminated, for tools that need no
+ * root (the agent reads through safefile.h): 0, or -errno (-EFBIG: larger). */
+int df_read_text(const char *path, size_t max, char **text, size_t *len);
 /* Reads FILE and parses it; I/O errors become diagnostics. */
 int df_policy_load_file(const char *path, const struct df_parse_opts *opts,
 			struct df_policy **out, struct df_diags *diags,

@@ -255,6 +255,8 @@ static void check_one(const unsigned char *blob, size_t n, const void *msg, size
 			 c->signer->principals);
 		c->signer = NULL;
 	}
+	if (c->signer)
+		snprintf(c->principals, sizeof(c->principals), "%s", c->signer->principals);
 }
 
 /* The next armored block's base64, decoded; 0 found, 1 none left, -1 bad. */
@@ -316,11 +318,11 @@ static void count(struct df_sig_verdict *out)
 				again = true;
 			} else {
 				/* any principal in common: the same approver */
-				char *list = strdup(c->signer->principals), *save = NULL;
+				char *list = strdup(c->principals), *save = NULL;
 
 				for (char *w = list ? strtok_r(list, ",", &save) : NULL; w && !again;
 				     w = strtok_r(NULL, ",", &save))
-					if (list_has(o->signer->principals, w)) {
+					if (list_has(o->principals, w)) {
 						snprintf(c->cause, sizeof(c->cause),
 							 "not counted: principal %s signed already "
 							 "(signature %zu)", w, j + 1);

@@ -48,10 +48,11 @@ void df_signers_free(struct df_signers *s);
 
 /* One signature block of a .sig file, as checked. */
 struct df_sig_check {
-	const struct df_signer *signer; /* the allowed_signers line of its key, or NULL */
+	const struct df_signer *signer; /* the allowed_signers line of its key, or NULL
+					 * (valid while the signers are) */
 	char fingerprint[DF_FPR_LEN];   /* of the key the signature names ("" if unreadable) */
 	char cause[200];                /* "" when valid; else why not */
-	char principals[128];           /* its signer's (filled by the caller that keeps it) */
+	char principals[128];           /* its signer's principals ("" without one) */
 };
 
 struct df_sig_verdict {

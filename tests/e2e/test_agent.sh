@@ -10,9 +10,6 @@ BACKEND=${BACKEND:-bpf}
 cd "$(dirname "$0")/../.."
 . tests/lib/cases.sh
 . tests/lib/agent.sh
-DFNET=$PWD/$O/tests/live/dfnet
-DFD=$PWD/$O/datafenced
-CTL=$PWD/$O/datafencectl
 DFNFT=$PWD/$O/tests/live/dfnft
 bpf_on() { [ "$BACKEND" != nftables ]; }
 nft_on() { [ "$BACKEND" != bpf ]; }
@@ -22,14 +19,9 @@ if bpf_on; then REFUSED_TCP="EPERM 0"; else REFUSED_TCP="timeout 0"; fi
 # the hook of a refused connect's drop record
 if bpf_on; then DROP_HOOK=connect; else DROP_HOOK=nftables; fi
 
-if [ "$(id -u)" != 0 ]; then echo "SKIP e2e: needs root"; exit 0; fi
-
-TMP=$(mktemp -d /tmp/df-e2e-XXXXXX)
-PIN=$TMP/bpf
-. tests/lib/net.sh
+agent_suite e2e
 NFT_TABLE=dfe2e$ID
 NFT_GROUP=$((20000 + ID % 40000))
-trap agent_cleanup EXIT
 
 # policy SERIAL PORT [EXTRA]: class t (prot), audit class a (audit), svc.
 policy() {

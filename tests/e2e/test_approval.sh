@@ -12,17 +12,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/cases.sh
 . tests/lib/agent.sh
-DFNET=$PWD/$O/tests/live/dfnet
-DFD=$PWD/$O/datafenced
-CTL=$PWD/$O/datafencectl
-
-if [ "$(id -u)" != 0 ]; then echo "SKIP approval: needs root"; exit 0; fi
 command -v ssh-keygen >/dev/null || { echo "SKIP approval: needs ssh-keygen (openssh-client)"; exit 0; }
-
-TMP=$(mktemp -d /tmp/df-approval-XXXXXX)
-PIN=$TMP/bpf
-. tests/lib/net.sh
-trap 'agent_cleanup "$NSA"' EXIT
+agent_suite approval
 
 ctl() { nsenter --net=/run/netns/"$NSA" "$CTL" --socket "$TMP/control.sock" --pin-dir "$PIN/pins" "$@"; }
 

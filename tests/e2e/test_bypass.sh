@@ -11,17 +11,9 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/cases.sh
 . tests/lib/agent.sh
-DFNET=$PWD/$O/tests/live/dfnet
-DFD=$PWD/$O/datafenced
 BYPASS=$PWD/tests/e2e/bypass.py
 DFURING=$PWD/$O/tests/live/dfuring
-
-if [ "$(id -u)" != 0 ]; then echo "SKIP bypass: needs root"; exit 0; fi
-
-TMP=$(mktemp -d /tmp/df-bypass-XXXXXX)
-PIN=$TMP/bpf
-. tests/lib/net.sh
-trap 'agent_cleanup "$NSA"' EXIT
+agent_suite bypass
 
 # policy SERIAL PORTS [EXTRA]: class t (our prot cgroup) may reach B on
 # PORTS, the overlay 10.99.0.0/24 (udp), and B as a vxlan underlay

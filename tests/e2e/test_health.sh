@@ -11,17 +11,8 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/cases.sh
 . tests/lib/agent.sh
-DFNET=$PWD/$O/tests/live/dfnet
-DFD=$PWD/$O/datafenced
-CTL=$PWD/$O/datafencectl
 FOREIGN=$PWD/$O/tests/live/dfforeign
-
-if [ "$(id -u)" != 0 ]; then echo "SKIP health: needs root"; exit 0; fi
-
-TMP=$(mktemp -d /tmp/df-health-XXXXXX)
-PIN=$TMP/bpf
-. tests/lib/net.sh
-trap 'agent_cleanup "$NSA"' EXIT
+agent_suite health
 
 # The CLI in namespace A, where the agent and its interface are.
 ctl() { nsenter --net=/run/netns/"$NSA" "$CTL" --socket "$TMP/control.sock" --pin-dir "$PIN/pins" "$@"; }

@@ -8,16 +8,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/cases.sh
 . tests/lib/agent.sh
-DFNET=$PWD/$O/tests/live/dfnet
-DFD=$PWD/$O/datafenced
-CTL=$PWD/$O/datafencectl
-
-if [ "$(id -u)" != 0 ]; then echo "SKIP surface: needs root"; exit 0; fi
-
-TMP=$(mktemp -d /tmp/df-surface-XXXXXX)
-PIN=$TMP/bpf
-. tests/lib/net.sh
-trap agent_cleanup EXIT
+agent_suite surface
 
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 ctl() { "$CTL" --socket "$TMP/control.sock" --pin-dir "$PIN/pins" "$@"; }

@@ -1,7 +1,24 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # The agent under test (the e2e suites): started in namespace A with
 # $TMP/agent.conf, logging to $TMP/agent.log; its policy file is
-# $TMP/etc/policy.conf. Needs TMP, PIN, NSA, VA, DFD.
+# $TMP/etc/policy.conf. Sourced after cases.sh; agent_suite sets the rest up.
+
+# What the suites run (absolute: cases run in subshells).
+DFNET=$PWD/$O/tests/live/dfnet
+DFD=$PWD/$O/datafenced
+CTL=$PWD/$O/datafencectl
+
+# agent_suite NAME: a suite of the real agent: root, or skipped; its own
+# $TMP (/tmp/df-NAME-XXXXXX) with the pins' bpffs at $PIN, the test network
+# (net.sh), and everything removed at exit, also after a failure
+# (agent_cleanup, in namespace A where the agent's tc filter and table are).
+agent_suite() {
+	if [ "$(id -u)" != 0 ]; then echo "SKIP $1: needs root"; exit 0; fi
+	TMP=$(mktemp -d "/tmp/df-$1-XXXXXX")
+	PIN=$TMP/bpf
+	. tests/lib/net.sh
+	trap 'agent_cleanup "$NSA"' EXIT
+}
 
 # agent_conf BACKEND DROP_LOG: the keys every suite's agent.conf has (the
 # suite appends its own); the pins under $PIN, tc on A's interface.

@@ -16,6 +16,7 @@
 
 #include <bpf/bpf.h>
 
+#include "cgpath.h"
 #include "polgen.h"
 
 static int dp_write_file(const char *path, const char *s)
@@ -58,8 +59,6 @@ static void dp_rmcg(struct dp_env *e, const char *rel)
 int dp_setup(struct dp_env *e, bool record_last)
 {
 	struct df_loader_opts o = { .record_last = record_last };
-	FILE *f;
-	char line[600];
 	int err;
 
 	memset(e, 0, sizeof(*e));
@@ -72,14 +71,7 @@ int dp_setup(struct dp_env *e, bool record_last)
 	err = df_cgroup2_root(e->cg_root, sizeof(e->cg_root));
 	if (err)
 		return err;
-	f = fopen("/proc/self/cgroup", "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = '\0';
-			snprintf(e->cg_orig, sizeof(e->cg_orig), "%s", line + 3);
-		}
-	if (f)
-		fclose(f);
+	e->have_orig = !df_cgroup_self(e->cg_orig, sizeof(e->cg_orig));
 	snprintf(e->cg_rel, sizeof(e->cg_rel), "/df-dp-%d", getpid());
 	err = dp_mkcg(e, "");
 	for (unsigned int i = 0; !err && i < df_polgen_n_cgroups; i++)
@@ -94,7 +86,7 @@ void dp_teardown(struct dp_env *e)
 {
 	df_loader_close(e->l);
 	e->l = NULL;
-	if (e->cg_orig[0])
+	if (e->have_orig)
 		dp_enter_cgroup(e, e->cg_orig);
 	for (int i = (int)df_polgen_n_cgroups - 1; i >= 0; i--)
 		dp_rmcg(e, df_polgen_cgroups[i]);

@@ -17,7 +17,8 @@ struct dp_env {
 	char pin_dir[96];
 	char cg_root[512];     /* cgroup2 mount point */
 	char cg_rel[64];       /* our cgroup, relative to the root: /df-dp-PID */
-	char cg_orig[600];     /* where this process was, to go back */
+	char cg_orig[600];     /* where this process was, to go back ("": the root) */
+	bool have_orig;        /* cg_orig was found */
 	struct df_loader *l;
 	int other_ifindex;     /* dp_netns: a device that is not loopback */
 };
