@@ -156,3 +156,13 @@ void df_backends_heartbeat(struct df_backends *bs)
 		if (bs->v[i]->ops->heartbeat)
 			bs->v[i]->ops->heartbeat(bs->v[i]);
 }
+
+uint64_t df_backends_slot_packets(struct df_backends *bs, int slot)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < bs->n; i++)
+		if (bs->v[i]->ops->slot_packets)
+			n += bs->v[i]->ops->slot_packets(bs->v[i], slot);
+	return n;
+}

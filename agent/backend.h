@@ -76,6 +76,9 @@ struct df_backend_ops {
 	void (*status)(struct df_backend *b, const struct df_loaded *l, json_t *st, json_t *health);
 	/* Appends its counter rows (report.h) and adds to the totals. */
 	void (*counters)(struct df_backend *b, const struct df_policy *p, struct df_counts *c);
+	/* Packets counted in one class slot (every hook, verdict and reason):
+	 * the canary's. NULL: this backend counts none for it. */
+	uint64_t (*slot_packets)(struct df_backend *b, int slot);
 	/* Every 10 s in the daemon: clocks, its own checks, lost reports. */
 	void (*tick)(struct df_backend *b, const struct df_loaded *l);
 	/* File descriptors the daemon waits on for it (at most max), and what
@@ -139,6 +142,8 @@ int df_backends_apply(struct df_backends *bs, const struct df_loaded *new_pol,
 int df_backends_active(struct df_backends *bs, uint64_t *serial);
 /* Every backend's counters in one list, sorted (report.h). */
 void df_backends_counters(struct df_backends *bs, const struct df_policy *p, struct df_counts *c);
+/* Packets of one class slot, summed over the backends. */
+uint64_t df_backends_slot_packets(struct df_backends *bs, int slot);
 /* Every backend's check (all run); true when each proved its enforcement. */
 bool df_backends_check(struct df_backends *bs, const struct df_loaded *l);
 void df_backends_heartbeat(struct df_backends *bs);

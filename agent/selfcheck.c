@@ -22,17 +22,10 @@ json_t *agent_canary_json(struct agent *a)
 			 !on || !a->canary_at ? NULL : a->canary_result[0] ? a->canary_result : "refused");
 }
 
-/* The canary's packets counted so far (apart from every other total). */
+/* The canary's packets counted so far: its class slot alone. */
 static uint64_t canary_count(struct agent *a)
 {
-	struct df_counts c;
-	uint64_t n;
-
-	df_counts_init(&c);
-	df_backends_counters(&a->bs, a->pol, &c);
-	n = c.t.canary;
-	df_counts_free(&c);
-	return n;
+	return df_backends_slot_packets(&a->bs, __builtin_ctzll(a->pol->canary));
 }
 
 /* One probe: refused with EPERM and counted, or a cause (logged when it
@@ -48,14 +41,14 @@ void agent_run_canary(struct agent *a)
 		return;
 	before = canary_count(a);
 	rc = df_canary_probe(a->canary, why, sizeof(why));
-	a->canary_blocks = rc > 0;
 	if (rc < 0)
 		snprintf(res, sizeof(res), "canary unavailable: %s", why);
 	else if (rc > 0)
 		snprintf(res, sizeof(res), "canary not refused: %s", why);
 	else if (canary_count(a) <= before)
 		snprintf(res, sizeof(res), "canary not counted: refused, but no counter of its class moved");
-	a->canary_blocks |= rc == 0 && res[0];
+	/* broken enforcement blocks the heartbeat; a probe that could not run does not */
+	a->canary_blocks = rc >= 0 && res[0];
 	if (strcmp(res, a->canary_result) || !a->canary_at) {
 		if (res[0])
 			pr_err("%s", res);

@@ -80,6 +80,20 @@ static int sum_percpu(int fd, __u32 key, struct df_counter *out)
 	return 0;
 }
 
+static uint64_t bpf_slot_packets(struct df_backend *b, int slot)
+{
+	int fd = map_fd(of(b), DF_MAP_ID_COUNTERS);
+	struct df_counter v;
+	uint64_t n = 0;
+
+	for (__u32 hook = 0; fd >= 0 && hook < DF_HOOK__MAX; hook++)
+		for (int vd = 0; vd < DF_VERDICT__MAX; vd++)
+			for (int r = 0; r < DF_REASON__MAX; r++)
+				if (!sum_percpu(fd, DF_CNT_INDEX(hook, slot, vd, r), &v))
+					n += v.packets;
+	return n;
+}
+
 static void bpf_counters(struct df_backend *b, const struct df_policy *p, struct df_counts *c)
 {
 	struct bpf_backend *bb = of(b);
@@ -590,6 +604,7 @@ const struct df_backend_ops df_bpf_backend = {
 	.judge = bpf_judge,
 	.unload = bpf_unload,
 	.revoke = bpf_revoke,
+	.slot_packets = bpf_slot_packets,
 	.check = bpf_check,
 	.heartbeat = bpf_heartbeat,
 };

@@ -236,6 +236,28 @@ the_cli_verifies_as_the_agent_does() {
 		{ echo "ssh-keygen -Y verify disagrees"; return 1; }
 }
 
+# A saved serial that cannot be read (here: garbage) refuses every push
+# until it is mended, and status says so: the saved state is never guessed.
+an_unreadable_saved_serial_refuses_pushes() {
+	trap ensure_agent EXIT
+	local rc=0 out
+	stop_agent
+	cp "$TMP/state/serial" "$TMP/serial.good"
+	echo "not a serial" > "$TMP/state/serial"
+	start_agent
+	wait_log "the saved serial cannot be read"
+	policy 10 > "$TMP/p10.conf"
+	signed_push "$TMP/p10.conf" alice bob
+	wait_log "the saved serial cannot be read: $TMP/state/serial: not \"SERIAL SHA256\""
+	out=$(ctl status) || rc=$?
+	expect_eq "degraded" 1 "$rc"
+	expect_contains "says why" "- state unreadable: $TMP/state/serial" "$out"
+	stop_agent
+	mv "$TMP/serial.good" "$TMP/state/serial"
+	start_agent
+	wait_log "policy loaded (start): 'approval' serial 10"
+}
+
 if ! setup; then echo "FAIL approval setup"; cat "$TMP/agent.log"; exit 1; fi
 run_case an_unsigned_push_is_refused_and_a_signed_one_loads an_unsigned_push_is_refused_and_a_signed_one_loads
 run_case two_signatures_need_two_approvers two_signatures_need_two_approvers
@@ -244,4 +266,5 @@ run_case an_older_signed_serial_is_refused_after_a_reboot an_older_signed_serial
 run_case a_broken_file_at_start_loads_the_last_good_policy a_broken_file_at_start_loads_the_last_good_policy
 run_case supersedes_is_the_signed_way_back supersedes_is_the_signed_way_back
 run_case the_cli_verifies_as_the_agent_does the_cli_verifies_as_the_agent_does
+run_case an_unreadable_saved_serial_refuses_pushes an_unreadable_saved_serial_refuses_pushes
 exit 0

@@ -305,8 +305,11 @@ a_drop_storm_is_counted_not_lost() {
 	expect_eq "every drop counted" 300000 $((c1 - c0))
 	expect_eq "nothing lost" 0 "$lost"
 	[ "$over" -gt 0 ] || { echo "nothing over the budget (sent $sent)"; return 1; }
-	# distinct flows: the per-flow limiter folds none, each is sent or over budget
-	expect_eq "sent or over budget" 300000 $((sent + over))
+	# distinct flows: the per-flow limiter folds none, each is sent or over
+	# budget; the totals are the agent's, so its canary (one datagram every
+	# 10 s, refused and reported like any drop) may add one or two
+	[ $((sent + over)) -ge 300000 ] && [ $((sent + over)) -le 300002 ] ||
+		{ echo "sent $sent + over budget $over is not the 300000 drops (+ the canary's)"; return 1; }
 	# the budget (2000 a second, a second's burst) for a storm of a few seconds
 	[ "$sent" -le 20000 ] || { echo "too many events sent: $sent"; return 1; }
 	# with drop_log_max_mb = 1 (2 rotated files kept) the log directory
