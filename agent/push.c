@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,22 @@ static int refuse(struct push *x, const char *cause, int err)
 	return err;
 }
 
+/* refuse() with the error that says why, on file. */
+static int refuse_with(struct push *x, const char *cause, int err, const char *file,
+		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int refuse_with(struct push *x, const char *cause, int err, const char *file,
+		       const char *fmt, ...)
+{
+	char msg[DF_WHY_LEN + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	df_diag_add(&x->d, DF_SEV_ERROR, file, 0, NULL, "%s", msg);
+	return refuse(x, cause, err);
+}
+
 /* The policy file and its .sig: root's, not writable by others, in root's
  * directories, no link, FIFO or device (safefile.h). A .sig that is not
  * there is no .sig; one that is there must be readable. */
@@ -186,18 +203,14 @@ static int read_push(struct push *x)
 	char why[DF_WHY_LEN];
 	int err = df_file_read(x->file, DF_POLICY_MAX, &x->text, &x->n, why, sizeof(why));
 
-	if (err) {
-		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL, "cannot read: %s", why);
-		return refuse(x, "unreadable", err);
-	}
+	if (err)
+		return refuse_with(x, "unreadable", err, x->file, "cannot read: %s", why);
 	sha256_hex(x->text, x->n, x->sha);
 	if (access(x->sig_file, F_OK) && errno == ENOENT)
 		return 0;
 	err = df_file_read(x->sig_file, DF_SIG_MAX_TEXT, &x->sig, &x->sig_n, why, sizeof(why));
-	if (err) {
-		df_diag_add(&x->d, DF_SEV_ERROR, x->sig_file, 0, NULL, "cannot read: %s", why);
-		return refuse(x, "signature", err);
-	}
+	if (err)
+		return refuse_with(x, "signature", err, x->sig_file, "cannot read: %s", why);
 	return 0;
 }
 
@@ -216,18 +229,16 @@ static int approve(struct agent *a, struct push *x)
 	if (!r.required)
 		return 0;
 	err = df_file_read(a->conf.allowed_signers, DF_SIGNERS_MAX, &text, &n, why, sizeof(why));
-	if (err) {
-		df_diag_add(&x->d, DF_SEV_ERROR, a->conf.allowed_signers, 0, NULL, "cannot read: %s",
-			    why);
-		return refuse(x, "signature", err);
-	}
+	if (err)
+		return refuse_with(x, "signature", err, a->conf.allowed_signers, "cannot read: %s",
+				   why);
 	err = df_signers_parse(text, n, a->conf.allowed_signers, &ss, &x->d);
 	free(text);
-	if (err)
-		return refuse(x, "signature", err);
-	r.signers = &ss;
-	err = df_sig_require(&r, &x->sigs, &x->d);
-	df_signers_free(&ss); /* who signed stays: fingerprints and principals */
+	if (!err) {
+		r.signers = &ss;
+		err = df_sig_require(&r, &x->sigs, &x->d);
+		df_signers_free(&ss); /* who signed stays: fingerprints and principals */
+	}
 	return err ? refuse(x, "signature", err) : 0;
 }
 
@@ -243,15 +254,13 @@ static int check_scope(struct agent *a, struct push *x)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
 			 p->scope[i]);
 	if (!p->n_scope)
-		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
-			    "the policy has no scope; this host's scope is '%s'", a->conf.scope);
-	else if (!a->conf.scope[0])
-		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
-			    "the policy is for scope [%s]; this host has no scope", list);
-	else
-		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
-			    "the policy is for scope [%s], not this host's '%s'", list, a->conf.scope);
-	return refuse(x, "scope", -EPERM);
+		return refuse_with(x, "scope", -EPERM, x->file,
+				   "the policy has no scope; this host's scope is '%s'", a->conf.scope);
+	if (!a->conf.scope[0])
+		return refuse_with(x, "scope", -EPERM, x->file,
+				   "the policy is for scope [%s]; this host has no scope", list);
+	return refuse_with(x, "scope", -EPERM, x->file,
+			   "the policy is for scope [%s], not this host's '%s'", list, a->conf.scope);
 }
 
 /* Above the serial in force (the kernel's) and the saved one (state_dir):
@@ -262,46 +271,38 @@ static int check_scope(struct agent *a, struct push *x)
 static int check_serial(struct agent *a, struct push *x, bool same_ok)
 {
 	const struct df_policy *p = x->p;
-	uint64_t active = 0, saved = a->saved.present ? a->saved.serial : 0;
-	bool has_active = !df_backends_active(&a->bs, &active);
+	uint64_t in_kernel = 0;
+	bool has_active = !df_backends_active(&a->bs, &in_kernel);
+	unsigned long long serial = p->serial, active = in_kernel,
+			   saved = a->saved.present ? a->saved.serial : 0;
 	bool reset = p->supersedes && a->conf.signatures_required &&
 		     (p->supersedes == saved || (!saved && has_active && p->supersedes == active));
 
-	if (a->saved_error[0]) {
-		df_diag_add(&x->d, DF_SEV_ERROR, a->conf.state_dir, 0, NULL,
-			    "the saved serial cannot be read: %s; mend or remove it", a->saved_error);
-		return refuse(x, "serial", -EIO);
-	}
-	if (p->supersedes && !a->conf.signatures_required) {
-		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
-			    "supersedes needs signed policies (agent.conf signatures_required)");
-		return refuse(x, "serial", -EPERM);
-	}
-	if (p->supersedes && !reset) {
-		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
-			    "supersedes %llu does not name the saved serial %llu",
-			    (unsigned long long)p->supersedes, (unsigned long long)saved);
-		return refuse(x, "serial", -ESTALE);
-	}
+	if (a->saved_error[0])
+		return refuse_with(x, "serial", -EIO, a->conf.state_dir,
+				   "the saved serial cannot be read: %s; mend or remove it",
+				   a->saved_error);
+	if (p->supersedes && !a->conf.signatures_required)
+		return refuse_with(x, "serial", -EPERM, x->file,
+				   "supersedes needs signed policies (agent.conf signatures_required)");
+	if (p->supersedes && !reset)
+		return refuse_with(x, "serial", -ESTALE, x->file,
+				   "supersedes %llu does not name the saved serial %llu",
+				   (unsigned long long)p->supersedes, saved);
 	if (reset) {
 		pr_warn("policy serial %llu supersedes serial %llu (signed): the saved serial goes back",
-			(unsigned long long)p->serial, (unsigned long long)p->supersedes);
+			serial, (unsigned long long)p->supersedes);
 		return 0;
 	}
-	if (saved && (p->serial < saved ||
-		      (p->serial == saved && (!same_ok || strcmp(x->sha, a->saved.sha256))))) {
-		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
-			    "serial %llu is not higher than the highest accepted %llu (%s/%s)",
-			    (unsigned long long)p->serial, (unsigned long long)saved,
-			    a->conf.state_dir, DF_STATE_SERIAL);
-		return refuse(x, "serial", -ESTALE);
-	}
-	if (has_active && (p->serial < active || (p->serial == active && !same_ok))) {
-		df_diag_add(&x->d, DF_SEV_ERROR, x->file, 0, NULL,
-			    "serial %llu is not higher than the loaded policy's %llu",
-			    (unsigned long long)p->serial, (unsigned long long)active);
-		return refuse(x, "serial", -ESTALE);
-	}
+	if (saved && (serial < saved ||
+		      (serial == saved && (!same_ok || strcmp(x->sha, a->saved.sha256)))))
+		return refuse_with(x, "serial", -ESTALE, x->file,
+				   "serial %llu is not higher than the highest accepted %llu (%s/%s)",
+				   serial, saved, a->conf.state_dir, DF_STATE_SERIAL);
+	if (has_active && (serial < active || (serial == active && !same_ok)))
+		return refuse_with(x, "serial", -ESTALE, x->file,
+				   "serial %llu is not higher than the loaded policy's %llu", serial,
+				   active);
 	return 0;
 }
 
