@@ -44,7 +44,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-r
 # System libraries: the pure library needs only libconfig (the unit tests
 # link nothing else, which keeps it pure).
 PURE_LIBS := -lconfig -lcrypto
-SYS_LIBS := -ljansson -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lcrypto -lcap-ng -lsystemd
+SYS_LIBS := -ljansson -lbpf -lelf -lz -lnftnl -lmnl -lconfig -lcrypto -lcap-ng -lsystemd -lm
 
 LIB_SRCS := $(wildcard agent/lib/*.c)
 BPF_SRCS := $(wildcard agent/bpf/*.c)
@@ -201,6 +201,11 @@ $(O)/san/tests/%: $(O)/san/obj/tests/unit/%.o $(PURE_ARCHIVES:$(O)/%=$(O)/san/%)
 	$(call msg,LINK-SAN,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) $(filter %.o,$^) $(call group,$(PURE_ARCHIVES:$(O)/%=$(O)/san/%)) -o $@ $(PURE_LIBS) -lcmocka
+
+# A storm's summary: jansson and libm besides.
+$(O)/tests/test_storm: $(call obj,agent/storm.c agent/events.c)
+$(O)/san/tests/test_storm: $(call san,agent/storm.c agent/events.c)
+$(O)/tests/test_storm $(O)/san/tests/test_storm: PURE_LIBS += -ljansson -lm
 
 # The daemon's safe file access needs nothing but libc: unit-tested too.
 $(O)/tests/test_safefile: $(call obj,agent/safefile.c)

@@ -17,6 +17,7 @@ static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks
 				     "nft_log_rate", "revocation", "stale_after", "stale_posture",
 				     "canary", "scope", "allowed_signers", "signatures_required",
 				     "state_dir", "event_rate", "drop_log_max_mb", "drop_log_keep",
+				     "drop_log_min_free_mb",
 				     NULL };
 
 static int set_str(char **dst, const char *v)
@@ -39,6 +40,7 @@ static int defaults(struct df_agent_conf *c)
 	c->event_rate = DF_EVENT_RATE;
 	c->drop_log_max_mb = 256;
 	c->drop_log_keep = 4;
+	c->drop_log_min_free_mb = 100;
 	c->nft_log_group = DF_NFT_LOG_GROUP;
 	c->nft_log_rate = DF_NFT_LOG_RATE;
 	if (set_str(&c->nft_table, DF_NFT_TABLE) || set_str(&c->policy_file, DF_POLICY_FILE) ||
@@ -172,6 +174,8 @@ static void load_scalars(config_setting_t *root, const char *file, struct df_age
 		{ "event_rate", offsetof(struct df_agent_conf, event_rate), 0, 1000000 },
 		{ "drop_log_max_mb", offsetof(struct df_agent_conf, drop_log_max_mb), 0, 1048576 },
 		{ "drop_log_keep", offsetof(struct df_agent_conf, drop_log_keep), 0, 100 },
+		{ "drop_log_min_free_mb", offsetof(struct df_agent_conf, drop_log_min_free_mb), 0,
+		  1048576 },
 	};
 	config_setting_t *s;
 

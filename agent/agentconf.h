@@ -42,6 +42,7 @@ struct df_agent_conf {
 	unsigned int event_rate; /* drop events a second at most; beyond: counted */
 	unsigned int drop_log_max_mb; /* the drop log and its rotated files; 0: no cap */
 	unsigned int drop_log_keep;   /* rotated files kept */
+	unsigned int drop_log_min_free_mb; /* below: only summaries are written; 0: no floor */
 };
 
 #define DF_AGENT_CONF_MAX (1 << 20)

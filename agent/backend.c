@@ -157,6 +157,13 @@ void df_backends_heartbeat(struct df_backends *bs)
 			bs->v[i]->ops->heartbeat(bs->v[i]);
 }
 
+void df_backends_storm(struct df_backends *bs, const struct df_policy *p, struct df_storm *s)
+{
+	for (size_t i = 0; i < bs->n; i++)
+		if (bs->v[i]->ops->storm)
+			bs->v[i]->ops->storm(bs->v[i], p, s);
+}
+
 uint64_t df_backends_slot_packets(struct df_backends *bs, int slot)
 {
 	uint64_t n = 0;

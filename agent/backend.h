@@ -53,6 +53,7 @@ struct df_flow_query {
 };
 
 struct df_backend;
+struct df_storm;
 
 struct df_backend_ops {
 	const char *name;       /* "bpf", "nftables": also its status section */
@@ -104,6 +105,11 @@ struct df_backend_ops {
 	/* The agent is alive and enforcement proven: the kernel's heartbeat
 	 * (verdict step 3a). NULL: no heartbeat in this backend. */
 	void (*heartbeat)(struct df_backend *b);
+	/* Every second in the daemon: adds to s (storm.h) the drops it did
+	 * not report one by one since the last call (over its event budget
+	 * or report rate), with what it knows of their senders and
+	 * destinations. p: the policy in force (its canary is left out). */
+	void (*storm)(struct df_backend *b, const struct df_policy *p, struct df_storm *s);
 };
 
 /* Every backend instance begins with this. */
@@ -144,6 +150,7 @@ int df_backends_active(struct df_backends *bs, uint64_t *serial);
 void df_backends_counters(struct df_backends *bs, const struct df_policy *p, struct df_counts *c);
 /* Packets of one class slot, summed over the backends. */
 uint64_t df_backends_slot_packets(struct df_backends *bs, int slot);
+void df_backends_storm(struct df_backends *bs, const struct df_policy *p, struct df_storm *s);
 /* Every backend's check (all run); true when each proved its enforcement. */
 bool df_backends_check(struct df_backends *bs, const struct df_loaded *l);
 void df_backends_heartbeat(struct df_backends *bs);

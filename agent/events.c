@@ -80,6 +80,8 @@ void df_drops_keep(json_t *arr, json_t *rec, const char *cls, long limit)
 	size_t i;
 	json_t *c;
 
+	if (!json_is_string(json_object_get(rec, "hook")))
+		return; /* an audit record or a storm's summary: no drop of its own */
 	json_array_foreach(json_object_get(rec, "classes"), i, c)
 		match |= cls && json_is_string(c) && !strcmp(json_string_value(c), cls);
 	if (match)

@@ -28,7 +28,8 @@ const char *df_hook_name(unsigned int hook);
 
 /* Drop-record selection shared by the agent's recent drops and the CLI's
  * reading of the drop log: appends `rec` (a drop record) to `arr` if it
- * carries class `cls` (NULL: any), keeping the newest `limit` (< 0: all). */
+ * carries class `cls` (NULL: any), keeping the newest `limit` (< 0: all).
+ * Audit records and storm summaries are not drops: never kept. */
 struct json_t;
 void df_drops_keep(struct json_t *arr, struct json_t *rec, const char *cls, long limit);
 

@@ -85,9 +85,11 @@ static json_t *status_json(struct agent *a, const struct df_counts *counts)
 		.drop_log_error = df_records_error(a->rec), .metrics_file = a->conf.metrics_file,
 		.metrics_error = a->metrics_why[0] ? a->metrics_why : NULL, .pushes = a->pushes,
 		.canary = agent_canary_json(a), .approval = approval_json(a), .counts = counts,
+		.drop_log_state = df_records_state(a->rec),
 	};
 	json_t *j = df_status_json(&st, NULL, &a->bs);
 
+	json_decref(st.drop_log_state);
 	json_object_set_new(j, "ok", json_true());
 	return j;
 }
@@ -305,6 +307,9 @@ static void handle_timer(struct agent *a)
 	if (a->ticks % DF_CHECK_TICKS == 0)
 		agent_check_health(a);
 	agent_heartbeat(a);
+	/* a drop storm's summary of the second */
+	df_backends_storm(&a->bs, a->pol, df_records_storm(a->rec));
+	df_records_tick(a->rec, a->pol);
 	if (a->ticks % DF_SLOW_TICKS)
 		return;
 	for (size_t i = 0; i < a->bs.n; i++)
@@ -465,8 +470,10 @@ static int start(struct agent *a)
 		.event_rate = a->conf.event_rate,
 	};
 	err = df_records_open(a->conf.drop_log, a->cgroot, a->conf.syslog, &a->rec);
-	if (!err)
+	if (!err) {
 		df_records_limit(a->rec, a->conf.drop_log_max_mb, a->conf.drop_log_keep);
+		df_records_floor(a->rec, a->conf.drop_log_min_free_mb);
+	}
 	if (!err)
 		err = df_backend_kinds(a->conf.backend, kinds, &n);
 	if (!err)

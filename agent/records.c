@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "events.h"
 #include "log.h"
 #include "safefile.h"
+#include "storm.h"
 
 #define N_RECENT 1024
 #define USER_CACHE 64
@@ -34,6 +36,12 @@ struct df_records {
 	uint64_t max_bytes;    /* the drop log and its rotated files together; 0: no cap */
 	unsigned int keep;     /* rotated files kept (path.1 .. path.keep) */
 	uint64_t written;      /* bytes in the current file */
+	struct df_storm *storm; /* this interval's drops not recorded one by one */
+	bool storming;          /* the last interval had some: syslog gets summaries only */
+	uint64_t min_free;      /* the free-space floor of the log's filesystem (bytes) */
+	uint64_t free;          /* free there at the last tick (bytes) */
+	bool below_floor;       /* only summaries are written */
+	uint64_t summaries, folded; /* since the agent started */
 };
 
 /* path.1 .. path.keep shift by one (the oldest goes), path becomes path.1,
@@ -114,20 +122,33 @@ const char *df_records_error(const struct df_records *r)
 	return r && r->why[0] ? r->why : NULL;
 }
 
+static uint64_t now_ns(void);
+
 int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
 		    struct df_records **out)
 {
 	struct df_records *r = calloc(1, sizeof(*r));
 
-	if (!r || !(r->path = strdup(drop_log))) {
+	if (!r || !(r->path = strdup(drop_log)) || !(r->storm = malloc(sizeof(*r->storm)))) {
+		if (r)
+			free(r->path);
 		free(r);
 		return -ENOMEM;
 	}
+	df_storm_reset(r->storm, now_ns());
 	r->to_syslog = to_syslog;
 	df_cgpaths_init(&r->cgs, cgroot);
 	df_records_reopen(r); /* a log that cannot open now may later (SIGUSR1) */
 	*out = r;
 	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 }
 
 /* uid -> user name through NSS (LDAP, SSSD: maybe slow, maybe hung) on a
@@ -218,15 +239,20 @@ void df_records_add(struct df_records *r, const struct df_event *e, const struct
 	if (e->uid != DF_UID_NONE && user_name(e->uid, user, sizeof(user)))
 		n.user = user;
 	json = df_event_json(e, p, &n);
+	if (r->below_floor) { /* the disk is nearly full: in the summary only */
+		df_storm_fold(r->storm, e);
+		r->folded += 1 + (uint64_t)e->suppressed;
+	}
 	if (json) {
-		log_line(r, json);
+		if (!r->below_floor)
+			log_line(r, json);
 		free(r->recent[r->head]);
 		r->recent[r->head] = json; /* kept for `datafencectl drops` */
 		r->head = (r->head + 1) % N_RECENT;
 		if (r->n < N_RECENT)
 			r->n++;
 	}
-	if (r->to_syslog) {
+	if (r->to_syslog && !r->storming && !r->below_floor) { /* else: the summary's line */
 		df_event_summary(e, p, line, sizeof(line));
 		syslog(LOG_WARNING, "%s", line);
 	}
@@ -253,6 +279,93 @@ void df_records_audit(struct df_records *r, const char *action, long uid, long p
 		  detail ? ": " : "", detail ? detail : "");
 }
 
+struct df_storm *df_records_storm(struct df_records *r)
+{
+	return r->storm;
+}
+
+void df_records_floor(struct df_records *r, unsigned int min_free_mb)
+{
+	r->min_free = (uint64_t)min_free_mb << 20;
+}
+
+static const char *cgroup_name(void *ctx, uint64_t id)
+{
+	return df_cgpaths_get(&((struct df_records *)ctx)->cgs, id);
+}
+
+static bool user_of(void *ctx, uint32_t uid, char *buf, size_t len)
+{
+	(void)ctx;
+	return user_name(uid, buf, len);
+}
+
+/* The free space of the log's filesystem against the floor. */
+static void check_floor(struct df_records *r)
+{
+	char dir[4200], *slash;
+	struct statvfs vfs;
+	bool below;
+
+	if (!r->min_free || !r->path[0] || !strcmp(r->path, "-")) {
+		r->below_floor = false;
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s", r->path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (statvfs(dir, &vfs))
+		return; /* as it was */
+	r->free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	below = r->free < r->min_free;
+	if (below != r->below_floor)
+		pr_warn("drop log %s: %llu MiB free on its filesystem, %s the floor of %llu MiB: %s",
+			r->path, (unsigned long long)(r->free >> 20), below ? "below" : "above",
+			(unsigned long long)(r->min_free >> 20),
+			below ? "only summaries are written" : "drop records are written again");
+	r->below_floor = below;
+}
+
+void df_records_tick(struct df_records *r, const struct df_policy *p)
+{
+	struct df_storm_names n = { cgroup_name, user_of, r };
+	uint64_t now = now_ns(), total = df_storm_total(r->storm);
+	char line[1024], *text;
+	json_t *j;
+
+	check_floor(r);
+	r->storming = total > 0;
+	if (!total) {
+		df_storm_reset(r->storm, now);
+		return;
+	}
+	j = df_storm_json(r->storm, p, now, &n);
+	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	if (text) {
+		log_line(r, text); /* below the floor too: a summary a second is small */
+		r->summaries++;
+	}
+	if (j && r->to_syslog) {
+		df_storm_line(j, line, sizeof(line));
+		syslog(LOG_WARNING, "%s", line);
+	}
+	free(text);
+	json_decref(j);
+	df_storm_reset(r->storm, now);
+}
+
+json_t *df_records_state(const struct df_records *r)
+{
+	return json_pack("{s:b, s:o, s:o, s:I, s:I}", "summaries_only", r->below_floor,
+			 "free_mb", r->min_free ? json_integer((json_int_t)(r->free >> 20)) : json_null(),
+			 "min_free_mb", r->min_free ? json_integer((json_int_t)(r->min_free >> 20)) :
+						       json_null(),
+			 "summaries", (json_int_t)r->summaries, "folded", (json_int_t)r->folded);
+}
+
 json_t *df_records_query(struct df_records *r, json_int_t since_seq, long limit, const char *cls)
 {
 	json_t *arr = json_array();
@@ -277,6 +390,7 @@ void df_records_close(struct df_records *r)
 	for (size_t i = 0; i < N_RECENT; i++)
 		free(r->recent[i]);
 	df_cgpaths_fini(&r->cgs);
+	free(r->storm);
 	free(r->path);
 	free(r);
 }

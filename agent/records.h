@@ -14,6 +14,7 @@
 #include "policy.h"
 
 struct df_records;
+struct df_storm;
 
 /* drop_log: a path, "-" for stdout, "" for none; cgroot: the cgroup2 mount
  * point (cgroup ids are found under it). */
@@ -23,6 +24,20 @@ int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
  * is rotated by the agent (path.1 .. path.keep) when it reaches
  * max_mb / (keep + 1), so all of them stay under max_mb. 0: no cap. */
 void df_records_limit(struct df_records *r, unsigned int max_mb, unsigned int keep);
+/* The floor of free space on the drop log's filesystem (agent.conf
+ * drop_log_min_free_mb; 0: none): below it, drop records are folded into
+ * the summaries, which alone are written. */
+void df_records_floor(struct df_records *r, unsigned int min_free_mb);
+/* This interval's storm (storm.h): the backends add what the kernel did not
+ * send; df_records_add folds what it does not write. */
+struct df_storm *df_records_storm(struct df_records *r);
+/* Once a second: checks the floor; if anything of the interval was not
+ * recorded one by one, writes its summary record and syslog line, and
+ * starts the next interval. p names the classes. */
+void df_records_tick(struct df_records *r, const struct df_policy *p);
+/* status's drop_log additions: {summaries_only, free_mb, min_free_mb,
+ * summaries, folded}. */
+json_t *df_records_state(const struct df_records *r);
 /* Opens the drop log again (SIGUSR1, after a rotation). */
 int df_records_reopen(struct df_records *r);
 /* Why the drop log is not open (path and reason), or NULL. */

@@ -126,10 +126,19 @@ static json_t *files_json(const struct df_agent_state *a, json_t *health)
 {
 	if (a && a->drop_log_error)
 		json_array_append_new(health, json_string("drop log refused"));
+	json_t *dl = file_json(a ? a->drop_log : NULL, a ? a->drop_log_error : NULL);
+
 	if (a && a->metrics_error)
 		json_array_append_new(health, json_string("metrics file refused"));
-	return json_pack("{s:o, s:o}", "drop_log",
-			 file_json(a ? a->drop_log : NULL, a ? a->drop_log_error : NULL),
+	/* the same keys with the agent down, null */
+	json_t *more = a && a->drop_log_state ?
+			       json_incref(a->drop_log_state) :
+			       json_pack("{s:n, s:n, s:n, s:n, s:n}", "summaries_only", "free_mb",
+					 "min_free_mb", "summaries", "folded");
+
+	json_object_update(dl, more);
+	json_decref(more);
+	return json_pack("{s:o, s:o}", "drop_log", dl,
 			 "metrics_file",
 			 file_json(a ? a->metrics_file : NULL, a ? a->metrics_error : NULL));
 }
@@ -240,6 +249,15 @@ json_t *df_status_json(const struct df_agent_state *a, const char *why_down,
 	if (a && a->approval && json_is_true(json_object_get(a->approval, "unsigned_accepted")))
 		json_array_append_new(json_object_get(st, "warnings"),
 				      json_string("unsigned policies are accepted (signatures_required = 0)"));
+	if (a && json_is_true(json_object_get(a->drop_log_state, "summaries_only")))
+		json_array_append_new(
+			json_object_get(st, "warnings"),
+			json_sprintf("drop log below its free-space floor (%lld MiB free, floor %lld "
+				     "MiB): only summaries are written",
+				     (long long)json_integer_value(json_object_get(a->drop_log_state,
+										   "free_mb")),
+				     (long long)json_integer_value(json_object_get(a->drop_log_state,
+										   "min_free_mb"))));
 	json_object_set_new(st, "health",
 			    json_string(json_array_size(health) ? "degraded" : "healthy"));
 	json_object_set_new(st, "health_reasons", health);

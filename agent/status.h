@@ -28,6 +28,7 @@ struct df_agent_state {
 	const struct df_counts *counts; /* the counters already read, or NULL: read them */
 	/* the files the agent writes, and why one is refused (NULL: fine) */
 	const char *drop_log, *drop_log_error;
+	json_t *drop_log_state;      /* records.h df_records_state (the caller's) */
 	const char *metrics_file, *metrics_error;
 };
 

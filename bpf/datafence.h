@@ -200,6 +200,7 @@ enum df_hook {
 #define DF_MAP_SUPP     "df_supp"
 #define DF_MAP_STORM_SRC "df_storm_src"
 #define DF_MAP_STORM_DST "df_storm_dst"
+#define DF_MAP_STORM_HLL "df_storm_hll"
 #define DF_MAP_SKCACHE  "df_sk_cache"
 #define DF_MAP_IFACES   "df_ifaces"
 /* Not pinned: per loaded instance. */
@@ -370,6 +371,52 @@ struct df_storm_dst_key {
 	__u8 daddr[16];
 };
 
+/* How many distinct destinations a storm tried (df_storm_hll): a
+ * HyperLogLog of 2^DF_HLL_BITS one-byte registers (about 3% standard
+ * error), kept by the kernel for the events over the budget and by the
+ * agent for the records it folds, merged by the agent with the same hash.
+ * meta = family | proto << 8 | dport << 16; lo, hi: the address's bytes. */
+#define DF_HLL_BITS 10
+#define DF_HLL_REGS (1u << DF_HLL_BITS)
+struct df_hll {
+	__u8 reg[DF_HLL_REGS];
+};
+
+static inline __u64 df_dst_hash(__u64 meta, __u64 lo, __u64 hi)
+{
+	__u64 h = (meta * 0x9e3779b97f4a7c15ULL) ^ lo;
+
+	h = ((h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL) ^ hi;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
+
+/* The register a hash goes to (its top bits) and the value it offers
+ * there: 1 + the trailing zeros of the other bits (at most 65 - BITS). */
+static inline __u32 df_hll_index(__u64 h)
+{
+	return (__u32)(h >> (64 - DF_HLL_BITS));
+}
+
+static inline __u64 df_nonzero(__u64 x)
+{
+	return (x | (0 - x)) >> 63; /* 1 or 0 without a branch */
+}
+
+static inline __u8 df_hll_rank(__u64 h)
+{
+	__u64 w = h | (1ULL << (64 - DF_HLL_BITS)); /* a guard bit: rank <= 55 */
+	__u64 b = w & (0 - w);                      /* its lowest set bit */
+
+	/* that bit's position, one binary digit at a time (clang's BPF
+	 * target has no count-trailing-zeros) */
+	return (__u8)(1 + 32 * df_nonzero(b & 0xffffffff00000000ULL) +
+		      16 * df_nonzero(b & 0xffff0000ffff0000ULL) +
+		      8 * df_nonzero(b & 0xff00ff00ff00ff00ULL) +
+		      4 * df_nonzero(b & 0xf0f0f0f0f0f0f0f0ULL) +
+		      2 * df_nonzero(b & 0xccccccccccccccccULL) + df_nonzero(b & 0xaaaaaaaaaaaaaaaaULL));
+}
+
 /* Per-socket state (SK_STORAGE). A socket's classes come from the socket:
  * the skb hooks (cgroup_skb, tc) read its cgroup and owner from the packet's
  * socket; the call hooks (connect, sendmsg) take the owner recorded when
@@ -447,6 +494,7 @@ _Static_assert(sizeof(struct df_flow_key) == 40, "df_flow_key ABI");
 _Static_assert(sizeof(struct df_storm_src_key) == 16, "df_storm_src_key ABI");
 _Static_assert(sizeof(struct df_storm_src_val) == 24, "df_storm_src_val ABI");
 _Static_assert(sizeof(struct df_storm_dst_key) == 20, "df_storm_dst_key ABI");
+_Static_assert(sizeof(struct df_hll) == DF_HLL_REGS, "df_hll ABI");
 _Static_assert(sizeof(struct df_iface) == 8, "df_iface ABI");
 _Static_assert(sizeof(struct df_sk_view) == 128, "df_sk_view ABI");
 _Static_assert(sizeof(struct df_sk_cache) == 2 * 128 + 8 * (DF_MAX_CG_LEVEL + 1) + 24, "df_sk_cache ABI");

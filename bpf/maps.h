@@ -194,6 +194,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } df_storm_dst SEC(".maps");
 
+/* Their distinct destinations (struct df_hll; the agent reads and clears it
+ * every second). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct df_hll);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} df_storm_hll SEC(".maps");
+
 /* The devices tc is attached to: their link header length (df_iface). A
  * device missing here is taken for Ethernet. */
 struct {

@@ -76,7 +76,8 @@ __noinline int df_budget_spill(__u64 what, __u64 cgroup_id, __u64 who, __u64 dad
 	struct df_storm_dst_key dk = { .family = (what >> 24) & 0xff, .proto = (what >> 32) & 0xff,
 				       .dport = (what >> 40) & 0xffff };
 	struct df_storm_src_val *sv, nsv = { .count = 1 };
-	__u64 *n, one = 1;
+	struct df_hll *hll;
+	__u64 *n, one = 1, h;
 	__u32 idx;
 
 	if (hook >= DF_HOOK__MAX || slot > DF_MAX_CLASSES || reason >= DF_REASON__MAX)
@@ -101,6 +102,16 @@ __noinline int df_budget_spill(__u64 what, __u64 cgroup_id, __u64 who, __u64 dad
 		__sync_fetch_and_add(n, 1);
 	else
 		bpf_map_update_elem(&df_storm_dst, &dk, &one, BPF_NOEXIST);
+	idx = 0;
+	hll = bpf_map_lookup_elem(&df_storm_hll, &idx);
+	if (hll) {
+		/* a register only grows; a race with another CPU may keep the
+		 * smaller value: an estimate anyway */
+		h = df_dst_hash((what >> 24) & 0xffffffff, daddr_lo, daddr_hi);
+		idx = df_hll_index(h) & (DF_HLL_REGS - 1);
+		if (hll->reg[idx] < df_hll_rank(h))
+			hll->reg[idx] = df_hll_rank(h);
+	}
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "revoke.h"
 #include "sockdiag.h"
 #include "status.h"
+#include "storm.h"
 #include "swap.h"
 #include "testrun.h"
 
@@ -46,6 +47,9 @@ struct bpf_backend {
 	char rv_why[200];
 	time_t rv_last;          /* the last revocation run */
 	json_t *causes;          /* the daemon's last check (health.h) */
+	/* the storm summaries' reading of df_supp (the daemon's) */
+	uint64_t *supp_prev;     /* df_supp as last read, summed over the CPUs */
+	uint64_t over_seen;      /* DF_MISC_EVENTS_OVER_BUDGET as last read */
 };
 
 static void bpf_heartbeat(struct df_backend *b);
@@ -80,6 +84,55 @@ static int sum_percpu(int fd, __u32 key, struct df_counter *out)
 	return 0;
 }
 
+/* df_supp (events over the budget) summed over the CPUs into
+ * out[DF_N_SUPP]: one batch read. */
+static int supp_read(struct bpf_backend *bb, uint64_t *out)
+{
+	int fd = map_fd(bb, DF_MAP_ID_SUPP), ncpu = libbpf_num_possible_cpus();
+	__u32 *keys = calloc(DF_N_SUPP, sizeof(*keys)), count = DF_N_SUPP, next;
+	__u64 *v = calloc((size_t)DF_N_SUPP * (size_t)(ncpu > 0 ? ncpu : 1), sizeof(*v));
+	int err = -ENOMEM;
+
+	memset(out, 0, DF_N_SUPP * sizeof(*out));
+	if (fd < 0 || ncpu <= 0) {
+		err = fd < 0 ? fd : -EINVAL;
+	} else if (keys && v) {
+		err = bpf_map_lookup_batch(fd, NULL, &next, keys, v, &count, NULL);
+		if (err == -ENOENT) /* the end reached: all of them */
+			err = 0;
+		for (__u32 i = 0; !err && i < count; i++)
+			for (int c = 0; c < ncpu && keys[i] < DF_N_SUPP; c++)
+				out[keys[i]] += v[(size_t)i * (size_t)ncpu + (size_t)c];
+	}
+	free(keys);
+	free(v);
+	return err;
+}
+
+static void supp_decode(__u32 idx, unsigned int *hook, unsigned int *slot, unsigned int *reason)
+{
+	*reason = idx % DF_REASON__MAX;
+	*slot = (idx / DF_REASON__MAX) % (DF_MAX_CLASSES + 1);
+	*hook = idx / DF_REASON__MAX / (DF_MAX_CLASSES + 1);
+}
+
+/* Events over the budget, the canary's left out (so that the summaries,
+ * which leave it out too, add up to this). */
+static uint64_t over_budget(struct bpf_backend *bb, uint64_t canary_mask)
+{
+	uint64_t *v = calloc(DF_N_SUPP, sizeof(*v)), n = 0;
+	unsigned int hook, slot, reason;
+
+	if (v && !supp_read(bb, v))
+		for (__u32 i = 0; i < DF_N_SUPP; i++) {
+			supp_decode(i, &hook, &slot, &reason);
+			if (slot >= DF_MAX_CLASSES || !((canary_mask >> slot) & 1))
+				n += v[i];
+		}
+	free(v);
+	return n;
+}
+
 static uint64_t bpf_slot_packets(struct df_backend *b, int slot)
 {
 	int fd = map_fd(of(b), DF_MAP_ID_COUNTERS);
@@ -108,7 +161,6 @@ static void bpf_counters(struct df_backend *b, const struct df_policy *p, struct
 		{ DF_MISC_EVENTS_SENT, &c->t.events_sent },
 		{ DF_MISC_EVENTS_LOST, &c->t.events_lost },
 		{ DF_MISC_EVENTS_SUPPRESSED, &c->t.events_suppressed },
-		{ DF_MISC_EVENTS_OVER_BUDGET, &c->t.events_over_budget },
 		{ DF_MISC_NO_POLICY, &c->t.no_policy },
 	};
 
@@ -136,6 +188,93 @@ static void bpf_counters(struct df_backend *b, const struct df_policy *p, struct
 		if (!bpf_map_lookup_elem(mfd, &misc[i].key, &x))
 			*misc[i].out += x;
 	}
+	c->t.events_over_budget += over_budget(bb, c->canary_mask);
+}
+
+/* ---- drop storms ------------------------------------------------------------------------ */
+
+/* Takes every entry of an LRU map (the kernel's storm senders or
+ * destinations), in batches; fn gets each. */
+static void drain(int fd, size_t key_size, size_t val_size, __u32 max,
+		  void (*fn)(const void *k, const void *v, struct df_storm *s), struct df_storm *s)
+{
+	char *keys = calloc(max, key_size), *vals = calloc(max, val_size);
+	__u32 in, out, count;
+	bool first = true;
+	int err;
+
+	do {
+		count = max;
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in, &out, keys, vals, &count,
+						      NULL);
+		for (__u32 i = 0; keys && vals && (!err || err == -ENOENT) && i < count; i++)
+			fn(keys + i * key_size, vals + i * val_size, s);
+		in = out;
+		first = false;
+	} while (!err && keys && vals);
+	free(keys);
+	free(vals);
+}
+
+static void on_sender(const void *k, const void *v, struct df_storm *s)
+{
+	const struct df_storm_src_key *sk = k;
+	const struct df_storm_src_val *sv = v;
+
+	df_storm_sender(s, sk->cgroup_id, sk->uid, sk->pid, sv->comm, sv->count);
+}
+
+static void on_destination(const void *k, const void *v, struct df_storm *s)
+{
+	df_storm_destination(s, k, *(const __u64 *)v);
+}
+
+/* What the kernel did not send since the last call: df_supp's growth by
+ * (hook, class, reason), exact; the senders and destinations it noted,
+ * and its estimate of the distinct destinations (both taken and cleared:
+ * an increment racing the clearing may be missed there, never in df_supp). */
+static void bpf_storm(struct df_backend *b, const struct df_policy *p, struct df_storm *s)
+{
+	struct bpf_backend *bb = of(b);
+	__u32 k = DF_MISC_EVENTS_OVER_BUDGET, zero = 0;
+	uint64_t *now, canary = p ? p->canary : 0;
+	unsigned int hook, slot, reason;
+	struct df_hll hll;
+	__u64 over = 0;
+
+	if (!bb->supp_prev || bpf_map_lookup_elem(map_fd(bb, DF_MAP_ID_MISC), &k, &over) ||
+	    over == bb->over_seen)
+		return; /* nothing over the budget since */
+	now = calloc(DF_N_SUPP, sizeof(*now));
+	if (!now || supp_read(bb, now)) {
+		free(now);
+		return;
+	}
+	bb->over_seen = over;
+	for (__u32 i = 0; i < DF_N_SUPP; i++) {
+		uint64_t d = now[i] - bb->supp_prev[i];
+
+		if (!d)
+			continue;
+		supp_decode(i, &hook, &slot, &reason);
+		if (slot < DF_MAX_CLASSES && ((canary >> slot) & 1))
+			continue; /* the agent's own */
+		df_storm_count(s, hook, slot, reason, d);
+		s->over_budget += d;
+	}
+	free(bb->supp_prev);
+	bb->supp_prev = now;
+	/* the estimate right after the counts (the drains take milliseconds:
+	 * a storm's events in them would go to the next interval's estimate) */
+	if (!bpf_map_lookup_elem(map_fd(bb, DF_MAP_ID_STORM_HLL), &zero, &hll)) {
+		df_storm_merge_hll(s, &hll);
+		memset(&hll, 0, sizeof(hll));
+		bpf_map_update_elem(map_fd(bb, DF_MAP_ID_STORM_HLL), &zero, &hll, BPF_ANY);
+	}
+	drain(map_fd(bb, DF_MAP_ID_STORM_SRC), sizeof(struct df_storm_src_key),
+	      sizeof(struct df_storm_src_val), 1024, on_sender, s);
+	drain(map_fd(bb, DF_MAP_ID_STORM_DST), sizeof(struct df_storm_dst_key), sizeof(__u64), 4096,
+	      on_destination, s);
 }
 
 /* ---- interfaces (tc egress) ------------------------------------------------------------ */
@@ -249,6 +388,7 @@ static void bpf_close(struct df_backend *b)
 			close(bb->pinned[i]);
 	df_revoker_close(bb->rv);
 	json_decref(bb->causes);
+	free(bb->supp_prev);
 	df_loader_close(bb->l);
 	free(bb);
 }
@@ -326,6 +466,16 @@ static int bpf_start(const struct df_backend_conf *c, struct df_backend **out)
 		goto fail;
 	}
 	bb->lost_reported = events_lost(bb);
+	/* what was over the budget before this start is no storm of ours */
+	bb->supp_prev = calloc(DF_N_SUPP, sizeof(*bb->supp_prev));
+	if (bb->supp_prev && supp_read(bb, bb->supp_prev)) {
+		free(bb->supp_prev);
+		bb->supp_prev = NULL;
+	} else {
+		__u32 k = DF_MISC_EVENTS_OVER_BUDGET;
+
+		bpf_map_lookup_elem(map_fd(bb, DF_MAP_ID_MISC), &k, &bb->over_seen);
+	}
 	df_loader_set_clock(bb->l);
 	df_loader_set_event_rate(bb->l, c->event_rate);
 	bpf_heartbeat(&bb->b); /* alive before the first policy goes in */
@@ -340,7 +490,8 @@ fail:
 static int bpf_probe(const struct df_backend_conf *c, struct df_backend **out)
 {
 	static const enum df_map want[] = { DF_MAP_ID_STATE, DF_MAP_ID_CFG, DF_MAP_ID_COUNTERS,
-					    DF_MAP_ID_RULE_CNT, DF_MAP_ID_MISC, DF_MAP_ID_IFACES };
+					    DF_MAP_ID_RULE_CNT, DF_MAP_ID_MISC, DF_MAP_ID_IFACES,
+					    DF_MAP_ID_SUPP };
 	struct bpf_backend *bb;
 
 	bb = bpf_new(c);
@@ -607,4 +758,5 @@ const struct df_backend_ops df_bpf_backend = {
 	.slot_packets = bpf_slot_packets,
 	.check = bpf_check,
 	.heartbeat = bpf_heartbeat,
+	.storm = bpf_storm,
 };

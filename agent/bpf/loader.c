@@ -443,6 +443,10 @@ static struct bpf_map *map_of(struct df_loader *l, enum df_map m)
 	case DF_MAP_ID_FLOWS: return l->skel->maps.df_flows;
 	case DF_MAP_ID_SKCACHE: return l->skel->maps.df_sk_cache;
 	case DF_MAP_ID_IFACES: return l->skel->maps.df_ifaces;
+	case DF_MAP_ID_SUPP: return l->skel->maps.df_supp;
+	case DF_MAP_ID_STORM_SRC: return l->skel->maps.df_storm_src;
+	case DF_MAP_ID_STORM_DST: return l->skel->maps.df_storm_dst;
+	case DF_MAP_ID_STORM_HLL: return l->skel->maps.df_storm_hll;
 	case DF_MAP_ID_LAST: return l->skel->maps.df_last;
 	case DF_MAP_ID_CLOCK: return l->skel->maps.df_clk;
 	default: return NULL;
@@ -467,6 +471,8 @@ const char *df_map_name(enum df_map m)
 		[DF_MAP_ID_RULE_CNT] = DF_MAP_RULE_CNT, [DF_MAP_ID_MISC] = DF_MAP_MISC,
 		[DF_MAP_ID_EVENTS] = DF_MAP_EVENTS,     [DF_MAP_ID_FLOWS] = DF_MAP_FLOWS,
 		[DF_MAP_ID_SKCACHE] = DF_MAP_SKCACHE,   [DF_MAP_ID_IFACES] = DF_MAP_IFACES,
+		[DF_MAP_ID_SUPP] = DF_MAP_SUPP,         [DF_MAP_ID_STORM_SRC] = DF_MAP_STORM_SRC,
+		[DF_MAP_ID_STORM_DST] = DF_MAP_STORM_DST, [DF_MAP_ID_STORM_HLL] = DF_MAP_STORM_HLL,
 		[DF_MAP_ID_LAST] = DF_MAP_LAST,
 		[DF_MAP_ID_CLOCK] = DF_MAP_CLOCK,
 	};

@@ -50,6 +50,10 @@ enum df_map {
 	DF_MAP_ID_FLOWS,    /* df_flows */
 	DF_MAP_ID_SKCACHE,  /* df_sk_cache */
 	DF_MAP_ID_IFACES,   /* df_ifaces */
+	DF_MAP_ID_SUPP,     /* df_supp */
+	DF_MAP_ID_STORM_SRC, /* df_storm_src */
+	DF_MAP_ID_STORM_DST, /* df_storm_dst */
+	DF_MAP_ID_STORM_HLL, /* df_storm_hll */
 	DF_MAP_ID_LAST,     /* df_last (not pinned) */
 	DF_MAP_ID_CLOCK,    /* df_clk (not pinned) */
 	DF_MAP_ID__MAX,

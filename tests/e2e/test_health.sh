@@ -38,15 +38,29 @@ push_policy() {
 	wait_log "policy loaded (file changed): 'health' serial $SERIAL"
 }
 
+# health_conf DROP_LOG [LINE...]: the suite's agent.conf, with these lines
+health_conf() {
+	agent_conf bpf "$1"
+	echo 'drop_log_keep = 2;'
+	echo 'stale_after = 3;'
+	echo 'stale_posture = "drop-protected";'
+	printf '%s\n' "${@:2}"
+}
+
+# restart_with DROP_LOG [LINE...]: the agent restarted with that conf
+restart_with() {
+	stop_agent
+	health_conf "$@" > "$TMP/agent.conf"
+	start_agent
+	wait_log "policy loaded (start)"
+}
+
+# the suite's own agent again (for `trap ... EXIT`)
+restore_agent() { restart_with "$TMP/log/drops.jsonl" 'drop_log_max_mb = 1;'; }
+
 setup() {
 	net_setup && mkdir -p "$TMP/etc" "$TMP/log" "$PIN" && mount -t bpf bpf "$PIN" || return 1
-	{
-		agent_conf bpf "$TMP/log/drops.jsonl"
-		echo 'drop_log_max_mb = 1;'
-		echo 'drop_log_keep = 2;'
-		echo 'stale_after = 3;'
-		echo 'stale_posture = "drop-protected";'
-	} > "$TMP/agent.conf"
+	health_conf "$TMP/log/drops.jsonl" 'drop_log_max_mb = 1;' > "$TMP/agent.conf"
 	echo 1 > "$TMP/serial"
 	policy 1 > "$TMP/etc/policy.conf"
 	start_agent
@@ -320,6 +334,96 @@ a_drop_storm_is_counted_not_lost() {
 	[ -e "$TMP/log/drops.jsonl.1" ] || { echo "never rotated"; ls -l "$TMP/log"; return 1; }
 }
 
+# A storm of 1,000,000 drops over distinct flows, the drop log uncapped:
+# every drop counted, none lost; the log holds the events the budget let
+# through one by one, and a summary a second whose counts add up to the
+# events over the budget; status answers all along.
+a_million_drop_storm_is_summarised() {
+	trap restore_agent EXIT
+	rm -f "$TMP"/log/drops.jsonl*
+	restart_with "$TMP/log/drops.jsonl" 'drop_log_max_mb = 0;'
+	local before after c0 c1 sent lost over t0 t1 spid answers=0 secs log
+	before=$(ctl --json status)
+	c0=$(storm_drops)
+	t0=$(date +%s%N)
+	in_ns_cg prot "$NSA" "$DFNET" udp-storm 10.99.0 1000000 > "$TMP/storm.out" &
+	spid=$!
+	while kill -0 "$spid" 2>/dev/null; do
+		[ "$(ctl --json status | jq -r .source)" = agent ] && answers=$((answers + 1))
+		sleep 0.1
+	done
+	wait "$spid"
+	t1=$(date +%s%N)
+	expect_eq "refused at sendmsg" "sent 0 eperm 1000000 other 0" "$(cat "$TMP/storm.out")"
+	[ "$answers" -ge 3 ] || { echo "status answered $answers times during the storm"; return 1; }
+	sleep 2.5 # the last second's summary
+	after=$(ctl --json status)
+	c1=$(storm_drops)
+	sent=$(( $(jq .events.sent <<<"$after") - $(jq .events.sent <<<"$before") ))
+	lost=$(( $(jq .events.lost <<<"$after") - $(jq .events.lost <<<"$before") ))
+	over=$(( $(jq .events.over_budget <<<"$after") - $(jq .events.over_budget <<<"$before") ))
+	expect_eq "every drop counted" 1000000 $((c1 - c0))
+	expect_eq "nothing lost" 0 "$lost"
+	[ "$over" -gt 900000 ] || { echo "over the budget: $over (sent $sent)"; return 1; }
+	[ $((sent + over)) -ge 1000000 ] && [ $((sent + over)) -le 1000002 ] ||
+		{ echo "sent $sent + over budget $over is not the 1000000 drops (+ the canary's)"; return 1; }
+	log=$TMP/log/drops.jsonl
+	# one by one: what the budget let through (2000 a second, a second's
+	# burst), every one of them
+	secs=$(( (t1 - t0 + 999999999) / 1000000000 + 1 ))
+	local records
+	records=$(jq -c 'select(.hook and (.classes | index("t")))' "$log" | wc -l)
+	[ "$records" -le $((2000 * (secs + 1))) ] ||
+		{ echo "$records records one by one in $secs s"; return 1; }
+	[ "$records" -ge $((sent - 2)) ] && [ "$records" -le "$sent" ] ||
+		{ echo "$records records one by one, $sent events sent"; return 1; }
+	# the summaries: one a second at most, adding up exactly
+	local n sum sum_t
+	n=$(jq -c 'select(.summary == "drop-storm")' "$log" | wc -l)
+	[ "$n" -ge 1 ] && [ "$n" -le $((secs + 3)) ] || { echo "$n summaries in $secs s"; return 1; }
+	sum=$(jq -s '[.[] | select(.summary == "drop-storm") | .suppressed] | add' "$log")
+	expect_eq "the summaries add up to the events over the budget" "$over" "$sum"
+	sum_t=$(jq -s '[.[] | select(.summary == "drop-storm") | .counts[] |
+		select(.class == "t" and .hook == "sendmsg" and .reason == "no-destination") | .drops] | add' "$log")
+	expect_eq "all of them class t at sendmsg, no-destination" "$over" "$sum_t"
+	expect_eq "over the budget: the kernel's" "$over" \
+		"$(jq -s '[.[] | select(.summary == "drop-storm") | .over_budget] | add' "$log")"
+	# who and where: the sender named; every flow a new destination, so
+	# each summary's estimate of distinct destinations is near its count
+	expect_eq "the sender" dfnet "$(jq -r 'select(.summary == "drop-storm") | .processes[0].comm' "$log" | sort -u)"
+	jq -c 'select(.summary == "drop-storm" and .suppressed >= 5000) |
+		[.suppressed, .destinations.distinct]' "$log" > "$TMP/distinct.txt"
+	[ -s "$TMP/distinct.txt" ] || { echo "no summary of 5000 drops or more"; return 1; }
+	if jq -e 'select(.[1] < .[0] * 0.85 or .[1] > .[0] * 1.15)' "$TMP/distinct.txt" >/dev/null; then
+		echo "distinct destinations far from the flows (suppressed, estimate):"; cat "$TMP/distinct.txt"; return 1
+	fi
+	expect_eq "no summary once the storm is over" "$n" \
+		"$(sleep 2; jq -c 'select(.summary == "drop-storm")' "$log" | wc -l)"
+}
+
+# Below the free-space floor of the log's filesystem only summaries are
+# written: the drops are in them, counted, and status says so.
+below_the_free_space_floor_only_summaries_are_written() {
+	trap 'restore_agent; umount "$TMP/small" 2>/dev/null' EXIT
+	mkdir -p "$TMP/small"
+	mount -t tmpfs -o size=4m,mode=0755 tmpfs "$TMP/small"
+	restart_with "$TMP/small/drops.jsonl" 'drop_log_min_free_mb = 8;'
+	wait_log "below the floor of 8 MiB: only summaries are written"
+	local out st
+	out=$(in_ns_cg prot "$NSA" "$DFNET" udp-storm 10.99.0 20)
+	expect_eq "refused" "sent 0 eperm 20 other 0" "$out"
+	sleep 2.5
+	st=$(ctl --json status)
+	expect_eq "status says so" true "$(jq .files.drop_log.summaries_only <<<"$st")"
+	expect_contains "a warning" "only summaries are written" "$(jq -r '.warnings[]' <<<"$st")"
+	expect_eq "folded" 20 "$(jq .files.drop_log.folded <<<"$st")"
+	expect_eq "no record one by one" 0 "$(jq -c 'select(.hook)' "$TMP/small/drops.jsonl" | wc -l)"
+	expect_eq "the summaries hold them" "20 20" \
+		"$(jq -s '[.[] | select(.summary == "drop-storm")] | "\(map(.folded) | add) \(map(.counts[] | select(.class == "t") | .drops) | add)"' -r "$TMP/small/drops.jsonl")"
+	expect_eq "datafencectl drops still shows them" 20 \
+		"$(ctl drops --json --class t --limit 1000 | jq -c 'select(.dst | startswith("10.99.0."))' | wc -l)"
+}
+
 # the drop log and its rotated files, oldest first
 drop_records() { cat "$TMP/log/drops.jsonl.2" "$TMP/log/drops.jsonl.1" "$TMP/log/drops.jsonl" 2>/dev/null; }
 
@@ -371,6 +475,9 @@ run_case removed_pins_are_named_and_pinned_again removed_pins_are_named_and_pinn
 run_case a_stopped_heartbeat_is_named a_stopped_heartbeat_is_named
 run_case the_canary_sees_broken_tables the_canary_sees_broken_tables
 run_case a_drop_storm_is_counted_not_lost a_drop_storm_is_counted_not_lost
+run_case a_million_drop_storm_is_summarised a_million_drop_storm_is_summarised
+run_case below_the_free_space_floor_only_summaries_are_written \
+	below_the_free_space_floor_only_summaries_are_written
 run_case a_killed_agent_makes_protected_traffic_fail_with_agent_stale \
 	a_killed_agent_makes_protected_traffic_fail_with_agent_stale
 run_case an_expired_policy_makes_protected_traffic_fail_with_policy_expired \
