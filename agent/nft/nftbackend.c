@@ -13,6 +13,7 @@
 #include "log.h"
 #include "sockdiag.h"
 #include "status.h"
+#include "storm.h"
 #include "nflog.h"
 #include "nftnames.h"
 #include "nftplan.h"
@@ -29,7 +30,49 @@ struct nft_backend {
 	bool daemon;
 	int revoke_err;  /* sock_diag's probe: 0 if it can destroy sockets */
 	time_t revoked_at;
+	uint64_t *over_prev; /* df_over_ counters as last read, [slot * DF_REASON__MAX + reason] */
 };
+
+#define N_OVER (DF_MAX_CLASSES * DF_REASON__MAX)
+
+static void on_over(const char *name, uint64_t packets, uint64_t bytes, void *ctx)
+{
+	uint64_t *v = ctx;
+	int slot, reason;
+
+	(void)bytes;
+	if (!df_nft_over_parse(name, &slot, &reason))
+		v[slot * DF_REASON__MAX + reason] = packets;
+}
+
+/* The reports over the rate since the last call, by class and reason, from
+ * the table's counters (exact; their senders and destinations never
+ * reached the agent). A counter that went back (the table made again)
+ * counts from zero. */
+static void nft_storm(struct df_backend *b, const struct df_policy *p, struct df_storm *s)
+{
+	struct nft_backend *nb = (struct nft_backend *)b;
+	uint64_t *now;
+
+	(void)p;
+	if (!nb->over_prev || !(now = calloc(N_OVER, sizeof(*now))))
+		return;
+	if (df_nft_counters(&nb->opts, on_over, now)) {
+		free(now);
+		return;
+	}
+	for (size_t i = 0; i < N_OVER; i++) {
+		uint64_t d = now[i] >= nb->over_prev[i] ? now[i] - nb->over_prev[i] : now[i];
+
+		if (!d)
+			continue;
+		df_storm_count(s, DF_HOOK__MAX, (unsigned int)(i / DF_REASON__MAX),
+			       (unsigned int)(i % DF_REASON__MAX), d);
+		s->over_budget += d;
+	}
+	free(nb->over_prev);
+	nb->over_prev = now;
+}
 
 static struct nft_backend *of(struct df_backend *b)
 {
@@ -57,6 +100,7 @@ static void nft_close(struct df_backend *b)
 	if (!nb)
 		return;
 	df_nflog_close(nb->nflog);
+	free(nb->over_prev);
 	free(nb->flows);
 	free(nb);
 }
@@ -79,6 +123,10 @@ static int nft_start(const struct df_backend_conf *c, struct df_backend **out)
 		       c->nft_log_group, strerror(-err));
 	pr_notice("nftables backend: table inet %s, drop reports on NFLOG group %u", c->nft_table,
 		  c->nft_log_group);
+	/* what was over the rate before this start is no storm of ours */
+	nb->over_prev = calloc(N_OVER, sizeof(*nb->over_prev));
+	if (nb->over_prev)
+		df_nft_counters(&nb->opts, on_over, nb->over_prev);
 	nb->revoke_err = df_diag_revoke_probe();
 	if (nb->revoke_err)
 		pr_warn("live sockets cannot be revoked: sock_diag cannot destroy sockets: %s",
@@ -183,8 +231,8 @@ static void on_counter(const char *name, uint64_t packets, uint64_t bytes, void 
 	struct ctr_ctx *x = ctx;
 	int slot, v, r, rule, kind = df_nft_counter_parse(name, &slot, &v, &r, &rule);
 
-	if (!strcmp(name, DF_NFT_SUPPRESSED))
-		x->c->t.events_suppressed += packets;
+	if (!strcmp(name, DF_NFT_SUPPRESSED)) /* the rate is this backend's event budget */
+		x->c->t.events_over_budget += packets;
 	else if (packets && kind == 1)
 		df_counts_add_rule(x->c, x->p, rule, packets, bytes, "nftables");
 	else if (packets && kind == 0)
@@ -309,4 +357,5 @@ const struct df_backend_ops df_nft_backend = {
 	.judge = nft_judge,
 	.unload = nft_unload,
 	.revoke = nft_revoke,
+	.storm = nft_storm,
 };

@@ -73,6 +73,10 @@ struct nft_build {
 	uint32_t n_leaves;
 };
 
+/* The reasons a class's terminal chains t<c>_<reason> drop for (nftrules.c). */
+extern const enum df_reason nft_terminal_reasons[];
+extern const size_t nft_n_terminal;
+
 /* nftsets.c: the address, leaf and selector sets, grouped by boxes; the
  * named counters and the report limiter. */
 int nft_sets(struct nft_build *b);

@@ -37,6 +37,32 @@ void df_nft_counter_name(char *buf, size_t len, int slot, int verdict, int reaso
 	snprintf(buf, len, "df_%s_%s_%s", s, v, r);
 }
 
+void df_nft_over_name(char *buf, size_t len, int slot, int reason)
+{
+	char r[32];
+
+	word(r, sizeof(r), df_reason_name((enum df_reason)reason));
+	snprintf(buf, len, "df_over_c%d_%s", slot, r);
+}
+
+int df_nft_over_parse(const char *name, int *slot, int *reason)
+{
+	char back[96];
+	int n = -1;
+
+	if (sscanf(name, "df_over_c%d_%n", slot, &n) != 1 || n <= 0 || *slot < 0 ||
+	    *slot >= DF_MAX_CLASSES)
+		return -1;
+	for (int r = 0; r < DF_REASON__MAX; r++) {
+		df_nft_over_name(back, sizeof(back), *slot, r);
+		if (!strcmp(back, name)) {
+			*reason = r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 int df_nft_counter_parse(const char *name, int *slot, int *verdict, int *reason, int *rule)
 {
 	const char *p;

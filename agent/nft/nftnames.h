@@ -15,8 +15,12 @@
 #include "policy.h"
 
 /* Counter names: df_c<slot>_<verdict>_<reason> (slot "none": no class),
- * df_r<rule>, df_suppressed (drop reports over the rate). */
+ * df_r<rule>, df_suppressed (drop reports over the rate), and the same by
+ * class and reason: df_over_c<slot>_<reason> (the storm summaries'). */
 #define DF_NFT_SUPPRESSED "df_suppressed"
+void df_nft_over_name(char *buf, size_t len, int slot, int reason);
+/* 0 and slot, reason for a df_over_ name; -1 for any other. */
+int df_nft_over_parse(const char *name, int *slot, int *reason);
 void df_nft_counter_name(char *buf, size_t len, int slot, int verdict, int reason);
 /* 0: a verdict counter (*rule = -1), 1: a rule counter, -1: neither. */
 int df_nft_counter_parse(const char *name, int *slot, int *verdict, int *reason, int *rule);

@@ -296,17 +296,19 @@ static void terminal_chain(struct nft_build *b, uint32_t c, enum df_reason reaso
 {
 	int v = b->p->classes[c].mode == DF_MODE_ENFORCE ? DF_DROP : DF_WOULD_DROP;
 	int verdict = v == DF_DROP ? NF_DROP : NF_ACCEPT;
-	char chain[32], counter[96], prefix[128];
+	char chain[32], counter[96], over[96], prefix[128];
 	struct nftnl_rule *r;
 
 	snprintf(chain, sizeof(chain), "t%u_%d", c, reason);
 	df_nft_counter_name(counter, sizeof(counter), (int)c, v, reason);
+	df_nft_over_name(over, sizeof(over), (int)c, reason);
 	r = rule_new(b);
 	e_objref(r, NFT_OBJECT_COUNTER, counter);
 	rule_add(b, chain, r);
 	r = rule_new(b);
 	e_objref(r, NFT_OBJECT_LIMIT, b->limit);
 	e_objref(r, NFT_OBJECT_COUNTER, DF_NFT_SUPPRESSED);
+	e_objref(r, NFT_OBJECT_COUNTER, over);
 	e_verdict(r, verdict, NULL);
 	rule_add(b, chain, r);
 	snprintf(prefix, sizeof(prefix), "df %llu %u %d %d", (unsigned long long)b->p->serial, c, v,
@@ -379,11 +381,12 @@ static void kind_rules(struct nft_build *b, const char *chain, const struct grou
 				  counter, verdict, target);
 }
 
-static const enum df_reason terminal_reasons[] = {
+const enum df_reason nft_terminal_reasons[] = {
 	DF_R_MALFORMED, DF_R_EXCEPTION_INACTIVE, DF_R_PORT_NOT_ALLOWED,
 	DF_R_PROTOCOL_NOT_ALLOWED, DF_R_CLASS_NOT_ALLOWED, DF_R_NO_DESTINATION,
 };
-#define N_TERMINAL (sizeof(terminal_reasons) / sizeof(terminal_reasons[0]))
+#define N_TERMINAL (sizeof(nft_terminal_reasons) / sizeof(nft_terminal_reasons[0]))
+const size_t nft_n_terminal = N_TERMINAL;
 
 /* Is the exception active now: meta time in [not_before, expires). */
 static void e_window(struct nftnl_rule *r, const void *arg)
@@ -490,7 +493,7 @@ void nft_rules(struct nft_build *b)
 
 	for (uint32_t c = 0; c < p->n_classes; c++) {
 		for (size_t i = 0; i < N_TERMINAL; i++)
-			terminal_chain(b, c, terminal_reasons[i]);
+			terminal_chain(b, c, nft_terminal_reasons[i]);
 		snprintf(name, sizeof(name), "s%u", c);
 		snprintf(name2, sizeof(name2), "k%u", c);
 		selector_rules(b, name, c, tail_goto, name2);
@@ -618,7 +621,7 @@ void nft_chains(struct nft_build *b, bool have_output, const char *sha256)
 			chain_add(b, name);
 		}
 		for (size_t i = 0; i < N_TERMINAL; i++) {
-			snprintf(name, sizeof(name), "t%u_%d", c, terminal_reasons[i]);
+			snprintf(name, sizeof(name), "t%u_%d", c, nft_terminal_reasons[i]);
 			chain_add(b, name);
 		}
 	}

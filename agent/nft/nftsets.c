@@ -457,6 +457,11 @@ void nft_objects(struct nft_build *b)
 		snprintf(name, sizeof(name), "df_r%zu", i);
 		object(b, NFT_OBJECT_COUNTER, name);
 	}
+	for (size_t c = 0; c < p->n_classes; c++) /* reports over the rate, by class and reason */
+		for (size_t i = 0; i < nft_n_terminal; i++) {
+			df_nft_over_name(name, sizeof(name), (int)c, nft_terminal_reasons[i]);
+			object(b, NFT_OBJECT_COUNTER, name);
+		}
 	for (int slot = 0; slot <= (int)p->n_classes; slot++) {
 		int s = slot == (int)p->n_classes ? DF_MAX_CLASSES : slot;
 

@@ -156,6 +156,39 @@ an_older_serial_is_refused() {
 	expect_eq "still serial 2" "sent 1" "$(flow prot udp 192.0.2.2 5002)"
 }
 
+# A drop storm over distinct flows, with each backend: every drop counted,
+# none lost; what was over the event budget (BPF) or the report rate
+# (nftables) summarised once a second, the summaries adding up exactly.
+a_drop_storm_is_summarised() {
+	# a route ahead of the blackhole: nftables judges packets after routing
+	ip -n "$NSA" route add 10.99.0.0/24 dev "$VA"
+	trap 'ip -n "$NSA" route del 10.99.0.0/24 dev "$VA" 2>/dev/null' EXIT
+	local before after d0 d1 lost over from out hook
+	before=$(ctl --json status || true) # exit 1 when degraded: the document is what counts
+	d0=$(class_t_drops)
+	from=$(wc -l < "$TMP/drops.jsonl")
+	out=$(in_ns_cg prot "$NSA" "$DFNET" udp-storm 10.99.0 200000)
+	expect_eq "refused" "sent 0 eperm 200000 other 0" "$out"
+	sleep 2.5 # the last second's summary
+	after=$(ctl --json status || true)
+	d1=$(class_t_drops)
+	lost=$(( $(jq .events.lost <<<"$after") - $(jq .events.lost <<<"$before") ))
+	over=$(( $(jq .events.over_budget <<<"$after") - $(jq .events.over_budget <<<"$before") ))
+	expect_eq "every drop counted" 200000 $((d1 - d0))
+	expect_eq "nothing lost" 0 "$lost"
+	[ "$over" -gt 100000 ] || { echo "over the budget or rate: $over"; return 1; }
+	tail -n +"$((from + 1))" "$TMP/drops.jsonl" | jq -c 'select(.summary == "drop-storm")' > "$TMP/summaries"
+	expect_eq "the summaries add up" "$over" "$(jq -s 'map(.suppressed) | add' "$TMP/summaries")"
+	if bpf_on; then hook=sendmsg; else hook=nftables; fi
+	expect_eq "class t at $hook, no-destination" "$over" "$(jq -s --arg h "$hook" '[.[].counts[] |
+		select(.class == "t" and .hook == $h and .reason == "no-destination") | .drops] | add' "$TMP/summaries")"
+}
+
+# drops of class t (every hook and backend), from the counters
+class_t_drops() {
+	ctl --json counters | jq '[.counters[] | select(.class == "t" and .verdict == "drop") | .packets] | add // 0'
+}
+
 kill_9_keeps_enforcing_and_a_restart_adopts() {
 	policy 3 5002 > "$TMP/p3.conf"
 	push "$TMP/p3.conf"
@@ -578,6 +611,7 @@ run_case control_socket_survives_bad_clients control_socket_survives_bad_clients
 run_case a_bad_push_is_refused_and_the_old_policy_enforces a_bad_push_is_refused_and_the_old_policy_enforces
 run_case ctl_status_degraded_after_a_refused_push ctl_status_degraded_after_a_refused_push
 run_case an_older_serial_is_refused an_older_serial_is_refused
+run_case a_drop_storm_is_summarised a_drop_storm_is_summarised
 run_case kill_9_keeps_enforcing_and_a_restart_adopts kill_9_keeps_enforcing_and_a_restart_adopts
 run_case ctl_status_when_the_agent_is_down ctl_status_when_the_agent_is_down
 run_case an_exception_closes_on_time_while_the_agent_is_stopped an_exception_closes_on_time_while_the_agent_is_stopped
