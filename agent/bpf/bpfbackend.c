@@ -66,47 +66,48 @@ static int map_fd(struct bpf_backend *bb, enum df_map m)
 
 /* ---- counters ------------------------------------------------------------------ */
 
-static int sum_percpu(int fd, __u32 key, struct df_counter *out)
+/* A per-CPU array's first n entries, `words` u64 each, summed over the
+ * CPUs into out[n * words]: batch reads of 1024 entries (a status reads
+ * tens of thousands of counters: one syscall each was most of its time). */
+static int percpu_sum(int fd, __u32 n, size_t words, uint64_t *out)
 {
+	const __u32 chunk = 1024;
 	int ncpu = libbpf_num_possible_cpus();
-	struct df_counter *v = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(*v));
+	__u32 *keys = calloc(chunk, sizeof(*keys)), in = 0, next = 0, count;
+	__u64 *v = calloc((size_t)chunk * (size_t)(ncpu > 0 ? ncpu : 1) * words, sizeof(*v));
+	bool first = true;
+	int err;
 
-	memset(out, 0, sizeof(*out));
-	if (!v || bpf_map_lookup_elem(fd, &key, v)) {
-		free(v);
-		return -1;
+	memset(out, 0, (size_t)n * words * sizeof(*out));
+	if (fd < 0 || ncpu <= 0 || !keys || !v) {
+		err = fd < 0 ? fd : ncpu <= 0 ? -EINVAL : -ENOMEM;
+		goto out;
 	}
-	for (int c = 0; c < ncpu; c++) {
-		out->packets += v[c].packets;
-		out->bytes += v[c].bytes;
-	}
-	free(v);
-	return 0;
-}
-
-/* df_supp (events over the budget) summed over the CPUs into
- * out[DF_N_SUPP]: one batch read. */
-static int supp_read(struct bpf_backend *bb, uint64_t *out)
-{
-	int fd = map_fd(bb, DF_MAP_ID_SUPP), ncpu = libbpf_num_possible_cpus();
-	__u32 *keys = calloc(DF_N_SUPP, sizeof(*keys)), count = DF_N_SUPP, next;
-	__u64 *v = calloc((size_t)DF_N_SUPP * (size_t)(ncpu > 0 ? ncpu : 1), sizeof(*v));
-	int err = -ENOMEM;
-
-	memset(out, 0, DF_N_SUPP * sizeof(*out));
-	if (fd < 0 || ncpu <= 0) {
-		err = fd < 0 ? fd : -EINVAL;
-	} else if (keys && v) {
-		err = bpf_map_lookup_batch(fd, NULL, &next, keys, v, &count, NULL);
-		if (err == -ENOENT) /* the end reached: all of them */
-			err = 0;
-		for (__u32 i = 0; !err && i < count; i++)
-			for (int c = 0; c < ncpu && keys[i] < DF_N_SUPP; c++)
-				out[keys[i]] += v[(size_t)i * (size_t)ncpu + (size_t)c];
-	}
+	do {
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &next, keys, v, &count, NULL);
+		if (err && err != -ENOENT)
+			break;
+		for (__u32 i = 0; i < count; i++)
+			for (size_t c = 0; keys[i] < n && c < (size_t)ncpu; c++)
+				for (size_t w = 0; w < words; w++)
+					out[keys[i] * words + w] += v[((size_t)i * (size_t)ncpu + c) * words + w];
+		in = next;
+		first = false;
+	} while (!err);
+	if (err == -ENOENT) /* the end reached */
+		err = 0;
+out:
 	free(keys);
 	free(v);
 	return err;
+}
+
+/* df_supp (events over the budget) summed over the CPUs into
+ * out[DF_N_SUPP]. */
+static int supp_read(struct bpf_backend *bb, uint64_t *out)
+{
+	return percpu_sum(map_fd(bb, DF_MAP_ID_SUPP), DF_N_SUPP, 1, out);
 }
 
 static void supp_decode(__u32 idx, unsigned int *hook, unsigned int *slot, unsigned int *reason)
@@ -133,27 +134,37 @@ static uint64_t over_budget(struct bpf_backend *bb, uint64_t canary_mask)
 	return n;
 }
 
+/* df_counters summed over the CPUs: {packets, bytes} per index (malloc'd,
+ * NULL on error). */
+static uint64_t *counters_read(struct bpf_backend *bb)
+{
+	uint64_t *v = malloc((size_t)DF_N_COUNTERS * 2 * sizeof(*v));
+
+	if (v && percpu_sum(map_fd(bb, DF_MAP_ID_COUNTERS), DF_N_COUNTERS, 2, v)) {
+		free(v);
+		v = NULL;
+	}
+	return v;
+}
+
 static uint64_t bpf_slot_packets(struct df_backend *b, int slot)
 {
-	int fd = map_fd(of(b), DF_MAP_ID_COUNTERS);
-	struct df_counter v;
-	uint64_t n = 0;
+	uint64_t *v = counters_read(of(b)), n = 0;
 
-	for (__u32 hook = 0; fd >= 0 && hook < DF_HOOK__MAX; hook++)
+	for (__u32 hook = 0; v && hook < DF_HOOK__MAX; hook++)
 		for (int vd = 0; vd < DF_VERDICT__MAX; vd++)
 			for (int r = 0; r < DF_REASON__MAX; r++)
-				if (!sum_percpu(fd, DF_CNT_INDEX(hook, slot, vd, r), &v))
-					n += v.packets;
+				n += v[2 * DF_CNT_INDEX(hook, slot, vd, r)];
+	free(v);
 	return n;
 }
 
 static void bpf_counters(struct df_backend *b, const struct df_policy *p, struct df_counts *c)
 {
 	struct bpf_backend *bb = of(b);
-	int fd = map_fd(bb, DF_MAP_ID_COUNTERS), rfd = map_fd(bb, DF_MAP_ID_RULE_CNT);
 	int mfd = map_fd(bb, DF_MAP_ID_MISC);
 	size_t n_rules = p ? p->n_dests + p->n_excs : DF_MAX_RULES;
-	struct df_counter v;
+	uint64_t *v = counters_read(bb), *rv = malloc(DF_MAX_RULES * 2 * sizeof(*rv));
 	const struct {
 		__u32 key;
 		uint64_t *out;
@@ -172,16 +183,25 @@ static void bpf_counters(struct df_backend *b, const struct df_policy *p, struct
 		c->canary_mask = p->canary;
 	else if (!df_active_hdr(map_fd(bb, DF_MAP_ID_STATE), map_fd(bb, DF_MAP_ID_CFG), &st, &hdr))
 		c->canary_mask = hdr.canary_mask;
-	for (__u32 hook = 0; fd >= 0 && hook < DF_HOOK__MAX; hook++)
+	for (__u32 hook = 0; v && hook < DF_HOOK__MAX; hook++)
 		for (int slot = 0; slot <= DF_MAX_CLASSES; slot++)
 			for (int vd = 0; vd < DF_VERDICT__MAX; vd++)
-				for (int r = 0; r < DF_REASON__MAX; r++)
-					if (!sum_percpu(fd, DF_CNT_INDEX(hook, slot, vd, r), &v) && v.packets)
+				for (int r = 0; r < DF_REASON__MAX; r++) {
+					const uint64_t *x = &v[2 * DF_CNT_INDEX(hook, slot, vd, r)];
+
+					if (x[0])
 						df_counts_add(c, df_hook_name(hook), p, slot, vd, r,
-							      v.packets, v.bytes);
-	for (__u32 i = 0; rfd >= 0 && i < n_rules && i < DF_MAX_RULES; i++)
-		if (!sum_percpu(rfd, i, &v) && v.packets)
-			df_counts_add_rule(c, p, (int)i, v.packets, v.bytes, NULL);
+							      x[0], x[1]);
+				}
+	if (rv && percpu_sum(map_fd(bb, DF_MAP_ID_RULE_CNT), DF_MAX_RULES, 2, rv)) {
+		free(rv);
+		rv = NULL;
+	}
+	for (__u32 i = 0; rv && i < n_rules && i < DF_MAX_RULES; i++)
+		if (rv[2 * i])
+			df_counts_add_rule(c, p, (int)i, rv[2 * i], rv[2 * i + 1], NULL);
+	free(v);
+	free(rv);
 	for (size_t i = 0; mfd >= 0 && i < sizeof(misc) / sizeof(misc[0]); i++) {
 		__u64 x;
 

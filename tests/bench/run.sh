@@ -3,7 +3,8 @@
 # make bench: runs the benchmark (root) and writes docs/benchmarks.md.
 # BENCH_ARGS=--quick skips the 1M-prefix and non-US sets. Two programs:
 # bench (the BPF datapath through BPF_PROG_TEST_RUN) and flood (both
-# backends with real packets).
+# backends with real packets); then storm.sh (the agent under a drop storm;
+# STORM_DROPS sets its size, default 2,000,000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 O=${O:-build}
@@ -17,6 +18,12 @@ trap 'rm -f "$out"' EXIT
 	echo
 } | tee -a "$out"
 "$O/flood" ${BENCH_ARGS:-} | tee -a "$out"
+{
+	echo
+	echo "Drop storms (tests/bench/storm.sh): a C sender on one CPU in a protected cgroup, UDP to distinct unapproved destinations, all refused; the agent's CPU time over the wall time of the storm and the second after it (target: at most 0.10 of a core), a status round trip over its control socket every 0.2 s during the storm (target: under 100 ms):"
+	echo
+} | tee -a "$out"
+O=$O tests/bench/storm.sh | tee -a "$out"
 {
 	sed -n '1,/^<!-- results -->$/p' docs/benchmarks.md
 	echo
