@@ -23,6 +23,7 @@
 #define MAX_CG_WATCHES 256
 #define DF_POLICY_MAX (256u << 20) /* bytes: 1M prefixes take about 25 MB */
 #define MAX_FDS 16
+#define DF_PACE_MS 20
 #define DF_CHECK_TICKS 2  /* seconds between health checks */
 #define DF_SLOW_TICKS 10  /* seconds between clock, helper and metrics work */
 #define DF_CANARY_TICKS 10 /* seconds between canary probes */
@@ -45,6 +46,12 @@ struct agent {
 	size_t n_cg_wd;
 	int sig_fd, timer_fd;
 	int edge_fd; /* fires at the next end of an exception window (revocation) */
+	/* Drop reports are read at most every DF_PACE_MS: a backend's fd that
+	 * was readable is left out of the loop's epoll until pace_fd fires, so
+	 * that a storm's events are read in batches, not one wakeup each. */
+	int pace_fd;
+	uint64_t muted[MAX_FDS]; /* their epoll data (tag << 32 | fd) */
+	size_t n_muted;
 	bool stop, unloaded;
 	/* for status */
 	time_t started, loaded_at, push_at;

@@ -330,13 +330,40 @@ static void handle_edge(struct agent *a)
 
 /* Whose a ready descriptor is: data.u64 = tag << 32 | fd. The control
  * socket's own descriptors carry tag 0 (control.c). */
-enum { TAG_CTL = 0, TAG_SIGNAL, TAG_TIMER, TAG_EDGE, TAG_INOTIFY, TAG_BACKEND };
+enum { TAG_CTL = 0, TAG_SIGNAL, TAG_TIMER, TAG_EDGE, TAG_INOTIFY, TAG_PACE, TAG_BACKEND };
 
 static void watch_fd(int ep, int fd, uint32_t tag)
 {
 	epoll_ctl(ep, EPOLL_CTL_ADD, fd,
 		  &(struct epoll_event){ .events = EPOLLIN,
 					 .data.u64 = (uint64_t)tag << 32 | (uint32_t)fd });
+}
+
+/* A backend's fd was read: left out until the pace timer fires (at most
+ * DF_PACE_MS later), then watched again (level-triggered: what came in
+ * between wakes the loop at once). */
+static void mute(struct agent *a, int ep, uint64_t data)
+{
+	if (a->n_muted >= MAX_FDS ||
+	    epoll_ctl(ep, EPOLL_CTL_MOD, (int)(uint32_t)data,
+		      &(struct epoll_event){ .events = 0, .data.u64 = data }))
+		return;
+	a->muted[a->n_muted++] = data;
+	if (a->n_muted == 1)
+		timerfd_settime(a->pace_fd, 0,
+				&(struct itimerspec){ .it_value = { 0, DF_PACE_MS * 1000000L } }, NULL);
+}
+
+static void unmute(struct agent *a, int ep)
+{
+	uint64_t t;
+
+	if (read(a->pace_fd, &t, sizeof(t)) < 0)
+		return;
+	for (size_t i = 0; i < a->n_muted; i++)
+		epoll_ctl(ep, EPOLL_CTL_MOD, (int)(uint32_t)a->muted[i],
+			  &(struct epoll_event){ .events = EPOLLIN, .data.u64 = a->muted[i] });
+	a->n_muted = 0;
 }
 
 static void watch_all(struct agent *a, int ep)
@@ -347,6 +374,7 @@ static void watch_all(struct agent *a, int ep)
 	watch_fd(ep, a->timer_fd, TAG_TIMER);
 	watch_fd(ep, a->edge_fd, TAG_EDGE);
 	watch_fd(ep, a->ino_fd, TAG_INOTIFY);
+	watch_fd(ep, a->pace_fd, TAG_PACE);
 	for (size_t i = 0; i < a->bs.n; i++) {
 		int n = a->bs.v[i]->ops->fds(a->bs.v[i], fds, MAX_FDS);
 
@@ -372,6 +400,7 @@ static int run(struct agent *a)
 	signal(SIGPIPE, SIG_IGN); /* a peer gone away is an error return, never our end */
 	a->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	a->pace_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	timerfd_settime(a->timer_fd, 0,
 			&(struct itimerspec){ .it_interval = { 1, 0 }, .it_value = { 1, 0 } }, NULL);
 	watch_all(a, ep);
@@ -394,10 +423,15 @@ static int run(struct agent *a)
 				handle_edge(a);
 			else if (tag == TAG_INOTIFY)
 				handle_inotify(a);
-			else if (tag - TAG_BACKEND < a->bs.n)
+			else if (tag == TAG_PACE)
+				unmute(a, ep);
+			else if (tag - TAG_BACKEND < a->bs.n) {
 				a->bs.v[tag - TAG_BACKEND]->ops->ready(a->bs.v[tag - TAG_BACKEND], fd,
 								       in_force(a));
+				mute(a, ep, ev[i].data.u64);
+			}
 		}
+		df_records_flush(a->rec); /* what this round wrote, in one write */
 	}
 	close(ep);
 	return 0;

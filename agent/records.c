@@ -23,6 +23,9 @@
 #include "storm.h"
 
 #define N_RECENT 1024
+/* Drop lines a second to syslog at most; beyond, and during a storm, the
+ * summaries' lines only (the drop log has every record). */
+#define SYSLOG_DROPS_PER_SECOND 100
 #define USER_CACHE 64
 
 struct df_records {
@@ -38,6 +41,7 @@ struct df_records {
 	uint64_t written;      /* bytes in the current file */
 	struct df_storm *storm; /* this interval's drops not recorded one by one */
 	bool storming;          /* the last interval had some: syslog gets summaries only */
+	unsigned int syslogged; /* drop lines to syslog this interval */
 	uint64_t min_free;      /* the free-space floor of the log's filesystem (bytes) */
 	uint64_t free;          /* free there at the last tick (bytes) */
 	bool below_floor;       /* only summaries are written */
@@ -108,7 +112,9 @@ int df_records_reopen(struct df_records *r)
 		pr_err("cannot open the drop log: %s", r->why);
 		return err;
 	}
-	setvbuf(r->log, NULL, _IOLBF, 0);
+	/* buffered: the loop flushes after each round (df_records_flush), so
+	 * a storm's records go out in a few writes, not a write each */
+	setvbuf(r->log, NULL, _IOFBF, 1 << 16);
 	{
 		struct stat st;
 
@@ -252,7 +258,8 @@ void df_records_add(struct df_records *r, const struct df_event *e, const struct
 		if (r->n < N_RECENT)
 			r->n++;
 	}
-	if (r->to_syslog && !r->storming && !r->below_floor) { /* else: the summary's line */
+	if (r->to_syslog && !r->storming && !r->below_floor &&
+	    r->syslogged++ < SYSLOG_DROPS_PER_SECOND) { /* else: the summary's line */
 		df_event_summary(e, p, line, sizeof(line));
 		syslog(LOG_WARNING, "%s", line);
 	}
@@ -277,6 +284,12 @@ void df_records_audit(struct df_records *r, const char *action, long uid, long p
 	json_decref(j);
 	pr_notice("audit: %s by uid %ld (pid %ld): %s%s%s", action, uid, pid, result,
 		  detail ? ": " : "", detail ? detail : "");
+}
+
+void df_records_flush(struct df_records *r)
+{
+	if (r && r->log)
+		fflush(r->log);
 }
 
 struct df_storm *df_records_storm(struct df_records *r)
@@ -337,7 +350,8 @@ void df_records_tick(struct df_records *r, const struct df_policy *p)
 	json_t *j;
 
 	check_floor(r);
-	r->storming = total > 0;
+	r->storming = total > 0 || r->syslogged > SYSLOG_DROPS_PER_SECOND;
+	r->syslogged = 0;
 	if (!total) {
 		df_storm_reset(r->storm, now);
 		return;

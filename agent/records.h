@@ -38,6 +38,8 @@ void df_records_tick(struct df_records *r, const struct df_policy *p);
 /* status's drop_log additions: {summaries_only, free_mb, min_free_mb,
  * summaries, folded}. */
 json_t *df_records_state(const struct df_records *r);
+/* Writes out what is buffered (the agent's loop, after each round). */
+void df_records_flush(struct df_records *r);
 /* Opens the drop log again (SIGUSR1, after a rotation). */
 int df_records_reopen(struct df_records *r);
 /* Why the drop log is not open (path and reason), or NULL. */
