@@ -29,7 +29,8 @@ DEB_PKGS := gcc make clang llvm bpftool pkg-config libbpf-dev libmnl-dev \
 	libnftnl-dev libconfig-dev libcmocka-dev libjansson-dev libssl-dev libcap-ng-dev libsystemd-dev \
 	libclang-rt-14-dev \
 	iproute2 nftables jq util-linux systemd python3-prometheus-client iperf3 \
-	openssh-client
+	openssh-client prometheus prometheus-node-exporter ansible-core debhelper dpkg-dev \
+	logrotate
 
 # CFLAGS is the user's (make CFLAGS=-O1); what the build needs lives apart.
 WERROR ?= $(if $(CI),-Werror,)
@@ -78,7 +79,7 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(O)/fuzz/%)
 .DELETE_ON_ERROR:
 # objects are not intermediate files: keep them
 .SECONDARY:
-.PHONY: all deps test check bench fuzz fuzz-bins install run demo clean help
+.PHONY: all deps test check bench fuzz fuzz-bins install install-product product deb run demo clean help
 
 all: $(BINS) $(UNIT_BINS) $(DP_BINS) $(LIVE_BINS) $(O)/polgen
 
@@ -93,6 +94,7 @@ help:
 	@echo '  run      build, then run the agent in the foreground with the shipped config (root)'
 	@echo '  demo     an allowed and a refused flow in throwaway namespaces, with the JSON drop (root)'
 	@echo '  install  install binaries, config, man pages (PREFIX, DESTDIR)'
+	@echo '  deb      build the Debian package ($(O)/deb/*.deb)'
 	@echo '  clean    remove $(O)/'
 	@echo 'Variables: O=DIR (build dir), V=1 (show commands), CI=1 (-Werror), CFLAGS'
 
@@ -298,24 +300,48 @@ demo: deps
 	$(Q)O=$(O) tools/demo.sh
 
 PREFIX ?= /usr/local
-install: all
+UNITDIR ?= /etc/systemd/system
+DOCDIR = $(PREFIX)/share/doc/datafence
+# What is shipped: the daemon, the CLI, the BPF object (make deb, make install).
+product: $(O)/datafenced $(O)/datafencectl $(O)/datafence.bpf.o
+
+install: all install-product
+
+install-product: product
 	install -D -m 0755 $(O)/datafenced $(DESTDIR)$(PREFIX)/sbin/datafenced
 	install -D -m 0755 $(O)/datafencectl $(DESTDIR)$(PREFIX)/sbin/datafencectl
 	install -D -m 0644 config/examples/us-storage.conf $(DESTDIR)$(PREFIX)/share/datafence/examples/us-storage.conf
 	install -D -m 0644 config/agent.conf $(DESTDIR)$(PREFIX)/share/datafence/agent.conf
 	install -D -m 0644 config/policy.conf $(DESTDIR)$(PREFIX)/share/datafence/policy.conf
+	install -D -m 0644 config/prometheus/datafence-alerts.yml $(DESTDIR)$(PREFIX)/share/datafence/prometheus/datafence-alerts.yml
 	install -D -m 0644 $(O)/datafence.bpf.o $(DESTDIR)$(PREFIX)/lib/datafence/datafence.bpf.o
 	install -D -m 0644 man/datafenced.8 $(DESTDIR)$(PREFIX)/share/man/man8/datafenced.8
 	install -D -m 0644 man/datafencectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/datafencectl.8
 	install -D -m 0644 man/datafence.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/datafence.conf.5
-	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/datafence/README.md
+	install -D -m 0644 config/datafencectl.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/datafencectl
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -d $(DESTDIR)$(DOCDIR)/docs
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	[ -n "$(DEB_BUILD)" ] || install -D -m 0644 LICENSE $(DESTDIR)$(DOCDIR)/LICENSE
+	mkdir -p $(O)
 	sed 's|/usr/local/sbin|$(PREFIX)/sbin|' config/datafenced.service > $(O)/datafenced.service
-	install -D -m 0644 $(O)/datafenced.service $(DESTDIR)/etc/systemd/system/datafenced.service
+	install -D -m 0644 $(O)/datafenced.service $(DESTDIR)$(UNITDIR)/datafenced.service
+	install -D -m 0644 config/logrotate $(DESTDIR)/etc/logrotate.d/datafence
 	@[ -e $(DESTDIR)/etc/datafence/agent.conf ] || install -D -m 0644 config/agent.conf $(DESTDIR)/etc/datafence/agent.conf
 	@[ -e $(DESTDIR)/etc/datafence/policy.conf ] || install -D -m 0644 config/policy.conf $(DESTDIR)/etc/datafence/policy.conf
+
+# The Debian package (debhelper), built from a copy of the tree in
+# $(O)/deb: $(O)/deb/datafence_VERSION_ARCH.deb.
+deb: deps
+	$(call msg,DEB,$(O)/deb)
+	$(Q)rm -rf $(O)/deb && mkdir -p $(O)/deb/datafence
+	$(Q)tar -c --exclude=./$(O) --exclude=./.git --exclude=./build . | tar -x -C $(O)/deb/datafence
+	$(Q)cd $(O)/deb/datafence && dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+		{ tail -30 ../build.log; exit 1; }
+	$(Q)ls $(O)/deb/*.deb
 
 clean:
 	$(call msg,CLEAN,$(O))
 	$(Q)rm -rf $(O)
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+-include $(shell find $(O) -path $(O)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

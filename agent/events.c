@@ -120,8 +120,8 @@ char *df_event_json(const struct df_event *e, const struct df_policy *p,
 		else
 			json_array_append_new(classes, json_integer(i));
 	}
-	j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I}",
-		      "ts", ts, "hook", df_hook_name(e->hook), "verdict",
+	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I}",
+		      "schema", DF_RECORD_SCHEMA, "ts", ts, "hook", df_hook_name(e->hook), "verdict",
 		      df_verdict_name(e->verdict), "reason", df_reason_name(e->reason), "classes",
 		      classes, "proto", proto_str(e->proto, pb, sizeof(pb)), "src", src, "dst", dst,
 		      "sport", e->sport, "dport", e->dport, "serial", (json_int_t)e->serial, "seq",

@@ -10,6 +10,11 @@
 #include "datafence.h"
 #include "policy.h"
 
+/* The drop log's record schema (docs/agent.md "The drop log"): every record
+ * (drop, audit, storm summary) carries it as "schema"; a change of a key's
+ * meaning or a removed key raises it, an added key does not. */
+#define DF_RECORD_SCHEMA 1
+
 /* Names resolved by the caller (NULL when unknown). */
 struct df_event_names {
 	const char *cgroup; /* cgroup path of cgroup_id */

@@ -6,11 +6,21 @@
 #define DF_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
-/* ident prefixes every line ("datafenced"); to_syslog opens syslog too.
- * Before it: "datafence:" on stderr. */
+/* ident prefixes every line ("datafenced"). Messages go to stderr, and
+ * with to_syslog to syslog too; but when stderr is systemd's journal stream
+ * (JOURNAL_STREAM) and to_syslog, only to the journal, once, through
+ * sd_journal with their priority (stderr lines there carry a "<N>" priority
+ * prefix otherwise). Before it: "datafence:" on stderr. */
 void df_log_init(const char *ident, bool to_syslog);
+/* Are messages going to the journal's own API? */
+bool df_log_journal(void);
+/* A drop record's (or a storm summary's) line: to syslog, or to the
+ * journal with its fields ("DATAFENCE_KEY=value", n of them); nothing
+ * without to_syslog. Never to stderr. */
+void df_log_record(int prio, const char *msg, char *const *fields, size_t n);
 __attribute__((format(printf, 2, 3)))
 void df_log(int prio, const char *fmt, ...);
 

@@ -21,16 +21,6 @@
 #include "state.h"
 #include "values.h"
 
-static void sha256_hex(const char *text, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int n = 0;
-
-	EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-}
-
 static void log_diags(const struct df_diags *d, int prio)
 {
 	for (size_t i = 0; i < d->n; i++) {
@@ -205,7 +195,7 @@ static int read_push(struct push *x)
 
 	if (err)
 		return refuse_with(x, "unreadable", err, x->file, "cannot read: %s", why);
-	sha256_hex(x->text, x->n, x->sha);
+	df_sha256_hex(x->text, x->n, x->sha);
 	if (access(x->sig_file, F_OK) && errno == ENOENT)
 		return 0;
 	err = df_file_read(x->sig_file, DF_SIG_MAX_TEXT, &x->sig, &x->sig_n, why, sizeof(why));
@@ -270,39 +260,23 @@ static int check_scope(struct agent *a, struct push *x)
  * names: the way back from a compromised key's huge serial. */
 static int check_serial(struct agent *a, struct push *x, bool same_ok)
 {
-	const struct df_policy *p = x->p;
 	uint64_t in_kernel = 0;
-	bool has_active = !df_backends_active(&a->bs, &in_kernel);
-	unsigned long long serial = p->serial, active = in_kernel,
-			   saved = a->saved.present ? a->saved.serial : 0;
-	bool reset = p->supersedes && a->conf.signatures_required &&
-		     (p->supersedes == saved || (!saved && has_active && p->supersedes == active));
+	bool has_active = !df_backends_active(&a->bs, &in_kernel), reset;
+	char why[300];
+	int err;
 
 	if (a->saved_error[0])
 		return refuse_with(x, "serial", -EIO, a->conf.state_dir,
 				   "the saved serial cannot be read: %s; mend or remove it",
 				   a->saved_error);
-	if (p->supersedes && !a->conf.signatures_required)
-		return refuse_with(x, "serial", -EPERM, x->file,
-				   "supersedes needs signed policies (agent.conf signatures_required)");
-	if (p->supersedes && !reset)
-		return refuse_with(x, "serial", -ESTALE, x->file,
-				   "supersedes %llu does not name the saved serial %llu",
-				   (unsigned long long)p->supersedes, saved);
-	if (reset) {
+	err = df_serial_allowed(&a->saved, has_active ? &in_kernel : NULL, x->p->serial, x->sha,
+				x->p->supersedes, a->conf.signatures_required, same_ok,
+				a->conf.state_dir, &reset, why, sizeof(why));
+	if (err)
+		return refuse_with(x, "serial", err, x->file, "%s", why);
+	if (reset)
 		pr_warn("policy serial %llu supersedes serial %llu (signed): the saved serial goes back",
-			serial, (unsigned long long)p->supersedes);
-		return 0;
-	}
-	if (saved && (serial < saved ||
-		      (serial == saved && (!same_ok || strcmp(x->sha, a->saved.sha256)))))
-		return refuse_with(x, "serial", -ESTALE, x->file,
-				   "serial %llu is not higher than the highest accepted %llu (%s/%s)",
-				   serial, saved, a->conf.state_dir, DF_STATE_SERIAL);
-	if (has_active && (serial < active || (serial == active && !same_ok)))
-		return refuse_with(x, "serial", -ESTALE, x->file,
-				   "serial %llu is not higher than the loaded policy's %llu", serial,
-				   active);
+			(unsigned long long)x->p->serial, (unsigned long long)x->p->supersedes);
 	return 0;
 }
 

@@ -235,6 +235,33 @@ static bool user_name(uid_t uid, char *out, size_t len)
 	return known;
 }
 
+/* A record's syslog line: under systemd, to the journal with the record's
+ * keys as fields (DATAFENCE_<KEY>=value: strings as they are, the rest as
+ * compact JSON). rec: the record (NULL: none to give). */
+static void record_line(int prio, const char *line, const json_t *rec)
+{
+	char *fields[48], *val, *f, key[64];
+	const char *k;
+	size_t n = 0;
+	json_t *v;
+
+	if (df_log_journal() && rec)
+		json_object_foreach((json_t *)rec, k, v) {
+			if (n >= sizeof(fields) / sizeof(fields[0]) || strlen(k) >= sizeof(key))
+				break;
+			for (size_t i = 0; i <= strlen(k); i++)
+				key[i] = (char)(k[i] >= 'a' && k[i] <= 'z' ? k[i] - 'a' + 'A' : k[i]);
+			val = json_is_string(v) ? strdup(json_string_value(v)) :
+						  json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			if (val && asprintf(&f, "DATAFENCE_%s=%s", key, val) >= 0)
+				fields[n++] = f;
+			free(val);
+		}
+	df_log_record(prio, line, fields, n);
+	for (size_t i = 0; i < n; i++)
+		free(fields[i]);
+}
+
 void df_records_add(struct df_records *r, const struct df_event *e, const struct df_policy *p)
 {
 	struct df_event_names n = { 0 };
@@ -260,8 +287,11 @@ void df_records_add(struct df_records *r, const struct df_event *e, const struct
 	}
 	if (r->to_syslog && !r->storming && !r->below_floor &&
 	    r->syslogged++ < SYSLOG_DROPS_PER_SECOND) { /* else: the summary's line */
+		json_t *rec = json && df_log_journal() ? json_loads(json, 0, NULL) : NULL;
+
 		df_event_summary(e, p, line, sizeof(line));
-		syslog(LOG_WARNING, "%s", line);
+		record_line(LOG_WARNING, line, rec);
+		json_decref(rec);
 	}
 }
 
@@ -274,10 +304,11 @@ void df_records_audit(struct df_records *r, const char *action, long uid, long p
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	df_ts_format((__u64)now.tv_sec * 1000000000ULL + (__u64)now.tv_nsec, ts, sizeof(ts));
-	j = json_pack("{s:s, s:s, s:o, s:o, s:s, s:s?}", "ts", ts, "audit", action, "uid",
+	j = json_pack("{s:i, s:s, s:s, s:o, s:o, s:s, s:s?}", "schema", DF_RECORD_SCHEMA, "ts", ts,
+		      "audit", action, "uid",
 		      uid >= 0 ? json_integer(uid) : json_null(), "pid",
 		      pid >= 0 ? json_integer(pid) : json_null(), "result", result, "detail", detail);
-	line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	line = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	if (line)
 		log_line(r, line);
 	free(line);
@@ -364,7 +395,7 @@ void df_records_tick(struct df_records *r, const struct df_policy *p)
 	}
 	if (j && r->to_syslog) {
 		df_storm_line(j, line, sizeof(line));
-		syslog(LOG_WARNING, "%s", line);
+		record_line(LOG_WARNING, line, j);
 	}
 	free(text);
 	json_decref(j);

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/types.h>
 
 #include "datafence.h"
+#include "proto.h"
 #include "verdict.h"
 
 static int by_packets(const void *a, const void *b)
@@ -194,6 +196,65 @@ static void approval_metrics(FILE *f, const json_t *st)
 	}
 }
 
+/* The agent itself: its version, when this was written, its heartbeat,
+ * the drop log's floor. */
+static void agent_metrics(FILE *f, const json_t *st)
+{
+	json_t *hb = json_object_get(json_object_get(json_object_get(st, "bpf"), "heartbeat"), "age_s");
+	json_t *dl = json_object_get(json_object_get(st, "files"), "drop_log");
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	fprintf(f, "# HELP datafence_build_info The agent's version.\n");
+	fprintf(f, "# TYPE datafence_build_info gauge\n");
+	fprintf(f, "datafence_build_info{version=\"%s\"} 1\n", DF_VERSION);
+	fprintf(f, "# HELP datafence_metrics_timestamp_seconds When these metrics were written "
+		   "(every 10 s: older means the agent stopped writing them).\n");
+	fprintf(f, "# TYPE datafence_metrics_timestamp_seconds gauge\n");
+	fprintf(f, "datafence_metrics_timestamp_seconds %lld\n", (long long)now.tv_sec);
+	if (json_is_integer(hb)) {
+		fprintf(f, "# HELP datafence_heartbeat_age_seconds Age of the agent's heartbeat in the "
+			   "kernel (BPF backend).\n");
+		fprintf(f, "# TYPE datafence_heartbeat_age_seconds gauge\n");
+		fprintf(f, "datafence_heartbeat_age_seconds %lld\n", (long long)json_integer_value(hb));
+	}
+	if (json_is_boolean(json_object_get(dl, "summaries_only"))) {
+		fprintf(f, "# HELP datafence_drop_log_summaries_only 1 while the drop log's filesystem "
+			   "is below its free-space floor (only storm summaries are written).\n");
+		fprintf(f, "# TYPE datafence_drop_log_summaries_only gauge\n");
+		fprintf(f, "datafence_drop_log_summaries_only %d\n",
+			json_is_true(json_object_get(dl, "summaries_only")));
+	}
+}
+
+/* The policy's serial (by this host's scope: the fleet's rules compare
+ * hosts of one scope) and its exceptions' windows. */
+static void policy_metrics(FILE *f, const struct df_policy *p, const json_t *st)
+{
+	const char *scope = json_string_value(
+		json_object_get(json_object_get(st, "approval"), "host_scope"));
+
+	if (!p)
+		return;
+	fprintf(f, "# HELP datafence_policy_serial The serial of the policy in force.\n");
+	fprintf(f, "# TYPE datafence_policy_serial gauge\n");
+	fprintf(f, "datafence_policy_serial{scope=\"");
+	label(f, scope ? scope : "");
+	fprintf(f, "\"} %llu\n", (unsigned long long)p->serial);
+	if (!p->n_excs)
+		return;
+	fprintf(f, "# HELP datafence_exception_expiry_timestamp_seconds When each exception of the "
+		   "policy in force ends.\n");
+	fprintf(f, "# TYPE datafence_exception_expiry_timestamp_seconds gauge\n");
+	for (size_t i = 0; i < p->n_excs; i++) {
+		fprintf(f, "datafence_exception_expiry_timestamp_seconds{id=\"");
+		label(f, p->excs[i].id);
+		fprintf(f, "\",class=\"");
+		label(f, p->classes[p->excs[i].class_idx].name);
+		fprintf(f, "\"} %lld\n", (long long)p->excs[i].expires);
+	}
+}
+
 char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, const json_t *st)
 {
 	uint64_t serial = p ? p->serial : 0;
@@ -250,9 +311,11 @@ char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, c
 		fprintf(f, "# TYPE datafence_policy_expiry_timestamp_seconds gauge\n");
 		fprintf(f, "datafence_policy_expiry_timestamp_seconds %lld\n", (long long)p->expires);
 	}
+	policy_metrics(f, p, st);
 	health_metrics(f, st);
 	push_metrics(f, st);
 	approval_metrics(f, st);
+	agent_metrics(f, st);
 	fclose(f);
 	return out;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "safefile.h"
 
 static void path_of(const char *dir, const char *name, char *buf, size_t len)
@@ -73,4 +75,46 @@ int df_saved_write(const char *dir, uint64_t serial, const char *sha256, const c
 	path_of(dir, DF_STATE_SERIAL, path, sizeof(path));
 	snprintf(line, sizeof(line), "%" PRIu64 " %s\n", serial, sha256);
 	return df_file_replace(path, line, strlen(line), 0600, flags, why, len);
+}
+
+int df_serial_allowed(const struct df_saved *saved, const uint64_t *active, uint64_t serial,
+		      const char *sha256, uint64_t supersedes, bool signatures_required,
+		      bool same_ok, const char *state_dir, bool *reset, char *why, size_t len)
+{
+	unsigned long long s = serial, sv = saved->present ? saved->serial : 0;
+
+	*reset = supersedes && signatures_required &&
+		 (supersedes == sv || (!sv && active && supersedes == *active));
+	if (supersedes && !signatures_required) {
+		snprintf(why, len, "supersedes needs signed policies (agent.conf signatures_required)");
+		return -EPERM;
+	}
+	if (supersedes && !*reset) {
+		snprintf(why, len, "supersedes %llu does not name the saved serial %llu",
+			 (unsigned long long)supersedes, sv);
+		return -ESTALE;
+	}
+	if (*reset)
+		return 0;
+	if (sv && (s < sv || (s == sv && (!same_ok || strcmp(sha256, saved->sha256))))) {
+		snprintf(why, len, "serial %llu is not higher than the highest accepted %llu (%s/%s)",
+			 s, sv, state_dir, DF_STATE_SERIAL);
+		return -ESTALE;
+	}
+	if (active && (s < *active || (s == *active && !same_ok))) {
+		snprintf(why, len, "serial %llu is not higher than the loaded policy's %llu", s,
+			 (unsigned long long)*active);
+		return -ESTALE;
+	}
+	return 0;
+}
+
+void df_sha256_hex(const char *text, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < 32; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
 }

@@ -29,6 +29,17 @@ int df_saved_read(const char *dir, struct df_saved *s, char *why, size_t len);
  * old .sig is removed), then its serial. */
 int df_saved_write(const char *dir, uint64_t serial, const char *sha256, const char *text,
 		   size_t n, const char *sig, size_t sig_n, char *why, size_t len);
+/* The serial rule of a push (docs/signing.md): a policy's serial, the
+ * sha256 of its bytes and its `supersedes`, against the saved serial and,
+ * when active is given, the serial loaded in the kernel. same_ok: the same
+ * serial with the same bytes is no change (a start, a reload, a check).
+ * *reset: a signed `supersedes` names the saved serial (it goes back). 0,
+ * or -EPERM/-ESTALE with why (state_dir names the saved serial's file). */
+int df_serial_allowed(const struct df_saved *saved, const uint64_t *active, uint64_t serial,
+		      const char *sha256, uint64_t supersedes, bool signatures_required,
+		      bool same_ok, const char *state_dir, bool *reset, char *why, size_t len);
+/* The sha256 of a policy's bytes, in hex. */
+void df_sha256_hex(const char *text, size_t len, char out[65]);
 /* Paths of the last good policy and its .sig in dir. */
 void df_saved_paths(const char *dir, char *policy, char *sig, size_t len);
 

@@ -274,8 +274,8 @@ json_t *df_storm_json(const struct df_storm *s, const struct df_policy *p, uint6
 
 	df_ts_format(now_ns, to, sizeof(to));
 	df_ts_format(s->from_ns, from, sizeof(from));
-	j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:I, s:{s:I, s:o}}", "ts",
-		      to, "summary", "drop-storm", "from", from, "to", to, "suppressed",
+	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:I, s:I, s:{s:I, s:o}}",
+		      "schema", DF_RECORD_SCHEMA, "ts", to, "summary", "drop-storm", "from", from, "to", to, "suppressed",
 		      (json_int_t)df_storm_total(s), "over_budget", (json_int_t)s->over_budget,
 		      "folded", (json_int_t)s->folded, "counts", counts_json(s, p), "processes",
 		      procs_json(s, n), "process_count", (json_int_t)s->n_procs,

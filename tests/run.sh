@@ -4,14 +4,16 @@
 # Suites: unit (cmocka, plain and ASan+UBSan), cli (the real datafencectl),
 # fuzz smoke, datapath (root: the BPF programs through BPF_PROG_TEST_RUN, and
 # both backends against the reference with real packets through nftables),
-# live (root: real packets between network namespaces), e2e (root: the
+# prometheus (the alert rules with promtool), live (root: real packets
+# between network namespaces), e2e (root: the
 # real agent, once per backend), bypass (root: the ways out of a protected
 # cgroup against the real agent), surface (root: what a local user can plant
-# where the agent reads and writes). Set SUITES="unit cli" to run some only.
+# where the agent reads and writes), ansible (root: the role against this
+# machine), package (root: the Debian package built, installed and purged). Set SUITES="unit cli" to run some only.
 set -u
 cd "$(dirname "$0")/.."
 export O=${O:-build}
-SUITES=${SUITES:-"unit san cli fuzz datapath live e2e bypass surface health approval"}
+SUITES=${SUITES:-"unit san cli prometheus fuzz datapath live e2e bypass surface health approval ansible package"}
 PASSED=0 FAILED=0 SKIPPED=0
 FAILED_NAMES=()
 LOG_DIR=$O/test-logs
@@ -80,6 +82,15 @@ for suite in $SUITES; do
 		else
 			for t in "$O"/tests/dp/test_*; do run_cmocka "datapath/$(basename "$t")" "$t"; done
 		fi ;;
+	ansible)
+		# The Ansible role against this machine, with a real agent (root).
+		run_shell ansible tests/ansible/test_ansible.sh ;;
+	package)
+		# The Debian package: built, installed, checked, purged (root).
+		run_shell package tests/package/test_deb.sh ;;
+	prometheus)
+		# The alert rules, with promtool (no root).
+		run_shell prometheus tests/prometheus/test_prometheus.sh ;;
 	live)
 		# Real packets between network namespaces, programs on our own cgroup.
 		run_shell live tests/live/test_live.sh ;;

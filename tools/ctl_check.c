@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "policy.h"
 #include "sshsig.h"
+#include "state.h"
 
 static size_t count_prefixes(const struct df_policy *p, int family)
 {
@@ -51,6 +52,7 @@ struct approval_opts {
 	const char *signature;       /* the .sig (NULL: FILE.sig) */
 	unsigned int required;       /* with allowed_signers: at least 1 */
 	const char *scope;           /* NULL: scope not checked; "": a host without one */
+	const char *state_dir;       /* NULL: serial not checked; else the agent's state_dir */
 };
 
 /* Signatures and scope as the agent checks them; errors into d, the
@@ -69,6 +71,20 @@ static void approve(const char *file, const char *text, const struct df_policy *
 	if (o->scope && p && !df_policy_in_scope(p, o->scope))
 		df_diag_add(d, DF_SEV_ERROR, file, 0, NULL, "the policy is not for scope '%s'",
 			    o->scope);
+	if (o->state_dir && p) { /* the serial, as the agent of that state_dir would take it */
+		struct df_saved saved;
+		char why[300], sha[65];
+		bool reset;
+
+		df_sha256_hex(text, strlen(text), sha);
+		err = df_saved_read(o->state_dir, &saved, why, sizeof(why));
+		if (!err)
+			err = df_serial_allowed(&saved, NULL, p->serial, sha, p->supersedes,
+						o->allowed_signers && o->required, true, o->state_dir,
+						&reset, why, sizeof(why));
+		if (err)
+			df_diag_add(d, DF_SEV_ERROR, file, 0, NULL, "%s", why);
+	}
 	if (!o->allowed_signers) {
 		json_decref(sigs);
 		return;
@@ -133,7 +149,7 @@ static int check_one(const char *file, bool dump, bool strict, const struct appr
 	json_t *ap = NULL;
 	int err = ctl_load_policy(file, &p, &img, &d, &text);
 
-	if (text && (ao->allowed_signers || ao->scope)) {
+	if (text && (ao->allowed_signers || ao->scope || ao->state_dir)) {
 		size_t before = d.errors;
 
 		approve(file, text, p, ao, &d, &ap);
@@ -214,6 +230,7 @@ int cmd_check(int argc, char **argv)
 					      { "signature", required_argument, NULL, 'S' },
 					      { "signatures-required", required_argument, NULL, 'n' },
 					      { "scope", required_argument, NULL, 'c' },
+					      { "state-dir", required_argument, NULL, 'D' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	struct approval_opts ao = { .required = 0 };
@@ -230,6 +247,7 @@ int cmd_check(int argc, char **argv)
 		case 'a': ao.allowed_signers = optarg; break;
 		case 'S': ao.signature = optarg; break;
 		case 'c': ao.scope = optarg; break;
+		case 'D': ao.state_dir = optarg; break;
 		case 'n':
 			ao.required = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || !*optarg || ao.required > DF_SIG_MAX_BLOCKS)

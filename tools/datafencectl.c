@@ -20,7 +20,7 @@ static int cmd_help(int argc, char **argv);
 
 static const struct cmd cmds[] = {
 	{ "check", cmd_check,
-	  "FILE... [--json] [--dump] [--strict] [--allowed-signers F [--signatures-required N] [--signature SIG]] [--scope S]",
+	  "FILE... [--json] [--dump] [--strict] [--allowed-signers F [--signatures-required N] [--signature SIG]] [--scope S] [--state-dir DIR]",
 	  "validate policy files and summarise what they compile to",
 	  "  Parses, validates and compiles each FILE without touching the kernel.\n"
 	  "  Errors and warnings print as FILE:LINE: error: MESSAGE with the source line.\n"
@@ -37,6 +37,9 @@ static const struct cmd cmds[] = {
 	  "  --signatures-required N by N distinct keys of distinct principals (default 1)\n"
 	  "  --signature SIG         the signatures are in SIG, not FILE.sig\n"
 	  "  --scope S               the policy must be for host scope S (\"\": a host without one)\n"
+	  "  --state-dir DIR         its serial must be one the agent of that state_dir takes:\n"
+	  "                          above the highest accepted (the same file again is fine),\n"
+	  "                          or a signed supersedes naming it\n"
 	  "  Exit: 0 every file valid, 1 some file invalid (or, with --strict, warned\n"
 	  "  about; or not signed or scoped as required), 2 usage error.\n" },
 	{ "verify", cmd_check, "FILE --allowed-signers F [--signatures-required N] [--signature SIG] [--scope S]",

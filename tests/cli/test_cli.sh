@@ -171,7 +171,9 @@ install_puts_everything_in_place() {
 	for f in usr/sbin/datafenced usr/sbin/datafencectl usr/lib/datafence/datafence.bpf.o \
 		usr/share/man/man8/datafenced.8 usr/share/man/man8/datafencectl.8 \
 		usr/share/man/man5/datafence.conf.5 etc/systemd/system/datafenced.service \
-		etc/datafence/agent.conf etc/datafence/policy.conf; do
+		etc/datafence/agent.conf etc/datafence/policy.conf etc/logrotate.d/datafence \
+		usr/share/bash-completion/completions/datafencectl usr/share/doc/datafence/LICENSE \
+		usr/share/doc/datafence/docs/alerts.md usr/share/datafence/prometheus/datafence-alerts.yml; do
 		[ -e "$d/$f" ] || missing="$missing $f"
 	done
 	grep -q "ExecStart=/usr/sbin/datafenced" "$d/etc/systemd/system/datafenced.service" || missing="$missing unit-path"

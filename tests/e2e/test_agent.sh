@@ -462,6 +462,33 @@ assert info.labels["serial"] == "2" and info.labels["name"] == "e2e", info
 EOP
 }
 
+# Prometheus's own tools on what the agent writes: promtool lints the
+# metrics file; node_exporter's textfile collector (on 127.0.0.1, a port of
+# our own) serves its series, with no scrape error.
+node_exporter_serves_the_metrics_file() {
+	command -v prometheus-node-exporter >/dev/null || skip "prometheus-node-exporter not installed (make deps)"
+	promtool check metrics < "$TMP/datafence.prom"
+	local port out
+	port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	mkdir -p "$TMP/textfile"
+	cp "$TMP/datafence.prom" "$TMP/textfile/datafence.prom"
+	prometheus-node-exporter --web.listen-address="127.0.0.1:$port" --collector.disable-defaults \
+		--collector.textfile --collector.textfile.directory="$TMP/textfile" > "$TMP/node_exporter.log" 2>&1 &
+	NPID=$! # not local: the trap runs after the function
+	trap 'kill "$NPID" 2>/dev/null; wait "$NPID" 2>/dev/null || true' EXIT
+	for _ in $(seq 100); do
+		out=$(/usr/bin/python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode())' \
+			"http://127.0.0.1:$port/metrics" 2>/dev/null) && break
+		sleep 0.1
+	done
+	expect_contains "textfile read" 'node_textfile_scrape_error 0' "$out"
+	expect_contains "build info" 'datafence_build_info{version="0.1.0"} 1' "$out"
+	expect_contains "health" 'datafence_healthy ' "$out"
+	expect_contains "serial" 'datafence_policy_serial{scope=""} ' "$out"
+	expect_contains "events" 'datafence_events_total{outcome="lost"} ' "$out"
+	expect_contains "written" 'datafence_metrics_timestamp_seconds ' "$out"
+}
+
 control_socket_survives_bad_clients() {
 	local sock=$TMP/control.sock
 	# malformed JSON, not an object, no cmd, unknown cmd: errors, not crashes
@@ -606,6 +633,7 @@ run_case a_push_changes_behaviour_without_restart a_push_changes_behaviour_witho
 run_case ctl_counters_and_drops_match_the_traffic ctl_counters_and_drops_match_the_traffic
 run_case ctl_status_reports_health_and_the_policy ctl_status_reports_health_and_the_policy
 run_case ctl_reload_and_metrics ctl_reload_and_metrics
+run_case node_exporter_serves_the_metrics_file node_exporter_serves_the_metrics_file
 run_case ctl_test_agrees_with_real_traffic ctl_test_agrees_with_real_traffic
 run_case control_socket_survives_bad_clients control_socket_survives_bad_clients
 run_case a_bad_push_is_refused_and_the_old_policy_enforces a_bad_push_is_refused_and_the_old_policy_enforces

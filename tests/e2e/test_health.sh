@@ -428,6 +428,54 @@ below_the_free_space_floor_only_summaries_are_written() {
 		"$(ctl drops --json --class t --limit 1000 | jq -c 'select(.dst | startswith("10.99.0."))' | wc -l)"
 }
 
+# Under systemd (stderr is the journal stream, syslog = true) each message
+# reaches the journal once, through libsystemd with its priority, and a drop
+# record's line carries the record's keys as fields; nothing goes to stderr
+# besides. The journal here is a listener of the test's own on
+# /run/systemd/journal/socket in a private mount namespace (a tmpfs on /run)
+# where the agent runs.
+messages_reach_the_journal_once() {
+	trap 'kill "$(cat "$TMP/journal.pid" 2>/dev/null)" 2>/dev/null; restore_agent' EXIT
+	stop_agent
+	health_conf "$TMP/log/drops.jsonl" 'drop_log_max_mb = 1;' | sed 's/^syslog = false;/syslog = true;/' > "$TMP/agent.conf"
+	: > "$TMP/journal.jsonl"
+	mark_log
+	local from
+	from=$(cat "$TMP/log.mark")
+	JOURNAL_STREAM=$(stat -c '%d:%i' "$TMP/agent.log") \
+	bash -c 'echo $$ > "$0/cgroup.procs" && exec nsenter --net=/run/netns/"$1" unshare -m --propagation private bash -c "$2" "${@:3}"' \
+		"$CG/agent" "$NSA" '
+		mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/systemd/journal || exit 1
+		/usr/bin/python3 "$0" /run/systemd/journal/socket "$1" & echo $! > "$2"
+		for _ in $(seq 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.02; done
+		exec "${@:3}"' "$PWD/tests/e2e/journal_listener.py" "$TMP/journal.jsonl" "$TMP/journal.pid" \
+		"$DFD" --foreground --config "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
+	echo $! > "$TMP/agent.pid"
+	local loaded=
+	for _ in $(seq 250); do
+		loaded=$(jq -c 'select(.MESSAGE | startswith("policy loaded (start)"))' "$TMP/journal.jsonl")
+		[ -n "$loaded" ] && break
+		sleep 0.02
+	done
+	[ -n "$loaded" ] || { echo "no policy loaded message in the journal:"; cat "$TMP/journal.jsonl"; tail "$TMP/agent.log"; return 1; }
+	expect_eq "its priority and identifier" "5 datafenced" "$(jq -r '"\(.PRIORITY) \(.SYSLOG_IDENTIFIER)"' <<<"$loaded")"
+	expect_eq "once" 1 "$(jq -c 'select(.MESSAGE | startswith("policy loaded (start)"))' "$TMP/journal.jsonl" | wc -l)"
+	expect_eq "nothing on stderr" "" "$(tail -c +"$((from + 1))" "$TMP/agent.log")"
+	out=$(in_ns_cg prot "$NSA" "$DFNET" udp-storm 10.99.0 1)
+	expect_eq "refused" "sent 0 eperm 1 other 0" "$out"
+	local rec=
+	for _ in $(seq 150); do
+		rec=$(jq -c 'select(.DATAFENCE_HOOK == "sendmsg" and .DATAFENCE_DST == "10.99.0.1")' "$TMP/journal.jsonl")
+		[ -n "$rec" ] && break
+		sleep 0.02
+	done
+	[ -n "$rec" ] || { echo "no drop in the journal:"; cat "$TMP/journal.jsonl"; return 1; }
+	expect_eq "the drop's fields" '4 no-destination ["t"] 1 1024' \
+		"$(jq -r '"\(.PRIORITY) \(.DATAFENCE_REASON) \(.DATAFENCE_CLASSES) \(.DATAFENCE_SCHEMA) \(.DATAFENCE_DPORT)"' <<<"$rec")"
+	expect_contains "its message" "-> 10.99.0.1:1024 reason no-destination class t hook sendmsg" "$(jq -r .MESSAGE <<<"$rec")"
+	expect_eq "still nothing on stderr" "" "$(tail -c +"$((from + 1))" "$TMP/agent.log")"
+}
+
 # the drop log and its rotated files, oldest first
 drop_records() { cat "$TMP/log/drops.jsonl.2" "$TMP/log/drops.jsonl.1" "$TMP/log/drops.jsonl" 2>/dev/null; }
 
@@ -489,4 +537,5 @@ run_case an_expired_policy_makes_protected_traffic_fail_with_policy_expired \
 run_case keep_posture_changes_nothing keep_posture_changes_nothing
 run_case changes_are_audited_and_refusals_counted changes_are_audited_and_refusals_counted
 run_case readiness_and_watchdog_reach_systemd readiness_and_watchdog_reach_systemd
+run_case messages_reach_the_journal_once messages_reach_the_journal_once
 exit 0

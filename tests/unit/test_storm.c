@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "events.h"
 #include "storm.h"
 
 static struct df_storm *new_storm(void)
@@ -104,6 +105,7 @@ static void folded_records_add_up(void **state)
 	j = df_storm_json(s, NULL, s->from_ns + 1000000000ULL, NULL);
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "summary")), "drop-storm");
+	assert_int_equal(json_integer_value(json_object_get(j, "schema")), DF_RECORD_SCHEMA);
 	assert_int_equal(json_integer_value(json_object_get(j, "suppressed")), 7);
 	assert_int_equal(json_integer_value(json_object_get(j, "folded")), 7);
 	assert_int_equal(json_integer_value(json_object_get(j, "over_budget")), 0);
