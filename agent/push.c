@@ -25,7 +25,7 @@ static void log_diags(const struct df_diags *d, int prio)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		const struct df_diag *x = &d->v[i];
-		const char *sev = x->sev == DF_SEV_ERROR ? "error" : "warning";
+		const char *sev = df_sev_name(x->sev);
 
 		if (x->line > 0)
 			df_log(prio, "%s:%d: %s: %s", x->file ? x->file : "-", x->line, sev,

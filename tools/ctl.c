@@ -70,18 +70,19 @@ int ctl_simple_opts(int argc, char **argv, const char *name)
 	return 0;
 }
 
-json_t *ctl_diags_json(const struct df_diags *d)
+json_t *ctl_diags_json(const struct df_diags *d, const char *source)
 {
 	json_t *a = json_array();
 
 	for (size_t i = 0; i < d->n; i++) {
 		const struct df_diag *x = &d->v[i];
+		int col = df_diag_column(x, source);
 
-		json_array_append_new(a, json_pack("{s:s, s:i, s:s, s:s}", "file",
+		json_array_append_new(a, json_pack("{s:s, s:i, s:o, s:s, s:s}", "file",
 						   x->file ? x->file : "-", "line", x->line,
-						   "severity",
-						   x->sev == DF_SEV_ERROR ? "error" : "warning",
-						   "message", x->msg ? x->msg : ""));
+						   "column", col > 0 ? json_integer(col) : json_null(),
+						   "severity", df_sev_name(x->sev), "message",
+						   x->msg ? x->msg : ""));
 	}
 	return a;
 }
@@ -142,14 +143,28 @@ json_t *ctl_status(void)
 	return st;
 }
 
+bool ctl_offline;
+
 int ctl_load_policy(const char *file, struct df_policy **p, struct df_image **img,
 		    struct df_diags *d, char **text)
 {
-	struct df_parse_opts o = { .resolve_user = df_resolve_user_nss, .now = (int64_t)time(NULL) };
+	struct df_parse_opts o = { .resolve_user = ctl_offline ? NULL : df_resolve_user_nss,
+				   .offline = ctl_offline, .now = (int64_t)time(NULL) };
+	size_t len;
 	int err;
 
 	*img = NULL;
-	err = df_policy_load_file(file, &o, p, d, text);
+	if (!strcmp(file, "-")) { /* standard input: diagnostics name it "-" */
+		*p = NULL;
+		err = df_read_text("/dev/stdin", (size_t)-2, text, &len);
+		if (err)
+			df_diag_add(d, DF_SEV_ERROR, file, 0, NULL, "cannot read standard input: %s",
+				    strerror(-err));
+		else
+			err = df_policy_parse(*text, len, file, &o, p, d);
+	} else {
+		err = df_policy_load_file(file, &o, p, d, text);
+	}
 	if (err)
 		return err;
 	err = df_compile(*p, img, d);

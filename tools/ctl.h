@@ -19,8 +19,8 @@
 #define EXIT_INVALID 1  /* check, test: policy invalid; reload: refused; unload: failed */
 #define EXIT_USAGE 2
 #define EXIT_DISAGREE 3 /* test: evaluators disagree (a bug: report it) */
-#define EXIT_DEGRADED 1 /* status: 0 healthy, 1 degraded, 2 agent down */
-#define EXIT_DOWN 2
+#define EXIT_DEGRADED 1 /* status: 0 healthy, 1 degraded, 5 agent down */
+#define EXIT_DOWN 5     /* the agent cannot be reached (never a usage error: 2) */
 #define EXIT_REFUSED 4  /* the agent refused the request: busy, not permitted */
 
 /* Global options. */
@@ -39,8 +39,11 @@ int ctl_simple_opts(int argc, char **argv, const char *name);
  * diagnostics in d, the file's text in *text (for carets). */
 int ctl_load_policy(const char *file, struct df_policy **p, struct df_image **img,
 		    struct df_diags *d, char **text);
-/* Diagnostics as [{file, line, severity, message}]. */
-json_t *ctl_diags_json(const struct df_diags *d);
+/* check --offline: user names are not resolved here (notes, not errors). */
+extern bool ctl_offline;
+/* Diagnostics as [{file, line, column, severity, message}] (column null
+ * when unknown; source: the file's text, may be NULL). */
+json_t *ctl_diags_json(const struct df_diags *d, const char *source);
 
 /* One request to the agent; NULL (and *why) when it cannot be reached (or
  * is not root's). An answer that is not "ok" (but a refused reload's) ends

@@ -159,7 +159,7 @@ static int check_one(const char *file, bool dump, bool strict, const struct appr
 
 	if (ctl_json) {
 		json_t *j = json_pack("{s:s, s:b, s:o}", "file", file, "valid", !err, "diagnostics",
-				      ctl_diags_json(&d));
+				      ctl_diags_json(&d, text));
 
 		if (!err) {
 			json_object_set_new(
@@ -231,6 +231,7 @@ int cmd_check(int argc, char **argv)
 					      { "signatures-required", required_argument, NULL, 'n' },
 					      { "scope", required_argument, NULL, 'c' },
 					      { "state-dir", required_argument, NULL, 'D' },
+					      { "offline", no_argument, NULL, 'o' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	struct approval_opts ao = { .required = 0 };
@@ -248,6 +249,7 @@ int cmd_check(int argc, char **argv)
 		case 'S': ao.signature = optarg; break;
 		case 'c': ao.scope = optarg; break;
 		case 'D': ao.state_dir = optarg; break;
+		case 'o': ctl_offline = true; break;
 		case 'n':
 			ao.required = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || !*optarg || ao.required > DF_SIG_MAX_BLOCKS)
@@ -268,6 +270,9 @@ int cmd_check(int argc, char **argv)
 		ao.required = 1;
 	if (ao.signature && argc - optind > 1)
 		return ctl_usage_error("check: --signature is for one policy file");
+	for (int i = optind; i < argc; i++)
+		if (!strcmp(argv[i], "-") && ao.allowed_signers && !ao.signature)
+			return ctl_usage_error("check: standard input has no FILE.sig: give --signature");
 	for (int i = optind; i < argc; i++) {
 		int r = check_one(argv[i], dump, strict, &ao);
 

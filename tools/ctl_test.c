@@ -360,7 +360,7 @@ int cmd_test(int argc, char **argv)
 	if (ctl_load_policy(q.policy, &p, &img, &d, &text)) {
 		if (ctl_json)
 			ctl_print_json(json_pack("{s:s, s:o}", "error", "invalid policy", "diagnostics",
-						 ctl_diags_json(&d)));
+						 ctl_diags_json(&d, text)));
 		else
 			df_diags_print(&d, stderr, text);
 		rc = EXIT_INVALID;

@@ -20,17 +20,21 @@ static int cmd_help(int argc, char **argv);
 
 static const struct cmd cmds[] = {
 	{ "check", cmd_check,
-	  "FILE... [--json] [--dump] [--strict] [--allowed-signers F [--signatures-required N] [--signature SIG]] [--scope S] [--state-dir DIR]",
+	  "FILE... [--json] [--dump] [--strict] [--offline] [--allowed-signers F [--signatures-required N] [--signature SIG]] [--scope S] [--state-dir DIR]",
 	  "validate policy files and summarise what they compile to",
-	  "  Parses, validates and compiles each FILE without touching the kernel.\n"
-	  "  Errors and warnings print as FILE:LINE: error: MESSAGE with the source line.\n"
+	  "  Parses, validates and compiles each FILE without touching the kernel; \"-\"\n"
+	  "  reads standard input. Errors and warnings print as FILE:LINE:COL: error:\n"
+	  "  MESSAGE (COL when the culprit is found) with the source line and a caret.\n"
 	  "  Warnings: no classes, a protected class approved to every address, a class\n"
 	  "  approved nowhere, a destination approving no class, an enforce class in an\n"
 	  "  audit policy, an exception over 90 days or ending within 7, one already over.\n"
-	  "  --json   one JSON object per file and line: {file, valid, diagnostics,\n"
+	  "  --json   one JSON object per file and line: {file, valid, diagnostics\n"
+	  "           ([{file, line, column, severity, message}]),\n"
 	  "           summary (with class_modes), strict_failed}\n"
 	  "  --dump   also print the compiled map images\n"
 	  "  --strict warnings fail too (for CI pipelines)\n"
+	  "  --offline user names are not resolved here (a CI runner has not the hosts'\n"
+	  "           users): notes, resolved by each host's agent\n"
 	  "  Approval as the agent checks it (docs/signing.md), no agent and no root:\n"
 	  "  --allowed-signers F     an OpenSSH allowed_signers file: FILE.sig must hold\n"
 	  "                          valid signatures (ssh-keygen -Y sign -n datafence-policy)\n"
@@ -67,7 +71,7 @@ static const struct cmd cmds[] = {
 	  "  Asks the agent over its control socket; when the agent is down, reads the\n"
 	  "  pinned maps and says whether the pinned policy still enforces.\n"
 	  "  Exit: 0 healthy, 1 degraded (last push refused, interface not attached,\n"
-	  "  no policy), 2 agent down.\n" },
+	  "  no policy), 5 agent down.\n" },
 	{ "counters", cmd_counters, "[--json]", "judged packets per hook, class, verdict, reason; per rule",
 	  "  Sorted by packets. Alias: top. Without the agent: the pinned counters.\n" },
 	{ "top", cmd_counters, "[--json]", "alias of counters", "" },
@@ -82,7 +86,7 @@ static const struct cmd cmds[] = {
 	{ "metrics", cmd_metrics, "", "Prometheus text exposition of every counter", "" },
 	{ "reload", cmd_reload, "[--json]", "make the agent read the policy file again",
 	  "  Root or a member of admin_group only.\n"
-	  "  Exit: 0 accepted, 1 refused (the errors are printed), 2 agent down,\n"
+	  "  Exit: 0 accepted, 1 refused (the errors are printed), 5 agent down,\n"
 	  "  4 not permitted.\n" },
 	{ "unload", cmd_unload, "--yes", "remove enforcement (detach every hook, unpin, delete the nftables table)", "" },
 	{ "version", cmd_version, "", "print the version", "" },
@@ -102,8 +106,9 @@ static void print_usage(FILE *out)
 		     "                   in this network namespace when the agent is down\n"
 		     "  -h, --help       this help; \"datafencectl help COMMAND\" for one command\n"
 		     "  -V, --version    print the version\n"
-		     "\nOnly an agent of root's is believed. Exit 4: the agent refused the request\n"
-		     "(not permitted, busy).\n");
+		     "\nOnly an agent of root's is believed. Exit 2: a usage error; 4: the agent\n"
+		     "refused the request (not permitted, busy); 5: the agent cannot be reached.\n"
+		     "Options may come before or after the command.\n");
 }
 
 static void print_cmd_help(const struct cmd *c)
@@ -135,26 +140,51 @@ static int cmd_help(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* A global option at argv[i] (and its value): consumed, 1 (2 with its
+ * value); 0: not one; -1: its value is missing. */
+static int global_opt(int argc, char **argv, int i)
+{
+	static const struct {
+		const char *name;
+		const char **value;
+	} with_value[] = { { "--socket", &opt_socket },
+			   { "--pin-dir", &opt_pin_dir },
+			   { "--nft-table", &opt_nft_table } };
+
+	if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+		ctl_json = true;
+		return 1;
+	}
+	for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+		if (!strcmp(argv[i], with_value[k].name)) {
+			if (i + 1 >= argc)
+				return -1;
+			*with_value[k].value = argv[i + 1];
+			return 2;
+		}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct cmd *c;
-	int i, rc;
+	int i, rc, n = 1;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
-			ctl_json = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+		int g = global_opt(argc, argv, i);
+
+		if (g > 0) {
+			i += g - 1;
+		} else if (g < 0) {
+			return ctl_usage_error("%s needs a value; try \"datafencectl help\"", argv[i]);
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			return cmd_help(1, argv);
-		else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version"))
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
 			return cmd_version(0, NULL);
-		else if (!strcmp(argv[i], "--socket") && i + 1 < argc)
-			opt_socket = argv[++i];
-		else if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc)
-			opt_pin_dir = argv[++i];
-		else if (!strcmp(argv[i], "--nft-table") && i + 1 < argc)
-			opt_nft_table = argv[++i];
-		else
-			return ctl_usage_error("unknown option \"%s\"; try \"datafencectl help\"", argv[i]);
+		} else {
+			return ctl_usage_error("unknown option \"%s\"; try \"datafencectl help\"",
+					       argv[i]);
+		}
 	}
 	if (i == argc) {
 		print_usage(stderr);
@@ -163,7 +193,27 @@ int main(int argc, char **argv)
 	c = find_cmd(argv[i]);
 	if (!c)
 		return ctl_usage_error("unknown command \"%s\"; try \"datafencectl help\"", argv[i]);
-	rc = c->fn(argc - i, argv + i);
+	/* global options after the command too (up to "--"): taken out of
+	 * the command's arguments */
+	argv[n++] = argv[i++];
+	for (; i < argc; i++) {
+		int g = strcmp(argv[i], "--") ? global_opt(argc, argv, i) : 0;
+
+		if (!strcmp(argv[i], "--")) {
+			while (i < argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (g < 0)
+			return ctl_usage_error("%s needs a value; try \"datafencectl help\"", argv[i]);
+		if (g > 0 && strcmp(argv[i], "-j") && strcmp(argv[i], "--json")) {
+			i += g - 1;
+			continue;
+		}
+		argv[n++] = argv[i]; /* --json stays: commands take it as their own */
+	}
+	argv[n] = NULL;
+	rc = c->fn(n - 1, argv + 1);
 	if (rc < 0) { /* the command's --help */
 		print_cmd_help(c);
 		rc = EXIT_OK;

@@ -39,7 +39,7 @@ void df_diag_add(struct df_diags *d, enum df_severity sev, const char *file,
 	x->msg = msg;
 	if (sev == DF_SEV_ERROR)
 		d->errors++;
-	else
+	else if (sev == DF_SEV_WARNING)
 		d->warnings++;
 }
 
@@ -59,15 +59,47 @@ static const char *source_line(const char *src, int line, size_t *len)
 	return p;
 }
 
+int df_diag_column(const struct df_diag *x, const char *source)
+{
+	const char *l = NULL;
+	char *line, *quoted = NULL, *at = NULL;
+	size_t len = 0;
+	int col = 0;
+
+	if (source && x->line > 0)
+		l = source_line(source, x->line, &len);
+	if (!l || !x->culprit || !*x->culprit || !(line = strndup(l, len)))
+		return 0;
+	/* Prefer "culprit" in quotes: a short name like "a" would otherwise
+	 * match inside a key. */
+	if (asprintf(&quoted, "\"%s\"", x->culprit) > 0 && (at = strstr(line, quoted)))
+		at++;
+	else
+		at = strstr(line, x->culprit);
+	if (at)
+		col = (int)(at - line) + 1;
+	free(quoted);
+	free(line);
+	return col;
+}
+
+const char *df_sev_name(enum df_severity sev)
+{
+	return sev == DF_SEV_ERROR ? "error" : sev == DF_SEV_WARNING ? "warning" : "note";
+}
+
 void df_diags_print(const struct df_diags *d, FILE *out, const char *source)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		const struct df_diag *x = &d->v[i];
-		const char *sev = x->sev == DF_SEV_ERROR ? "error" : "warning";
-		const char *l = NULL;
+		const char *sev = df_sev_name(x->sev), *l = NULL;
+		int col = df_diag_column(x, source);
 		size_t len = 0;
 
-		if (x->line > 0)
+		if (x->line > 0 && col > 0)
+			fprintf(out, "%s:%d:%d: %s: %s\n", x->file ? x->file : "-", x->line, col, sev,
+				x->msg ? x->msg : "(out of memory)");
+		else if (x->line > 0)
 			fprintf(out, "%s:%d: %s: %s\n", x->file ? x->file : "-", x->line,
 				sev, x->msg ? x->msg : "(out of memory)");
 		else
@@ -78,28 +110,13 @@ void df_diags_print(const struct df_diags *d, FILE *out, const char *source)
 		if (!l)
 			continue;
 		fprintf(out, "    %.*s\n", (int)len, l);
-		if (x->culprit && *x->culprit) {
-			char *line = strndup(l, len);
-			char *quoted = NULL, *at = NULL;
-
-			/* Prefer "culprit" in quotes: a short name like "a" would
-			 * otherwise match inside a key. */
-			if (line && asprintf(&quoted, "\"%s\"", x->culprit) > 0 &&
-			    (at = strstr(line, quoted)))
-				at++;
-			else if (line)
-				at = strstr(line, x->culprit);
-			free(quoted);
-
-			if (at) {
-				fprintf(out, "    ");
-				for (char *c = line; c < at; c++)
-					fputc(*c == '\t' ? '\t' : ' ', out);
-				for (size_t k = 0; k < strlen(x->culprit); k++)
-					fputc('^', out);
-				fputc('\n', out);
-			}
-			free(line);
+		if (col > 0) {
+			fprintf(out, "    ");
+			for (int c = 0; c < col - 1; c++)
+				fputc(l[c] == '\t' ? '\t' : ' ', out);
+			for (size_t k = 0; k < strlen(x->culprit); k++)
+				fputc('^', out);
+			fputc('\n', out);
 		}
 	}
 }

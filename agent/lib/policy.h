@@ -97,7 +97,9 @@ struct df_policy {
 typedef int (*df_user_resolver)(const char *name, uint32_t *uid, void *ctx);
 
 struct df_parse_opts {
-	df_user_resolver resolve_user; /* NULL: user names are errors */
+	df_user_resolver resolve_user; /* NULL: user names are errors (but see offline) */
+	bool offline;                  /* user names are resolved on each host later: a
+					* note, not an error (datafencectl check --offline) */
 	void *resolve_ctx;
 	int64_t now; /* for warnings about expired exceptions; 0: skip */
 };

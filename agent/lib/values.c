@@ -373,6 +373,18 @@ bool pv_uid(struct pctx *c, config_setting_t *s, const char *what, uint32_t *uid
 		*uid = (uint32_t)v;
 		return true;
 	}
+	if (c->o && c->o->offline) {
+		df_diag_add(c->d, DF_SEV_NOTE, c->file, pc_line(s), str,
+			    "user name \"%s\" in %s is resolved on each host (not checked offline)",
+			    str, what);
+		/* a stand-in of its own (a policy checked offline is never
+		 * loaded): the name's hash, above the uids hosts hand out */
+		*uid = 0x80000000u;
+		for (const char *k = str; *k; k++)
+			*uid = (*uid ^ (unsigned char)*k) * 16777619u;
+		*uid = 0x80000000u | (*uid & 0x7ffffffeu);
+		return true;
+	}
 	if (!c->o || !c->o->resolve_user) {
 		ERR(c, s, str, "user name \"%s\" in %s cannot be resolved here: use a numeric uid",
 		    str, what);

@@ -16,13 +16,16 @@ examples_are_valid() {
 	done
 }
 
+# FILE:LINE:COL: -> FILE:LINE: (the column is checked on its own)
+no_columns() { sed -E 's/^([^ :]+:[0-9]+):[0-9]+: /\1: /'; }
+
 # Each bad policy's "# expect: LINE: MESSAGE" lines must all be printed as
-# FILE:LINE: error: MESSAGE, exit 1, for both builds of the CLI.
+# FILE:LINE[:COL]: error: MESSAGE, exit 1, for both builds of the CLI.
 bad_policy() {
 	local f=$1 ctl out rc
 	for ctl in "$CTL" "$SAN_CTL"; do
 		rc=0
-		out=$("$ctl" check "$f" 2>&1) || rc=$?
+		out=$("$ctl" check "$f" 2>&1 | no_columns; exit "${PIPESTATUS[0]}") || rc=$?
 		expect_eq "$ctl check $f exit code" 1 "$rc"
 		while IFS= read -r line; do
 			local ln=${line%%:*} msg=${line#*: }
@@ -242,6 +245,37 @@ check_strict_fails_on_each_lint() {
 		"$("$CTL" check config/examples/us-storage.conf)"
 }
 
+# In a pipeline: user names left to the hosts (--offline: a note, even
+# with --strict), the policy from standard input, FILE:LINE:COL with the
+# column in JSON, global options after the command, distinct exit codes
+# for a usage error (2) and an agent that cannot be reached (5).
+check_fits_pipelines() {
+	local f out rc=0
+	f=$(mktemp /tmp/df-pipe-XXXXXX.conf)
+	cat > "$f" <<'EOP'
+policy = { name = "t"; serial = 1; };
+classes = ( { name = "a"; match = { uids = [ "no-such-user-datafence" ]; }; } );
+destinations = ( { name = "d"; cidrs = [ "192.0.2.0/24" ]; allow = [ "a" ]; } );
+EOP
+	out=$("$CTL" check --offline --strict "$f" 2>&1) || rc=$?
+	expect_eq "--offline --strict: valid: $out" 0 "$rc"
+	expect_contains "a note" "$f:2:47: note: user name \"no-such-user-datafence\" in class 'a' is resolved on each host" "$out"
+	rc=0
+	out=$("$CTL" check - < "$f" 2>&1) || rc=$?
+	expect_eq "stdin: invalid" 1 "$rc"
+	expect_contains "stdin named -" "-:2:47: error: unknown user \"no-such-user-datafence\"" "$out"
+	expect_eq "the column in JSON" "2 47 error" \
+		"$("$CTL" check "$f" --json | jq -r '.diagnostics[0] | "\(.line) \(.column) \(.severity)"')"
+	rm -f "$f"
+	rc=0
+	out=$("$CTL" status --socket /nonexistent/datafence.sock --pin-dir /nonexistent 2>&1) || rc=$?
+	expect_eq "agent unreachable" 5 "$rc"
+	expect_contains "the socket given after the command" "cannot connect to /nonexistent/datafence.sock" "$out"
+	rc=0
+	"$CTL" status --socket > /dev/null 2>&1 || rc=$?
+	expect_eq "usage" 2 "$rc"
+}
+
 run_case examples_are_valid examples_are_valid
 run_case check_strict_fails_on_each_lint check_strict_fails_on_each_lint
 run_case the_unit_is_hardened the_unit_is_hardened
@@ -258,4 +292,5 @@ run_case usage_errors_exit_2 usage_errors_exit_2
 run_case help_answers help_answers
 run_case test_verdicts test_verdicts
 run_case test_invalid_policy_exit_1 test_invalid_policy_exit_1
+run_case check_fits_pipelines check_fits_pipelines
 exit 0

@@ -605,7 +605,7 @@ ctl_status_when_the_agent_is_down() {
 	expect_eq "the kernel's serial" "3 3" "$(jq -r '"\(.serial) \(.policy.serial)"' <<<"$down")"
 	expect_eq "health" "degraded agent down" "$(jq -r '"\(.health) \(.health_reasons[0])"' <<<"$down")"
 	out=$(ctl_a status) || rc=$?
-	expect_eq "exit code" 2 "$rc"
+	expect_eq "exit code" 5 "$rc"
 	expect_contains "down" "agent:       down" "$out"
 	if bpf_on; then
 		expect_contains "still enforcing" "enforcement: active: the pinned policy, serial 3" "$out"

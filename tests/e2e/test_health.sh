@@ -67,7 +67,7 @@ setup() {
 	wait_log "policy loaded (start): 'health' serial 1"
 }
 
-# status_rc: status's exit code (2 when the agent does not answer)
+# status_rc: status's exit code (5 when the agent does not answer)
 status_rc() { local rc=0; ctl status > "$TMP/status.txt" || rc=$?; echo "$rc"; }
 
 # until_status RC [SECONDS]: status exits RC within 6 s (the agent checks
@@ -86,11 +86,11 @@ until_status() {
 named() { expect_contains "status names it" "- $1" "$(cat "$TMP/status.txt")"; }
 
 # harm_while_stopped CMD...: the agent stopped, the harm done; status, reading
-# the kernel, says what is wrong (agent down: exit 2); then the agent goes on
+# the kernel, says what is wrong (agent down: exit 5); then the agent goes on
 harm_while_stopped() {
 	kill -STOP "$(agent_pid)"
 	"$@"
-	expect_eq "status with the agent stopped" 2 "$(status_rc)"
+	expect_eq "status with the agent stopped" 5 "$(status_rc)"
 	mark_log
 	kill -CONT "$(agent_pid)"
 }
@@ -175,7 +175,7 @@ removed_pins_are_named_and_pinned_again() {
 a_stopped_heartbeat_is_named() {
 	kill -STOP "$(agent_pid)"
 	sleep 4
-	expect_eq "status with the agent stopped" 2 "$(status_rc)"
+	expect_eq "status with the agent stopped" 5 "$(status_rc)"
 	named "heartbeat stale: older than 3 s"
 	kill -CONT "$(agent_pid)"
 	until_status 0
