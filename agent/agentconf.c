@@ -304,8 +304,8 @@ int df_agent_conf_load(const char *file, struct df_agent_conf *c, struct df_diag
 	}
 	config_init(&cfg);
 	if (config_read_string(&cfg, text ? text : "") != CONFIG_TRUE) {
-		df_diag_add(d, DF_SEV_ERROR, file, config_error_line(&cfg), NULL,
-			    "syntax error: %s", config_error_text(&cfg));
+		df_conf_syntax_error(text ? text : "", file, config_error_line(&cfg),
+				     config_error_text(&cfg), d);
 		config_destroy(&cfg);
 		free(text);
 		return -EINVAL;

@@ -2,6 +2,7 @@
 /* libconfig access for the policy parser: typed members, lists, known keys,
  * each problem reported once as a file:line diagnostic (pconf.h). */
 #include "pconf.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -62,8 +63,10 @@ void pc_check_keys(struct pctx *c, const config_setting_t *group,
 		const char *name = config_setting_name(m);
 		bool ok = false;
 		char list[256] = "";
+		size_t n_allowed = 0;
+		const char *hint;
 
-		for (const char *const *a = allowed; *a; a++) {
+		for (const char *const *a = allowed; *a; a++, n_allowed++) {
 			if (name && !strcmp(name, *a))
 				ok = true;
 			if (strlen(list) + strlen(*a) + 3 < sizeof(list)) {
@@ -72,9 +75,11 @@ void pc_check_keys(struct pctx *c, const config_setting_t *group,
 				strcat(list, *a);
 			}
 		}
-		if (!ok)
-			ERR(c, m, name, "unknown key '%s' in %s (known: %s)",
-			    name ? name : "?", what, list);
+		if (ok)
+			continue;
+		hint = df_did_you_mean(name, allowed, n_allowed);
+		ERR(c, m, name, "unknown key '%s' in %s (known: %s)%s%s%s", name ? name : "?", what,
+		    list, hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
 	}
 }
 
@@ -270,4 +275,178 @@ char *df_conf_widen_ints(const char *text, size_t len, const char *file, struct 
 		return NULL;
 	}
 	return out;
+}
+
+/* ---- syntax errors said precisely -------------------------------------------------- */
+
+/* What a scan of libconfig text found at one place. */
+struct finding {
+	int line;
+	char culprit[64];
+	char msg[200];
+};
+
+/* The text from a to b (one line, at most 63 bytes) as a culprit. */
+static void span(struct finding *f, const char *a, const char *b)
+{
+	size_t n = (size_t)(b - a) + 1;
+
+	if (memchr(a, '\n', n) || n >= sizeof(f->culprit))
+		n = 1;
+	memcpy(f->culprit, a, n);
+	f->culprit[n] = '\0';
+}
+
+/* One pass over the text (strings, # // and C comments skipped as libconfig
+ * does), up to line `upto` (0: all): the last finding at or before it in
+ * *last, every pair of strings side by side in a list reported to d (when
+ * given), and the line of a string never closed (0: none). */
+static int scan(const char *t, int upto, struct finding *last, const char *file,
+		struct df_diags *d)
+{
+	char stack[64], prev = 0;    /* the last significant character */
+	const char *prev_at = NULL;  /* where it is */
+	const char *str_at = NULL;   /* a string's opening quote */
+	const char *before_str = ""; /* the significant char before the open string */
+	int depth = 0, line = 1, prev_line = 0, str_line = 0;
+
+	for (const char *p = t; *p; p++) {
+		char ch = *p;
+
+		if (upto && line > upto)
+			break;
+		if (ch == '\n') {
+			line++;
+			continue;
+		}
+		if (ch == '#' || (ch == '/' && p[1] == '/')) {
+			while (p[1] && p[1] != '\n')
+				p++;
+			continue;
+		}
+		if (ch == '/' && p[1] == '*') {
+			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+				line += *p == '\n';
+			if (!*p)
+				return 0;
+			p++;
+			continue;
+		}
+		if (ch == ' ' || ch == '\t' || ch == '\r')
+			continue;
+		if (ch == '"') {
+			const char *open = p;
+			int open_line = line;
+
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				else if (*p == '\n')
+					line++;
+			}
+			if (!*p)
+				return open_line; /* never closed */
+			if (depth && (stack[depth - 1] == '[' || stack[depth - 1] == '(') &&
+			    prev == '"') {
+				struct finding f = { .line = open_line };
+
+				span(&f, prev_at, open);
+				snprintf(f.msg, sizeof(f.msg),
+					 "a missing comma: libconfig would join these two strings into one");
+				if (d)
+					df_diag_add(d, DF_SEV_ERROR, file, open_line, f.culprit, "%s",
+						    f.msg);
+				*last = f;
+			}
+			before_str = prev_at && prev ? (prev == '{' || prev == ';' || prev == ',' ? "key" : "") : "key";
+			str_at = open;
+			str_line = open_line;
+			prev = '"';
+			prev_at = p;
+			prev_line = line;
+			continue;
+		}
+		if ((ch == '=' || ch == ':') && prev == '"' && !strcmp(before_str, "key") &&
+		    (!depth || stack[depth - 1] == '{')) {
+			struct finding f = { .line = str_line };
+			int n = (int)(prev_at - str_at - 1);
+
+			snprintf(f.culprit, sizeof(f.culprit), "%.*s", n > 0 && n < 63 ? n : 0,
+				 str_at + 1);
+			snprintf(f.msg, sizeof(f.msg),
+				 "a quoted name \"%s\": names are bare words in libconfig "
+				 "(name = value;), not JSON keys", f.culprit);
+			*last = f;
+		}
+		if ((ch == ']' || ch == ')') && prev == ',') {
+			struct finding f = { .line = prev_line };
+
+			span(&f, prev_at, p);
+			snprintf(f.msg, sizeof(f.msg),
+				 "a trailing comma before '%c': libconfig takes none after the last "
+				 "element", ch);
+			*last = f;
+		}
+		if (depth && (stack[depth - 1] == '[' || stack[depth - 1] == '(') &&
+		    (isalnum((unsigned char)ch) || ch == '-' || ch == '+' || ch == '[' ||
+		     ch == '(' || ch == '{') &&
+		    (isalnum((unsigned char)prev) || prev == '"' || prev == ']' || prev == ')' ||
+		     prev == '}') &&
+		    !(isalnum((unsigned char)prev) && prev_at == p - 1)) {
+			struct finding f = { .line = line };
+
+			span(&f, prev_at, p);
+			snprintf(f.msg, sizeof(f.msg), "a missing comma between two elements");
+			*last = f;
+		}
+		if (ch == '[' || ch == '(' || ch == '{') {
+			if (depth < (int)sizeof(stack))
+				stack[depth++] = ch;
+		} else if ((ch == ']' || ch == ')' || ch == '}') && depth) {
+			depth--;
+		}
+		prev = ch;
+		prev_at = p;
+		prev_line = line;
+	}
+	return 0;
+}
+
+void df_conf_syntax_error(const char *text, const char *file, int line, const char *why,
+			  struct df_diags *d)
+{
+	struct finding f = { 0 };
+	int open = scan(text, 0, &f, NULL, NULL);
+
+	if (open) {
+		df_diag_add(d, DF_SEV_ERROR, file, open, NULL,
+			    "syntax error: a string opened on this line is never closed (a quote "
+			    "missing)");
+		return;
+	}
+	memset(&f, 0, sizeof(f));
+	scan(text, line, &f, NULL, NULL);
+	if (why && !strcmp(why, "mismatched element type in array")) {
+		df_diag_add(d, DF_SEV_ERROR, file, line, NULL,
+			    "syntax error: an array [ ] holds values of one type (all strings or all "
+			    "numbers); a list ( ) may mix them");
+		return;
+	}
+	if (f.line && f.line >= line - 1) {
+		df_diag_add(d, DF_SEV_ERROR, file, f.line, f.culprit[0] ? f.culprit : NULL,
+			    "syntax error: %s", f.msg);
+		return;
+	}
+	if (why && !strcmp(why, "syntax error"))
+		why = "a missing ';', '=', quote or bracket at or before this line";
+	df_diag_add(d, DF_SEV_ERROR, file, line, NULL, "syntax error: %s", why ? why : "unknown");
+}
+
+int df_conf_adjacent_strings(const char *text, const char *file, struct df_diags *d)
+{
+	struct finding f = { 0 };
+	size_t before = d->errors;
+
+	scan(text, 0, &f, file, d);
+	return (int)(d->errors - before);
 }

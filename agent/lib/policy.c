@@ -12,6 +12,7 @@
 #include <linux/types.h>
 #include "datafence.h"
 #include "pconf.h"
+#include "text.h"
 #include "values.h"
 
 /* cidrs, except, protocols, ports: shared by destinations and exceptions. */
@@ -57,9 +58,13 @@ static int parse_match(struct pctx *c, const config_setting_t *g, const char *wh
 
 		if (!s || df_proto_parse(s, &p) || df_proto_bit(p) == DF_P_OTHER ||
 		    !df_proto_name(p) || strcmp(df_proto_name(p), s)) {
-			ERR(c, e, s, "unknown protocol %s%s%s in %s (known: tcp, udp, sctp, icmp, icmpv6)",
+			static const char *const known[] = { "tcp", "udp", "sctp", "icmp", "icmpv6" };
+			const char *hint = df_did_you_mean(s, known, 5);
+
+			ERR(c, e, s, "unknown protocol %s%s%s in %s (known: tcp, udp, sctp, icmp, icmpv6)%s%s%s",
 			    s ? "\"" : "", s ? s : pc_type_name(config_setting_type(e)),
-			    s ? "\"" : "", what);
+			    s ? "\"" : "", what, hint ? "; did you mean \"" : "", hint ? hint : "",
+			    hint ? "\"?" : "");
 			continue;
 		}
 		m->protos |= df_proto_bit(p);
@@ -326,8 +331,25 @@ next:;
 	return 0;
 }
 
+/* "; did you mean 'NAME'?" for a class name that is a typo of one of p's,
+ * or "". */
+static const char *class_hint(const struct df_policy *p, const char *name, char *buf, size_t len)
+{
+	const char *names[DF_MAX_CLASSES], *hint;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_classes && n < DF_MAX_CLASSES; i++)
+		names[n++] = p->classes[i].name;
+	hint = df_did_you_mean(name, names, n);
+	if (!hint)
+		return "";
+	snprintf(buf, len, "; did you mean '%s'?", hint);
+	return buf;
+}
+
 static int parse_dests(struct pctx *c, config_setting_t *root, struct df_policy *p)
 {
+	char hint[320];
 	static const char *const keys[] = { "name", "cidrs", "except", "protocols",
 					    "ports", "allow", NULL };
 	config_setting_t *l = group_list(c, root, "destinations");
@@ -372,7 +394,8 @@ static int parse_dests(struct pctx *c, config_setting_t *root, struct df_policy 
 			if (!cn)
 				ERR(c, e, NULL, "'allow' in %s must list class names (strings)", what);
 			else if (ci < 0)
-				ERR(c, e, cn, "%s allows unknown class '%s'", what, cn);
+				ERR(c, e, cn, "%s allows unknown class '%s'%s", what, cn,
+				    class_hint(p, cn, hint, sizeof(hint)));
 			else
 				d->allow |= 1ULL << ci;
 		}
@@ -386,6 +409,7 @@ next:;
 
 static int parse_exceptions(struct pctx *c, config_setting_t *root, struct df_policy *p)
 {
+	char hint[320];
 	static const char *const keys[] = { "id", "approved_by", "reason", "class", "cidrs",
 					    "protocols", "ports", "not_before", "expires", NULL };
 	config_setting_t *l = group_list(c, root, "exceptions");
@@ -430,7 +454,8 @@ static int parse_exceptions(struct pctx *c, config_setting_t *root, struct df_po
 			e->class_idx = df_class_index(p, cls);
 			if (e->class_idx < 0)
 				ERR(c, config_setting_get_member(g, "class"), cls,
-				    "%s is for unknown class '%s'", what, cls);
+				    "%s is for unknown class '%s'%s", what, cls,
+				    class_hint(p, cls, hint, sizeof(hint)));
 		}
 		err = parse_match(c, g, what, false, &e->m);
 		if (err)
@@ -571,12 +596,12 @@ int df_policy_parse(const char *text, size_t len, const char *file,
 	}
 	config_init(&cfg);
 	if (config_read_string(&cfg, buf) != CONFIG_TRUE) {
-		const char *why = config_error_text(&cfg);
-
-		if (why && !strcmp(why, "syntax error"))
-			why = "a missing ';', '=', quote or bracket at or before this line";
-		df_diag_add(diags, DF_SEV_ERROR, c.file, config_error_line(&cfg), NULL,
-			    "syntax error: %s", why ? why : "unknown");
+		df_conf_syntax_error(buf, c.file, config_error_line(&cfg), config_error_text(&cfg),
+				     diags);
+		err = -EINVAL;
+		goto cleanup;
+	}
+	if (df_conf_adjacent_strings(buf, c.file, diags)) {
 		err = -EINVAL;
 		goto cleanup;
 	}

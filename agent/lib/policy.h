@@ -130,6 +130,15 @@ const char *df_mode_name(enum df_mode m);
  * literal outside the int range carries its `L`, so every value is read as
  * written. A literal beyond 64 bits is an error with its line (NULL; *err
  * set, -ENOMEM when out of memory). */
+/* libconfig's syntax error at `line` (its words: why) of text, said
+ * precisely into d: a string never closed (at the line it opens), a
+ * trailing comma, a quoted JSON-style name, a missing comma between
+ * elements, an array of mixed types; else libconfig's words. */
+void df_conf_syntax_error(const char *text, const char *file, int line, const char *why,
+			  struct df_diags *d);
+/* Strings side by side in a list (libconfig would join them into one):
+ * an error each into d; returns how many. */
+int df_conf_adjacent_strings(const char *text, const char *file, struct df_diags *d);
 char *df_conf_widen_ints(const char *text, size_t len, const char *file, struct df_diags *d,
 			 int *err);
 

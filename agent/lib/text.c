@@ -55,3 +55,47 @@ char *df_text_escape(const char *in, size_t n, bool backslash, char *out, size_t
 	out[o] = '\0';
 	return out;
 }
+
+/* Optimal string alignment distance, capped: words longer than 63 bytes are
+ * never typos of ours. */
+static size_t edits(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b), d[64][64];
+
+	if (n > 63 || m > 63)
+		return (size_t)-1;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			size_t cost = a[i - 1] != b[j - 1], v = d[i - 1][j] + 1;
+
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+const char *df_did_you_mean(const char *word, const char *const *candidates, size_t n)
+{
+	size_t best = (size_t)-1, limit = word && strlen(word) <= 4 ? 1 : 2;
+	const char *pick = NULL;
+
+	for (size_t i = 0; word && i < n; i++) {
+		size_t e = candidates[i] ? edits(word, candidates[i]) : (size_t)-1;
+
+		if (e && e < best) {
+			best = e;
+			pick = candidates[i];
+		}
+	}
+	return best <= limit ? pick : NULL;
+}

@@ -14,4 +14,10 @@
  * out. */
 char *df_text_escape(const char *in, size_t n, bool backslash, char *out, size_t len);
 
+/* The candidate closest to word (Damerau-Levenshtein: an insertion,
+ * deletion, substitution or swap of two neighbours each count one) when it
+ * is close enough to be a typo of it (at most 1 edit for words of up to 4
+ * letters, 2 beyond), else NULL. */
+const char *df_did_you_mean(const char *word, const char *const *candidates, size_t n);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include <linux/types.h>
 #include "datafence.h"
+#include "text.h"
 
 #define MAX_NAME 63
 #define MAX_CGROUP_PATH 4096
@@ -411,7 +412,11 @@ bool pv_mode(struct pctx *c, const config_setting_t *g, const char *what,
 	else if (!strcmp(m, "audit"))
 		*mode = DF_MODE_AUDIT;
 	else {
-		ERR(c, s, m, "mode \"%s\" in %s must be \"enforce\" or \"audit\"", m, what);
+		static const char *const modes[] = { "enforce", "audit" };
+		const char *hint = df_did_you_mean(m, modes, 2);
+
+		ERR(c, s, m, "mode \"%s\" in %s must be \"enforce\" or \"audit\"%s%s%s", m, what,
+		    hint ? "; did you mean \"" : "", hint ? hint : "", hint ? "\"?" : "");
 		return false;
 	}
 	return true;
