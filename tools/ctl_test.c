@@ -21,6 +21,7 @@
 /* The question, resolved. */
 struct test_req {
 	const char *policy;            /* the file to judge by */
+	const char *flows;             /* --flows: a file of flows and their verdicts */
 	bool loaded;                   /* no --policy: what this host enforces */
 	struct df_packet pkt;
 	const char *class_names[DF_MAX_CLASSES];
@@ -70,7 +71,8 @@ static int test_options(int argc, char **argv, struct test_req *q, const char **
 		{ "uid", required_argument, NULL, 'u' },    { "mark", required_argument, NULL, 'm' },
 		{ "sport", required_argument, NULL, 'S' },  { "cgroup", required_argument, NULL, 'g' },
 		{ "at", required_argument, NULL, 'a' },     { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	    { 0 }
+		{ "flows", required_argument, NULL, 'f' },  { "help", no_argument, NULL, 'h' },
+		{ 0 }
 	};
 	uint32_t v;
 	int c;
@@ -115,6 +117,7 @@ static int test_options(int argc, char **argv, struct test_req *q, const char **
 			break;
 		case 'g': q->pkt.cgroup = optarg; q->n_facts++; break;
 		case 'a': *at = optarg; break;
+		case 'f': q->flows = optarg; break;
 		case 'j': ctl_json = true; break;
 		case 'h': return -1;
 		default: return ctl_usage_error("test: bad option; try \"datafencectl help test\"");
@@ -285,9 +288,49 @@ static json_t *result_json(const struct df_policy *p, const struct df_result *r)
 {
 	const char *kind, *name = df_rule_name(p, r->rule, &kind);
 
-	return json_pack("{s:s, s:s, s:o, s:o}", "verdict", df_verdict_name(r->verdict), "reason",
-			 df_reason_name(r->reason), "classes", classes_json(p, r->classes), "rule",
-			 name ? json_pack("{s:s, s:s}", "kind", kind, "name", name) : json_null());
+	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "verdict", df_verdict_name(r->verdict),
+			 "reason", df_reason_name(r->reason), "classes", classes_json(p, r->classes),
+			 "class", r->slot >= 0 && (size_t)r->slot < p->n_classes ?
+					  json_string(p->classes[r->slot].name) : json_null(),
+			 "rule", name ? json_pack("{s:s, s:s}", "kind", kind, "name", name) : json_null());
+}
+
+static json_t *df_time_json_at(int64_t t)
+{
+	char buf[40];
+
+	df_time_format(t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+/* The flow as it was asked about. */
+static json_t *flow_json(const struct test_req *q)
+{
+	const struct df_packet *k = &q->pkt;
+	char dst[DF_ADDRSTRLEN], src[DF_ADDRSTRLEN], pb[8];
+	struct df_cidr c = { .family = k->dst.family, .plen = k->dst.family == 4 ? 32 : 128 };
+	const char *proto = df_proto_name(k->proto);
+	json_t *j, *cls = json_array();
+
+	memcpy(c.addr, k->dst.addr, 16);
+	df_cidr_format(&c, false, dst, sizeof(dst));
+	c = (struct df_cidr){ .family = k->src.family, .plen = k->src.family == 4 ? 32 : 128 };
+	memcpy(c.addr, k->src.addr, 16);
+	df_cidr_format(&c, false, src, sizeof(src));
+	if (!proto) {
+		snprintf(pb, sizeof(pb), "%u", k->proto);
+		proto = pb;
+	}
+	for (int i = 0; i < q->n_class_names; i++)
+		json_array_append_new(cls, json_string(q->class_names[i]));
+	j = json_pack("{s:s, s:s, s:s, s:o}", "dst", dst, "src", src, "proto", proto, "port",
+		      df_proto_bit(k->proto) & DF_P_PORTED ? json_integer(k->dport) : json_null());
+	json_object_set_new(j, "classes", cls);
+	json_object_set_new(j, "cgroup", k->cgroup && q->n_facts ? json_string(k->cgroup) : json_null());
+	json_object_set_new(j, "uid", k->uid != DF_UID_NONE ? json_integer(k->uid) : json_null());
+	json_object_set_new(j, "mark", json_integer(k->mark));
+	json_object_set_new(j, "sport", json_integer(k->sport));
+	return j;
 }
 
 static void test_print_text(const struct test_req *q, const struct df_policy *p,
@@ -332,11 +375,130 @@ static void test_print(const struct test_req *q, const struct df_policy *p,
 		return;
 	}
 	j = result_json(p, &o->ref);
+	json_object_set_new(j, "flow", flow_json(q));
+	json_object_set_new(j, "at", df_time_json_at(q->now));
+	json_object_set_new(j, "policy", json_pack("{s:s, s:s, s:I}", "file", q->policy, "name",
+						   p->name, "serial", (json_int_t)p->serial));
 	json_object_set_new(j, "reference", result_json(p, &o->ref));
 	for (int i = 0; i < o->n; i++)
 		json_object_set_new(j, o->key[i], result_json(p, &o->r[i]));
 	json_object_set_new(j, "agree", json_boolean(o->agree));
 	ctl_print_json(j);
+}
+
+/* One "=> VERDICT [REASON]": 0, or -1 when it names neither. */
+static int expectation(char *text, enum df_verdict *v, int *reason)
+{
+	char *verdict = strtok(text, " \t\r\n"), *why = strtok(NULL, " \t\r\n");
+
+	*reason = -1;
+	if (!verdict || strtok(NULL, " \t\r\n"))
+		return -1;
+	for (int i = 0; i < DF_VERDICT__MAX; i++)
+		if (!strcmp(verdict, df_verdict_name((enum df_verdict)i)))
+			*v = (enum df_verdict)i, *reason = -2;
+	if (*reason != -2)
+		return -1;
+	*reason = -1;
+	for (int r = 0; why && r < DF_REASON__MAX; r++)
+		if (!strcmp(why, df_reason_name((enum df_reason)r)))
+			*reason = r;
+	return why && *reason < 0 ? -1 : 0;
+}
+
+/* --flows FILE: each line a flow in `test`'s options, "=>" and the verdict
+ * (and reason) it must get; # comments. Every flow judged as `test` judges
+ * one; each one whose verdict differs (or whose evaluators disagree) is
+ * listed. Exit 1 on any. */
+static int test_flows(const struct test_req *base, const struct df_loaded *l)
+{
+	FILE *f = strcmp(base->flows, "-") ? fopen(base->flows, "re") : stdin;
+	json_t *arr = json_array();
+	char *line = NULL, when[40];
+	size_t cap = 0;
+	int ln = 0, n = 0, bad = 0, errors = 0;
+
+	if (!f) {
+		json_decref(arr);
+		return ctl_usage_error("test: cannot read %s: %s", base->flows, strerror(errno));
+	}
+	while (getline(&line, &cap, f) > 0) {
+		struct test_req q = { .policy = base->policy, .loaded = base->loaded,
+				      .status = base->status, .n_kinds = base->n_kinds,
+				      .pkt = { .uid = DF_UID_NONE, .proto = 6 }, .now = base->now,
+				      .at_given = base->at_given };
+		const char *dst = NULL, *src = NULL, *at = NULL;
+		char *arrow, *args[40] = { "test" }, *hash = strchr(line, '#');
+		struct test_out o = { 0 };
+		enum df_verdict want = DF_ALLOW;
+		int nargs = 1, reason, rc;
+		bool ok;
+
+		ln++;
+		if (hash)
+			*hash = '\0';
+		if (strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		memcpy(q.kinds, base->kinds, sizeof(q.kinds));
+		arrow = strstr(line, "=>");
+		if (!arrow || expectation(arrow + 2, &want, &reason)) {
+			fprintf(stderr, "%s:%d: error: a flow ends in \"=> VERDICT [REASON]\" (allow, drop, would-drop; a reason word)\n",
+				base->flows, ln);
+			errors++;
+			continue;
+		}
+		*arrow = '\0';
+		for (char *t = strtok(line, " \t\r\n"); t && nargs < 39; t = strtok(NULL, " \t\r\n"))
+			args[nargs++] = t;
+		args[nargs] = NULL;
+		rc = test_options(nargs, args, &q, &dst, &src, &at);
+		if (!rc)
+			rc = test_facts(&q, dst, src, at ? at : NULL);
+		if (!rc && !at)
+			q.now = base->now, q.at_given = base->at_given;
+		if (!rc)
+			rc = test_evaluate(&q, l, &o);
+		if (rc) {
+			fprintf(stderr, "%s:%d: error: this flow cannot be judged (above)\n", base->flows, ln);
+			errors++;
+			continue;
+		}
+		n++;
+		ok = o.agree && o.ref.verdict == want && (reason < 0 || (int)o.ref.reason == reason);
+		bad += !ok;
+		if (ctl_json) {
+			json_array_append_new(arr, json_pack("{s:i, s:o, s:{s:s, s:o}, s:o, s:b, s:b}",
+							     "line", ln, "flow", flow_json(&q), "expected",
+							     "verdict", df_verdict_name(want), "reason",
+							     reason >= 0 ? json_string(df_reason_name((enum df_reason)reason)) :
+									   json_null(),
+							     "got", result_json(l->p, &o.ref), "agree",
+							     o.agree, "ok", ok));
+		} else if (!ok) {
+			const char *kind, *name = df_rule_name(l->p, o.ref.rule, &kind);
+
+			printf("%s:%d: expected %s%s%s, got %s %s (rule %s%s%s)%s\n", base->flows, ln,
+			       df_verdict_name(want), reason >= 0 ? " " : "",
+			       reason >= 0 ? df_reason_name((enum df_reason)reason) : "",
+			       df_verdict_name(o.ref.verdict), df_reason_name(o.ref.reason),
+			       name ? kind : "none", name ? " " : "", name ? name : "",
+			       o.agree ? "" : "; the evaluators disagree (a bug: report it)");
+		}
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	df_time_format(base->now, when, sizeof(when));
+	if (ctl_json)
+		ctl_print_json(json_pack("{s:s, s:{s:s, s:s, s:I}, s:s, s:o, s:i, s:i, s:i}", "file",
+					 base->flows, "policy", "file", base->policy, "name", l->p->name,
+					 "serial", (json_int_t)l->p->serial, "at", when, "flows", arr,
+					 "checked", n, "mismatches", bad, "errors", errors));
+	else
+		printf("%s: %d flow%s checked against %s (serial %llu): %d mismatch%s%s\n", base->flows, n,
+		       n == 1 ? "" : "s", base->policy, (unsigned long long)l->p->serial, bad,
+		       bad == 1 ? "" : "es", errors ? ", and lines with errors" : "");
+	return bad || errors ? EXIT_INVALID : EXIT_OK;
 }
 
 int cmd_test(int argc, char **argv)
@@ -353,10 +515,19 @@ int cmd_test(int argc, char **argv)
 	if (rc)
 		return rc;
 	q.loaded = !q.policy;
+	if (q.flows && (dst || src || q.n_class_names || q.n_facts || q.have_port))
+		return ctl_usage_error("test: --flows takes each flow from its file (only --policy and --at go with it)");
 	if (q.loaded && (rc = test_loaded(&q)))
 		goto cleanup;
-	if ((rc = test_facts(&q, dst, src, at)))
+	if (q.flows) {
+		q.at_given = at;
+		if (at && df_time_parse(at, &q.now)) {
+			rc = ctl_usage_error("test: bad --at \"%s\"", at);
+			goto cleanup;
+		}
+	} else if ((rc = test_facts(&q, dst, src, at))) {
 		goto cleanup;
+	}
 	if (ctl_load_policy(q.policy, &p, &img, &d, &text)) {
 		if (ctl_json)
 			ctl_print_json(json_pack("{s:s, s:o}", "error", "invalid policy", "diagnostics",
@@ -364,6 +535,12 @@ int cmd_test(int argc, char **argv)
 		else
 			df_diags_print(&d, stderr, text);
 		rc = EXIT_INVALID;
+		goto cleanup;
+	}
+	if (q.flows) {
+		if (!ctl_json)
+			df_diags_print(&d, stderr, text);
+		rc = test_flows(&q, &(struct df_loaded){ .p = p, .img = img });
 		goto cleanup;
 	}
 	rc = test_evaluate(&q, &(struct df_loaded){ .p = p, .img = img }, &o);

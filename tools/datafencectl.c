@@ -49,7 +49,7 @@ static const struct cmd cmds[] = {
 	{ "verify", cmd_check, "FILE --allowed-signers F [--signatures-required N] [--signature SIG] [--scope S]",
 	  "alias of check (with --allowed-signers)", "" },
 	{ "test", cmd_test,
-	  "[--policy FILE] --dst ADDR [--port N] [--proto P] (--class NAME | --cgroup PATH | --uid N | --mark N | --sport N | --src ADDR) [--at TIME] [--json]",
+	  "[--policy FILE] (--dst ADDR [--port N] [--proto P] (--class NAME | --cgroup PATH | --uid N | --mark N | --sport N | --src ADDR) | --flows FILE) [--at TIME] [--json]",
 	  "explain the verdict for one flow",
 	  "  Judges one flow; prints verdict, reason, classes and the deciding rule.\n"
 	  "  Without --policy: the loaded policy (root), by the reference evaluator and\n"
@@ -64,9 +64,18 @@ static const struct cmd cmds[] = {
 	  "  --proto P         tcp (default), udp, sctp, icmp, icmpv6 or a number\n"
 	  "  --port N          destination port (required for tcp, udp, sctp)\n"
 	  "  --at TIME         judge at this RFC 3339 time (exceptions), default now\n"
-	  "  --json            {verdict, reason, classes, rule, reference, kernel | nftables |\n"
-	  "                    emulator, agree}\n"
-	  "  Exit: 0 judged, 1 policy invalid, 2 usage, 3 the two evaluators disagree.\n" },
+	  "  --flows FILE      many flows, one a line: the options above, \"=>\", the verdict\n"
+	  "                    (allow, drop, would-drop) and optionally the reason; # comments;\n"
+	  "                    \"-\" reads standard input. Each mismatch is listed as\n"
+	  "                    FILE:LINE: expected ..., got ...; exit 1 on any (regression\n"
+	  "                    cases kept next to the policy, for CI)\n"
+	  "  --json            {verdict, reason, class (deciding), classes, rule, flow, at,\n"
+	  "                    policy {file, name, serial}, reference, kernel | nftables |\n"
+	  "                    emulator, agree}; with --flows {file, policy, at, flows\n"
+	  "                    [{line, flow, expected, got, agree, ok}], checked, mismatches,\n"
+	  "                    errors}\n"
+	  "  Exit: 0 judged (every flow as expected), 1 policy invalid (or a flow not as\n"
+	  "  expected), 2 usage, 3 the two evaluators disagree.\n" },
 	{ "status", cmd_status, "[--json]", "the agent, the policy, attachments, totals, health",
 	  "  Asks the agent over its control socket; when the agent is down, reads the\n"
 	  "  pinned maps and says whether the pinned policy still enforces.\n"

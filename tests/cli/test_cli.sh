@@ -282,6 +282,30 @@ EOP
 	expect_eq "usage" 2 "$rc"
 }
 
+# test --flows: regression cases next to the policy; each mismatch listed
+# with its line, exit 1; all as expected, exit 0.
+test_flows_lists_mismatches() {
+	local f out rc=0 pol=config/examples/us-storage.conf
+	f=$(mktemp /tmp/df-flows-XXXXXX)
+	cat > "$f" <<'EOF'
+# us-user-data: the approved cloud on 443
+--dst 10.20.1.1 --port 443 --class us-user-data => allow
+--dst 198.51.100.7 --port 443 --class us-user-data => drop no-destination
+--dst 10.20.1.1 --port 22 --class us-user-data => drop
+EOF
+	out=$("$CTL" test --policy "$pol" --flows "$f") || rc=$?
+	expect_eq "all as expected: $out" 0 "$rc"
+	expect_contains "summary" "3 flows checked against $pol (serial 42): 0 mismatches" "$out"
+	echo '--dst 10.20.1.1 --port 443 --class us-user-data => drop no-destination' >> "$f"
+	rc=0
+	out=$("$CTL" test --policy "$pol" --flows "$f" 2>&1) || rc=$?
+	expect_eq "a mismatch" 1 "$rc"
+	expect_contains "listed" "$f:5: expected drop no-destination, got allow destination (rule destination approved-cloud-us)" "$out"
+	expect_eq "json" "4 1 5 false" "$("$CTL" test --policy "$pol" --flows "$f" --json |
+		jq -r '"\(.checked) \(.mismatches) \(.flows[3].line) \(.flows[3].ok)"')"
+	rm -f "$f"
+}
+
 run_case examples_are_valid examples_are_valid
 run_case check_strict_fails_on_each_lint check_strict_fails_on_each_lint
 run_case the_unit_is_hardened the_unit_is_hardened
@@ -299,4 +323,5 @@ run_case help_answers help_answers
 run_case test_verdicts test_verdicts
 run_case test_invalid_policy_exit_1 test_invalid_policy_exit_1
 run_case check_fits_pipelines check_fits_pipelines
+run_case test_flows_lists_mismatches test_flows_lists_mismatches
 exit 0
