@@ -59,6 +59,7 @@ json_t *ctl_status(void);
 /* The commands; each returns its exit code, or -1 for its --help. */
 int cmd_check(int argc, char **argv);
 int cmd_test(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);

@@ -76,6 +76,19 @@ static const struct cmd cmds[] = {
 	  "                    errors}\n"
 	  "  Exit: 0 judged (every flow as expected), 1 policy invalid (or a flow not as\n"
 	  "  expected), 2 usage, 3 the two evaluators disagree.\n" },
+	{ "diff", cmd_diff, "OLD NEW [--at TIME] [--json]", "what pushing NEW over OLD changes",
+	  "  Per class (by name): its mode, the destinations that allow it (added,\n"
+	  "  removed; for those in both, CIDRs, ports and protocols added or removed),\n"
+	  "  its exceptions; then the verdicts that flip on a sample of flows: each\n"
+	  "  prefix's first and last address and the one after it, in both files, over\n"
+	  "  tcp and udp and the ports they name, judged by the reference evaluator\n"
+	  "  (at --at, default now). No root.\n"
+	  "  --json  {old, new {file, name, serial}, classes [{name, state (same, changed,\n"
+	  "          added, removed), mode_old, mode_new, destinations {added, removed,\n"
+	  "          changed [{name, cidrs, ports}]}, exceptions {added, removed}}], flips\n"
+	  "          {sampled, flipped, examples [{class, proto, dst, port, old, new}]},\n"
+	  "          differ}\n"
+	  "  Exit: as diff(1): 0 the same, 1 different, 2 trouble (usage, an invalid file).\n" },
 	{ "status", cmd_status, "[--json]", "the agent, the policy, attachments, totals, health",
 	  "  Asks the agent over its control socket; when the agent is down, reads the\n"
 	  "  pinned maps and says whether the pinned policy still enforces.\n"

@@ -306,6 +306,30 @@ EOF
 	rm -f "$f"
 }
 
+# diff OLD NEW: the changes per class and the verdicts that flip; exit as
+# diff(1).
+diff_shows_what_a_push_changes() {
+	local pol=config/examples/us-storage.conf new out rc=0
+	new=$(mktemp /tmp/df-diff-XXXXXX.conf)
+	sed 's/serial = 42/serial = 43/; s/ports = ( 443, "9000-9100" )/ports = ( 443, 8443 )/' "$pol" > "$new"
+	out=$("$CTL" diff "$pol" "$new") || rc=$?
+	expect_eq "different" 1 "$rc"
+	expect_contains "serials" "policy: 'us-storage-prod' serial 42 -> 'us-storage-prod' serial 43" "$out"
+	expect_contains "a port added" "~ destination approved-cloud-us:
+    + port 8443
+    - port 9000-9100" "$out"
+	expect_contains "a flip" "class us-user-data tcp 10.20.0.0 port 8443: drop port-not-allowed -> allow destination" "$out"
+	expect_eq "json" "changed true" "$("$CTL" diff "$pol" "$new" --json | jq -r '"\(.classes[0].state) \(.flips.flipped > 0)"')"
+	rc=0
+	out=$("$CTL" diff "$pol" "$pol") || rc=$?
+	expect_eq "the same" 0 "$rc"
+	expect_contains "no flip" ", 0 flip" "$out"
+	rc=0
+	"$CTL" diff "$pol" tests/policies/bad/syntax.conf > /dev/null 2>&1 || rc=$?
+	expect_eq "trouble" 2 "$rc"
+	rm -f "$new"
+}
+
 run_case examples_are_valid examples_are_valid
 run_case check_strict_fails_on_each_lint check_strict_fails_on_each_lint
 run_case the_unit_is_hardened the_unit_is_hardened
@@ -324,4 +348,5 @@ run_case test_verdicts test_verdicts
 run_case test_invalid_policy_exit_1 test_invalid_policy_exit_1
 run_case check_fits_pipelines check_fits_pipelines
 run_case test_flows_lists_mismatches test_flows_lists_mismatches
+run_case diff_shows_what_a_push_changes diff_shows_what_a_push_changes
 exit 0
