@@ -103,11 +103,11 @@ static json_t *counters_json(struct agent *a, bool metrics)
 	df_backends_counters(&a->bs, a->pol, &c);
 	if (metrics) {
 		json_t *st = status_json(a, &c); /* health, pushes, approval: no second read */
-		char *text = df_report_metrics(&c, a->pol, st);
+		json_t *fams = df_report_metrics_json(&c, a->pol, st);
+		char *text = df_metrics_text(fams);
 
 		json_decref(st);
-
-		r = json_pack("{s:b, s:s}", "ok", 1, "text", text ? text : "");
+		r = json_pack("{s:b, s:s, s:o}", "ok", 1, "text", text ? text : "", "metrics", fams);
 		free(text);
 	} else {
 		r = json_pack("{s:b, s:O, s:O}", "ok", 1, "counters", c.counters, "rules", c.rules);

@@ -99,6 +99,194 @@ void df_counts_add_rule(struct df_counts *c, const struct df_policy *p, int rule
 	json_array_append_new(c->rules, row);
 }
 
+/* ---- metrics: one model (families of samples), as text or JSON ---------------------- */
+
+/* The families being written: [{name, type, help, samples [{labels, value}]}]. */
+struct mw {
+	json_t *fams;
+	json_t *samples; /* the current family's */
+};
+
+static void family(struct mw *w, const char *name, const char *type, const char *help)
+{
+	w->samples = json_array();
+	json_array_append_new(w->fams, json_pack("{s:s, s:s, s:s, s:o}", "name", name, "type", type,
+						 "help", help, "samples", w->samples));
+}
+
+/* A sample of the current family; labels: an object of strings (stolen,
+ * NULL: none). */
+static void sample(struct mw *w, json_t *labels, long long value)
+{
+	json_array_append_new(w->samples, json_pack("{s:o, s:I}", "labels",
+						    labels ? labels : json_object(), "value",
+						    (json_int_t)value));
+}
+
+/* A label value from a counter row (a class name, or its slot number). */
+static json_t *label_value(json_t *v)
+{
+	char buf[32];
+
+	if (json_is_string(v))
+		return json_string(json_string_value(v));
+	snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+	return json_string(json_is_integer(v) ? buf : "");
+}
+
+/* Health: one gauge, and each cause status names (its first words the
+ * cause, the rest the detail). */
+static void health_metrics(struct mw *w, const json_t *st)
+{
+	json_t *reasons = json_object_get(st, "health_reasons"), *v;
+	size_t i;
+
+	family(w, "datafence_healthy", "gauge", "1 when status says healthy, else 0.");
+	sample(w, NULL, !json_array_size(reasons));
+	family(w, "datafence_health_reason", "gauge", "A cause status names, 1 while it lasts.");
+	json_array_foreach(reasons, i, v) {
+		const char *r = json_string_value(v), *colon = strstr(r, ": ");
+		char cause[128];
+
+		snprintf(cause, sizeof(cause), "%.*s", colon ? (int)(colon - r) : (int)strlen(r), r);
+		sample(w, json_pack("{s:s, s:s}", "cause", cause, "detail", colon ? colon + 2 : ""), 1);
+	}
+}
+
+/* Pushes since the agent started, refused ones by cause. */
+static void push_metrics(struct mw *w, const json_t *st)
+{
+	json_t *pushes = json_object_get(st, "pushes"), *v;
+	const char *cause;
+
+	family(w, "datafence_pushes_total", "counter",
+	       "Policy pushes since the agent started, by result and the cause of a refusal.");
+	sample(w, json_pack("{s:s, s:s}", "result", "accepted", "cause", ""),
+	       json_integer_value(json_object_get(pushes, "accepted")));
+	json_object_foreach(json_object_get(pushes, "refused"), cause, v)
+		sample(w, json_pack("{s:s, s:s}", "result", "refused", "cause", cause),
+		       json_integer_value(v));
+}
+
+/* Who approved the policy in force, what is required, when it expires. */
+static void approval_metrics(struct mw *w, const json_t *st)
+{
+	json_t *ap = json_object_get(st, "approval"), *v;
+	size_t i;
+
+	if (!json_is_object(ap) || !json_is_integer(json_object_get(ap, "signatures_required")))
+		return;
+	family(w, "datafence_signatures_required", "gauge",
+	       "Valid signatures a push needs (0: unsigned policies are accepted).");
+	sample(w, NULL, json_integer_value(json_object_get(ap, "signatures_required")));
+	family(w, "datafence_policy_signer", "gauge", "A counted signature of the policy in force.");
+	json_array_foreach(json_object_get(ap, "signed_by"), i, v)
+		sample(w, json_pack("{s:s, s:s}", "principals",
+				    json_string_value(json_object_get(v, "principals")) ?: "",
+				    "fingerprint",
+				    json_string_value(json_object_get(v, "fingerprint")) ?: ""),
+		       1);
+	if (json_is_integer(json_object_get(ap, "saved_serial"))) {
+		family(w, "datafence_saved_serial", "gauge", "The highest accepted serial (state_dir).");
+		sample(w, NULL, json_integer_value(json_object_get(ap, "saved_serial")));
+	}
+}
+
+/* The agent itself: its version, when this was written, its heartbeat,
+ * the drop log's floor. */
+static void agent_metrics(struct mw *w, const json_t *st)
+{
+	json_t *hb = json_object_get(json_object_get(json_object_get(st, "bpf"), "heartbeat"), "age_s");
+	json_t *dl = json_object_get(json_object_get(st, "files"), "drop_log");
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	family(w, "datafence_build_info", "gauge", "The agent's version.");
+	sample(w, json_pack("{s:s}", "version", DF_VERSION), 1);
+	family(w, "datafence_metrics_timestamp_seconds", "gauge",
+	       "When these metrics were written (every 10 s: older means the agent stopped writing them).");
+	sample(w, NULL, (long long)now.tv_sec);
+	if (json_is_integer(hb)) {
+		family(w, "datafence_heartbeat_age_seconds", "gauge",
+		       "Age of the agent's heartbeat in the kernel (BPF backend).");
+		sample(w, NULL, json_integer_value(hb));
+	}
+	if (json_is_boolean(json_object_get(dl, "summaries_only"))) {
+		family(w, "datafence_drop_log_summaries_only", "gauge",
+		       "1 while the drop log's filesystem is below its free-space floor (only storm summaries are written).");
+		sample(w, NULL, json_is_true(json_object_get(dl, "summaries_only")));
+	}
+}
+
+/* The policy in force: its info, expiry, serial (by this host's scope: the
+ * fleet's rules compare hosts of one scope) and its exceptions' windows. */
+static void policy_metrics(struct mw *w, const struct df_policy *p, const json_t *st)
+{
+	const char *scope = json_string_value(
+		json_object_get(json_object_get(st, "approval"), "host_scope"));
+	char serial[32];
+
+	snprintf(serial, sizeof(serial), "%llu", (unsigned long long)(p ? p->serial : 0));
+	family(w, "datafence_policy_info", "gauge", "The loaded policy.");
+	sample(w, json_pack("{s:s, s:s}", "name", p && p->name ? p->name : "", "serial", serial), 1);
+	if (!p)
+		return;
+	if (p->expires) {
+		family(w, "datafence_policy_expiry_timestamp_seconds", "gauge",
+		       "When the policy in force expires (its `expires`).");
+		sample(w, NULL, (long long)p->expires);
+	}
+	family(w, "datafence_policy_serial", "gauge", "The serial of the policy in force.");
+	sample(w, json_pack("{s:s}", "scope", scope ? scope : ""), (long long)p->serial);
+	if (!p->n_excs)
+		return;
+	family(w, "datafence_exception_expiry_timestamp_seconds", "gauge",
+	       "When each exception of the policy in force ends.");
+	for (size_t i = 0; i < p->n_excs; i++)
+		sample(w, json_pack("{s:s, s:s}", "id", p->excs[i].id, "class",
+				    p->classes[p->excs[i].class_idx].name),
+		       (long long)p->excs[i].expires);
+}
+
+json_t *df_report_metrics_json(const struct df_counts *cs, const struct df_policy *p,
+			       const json_t *st)
+{
+	static const char *const what[2][2] = { { "packets", "Packets" }, { "bytes", "Bytes" } };
+	const struct df_totals *t = &cs->t;
+	struct mw w = { .fams = json_array() };
+	char name[64], help[96];
+	size_t i;
+	json_t *c;
+
+	for (int k = 0; k < 2; k++) {
+		snprintf(name, sizeof(name), "datafence_%s_total", what[k][0]);
+		snprintf(help, sizeof(help), "%s judged, by hook, class, verdict and reason.", what[k][1]);
+		family(&w, name, "counter", help);
+		json_array_foreach(cs->counters, i, c)
+			sample(&w, json_pack("{s:O, s:o, s:O, s:O}", "hook", json_object_get(c, "hook"),
+					     "class", label_value(json_object_get(c, "class")),
+					     "verdict", json_object_get(c, "verdict"), "reason",
+					     json_object_get(c, "reason")),
+			       json_integer_value(json_object_get(c, what[k][0])));
+	}
+	family(&w, "datafence_rule_packets_total", "counter", "Packets decided by each rule.");
+	json_array_foreach(cs->rules, i, c)
+		sample(&w, json_pack("{s:O, s:o}", "kind", json_object_get(c, "kind"), "rule",
+				     label_value(json_object_get(c, "name"))),
+		       json_integer_value(json_object_get(c, "packets")));
+	family(&w, "datafence_events_total", "counter", "Drop events by outcome.");
+	sample(&w, json_pack("{s:s}", "outcome", "sent"), (long long)t->events_sent);
+	sample(&w, json_pack("{s:s}", "outcome", "lost"), (long long)t->events_lost);
+	sample(&w, json_pack("{s:s}", "outcome", "suppressed"), (long long)t->events_suppressed);
+	sample(&w, json_pack("{s:s}", "outcome", "over_budget"), (long long)t->events_over_budget);
+	policy_metrics(&w, p, st);
+	health_metrics(&w, st);
+	push_metrics(&w, st);
+	approval_metrics(&w, st);
+	agent_metrics(&w, st);
+	return w.fams;
+}
+
 /* Label values: backslash, quote and newline escaped. */
 static void label(FILE *f, const char *s)
 {
@@ -113,209 +301,46 @@ static void label(FILE *f, const char *s)
 	}
 }
 
-static void str_or_int(FILE *f, json_t *v)
+char *df_metrics_text(const json_t *fams)
 {
-	char buf[32];
+	char *out = NULL;
+	size_t len = 0, i, k;
+	FILE *f = open_memstream(&out, &len);
+	json_t *fam, *s;
 
-	if (json_is_string(v)) {
-		label(f, json_string_value(v));
-	} else if (json_is_integer(v)) {
-		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-		fputs(buf, f);
+	if (!f)
+		return NULL;
+	json_array_foreach(fams, i, fam) {
+		const char *name = json_string_value(json_object_get(fam, "name"));
+
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name,
+			json_string_value(json_object_get(fam, "help")), name,
+			json_string_value(json_object_get(fam, "type")));
+		json_array_foreach(json_object_get(fam, "samples"), k, s) {
+			json_t *labels = json_object_get(s, "labels"), *v;
+			const char *key;
+			bool first = true;
+
+			fputs(name, f);
+			json_object_foreach(labels, key, v) {
+				fprintf(f, "%s%s=\"", first ? "{" : ",", key);
+				label(f, json_string_value(v) ?: "");
+				fputc('"', f);
+				first = false;
+			}
+			fprintf(f, "%s %lld\n", first ? "" : "}",
+				(long long)json_integer_value(json_object_get(s, "value")));
+		}
 	}
-}
-
-/* Health: one gauge, and each cause status names (its first words the
- * cause, the rest the detail). */
-static void health_metrics(FILE *f, const json_t *st)
-{
-	json_t *reasons = json_object_get(st, "health_reasons"), *v;
-	size_t i;
-
-	fprintf(f, "# HELP datafence_healthy 1 when status says healthy, else 0.\n");
-	fprintf(f, "# TYPE datafence_healthy gauge\n");
-	fprintf(f, "datafence_healthy %d\n", !json_array_size(reasons));
-	fprintf(f, "# HELP datafence_health_reason A cause status names, 1 while it lasts.\n");
-	fprintf(f, "# TYPE datafence_health_reason gauge\n");
-	json_array_foreach(reasons, i, v) {
-		const char *r = json_string_value(v), *colon = strstr(r, ": ");
-		char cause[128];
-
-		snprintf(cause, sizeof(cause), "%.*s", colon ? (int)(colon - r) : (int)strlen(r), r);
-		fprintf(f, "datafence_health_reason{cause=\"");
-		label(f, cause);
-		fprintf(f, "\",detail=\"");
-		label(f, colon ? colon + 2 : "");
-		fprintf(f, "\"} 1\n");
-	}
-}
-
-/* Pushes since the agent started, refused ones by cause. */
-static void push_metrics(FILE *f, const json_t *st)
-{
-	json_t *pushes = json_object_get(st, "pushes"), *v;
-	const char *cause;
-
-	fprintf(f, "# HELP datafence_pushes_total Policy pushes since the agent started, by result "
-		   "and the cause of a refusal.\n");
-	fprintf(f, "# TYPE datafence_pushes_total counter\n");
-	fprintf(f, "datafence_pushes_total{result=\"accepted\",cause=\"\"} %lld\n",
-		(long long)json_integer_value(json_object_get(pushes, "accepted")));
-	json_object_foreach(json_object_get(pushes, "refused"), cause, v)
-		fprintf(f, "datafence_pushes_total{result=\"refused\",cause=\"%s\"} %lld\n", cause,
-			(long long)json_integer_value(v));
-}
-
-/* Who approved the policy in force, what is required, when it expires. */
-static void approval_metrics(FILE *f, const json_t *st)
-{
-	json_t *ap = json_object_get(st, "approval"), *v;
-	size_t i;
-
-	if (!json_is_object(ap) || !json_is_integer(json_object_get(ap, "signatures_required")))
-		return;
-	fprintf(f, "# HELP datafence_signatures_required Valid signatures a push needs "
-		   "(0: unsigned policies are accepted).\n");
-	fprintf(f, "# TYPE datafence_signatures_required gauge\n");
-	fprintf(f, "datafence_signatures_required %lld\n",
-		(long long)json_integer_value(json_object_get(ap, "signatures_required")));
-	fprintf(f, "# HELP datafence_policy_signer A counted signature of the policy in force.\n");
-	fprintf(f, "# TYPE datafence_policy_signer gauge\n");
-	json_array_foreach(json_object_get(ap, "signed_by"), i, v) {
-		fprintf(f, "datafence_policy_signer{principals=\"");
-		label(f, json_string_value(json_object_get(v, "principals")));
-		fprintf(f, "\",fingerprint=\"");
-		label(f, json_string_value(json_object_get(v, "fingerprint")));
-		fprintf(f, "\"} 1\n");
-	}
-	if (json_is_integer(json_object_get(ap, "saved_serial"))) {
-		fprintf(f, "# HELP datafence_saved_serial The highest accepted serial (state_dir).\n");
-		fprintf(f, "# TYPE datafence_saved_serial gauge\n");
-		fprintf(f, "datafence_saved_serial %lld\n",
-			(long long)json_integer_value(json_object_get(ap, "saved_serial")));
-	}
-}
-
-/* The agent itself: its version, when this was written, its heartbeat,
- * the drop log's floor. */
-static void agent_metrics(FILE *f, const json_t *st)
-{
-	json_t *hb = json_object_get(json_object_get(json_object_get(st, "bpf"), "heartbeat"), "age_s");
-	json_t *dl = json_object_get(json_object_get(st, "files"), "drop_log");
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	fprintf(f, "# HELP datafence_build_info The agent's version.\n");
-	fprintf(f, "# TYPE datafence_build_info gauge\n");
-	fprintf(f, "datafence_build_info{version=\"%s\"} 1\n", DF_VERSION);
-	fprintf(f, "# HELP datafence_metrics_timestamp_seconds When these metrics were written "
-		   "(every 10 s: older means the agent stopped writing them).\n");
-	fprintf(f, "# TYPE datafence_metrics_timestamp_seconds gauge\n");
-	fprintf(f, "datafence_metrics_timestamp_seconds %lld\n", (long long)now.tv_sec);
-	if (json_is_integer(hb)) {
-		fprintf(f, "# HELP datafence_heartbeat_age_seconds Age of the agent's heartbeat in the "
-			   "kernel (BPF backend).\n");
-		fprintf(f, "# TYPE datafence_heartbeat_age_seconds gauge\n");
-		fprintf(f, "datafence_heartbeat_age_seconds %lld\n", (long long)json_integer_value(hb));
-	}
-	if (json_is_boolean(json_object_get(dl, "summaries_only"))) {
-		fprintf(f, "# HELP datafence_drop_log_summaries_only 1 while the drop log's filesystem "
-			   "is below its free-space floor (only storm summaries are written).\n");
-		fprintf(f, "# TYPE datafence_drop_log_summaries_only gauge\n");
-		fprintf(f, "datafence_drop_log_summaries_only %d\n",
-			json_is_true(json_object_get(dl, "summaries_only")));
-	}
-}
-
-/* The policy's serial (by this host's scope: the fleet's rules compare
- * hosts of one scope) and its exceptions' windows. */
-static void policy_metrics(FILE *f, const struct df_policy *p, const json_t *st)
-{
-	const char *scope = json_string_value(
-		json_object_get(json_object_get(st, "approval"), "host_scope"));
-
-	if (!p)
-		return;
-	fprintf(f, "# HELP datafence_policy_serial The serial of the policy in force.\n");
-	fprintf(f, "# TYPE datafence_policy_serial gauge\n");
-	fprintf(f, "datafence_policy_serial{scope=\"");
-	label(f, scope ? scope : "");
-	fprintf(f, "\"} %llu\n", (unsigned long long)p->serial);
-	if (!p->n_excs)
-		return;
-	fprintf(f, "# HELP datafence_exception_expiry_timestamp_seconds When each exception of the "
-		   "policy in force ends.\n");
-	fprintf(f, "# TYPE datafence_exception_expiry_timestamp_seconds gauge\n");
-	for (size_t i = 0; i < p->n_excs; i++) {
-		fprintf(f, "datafence_exception_expiry_timestamp_seconds{id=\"");
-		label(f, p->excs[i].id);
-		fprintf(f, "\",class=\"");
-		label(f, p->classes[p->excs[i].class_idx].name);
-		fprintf(f, "\"} %lld\n", (long long)p->excs[i].expires);
-	}
+	fclose(f);
+	return out;
 }
 
 char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, const json_t *st)
 {
-	uint64_t serial = p ? p->serial : 0;
-	json_t *counters = cs->counters, *rules = cs->rules;
-	const struct df_totals *t = &cs->t;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	size_t i;
-	json_t *c;
+	json_t *fams = df_report_metrics_json(cs, p, st);
+	char *text = df_metrics_text(fams);
 
-	if (!f)
-		return NULL;
-	static const char *const what[2][2] = { { "packets", "Packets" }, { "bytes", "Bytes" } };
-
-	for (int w = 0; w < 2; w++) {
-		fprintf(f, "# HELP datafence_%s_total %s judged, by hook, class, verdict and reason.\n",
-			what[w][0], what[w][1]);
-		fprintf(f, "# TYPE datafence_%s_total counter\n", what[w][0]);
-		json_array_foreach(counters, i, c) {
-			fprintf(f, "datafence_%s_total{hook=\"%s\",class=\"", what[w][0],
-				json_string_value(json_object_get(c, "hook")));
-			str_or_int(f, json_object_get(c, "class"));
-			fprintf(f, "\",verdict=\"%s\",reason=\"%s\"} %lld\n",
-				json_string_value(json_object_get(c, "verdict")),
-				json_string_value(json_object_get(c, "reason")),
-				(long long)json_integer_value(json_object_get(c, what[w][0])));
-		}
-	}
-	fprintf(f, "# HELP datafence_rule_packets_total Packets decided by each rule.\n");
-	fprintf(f, "# TYPE datafence_rule_packets_total counter\n");
-	json_array_foreach(rules, i, c) {
-		fprintf(f, "datafence_rule_packets_total{kind=\"%s\",rule=\"",
-			json_string_value(json_object_get(c, "kind")));
-		str_or_int(f, json_object_get(c, "name"));
-		fprintf(f, "\"} %lld\n", (long long)json_integer_value(json_object_get(c, "packets")));
-	}
-	fprintf(f, "# HELP datafence_events_total Drop events by outcome.\n");
-	fprintf(f, "# TYPE datafence_events_total counter\n");
-	fprintf(f, "datafence_events_total{outcome=\"sent\"} %llu\n", (unsigned long long)t->events_sent);
-	fprintf(f, "datafence_events_total{outcome=\"lost\"} %llu\n", (unsigned long long)t->events_lost);
-	fprintf(f, "datafence_events_total{outcome=\"suppressed\"} %llu\n",
-		(unsigned long long)t->events_suppressed);
-	fprintf(f, "datafence_events_total{outcome=\"over_budget\"} %llu\n",
-		(unsigned long long)t->events_over_budget);
-	fprintf(f, "# HELP datafence_policy_info The loaded policy.\n");
-	fprintf(f, "# TYPE datafence_policy_info gauge\n");
-	fprintf(f, "datafence_policy_info{name=\"");
-	label(f, p && p->name ? p->name : "");
-	fprintf(f, "\",serial=\"%llu\"} 1\n", (unsigned long long)serial);
-	if (p && p->expires) {
-		fprintf(f, "# HELP datafence_policy_expiry_timestamp_seconds When the policy in force "
-			   "expires (its `expires`).\n");
-		fprintf(f, "# TYPE datafence_policy_expiry_timestamp_seconds gauge\n");
-		fprintf(f, "datafence_policy_expiry_timestamp_seconds %lld\n", (long long)p->expires);
-	}
-	policy_metrics(f, p, st);
-	health_metrics(f, st);
-	push_metrics(f, st);
-	approval_metrics(f, st);
-	agent_metrics(f, st);
-	fclose(f);
-	return out;
+	json_decref(fams);
+	return text;
 }

@@ -37,7 +37,12 @@ void df_counts_add_rule(struct df_counts *c, const struct df_policy *p, int rule
 /* Both lists by packets, descending. */
 void df_counts_sort(struct df_counts *c);
 
-/* Prometheus text exposition (malloc'd). */
+/* The metrics as one model: [{name, type, help, samples [{labels {}, value}]}]
+ * (docs/control.md), and its Prometheus text exposition (malloc'd); the
+ * two in one call. */
+json_t *df_report_metrics_json(const struct df_counts *c, const struct df_policy *p,
+			       const json_t *status);
+char *df_metrics_text(const json_t *families);
 char *df_report_metrics(const struct df_counts *c, const struct df_policy *p, const json_t *status);
 
 #endif

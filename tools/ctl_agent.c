@@ -330,7 +330,10 @@ int cmd_metrics(int argc, char **argv)
 	r = ctl_ask(DF_CMD_METRICS, NULL, why, sizeof(why));
 	if (!r)
 		return (ctl_usage_error("agent down: %s", why), EXIT_DOWN);
-	fputs(jstr(r, "text"), stdout);
+	if (ctl_json) /* the same families as a document (docs/control.md) */
+		ctl_print_json(json_pack("{s:O}", "metrics", json_object_get(r, "metrics")));
+	else
+		fputs(jstr(r, "text"), stdout);
 	json_decref(r);
 	return EXIT_OK;
 }

@@ -170,12 +170,12 @@ static int check_one(const char *file, bool dump, bool strict, const struct appr
 					  "destinations", (int)p->n_dests, "exceptions",
 					  (int)p->n_excs, "prefixes_v4",
 					  (json_int_t)count_prefixes(p, 4), "prefixes_v6",
-					  (json_int_t)count_prefixes(p, 6), "compiled", "dst4",
-					  (json_int_t)img->n_dst4, "dst6", (json_int_t)img->n_dst6,
+					  (json_int_t)count_prefixes(p, 6), "compiled", "prefixes_v4",
+					  (json_int_t)img->n_dst4, "prefixes_v6", (json_int_t)img->n_dst6,
 					  "leaves", (json_int_t)img->n_leaves, "entries",
 					  (json_int_t)img->n_entries, "max_scan",
-					  (json_int_t)img->max_leaf_len, "src4", (json_int_t)img->n_src4,
-					  "src6", (json_int_t)img->n_src6, "uids",
+					  (json_int_t)img->max_leaf_len, "local_prefixes_v4", (json_int_t)img->n_src4,
+					  "local_prefixes_v6", (json_int_t)img->n_src6, "uids",
 					  (json_int_t)img->n_uids, "cgroups", (json_int_t)img->n_cgroups,
 					  "marks", img->cfg.hdr.n_marks, "local_ports", img->cfg.hdr.n_lports));
 		}

@@ -105,7 +105,10 @@ static const struct cmd cmds[] = {
 	  "  --log FILE  when the agent is down, read this drop log\n"
 	  "              (default " DF_DROP_LOG ")\n"
 	  "  --json      the drop log's JSON records, one per line\n" },
-	{ "metrics", cmd_metrics, "", "Prometheus text exposition of every counter", "" },
+	{ "metrics", cmd_metrics, "[--json]", "Prometheus text exposition of every counter",
+	  "  The agent's metrics (docs/control.md) as Prometheus text; --json: the same\n"
+	  "  as {metrics: [{name, type, help, samples [{labels, value}]}]}.\n"
+	  "  Exit: 0, 5 agent down.\n" },
 	{ "reload", cmd_reload, "[--json]", "make the agent read the policy file again",
 	  "  Root or a member of admin_group only.\n"
 	  "  Exit: 0 accepted, 1 refused (the errors are printed), 5 agent down,\n"

@@ -62,7 +62,7 @@ json_check_summary() {
 	expect_eq "exceptions" 1 "$(jq .summary.exceptions <<<"$out")"
 	expect_eq "prefixes_v4" 4 "$(jq .summary.prefixes_v4 <<<"$out")"
 	expect_eq "prefixes_v6" 1 "$(jq .summary.prefixes_v6 <<<"$out")"
-	expect_eq "dst4 entries" 5 "$(jq .summary.compiled.dst4 <<<"$out")"
+	expect_eq "compiled v4 prefixes" 5 "$(jq .summary.compiled.prefixes_v4 <<<"$out")"
 }
 
 caret_under_culprit() {

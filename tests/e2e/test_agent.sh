@@ -487,6 +487,8 @@ node_exporter_serves_the_metrics_file() {
 	expect_contains "serial" 'datafence_policy_serial{scope=""} ' "$out"
 	expect_contains "events" 'datafence_events_total{outcome="lost"} ' "$out"
 	expect_contains "written" 'datafence_metrics_timestamp_seconds ' "$out"
+	# the same families as JSON
+	expect_eq "metrics --json" "e2e counter" "$(ctl metrics --json | jq -r '[(.metrics[] | select(.name == "datafence_policy_info") | .samples[0].labels.name), (.metrics[] | select(.name == "datafence_packets_total") | .type)] | join(" ")')"
 }
 
 control_socket_survives_bad_clients() {
