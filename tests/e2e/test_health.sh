@@ -306,24 +306,13 @@ the_canary_sees_broken_tables() {
 # every drop counted, nothing lost, what is over the event budget counted
 # apart (not sent), and the drop log holds at most the budget's worth.
 a_drop_storm_is_counted_not_lost() {
-	local before after out sent lost over c0 c1
+	local before out sent over c0
 	before=$(ctl --json status)
 	c0=$(storm_drops)
 	out=$(in_ns_cg prot "$NSA" "$DFNET" udp-storm 10.99.0 1000000)
 	expect_eq "refused at sendmsg" "sent 0 eperm 1000000 other 0" "$out"
-	after=$(ctl --json status)
-	c1=$(storm_drops)
-	sent=$(( $(jq .events.sent <<<"$after") - $(jq .events.sent <<<"$before") ))
-	lost=$(( $(jq .events.lost <<<"$after") - $(jq .events.lost <<<"$before") ))
-	over=$(( $(jq .events.over_budget <<<"$after") - $(jq .events.over_budget <<<"$before") ))
-	expect_eq "every drop counted" 1000000 $((c1 - c0))
-	expect_eq "nothing lost" 0 "$lost"
-	[ "$over" -gt 0 ] || { echo "nothing over the budget (sent $sent)"; return 1; }
-	# distinct flows: the per-flow limiter folds none, each is sent or over
-	# budget; the totals are the agent's, so its canary (one datagram every
-	# 10 s, refused and reported like any drop) may add one or two
-	[ $((sent + over)) -ge 1000000 ] && [ $((sent + over)) -le 1000002 ] ||
-		{ echo "sent $sent + over budget $over is not the 1000000 drops (+ the canary's)"; return 1; }
+	storm_accounted "$before" "$c0" 1000000
+	sent=$SENT over=$OVER
 	# the budget (2000 a second, a second's burst) for a storm of a few seconds
 	[ "$sent" -le 30000 ] || { echo "too many events sent: $sent"; return 1; }
 	# with drop_log_max_mb = 1 (2 rotated files kept) the log directory
@@ -346,7 +335,7 @@ a_million_drop_storm_is_summarised() {
 	trap restore_agent EXIT
 	rm -f "$TMP"/log/drops.jsonl*
 	restart_with "$TMP/log/drops.jsonl" 'drop_log_max_mb = 0;'
-	local before after c0 c1 sent lost over t0 t1 spid answers=0 secs log
+	local before c0 sent over t0 t1 spid answers=0 secs log
 	before=$(ctl --json status)
 	c0=$(storm_drops)
 	t0=$(date +%s%N)
@@ -361,16 +350,9 @@ a_million_drop_storm_is_summarised() {
 	expect_eq "refused at sendmsg" "sent 0 eperm 1000000 other 0" "$(cat "$TMP/storm.out")"
 	[ "$answers" -ge 3 ] || { echo "status answered $answers times during the storm"; return 1; }
 	sleep 2.5 # the last second's summary
-	after=$(ctl --json status)
-	c1=$(storm_drops)
-	sent=$(( $(jq .events.sent <<<"$after") - $(jq .events.sent <<<"$before") ))
-	lost=$(( $(jq .events.lost <<<"$after") - $(jq .events.lost <<<"$before") ))
-	over=$(( $(jq .events.over_budget <<<"$after") - $(jq .events.over_budget <<<"$before") ))
-	expect_eq "every drop counted" 1000000 $((c1 - c0))
-	expect_eq "nothing lost" 0 "$lost"
+	storm_accounted "$before" "$c0" 1000000
+	sent=$SENT over=$OVER
 	[ "$over" -gt 900000 ] || { echo "over the budget: $over (sent $sent)"; return 1; }
-	[ $((sent + over)) -ge 1000000 ] && [ $((sent + over)) -le 1000002 ] ||
-		{ echo "sent $sent + over budget $over is not the 1000000 drops (+ the canary's)"; return 1; }
 	log=$TMP/log/drops.jsonl
 	# one by one: what the budget let through (2000 a second, a second's
 	# burst), every one of them
@@ -478,6 +460,24 @@ messages_reach_the_journal_once() {
 
 # the drop log and its rotated files, oldest first
 drop_records() { cat "$TMP/log/drops.jsonl.2" "$TMP/log/drops.jsonl.1" "$TMP/log/drops.jsonl" 2>/dev/null; }
+
+# storm_accounted STATUS-BEFORE DROPS-BEFORE N: after a storm of N drops
+# over distinct flows, every one counted and none lost; each sent or over
+# the budget (the per-flow limiter folds none; the totals are the agent's,
+# so its canary, one datagram every 10 s refused like any drop, may add one
+# or two). Sets SENT and OVER.
+storm_accounted() {
+	local after lost
+	after=$(ctl --json status)
+	SENT=$(( $(jq .events.sent <<<"$after") - $(jq .events.sent <<<"$1") ))
+	OVER=$(( $(jq .events.over_budget <<<"$after") - $(jq .events.over_budget <<<"$1") ))
+	lost=$(( $(jq .events.lost <<<"$after") - $(jq .events.lost <<<"$1") ))
+	expect_eq "every drop counted" "$3" $(( $(storm_drops) - $2 ))
+	expect_eq "nothing lost" 0 "$lost"
+	[ "$OVER" -gt 0 ] || { echo "nothing over the budget (sent $SENT)"; return 1; }
+	[ $((SENT + OVER)) -ge "$3" ] && [ $((SENT + OVER)) -le $(($3 + 2)) ] ||
+		{ echo "sent $SENT + over budget $OVER is not the $3 drops (+ the canary's)"; return 1; }
+}
 
 # drops of class t at sendmsg so far (the pinned counters)
 storm_drops() {
