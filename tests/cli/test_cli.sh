@@ -330,6 +330,28 @@ diff_shows_what_a_push_changes() {
 	rm -f "$new"
 }
 
+# The man pages and --help name the same options, both ways (datafencectl:
+# every command's help; datafenced: its --help).
+man_pages_match_help() {
+	local cmd opts man missing="" o
+	opts=$(for cmd in $("$CTL" help | sed -n 's/^  \([a-z]\+\) .*/\1/p'); do
+		"$CTL" help "$cmd"; done; "$CTL" help)
+	opts=$(grep -o -- '--[a-z][a-z-]*' <<<"$opts" | sort -u)
+	man=$(sed 's/\\-/-/g' man/datafencectl.8 | grep -o -- '--[a-z][a-z-]*' | sort -u)
+	for o in $opts; do grep -qx -- "$o" <<<"$man" || missing="$missing $o"; done
+	expect_eq "in datafencectl --help, not in datafencectl.8" "" "$missing"
+	missing=""
+	for o in $man; do grep -qx -- "$o" <<<"$opts" || missing="$missing $o"; done
+	expect_eq "in datafencectl.8, not in --help" "" "$missing"
+	opts=$("$O/datafenced" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
+	man=$(sed 's/\\-/-/g' man/datafenced.8 | grep -o -- '--[a-z][a-z-]*' | sort -u)
+	expect_eq "datafenced --help and datafenced.8" "$opts" "$man"
+	for o in "EXIT STATUS" FILES EXAMPLES; do
+		grep -q "^\.SH $o" man/datafencectl.8 && grep -q "^\.SH $o" man/datafenced.8 ||
+			{ echo "no $o section"; return 1; }
+	done
+}
+
 run_case examples_are_valid examples_are_valid
 run_case check_strict_fails_on_each_lint check_strict_fails_on_each_lint
 run_case the_unit_is_hardened the_unit_is_hardened
@@ -349,4 +371,5 @@ run_case test_invalid_policy_exit_1 test_invalid_policy_exit_1
 run_case check_fits_pipelines check_fits_pipelines
 run_case test_flows_lists_mismatches test_flows_lists_mismatches
 run_case diff_shows_what_a_push_changes diff_shows_what_a_push_changes
+run_case man_pages_match_help man_pages_match_help
 exit 0
