@@ -14,6 +14,22 @@
 
 /* ---- prefix merge ------------------------------------------------------ */
 
+/* The line of the last destination or exception whose prefixes cover key
+ * (the one that brought a leaf over its capacity), 0 if none. */
+static int rule_line_covering(const struct df_policy *p, const struct df_cidr *key)
+{
+	int line = 0;
+
+	for (size_t i = 0; i < p->n_dests + p->n_excs; i++) {
+		const struct df_match *m = i < p->n_dests ? &p->dests[i].m : &p->excs[i - p->n_dests].m;
+
+		for (size_t k = 0; k < m->n_cidrs; k++)
+			if (m->cidrs[k].family == key->family && df_cidr_contains(&m->cidrs[k], key))
+				line = i < p->n_dests ? p->dests[i].line : p->excs[i - p->n_dests].line;
+	}
+	return line;
+}
+
 static int contrib_cmp(const void *a, const void *b)
 {
 	const struct df_contrib *x = a, *y = b;
@@ -270,7 +286,7 @@ static int dst_leaf_cb(const struct df_cidr *key, const uint32_t *ids, size_t n,
 		char buf[DF_ADDRSTRLEN];
 
 		df_cidr_format(key, true, buf, sizeof(buf));
-		df_diag_add(x->diags, DF_SEV_ERROR, p->file, 0, NULL,
+		df_diag_add(x->diags, DF_SEV_ERROR, p->file, rule_line_covering(p, key), NULL,
 			    "policy exceeds map capacity: %zu rule entries (destinations and exceptions times port ranges) apply to %s, at most %d",
 			    x->n_tmp, buf, DF_MAX_LEAF_ENTRIES);
 		return -E2BIG;
@@ -495,6 +511,19 @@ static int compile_selectors(const struct df_policy *p, struct df_image *img,
 	return err;
 }
 
+/* The line of the first IPv6 prefix of a destination or exception (0: none). */
+static int first_v6_line(const struct df_policy *p)
+{
+	for (size_t i = 0; i < p->n_dests + p->n_excs; i++) {
+		const struct df_match *m = i < p->n_dests ? &p->dests[i].m : &p->excs[i - p->n_dests].m;
+
+		for (size_t k = 0; k < m->n_cidrs; k++)
+			if (m->cidrs[k].family == 6)
+				return i < p->n_dests ? p->dests[i].line : p->excs[i - p->n_dests].line;
+	}
+	return 0;
+}
+
 int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags *diags)
 {
 	struct df_image *img = calloc(1, sizeof(*img));
@@ -504,8 +533,12 @@ int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags
 	if (!img)
 		return -ENOMEM;
 	if (p->n_dests + p->n_excs > DF_MAX_RULES) {
-		df_diag_add(diags, DF_SEV_ERROR, p->file, 0, NULL,
-			    "policy exceeds map capacity: %zu destinations and exceptions, at most %d",
+		/* the line of the first one beyond the limit */
+		int line = p->n_dests > DF_MAX_RULES ? p->dests[DF_MAX_RULES].line :
+						       p->excs[DF_MAX_RULES - p->n_dests].line;
+
+		df_diag_add(diags, DF_SEV_ERROR, p->file, line, NULL,
+			    "policy exceeds map capacity: %zu destinations and exceptions, at most %d (the first beyond it here)",
 			    p->n_dests + p->n_excs, DF_MAX_RULES);
 		err = -E2BIG;
 		goto cleanup;
@@ -523,8 +556,8 @@ int df_compile(const struct df_policy *p, struct df_image **out, struct df_diags
 	if (!err)
 		err = df_tables_build(img);
 	if (err == -E2BIG && !diags->errors)
-		df_diag_add(diags, DF_SEV_ERROR, p->file, 0, NULL,
-			    "policy exceeds map capacity: IPv6 range tree deeper than %d levels",
+		df_diag_add(diags, DF_SEV_ERROR, p->file, first_v6_line(p), NULL,
+			    "policy exceeds map capacity: IPv6 range tree deeper than %d levels (the IPv6 prefixes of the destinations from here on)",
 			    DF_RNG_MAX_LEVELS);
 	if (err == -ENOMEM)
 		df_diag_add(diags, DF_SEV_ERROR, p->file, 0, NULL, "out of memory compiling the policy");

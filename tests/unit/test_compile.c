@@ -128,6 +128,7 @@ static void too_many_rules_on_one_address_is_e2big(void **state)
 	assert_null(img);
 	assert_int_equal(d.errors, 1);
 	assert_non_null(strstr(d.v[0].msg, "policy exceeds map capacity: 66 rule entries"));
+	assert_int_equal(d.v[0].line, 3); /* the rule that went over, not line 0 */
 	df_policy_free(p);
 	df_diags_free(&d);
 	free(text);
