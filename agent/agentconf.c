@@ -10,6 +10,7 @@
 #include "policy.h"
 #include "safefile.h"
 #include "sshsig.h"
+#include "text.h"
 
 static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks",
 				     "interfaces", "drop_log", "syslog", "control_socket",
@@ -58,6 +59,25 @@ static int defaults(struct df_agent_conf *c)
 #define ERR(d, file, s, ...) \
 	df_diag_add(d, DF_SEV_ERROR, file, (int)config_setting_source_line(s), NULL, __VA_ARGS__)
 
+/* "; did you mean \"W\"?" when v is a typo of one of words, else ""
+ * (quoted as the message quotes v: q). */
+static const char *suggest_q(const char *v, const char *const *words, size_t n, char q,
+			     char *buf, size_t len)
+{
+	const char *w = df_did_you_mean(v, words, n);
+
+	if (!w)
+		return "";
+	snprintf(buf, len, "; did you mean %c%s%c?", q, w, q);
+	return buf;
+}
+
+static const char *suggest(const char *v, const char *const *words, size_t n, char *buf,
+			   size_t len)
+{
+	return suggest_q(v, words, n, '"', buf, len);
+}
+
 static const char *string_of(config_setting_t *s, const char *file, struct df_diags *d)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
@@ -79,11 +99,14 @@ static void check_known(config_setting_t *root, const char *file, struct df_diag
 		config_setting_t *s = config_setting_get_elem(root, (unsigned int)i);
 		const char *name = config_setting_name(s);
 		bool ok = false;
+		size_t n = 0;
+		char hint[96];
 
-		for (const char *const *k = known; *k; k++)
+		for (const char *const *k = known; *k; k++, n++)
 			ok |= !strcmp(*k, name);
 		if (!ok)
-			ERR(d, file, s, "unknown key '%s' (known: %s)", name, list);
+			ERR(d, file, s, "unknown key '%s' (known: %s)%s", name, list,
+			    suggest_q(name, known, n, '\'', hint, sizeof(hint)));
 	}
 }
 
@@ -121,19 +144,24 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 		if (set_str((char **)((char *)c + strs[i].off), v))
 			return -ENOMEM;
 	}
+	static const char *const backends[] = { "bpf", "nftables", "both" },
+				  *const revocations[] = { "auto", "sock_diag" },
+				  *const postures[] = { "keep", "drop-protected" };
+	char hint[96];
+
 	s = config_setting_get_member(root, "backend");
 	if (s && strcmp(c->backend, "bpf") && strcmp(c->backend, "nftables") &&
 	    strcmp(c->backend, "both"))
-		ERR(d, file, s, "backend \"%s\" must be \"bpf\", \"nftables\" or \"both\"",
-		    c->backend);
+		ERR(d, file, s, "backend \"%s\" must be \"bpf\", \"nftables\" or \"both\"%s",
+		    c->backend, suggest(c->backend, backends, 3, hint, sizeof(hint)));
 	s = config_setting_get_member(root, "revocation");
 	if (s && strcmp(c->revocation, "auto") && strcmp(c->revocation, "sock_diag"))
-		ERR(d, file, s, "revocation \"%s\" must be \"auto\" or \"sock_diag\"",
-		    c->revocation);
+		ERR(d, file, s, "revocation \"%s\" must be \"auto\" or \"sock_diag\"%s",
+		    c->revocation, suggest(c->revocation, revocations, 2, hint, sizeof(hint)));
 	s = config_setting_get_member(root, "stale_posture");
 	if (s && strcmp(c->stale_posture, "keep") && strcmp(c->stale_posture, "drop-protected"))
-		ERR(d, file, s, "stale_posture \"%s\" must be \"keep\" or \"drop-protected\"",
-		    c->stale_posture);
+		ERR(d, file, s, "stale_posture \"%s\" must be \"keep\" or \"drop-protected\"%s",
+		    c->stale_posture, suggest(c->stale_posture, postures, 2, hint, sizeof(hint)));
 	else if (s && !strcmp(c->stale_posture, "drop-protected") && !strcmp(c->backend, "nftables"))
 		ERR(d, file, s, "stale_posture \"drop-protected\" needs the bpf backend (the "
 				"nftables backend has no heartbeat in the kernel)");
@@ -240,8 +268,13 @@ static void load_hooks(config_setting_t *root, const char *file, struct df_agent
 			c->hook_tc = true;
 		else if (!strcmp(h, "sock_addr"))
 			c->hook_sock_addr = true;
-		else
-			ERR(d, file, e, "unknown hook \"%s\" (known: cgroup_skb, tc, sock_addr)", h);
+		else {
+			static const char *const hooks[] = { "cgroup_skb", "tc", "sock_addr" };
+			char hint[96];
+
+			ERR(d, file, e, "unknown hook \"%s\" (known: cgroup_skb, tc, sock_addr)%s", h,
+			    suggest(h, hooks, 3, hint, sizeof(hint)));
+		}
 	}
 }
 

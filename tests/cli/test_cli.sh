@@ -170,6 +170,15 @@ agent_config_errors_have_file_and_line() {
 	expect_contains "table" "$f:7: error: nft_table \"a b\": letters, digits" "$out"
 	expect_contains "hook" "$f:4: error: unknown hook \"xdp\"" "$out"
 	expect_contains "type" "$f:5: error: 'syslog' must be true or false" "$out"
+	# typos of known words are named
+	printf 'backend = "nftable";\nhooks = [ "tcc" ];\nstale_posture = "drop_protected";\nsyslg = true;\n' > "$f"
+	out=$("$DFD" --config "$f" --foreground 2>&1) || true
+	rm -f "$f"
+	expect_contains "backend" "$f:1: error: backend \"nftable\" must be \"bpf\", \"nftables\" or \"both\"; did you mean \"nftables\"?" "$out"
+	expect_contains "hook" "$f:2: error: unknown hook \"tcc\" (known: cgroup_skb, tc, sock_addr); did you mean \"tc\"?" "$out"
+	expect_contains "posture" "did you mean \"drop-protected\"?" "$out"
+	expect_contains "key" "$f:4: error: unknown key 'syslg'" "$out"
+	expect_contains "key hint" "did you mean 'syslog'?" "$out"
 }
 
 install_puts_everything_in_place() {
