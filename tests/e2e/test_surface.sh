@@ -236,7 +236,7 @@ EOP
 	out=$("$CTL" --socket "$TMP/fake/control.sock" --pin-dir "$PIN/pins" --json status) || rc=$?
 	kill "$fake" 2>/dev/null || true
 	wait "$fake" 2>/dev/null || true
-	expect_eq "not believed: the agent is down as far as it knows" "down 2" "$(jq -r .agent <<<"$out") $rc"
+	expect_eq "not believed: the agent is down as far as it knows" "down 5" "$(jq -r .agent <<<"$out") $rc"
 	expect_contains "why" "served by uid 65534, not root" "$(jq -r .why <<<"$out")"
 }
 
