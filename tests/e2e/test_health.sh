@@ -433,29 +433,34 @@ messages_reach_the_journal_once() {
 		exec "${@:3}"' "$PWD/tests/e2e/journal_listener.py" "$TMP/journal.jsonl" "$TMP/journal.pid" \
 		"$DFD" --foreground --config "$TMP/agent.conf" >>"$TMP/agent.log" 2>&1 &
 	echo $! > "$TMP/agent.pid"
-	local loaded=
-	for _ in $(seq 250); do
-		loaded=$(jq -c 'select(.MESSAGE | startswith("policy loaded (start)"))' "$TMP/journal.jsonl")
-		[ -n "$loaded" ] && break
-		sleep 0.02
-	done
-	[ -n "$loaded" ] || { echo "no policy loaded message in the journal:"; cat "$TMP/journal.jsonl"; tail "$TMP/agent.log"; return 1; }
+	local loaded
+	loaded=$(journal_wait 'select(.MESSAGE | startswith("policy loaded (start)"))') ||
+		{ echo "no policy loaded message in the journal:"; tail "$TMP/agent.log"; return 1; }
 	expect_eq "its priority and identifier" "5 datafenced" "$(jq -r '"\(.PRIORITY) \(.SYSLOG_IDENTIFIER)"' <<<"$loaded")"
 	expect_eq "once" 1 "$(jq -c 'select(.MESSAGE | startswith("policy loaded (start)"))' "$TMP/journal.jsonl" | wc -l)"
 	expect_eq "nothing on stderr" "" "$(tail -c +"$((from + 1))" "$TMP/agent.log")"
 	out=$(in_ns_cg prot "$NSA" "$DFNET" udp-storm 10.99.0 1)
 	expect_eq "refused" "sent 0 eperm 1 other 0" "$out"
-	local rec=
-	for _ in $(seq 150); do
-		rec=$(jq -c 'select(.DATAFENCE_HOOK == "sendmsg" and .DATAFENCE_DST == "10.99.0.1")' "$TMP/journal.jsonl")
-		[ -n "$rec" ] && break
-		sleep 0.02
-	done
-	[ -n "$rec" ] || { echo "no drop in the journal:"; cat "$TMP/journal.jsonl"; return 1; }
+	local rec
+	rec=$(journal_wait 'select(.DATAFENCE_HOOK == "sendmsg" and .DATAFENCE_DST == "10.99.0.1")') ||
+		{ echo "no drop in the journal"; return 1; }
 	expect_eq "the drop's fields" '4 no-destination ["t"] 1 1024' \
 		"$(jq -r '"\(.PRIORITY) \(.DATAFENCE_REASON) \(.DATAFENCE_CLASSES) \(.DATAFENCE_SCHEMA) \(.DATAFENCE_DPORT)"' <<<"$rec")"
 	expect_contains "its message" "-> 10.99.0.1:1024 reason no-destination class t hook sendmsg" "$(jq -r .MESSAGE <<<"$rec")"
 	expect_eq "still nothing on stderr" "" "$(tail -c +"$((from + 1))" "$TMP/agent.log")"
+}
+
+# journal_wait JQ-FILTER: the journal entries the filter keeps, once there
+# are any (bounded: 5 s); fails printing what the journal got otherwise
+journal_wait() {
+	local got
+	for _ in $(seq 250); do
+		got=$(jq -c "$1" "$TMP/journal.jsonl")
+		[ -n "$got" ] && { echo "$got"; return 0; }
+		sleep 0.02
+	done
+	cat "$TMP/journal.jsonl" >&2
+	return 1
 }
 
 # the drop log and its rotated files, oldest first
