@@ -4,7 +4,9 @@
 # against this machine (-c local) with an agent the test started
 # (datafence_manage_service: false): a good policy lands and its serial is
 # enforced; a broken one, and an older serial, fail at the copy's
-# `validate` and the host keeps its serial and its file. Root.
+# `validate` and the host keeps its serial and its file; a policy the check
+# passes but the agent refuses (the role told no scope, the host has one)
+# fails the play. Root.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/cases.sh
@@ -15,9 +17,11 @@ export ANSIBLE_LOCAL_TEMP=$TMP/ansible-local ANSIBLE_REMOTE_TEMP=$TMP/ansible-re
 	ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_ROLES_PATH=$PWD/config/ansible/roles \
 	ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_LOCALHOST_WARNING=0
 
+# policy SERIAL PORT [SCOPE-KEY]
 policy() {
+	local scope='scope = [ "fleet-a" ];'
 	cat <<EOP
-policy = { name = "fleet"; serial = $1; };
+policy = { name = "fleet"; serial = $1; ${3-$scope} };
 classes = ( { name = "t"; match = { cgroups = [ "$CGREL/prot" ]; }; } );
 destinations = ( { name = "peer"; cidrs = [ "192.0.2.2/32" ]; protocols = [ "udp" ];
   ports = ( $2 ); allow = [ "t" ]; } );
@@ -26,7 +30,7 @@ EOP
 
 setup() {
 	net_setup && mkdir -p "$TMP/etc" "$TMP/files" "$PIN" && mount -t bpf bpf "$PIN" || return 1
-	agent_conf bpf "$TMP/drops.jsonl" > "$TMP/agent.conf"
+	{ agent_conf bpf "$TMP/drops.jsonl"; echo 'scope = "fleet-a";'; } > "$TMP/agent.conf"
 	policy 1 5001 > "$TMP/etc/policy.conf"
 	start_agent
 	wait_log "policy loaded (start): 'fleet' serial 1"
@@ -43,13 +47,14 @@ EOP
 		datafence_manage_service: false,
 		datafence_agent_conf: { backend: "bpf", pin_dir: $pin, interfaces: [$va],
 			drop_log: "\($tmp)/drops.jsonl", syslog: false,
-			control_socket: "\($tmp)/control.sock", state_dir: "\($tmp)/state" } }' > "$TMP/vars.json"
+			control_socket: "\($tmp)/control.sock", state_dir: "\($tmp)/state",
+			scope: "fleet-a" } }' > "$TMP/vars.json"
 }
 
-# play POLICY-FILE: ansible-playbook's exit code; its output in $TMP/play.out
+# play POLICY-FILE [VARS]: ansible-playbook's exit code; its output in $TMP/play.out
 play() {
 	local rc=0
-	ansible-playbook -i localhost, -c local "$TMP/play.yml" -e @"$TMP/vars.json" \
+	ansible-playbook -i localhost, -c local "$TMP/play.yml" -e @"${2:-$TMP/vars.json}" \
 		-e datafence_policy_src="$1" > "$TMP/play.out" 2>&1 || rc=$?
 	echo "$rc"
 }
@@ -92,8 +97,21 @@ an_older_serial_fails_at_validate() {
 	expect_eq "the host keeps its serial" 2 "$(serial)"
 }
 
+# The role told no scope checks a policy without one and lets it land; the
+# agent (scope fleet-a) refuses it: the play fails, the host keeps serial 2.
+a_policy_the_agent_refuses_fails_the_play() {
+	policy 4 5004 "" > "$TMP/files/p4.conf"
+	jq 'del(.datafence_agent_conf.scope)' "$TMP/vars.json" > "$TMP/vars-noscope.json"
+	local rc
+	rc=$(play "$TMP/files/p4.conf" "$TMP/vars-noscope.json")
+	[ "$rc" != 0 ] || { echo "ansible-playbook passed a policy the agent refused:"; tail -20 "$TMP/play.out"; return 1; }
+	expect_eq "the host keeps its serial" 2 "$(serial)"
+	expect_contains "the agent's reason" "the policy has no scope; this host's scope is 'fleet-a'" "$(cat "$TMP/play.out")"
+}
+
 if ! setup; then echo "FAIL ansible setup"; cat "$TMP/agent.log"; exit 1; fi
 run_case the_example_playbook_is_valid the_example_playbook_is_valid
 run_case a_good_policy_lands_and_is_enforced a_good_policy_lands_and_is_enforced
 run_case a_broken_policy_fails_at_validate a_broken_policy_fails_at_validate
 run_case an_older_serial_fails_at_validate an_older_serial_fails_at_validate
+run_case a_policy_the_agent_refuses_fails_the_play a_policy_the_agent_refuses_fails_the_play
