@@ -23,18 +23,6 @@ const char *df_hook_name(unsigned int hook)
 	return hook <= DF_HOOK__MAX ? n[hook] : "?"; /* DF_HOOK__MAX: the nftables backend */
 }
 
-static void addr_str(const struct df_event *e, const __u8 *a, char *buf, size_t len)
-{
-	struct df_cidr c = { .family = e->family, .plen = e->family == 4 ? 32 : 128 };
-
-	if (e->family != 4 && e->family != 6) { /* a frame that is not IP (tc) */
-		snprintf(buf, len, "-");
-		return;
-	}
-	memcpy(c.addr, a, 16);
-	df_cidr_format(&c, false, buf, len);
-}
-
 /* The option a setsockopt event names (level and optname ride in sport
  * and dport). */
 static const char *option_str(const struct df_event *e, char *buf, size_t len)
@@ -62,16 +50,6 @@ void df_ts_format(__u64 ns, char *buf, size_t len)
 	gmtime_r(&s, &tm);
 	strftime(b, sizeof(b), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(buf, len, "%s.%06lluZ", b, (unsigned long long)(ns % 1000000000ULL) / 1000);
-}
-
-static const char *proto_str(__u8 proto, char *buf, size_t len)
-{
-	const char *n = df_proto_name(proto);
-
-	if (n)
-		return n;
-	snprintf(buf, len, "%u", proto);
-	return buf;
 }
 
 void df_drops_keep(json_t *arr, json_t *rec, const char *cls, long limit)
@@ -107,8 +85,8 @@ char *df_event_json(const struct df_event *e, const struct df_policy *p,
 	json_t *j, *classes = json_array();
 	char *out;
 
-	addr_str(e, e->saddr, src, sizeof(src));
-	addr_str(e, e->daddr, dst, sizeof(dst));
+	df_addr_format(e->family, e->saddr, src, sizeof(src));
+	df_addr_format(e->family, e->daddr, dst, sizeof(dst));
 	df_ts_format(e->ts_ns, ts, sizeof(ts));
 	memcpy(comm, e->comm, 16);
 	comm[16] = '\0';
@@ -123,7 +101,7 @@ char *df_event_json(const struct df_event *e, const struct df_policy *p,
 	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I}",
 		      "schema", DF_RECORD_SCHEMA, "ts", ts, "hook", df_hook_name(e->hook), "verdict",
 		      df_verdict_name(e->verdict), "reason", df_reason_name(e->reason), "classes",
-		      classes, "proto", proto_str(e->proto, pb, sizeof(pb)), "src", src, "dst", dst,
+		      classes, "proto", df_proto_str(e->proto, pb, sizeof(pb)), "src", src, "dst", dst,
 		      "sport", e->sport, "dport", e->dport, "serial", (json_int_t)e->serial, "seq",
 		      (json_int_t)e->seq, "suppressed", (json_int_t)e->suppressed, "ifindex",
 		      (json_int_t)e->ifindex);
@@ -170,8 +148,8 @@ void df_event_summary(const struct df_event *e, const struct df_policy *p, char 
 	const char *cls = "?";
 	bool named = p && p->serial == e->serial;
 
-	addr_str(e, e->saddr, src, sizeof(src));
-	addr_str(e, e->daddr, dst, sizeof(dst));
+	df_addr_format(e->family, e->saddr, src, sizeof(src));
+	df_addr_format(e->family, e->daddr, dst, sizeof(dst));
 	if (named && e->classes) {
 		unsigned int i = (unsigned int)__builtin_ctzll(e->classes);
 
@@ -188,7 +166,7 @@ void df_event_summary(const struct df_event *e, const struct df_policy *p, char 
 		return;
 	}
 	snprintf(buf, len, "%s %s %s%s%s:%u -> %s%s%s:%u reason %s class %s hook %s uid %d pid %u%s",
-		 df_verdict_name(e->verdict), proto_str(e->proto, pb, sizeof(pb)),
+		 df_verdict_name(e->verdict), df_proto_str(e->proto, pb, sizeof(pb)),
 		 e->family == 6 ? "[" : "", src, e->family == 6 ? "]" : "", e->sport,
 		 e->family == 6 ? "[" : "", dst, e->family == 6 ? "]" : "", e->dport,
 		 df_reason_name(e->reason), cls, df_hook_name(e->hook),

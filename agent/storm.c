@@ -243,23 +243,13 @@ static json_t *dsts_json(const struct df_storm *s)
 
 	for (size_t i = 0; i < 2 * DF_STORM_DSTS; i++) {
 		const struct df_storm_dst *x = &s->dst[i];
-		struct df_cidr c = { .family = x->k.family, .plen = x->k.family == 4 ? 32 : 128 };
 		char a[DF_ADDRSTRLEN], pb[8];
-		const char *proto = df_proto_name(x->k.proto);
 
 		if (!x->used)
 			continue;
-		if (x->k.family == 4 || x->k.family == 6) {
-			memcpy(c.addr, x->k.daddr, 16);
-			df_cidr_format(&c, false, a, sizeof(a));
-		} else {
-			snprintf(a, sizeof(a), "-");
-		}
-		if (!proto) {
-			snprintf(pb, sizeof(pb), "%u", x->k.proto);
-			proto = pb;
-		}
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "proto", proto, "dst", a,
+		df_addr_format(x->k.family, x->k.daddr, a, sizeof(a));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "proto",
+						     df_proto_str(x->k.proto, pb, sizeof(pb)), "dst", a,
 						     "dport", x->k.dport, "drops",
 						     (json_int_t)x->drops));
 	}

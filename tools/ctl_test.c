@@ -15,6 +15,7 @@
 #include "emulate.h"
 #include "proto.h"
 #include "refeval.h"
+#include "status.h"
 #include "values.h"
 #include "verdict.h"
 
@@ -295,35 +296,20 @@ static json_t *result_json(const struct df_policy *p, const struct df_result *r)
 			 "rule", name ? json_pack("{s:s, s:s}", "kind", kind, "name", name) : json_null());
 }
 
-static json_t *df_time_json_at(int64_t t)
-{
-	char buf[40];
-
-	df_time_format(t, buf, sizeof(buf));
-	return json_string(buf);
-}
-
 /* The flow as it was asked about. */
 static json_t *flow_json(const struct test_req *q)
 {
 	const struct df_packet *k = &q->pkt;
 	char dst[DF_ADDRSTRLEN], src[DF_ADDRSTRLEN], pb[8];
-	struct df_cidr c = { .family = k->dst.family, .plen = k->dst.family == 4 ? 32 : 128 };
-	const char *proto = df_proto_name(k->proto);
 	json_t *j, *cls = json_array();
 
-	memcpy(c.addr, k->dst.addr, 16);
-	df_cidr_format(&c, false, dst, sizeof(dst));
-	c = (struct df_cidr){ .family = k->src.family, .plen = k->src.family == 4 ? 32 : 128 };
-	memcpy(c.addr, k->src.addr, 16);
-	df_cidr_format(&c, false, src, sizeof(src));
-	if (!proto) {
-		snprintf(pb, sizeof(pb), "%u", k->proto);
-		proto = pb;
-	}
+	/* the packet's addresses are full-length prefixes already */
+	df_cidr_format(&k->dst, false, dst, sizeof(dst));
+	df_cidr_format(&k->src, false, src, sizeof(src));
 	for (int i = 0; i < q->n_class_names; i++)
 		json_array_append_new(cls, json_string(q->class_names[i]));
-	j = json_pack("{s:s, s:s, s:s, s:o}", "dst", dst, "src", src, "proto", proto, "port",
+	j = json_pack("{s:s, s:s, s:s, s:o}", "dst", dst, "src", src, "proto",
+		      df_proto_str(k->proto, pb, sizeof(pb)), "port",
 		      df_proto_bit(k->proto) & DF_P_PORTED ? json_integer(k->dport) : json_null());
 	json_object_set_new(j, "classes", cls);
 	json_object_set_new(j, "cgroup", k->cgroup && q->n_facts ? json_string(k->cgroup) : json_null());
@@ -376,7 +362,7 @@ static void test_print(const struct test_req *q, const struct df_policy *p,
 	}
 	j = result_json(p, &o->ref);
 	json_object_set_new(j, "flow", flow_json(q));
-	json_object_set_new(j, "at", df_time_json_at(q->now));
+	json_object_set_new(j, "at", df_time_json((time_t)q->now));
 	json_object_set_new(j, "policy", json_pack("{s:s, s:s, s:I}", "file", q->policy, "name",
 						   p->name, "serial", (json_int_t)p->serial));
 	json_object_set_new(j, "reference", result_json(p, &o->ref));

@@ -132,3 +132,15 @@ void df_cidr_format(const struct df_cidr *c, bool with_len, char *buf, size_t le
 	else
 		snprintf(buf, len, "%s", a);
 }
+
+void df_addr_format(unsigned int family, const uint8_t addr[16], char *buf, size_t len)
+{
+	struct df_cidr c = { .family = (uint8_t)family, .plen = family == 4 ? 32 : 128 };
+
+	if (family != 4 && family != 6) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	memcpy(c.addr, addr, 16);
+	df_cidr_format(&c, false, buf, len);
+}

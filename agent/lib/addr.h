@@ -36,6 +36,9 @@ void df_cidr_mask(struct df_cidr *c); /* clear host bits */
 int df_addr_bytes(uint8_t family);    /* 4 or 16 */
 /* "10.0.0.0/8"; with_len false prints the bare address. */
 void df_cidr_format(const struct df_cidr *c, bool with_len, char *buf, size_t len);
+/* A full-length address of a family (4, 6) from its 16 bytes; "-" for any
+ * other family (a frame that is not IP). */
+void df_addr_format(unsigned int family, const uint8_t addr[16], char *buf, size_t len);
 bool df_bit(const uint8_t *addr, unsigned int i);
 
 #endif

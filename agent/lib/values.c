@@ -218,6 +218,16 @@ const char *df_proto_name(uint8_t ipproto)
 	return NULL;
 }
 
+const char *df_proto_str(uint8_t ipproto, char *buf, size_t len)
+{
+	const char *n = df_proto_name(ipproto);
+
+	if (n)
+		return n;
+	snprintf(buf, len, "%u", ipproto);
+	return buf;
+}
+
 int df_proto_parse(const char *s, uint8_t *ipproto)
 {
 	unsigned long long v;

@@ -18,6 +18,8 @@
 /* Protocols: IPPROTO_* <-> "tcp", "udp", "sctp", "icmp", "icmpv6". */
 uint8_t df_proto_bit(uint8_t ipproto); /* DF_P_*; DF_P_OTHER for the rest */
 const char *df_proto_name(uint8_t ipproto); /* NULL for the rest */
+/* Its name, or its number in buf (8 bytes are enough). */
+const char *df_proto_str(uint8_t ipproto, char *buf, size_t len);
 int df_proto_parse(const char *s, uint8_t *ipproto); /* a name or a number */
 
 /* RFC 3339 "2026-11-01T00:00:00Z" (or +hh:mm offset) -> unix seconds. */
