@@ -77,13 +77,12 @@ static json_t *json_text(const char *s, size_t n)
 	return json_string(df_text_escape(s, n, true, buf, sizeof(buf)));
 }
 
-char *df_event_json(const struct df_event *e, const struct df_policy *p,
-		    const struct df_event_names *n)
+json_t *df_event_json(const struct df_event *e, const struct df_policy *p,
+		      const struct df_event_names *n)
 {
 	char src[DF_ADDRSTRLEN], dst[DF_ADDRSTRLEN], ts[64], pb[8], comm[17];
 	bool named = p && p->serial == e->serial;
 	json_t *j, *classes = json_array();
-	char *out;
 
 	df_addr_format(e->family, e->saddr, src, sizeof(src));
 	df_addr_format(e->family, e->daddr, dst, sizeof(dst));
@@ -137,9 +136,7 @@ char *df_event_json(const struct df_event *e, const struct df_policy *p,
 	}
 	if (named)
 		json_object_set_new(j, "policy", json_string(p->name));
-	out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	return out;
+	return j;
 }
 
 void df_event_summary(const struct df_event *e, const struct df_policy *p, char *buf, size_t len)

@@ -4,6 +4,7 @@
 #ifndef DF_EVENTS_H
 #define DF_EVENTS_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <linux/types.h>
 
@@ -21,12 +22,13 @@ struct df_event_names {
 	const char *user;   /* user name of uid */
 };
 
-/* One JSON object (no newline), malloc'd. Class and rule names come from `p`
- * when it is the policy the event was judged by (same serial). */
+
 /* Unix nanoseconds as RFC 3339 UTC with microseconds (the records' "ts"). */
 void df_ts_format(__u64 ns, char *buf, size_t len);
-char *df_event_json(const struct df_event *e, const struct df_policy *p,
-		    const struct df_event_names *n);
+/* The drop record of an event (docs/agent.md). Class and rule names come
+ * from `p` when it is the policy the event was judged by (same serial). */
+json_t *df_event_json(const struct df_event *e, const struct df_policy *p,
+		      const struct df_event_names *n);
 /* "drop tcp 10.0.0.1:40000 -> 192.0.2.1:443 reason no-destination class us-user-data ..." */
 void df_event_summary(const struct df_event *e, const struct df_policy *p, char *buf, size_t len);
 const char *df_hook_name(unsigned int hook);
@@ -35,7 +37,6 @@ const char *df_hook_name(unsigned int hook);
  * reading of the drop log: appends `rec` (a drop record) to `arr` if it
  * carries class `cls` (NULL: any), keeping the newest `limit` (< 0: all).
  * Audit records and storm summaries are not drops: never kept. */
-struct json_t;
-void df_drops_keep(struct json_t *arr, struct json_t *rec, const char *cls, long limit);
+void df_drops_keep(json_t *arr, json_t *rec, const char *cls, long limit);
 
 #endif

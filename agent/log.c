@@ -46,13 +46,31 @@ bool df_log_journal(void)
 	return to_journal;
 }
 
+/* One entry to the journal: the message, its priority, our identifier and
+ * fields ("KEY=value", n of them); < 0 when the journal is not there. */
+static int journal_send(int prio, const char *msg, char *const *fields, size_t n)
+{
+	struct iovec iov[64];
+	char m[2100], p[32], id[96];
+	size_t k = 0;
+
+	snprintf(m, sizeof(m), "MESSAGE=%s", msg);
+	snprintf(p, sizeof(p), "PRIORITY=%d", prio);
+	snprintf(id, sizeof(id), "SYSLOG_IDENTIFIER=%s", log_ident);
+	iov[k++] = (struct iovec){ m, strlen(m) };
+	iov[k++] = (struct iovec){ p, strlen(p) };
+	iov[k++] = (struct iovec){ id, strlen(id) };
+	for (size_t i = 0; i < n && k < sizeof(iov) / sizeof(iov[0]); i++)
+		iov[k++] = (struct iovec){ fields[i], strlen(fields[i]) };
+	return sd_journal_sendv(iov, (int)k);
+}
+
 static void vlog(int prio, const char *fmt, va_list ap)
 {
 	char msg[2048];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (to_journal && sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", prio,
-					  "SYSLOG_IDENTIFIER=%s", log_ident, NULL) >= 0)
+	if (to_journal && journal_send(prio, msg, NULL, 0) >= 0)
 		return;
 	/* the journal reads a "<N>" prefix as the line's priority */
 	if (stderr_journal)
@@ -64,26 +82,10 @@ static void vlog(int prio, const char *fmt, va_list ap)
 
 void df_log_record(int prio, const char *msg, char *const *fields, size_t n)
 {
-	struct iovec iov[64];
-	char m[2100], p[32], id[96];
-	size_t k = 0;
-
 	if (!log_syslog)
 		return;
-	if (!to_journal) {
-		syslog(prio, "%s", msg);
-		return;
-	}
-	snprintf(m, sizeof(m), "MESSAGE=%s", msg);
-	snprintf(p, sizeof(p), "PRIORITY=%d", prio);
-	snprintf(id, sizeof(id), "SYSLOG_IDENTIFIER=%s", log_ident);
-	iov[k++] = (struct iovec){ m, strlen(m) };
-	iov[k++] = (struct iovec){ p, strlen(p) };
-	iov[k++] = (struct iovec){ id, strlen(id) };
-	for (size_t i = 0; i < n && k < sizeof(iov) / sizeof(iov[0]); i++)
-		iov[k++] = (struct iovec){ fields[i], strlen(fields[i]) };
-	if (sd_journal_sendv(iov, (int)k) < 0)
-		syslog(prio, "%s", msg); /* no journal after all */
+	if (!to_journal || journal_send(prio, msg, fields, n) < 0)
+		syslog(prio, "%s", msg); /* no journal (after all) */
 }
 
 void df_log(int prio, const char *fmt, ...)

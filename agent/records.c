@@ -128,7 +128,13 @@ const char *df_records_error(const struct df_records *r)
 	return r && r->why[0] ? r->why : NULL;
 }
 
-static uint64_t now_ns(void);
+static uint64_t now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+}
 
 int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
 		    struct df_records **out)
@@ -147,14 +153,6 @@ int df_records_open(const char *drop_log, const char *cgroot, bool to_syslog,
 	df_records_reopen(r); /* a log that cannot open now may later (SIGUSR1) */
 	*out = r;
 	return 0;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 }
 
 /* uid -> user name through NSS (LDAP, SSSD: maybe slow, maybe hung) on a
@@ -266,12 +264,14 @@ void df_records_add(struct df_records *r, const struct df_event *e, const struct
 {
 	struct df_event_names n = { 0 };
 	char line[512], user[64];
+	json_t *rec;
 	char *json;
 
 	n.cgroup = df_cgpaths_get(&r->cgs, e->cgroup_id);
 	if (e->uid != DF_UID_NONE && user_name(e->uid, user, sizeof(user)))
 		n.user = user;
-	json = df_event_json(e, p, &n);
+	rec = df_event_json(e, p, &n);
+	json = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	if (r->below_floor) { /* the disk is nearly full: in the summary only */
 		df_storm_fold(r->storm, e);
 		r->folded += 1 + (uint64_t)e->suppressed;
@@ -287,23 +287,19 @@ void df_records_add(struct df_records *r, const struct df_event *e, const struct
 	}
 	if (r->to_syslog && !r->storming && !r->below_floor &&
 	    r->syslogged++ < SYSLOG_DROPS_PER_SECOND) { /* else: the summary's line */
-		json_t *rec = json && df_log_journal() ? json_loads(json, 0, NULL) : NULL;
-
 		df_event_summary(e, p, line, sizeof(line));
 		record_line(LOG_WARNING, line, rec);
-		json_decref(rec);
 	}
+	json_decref(rec);
 }
 
 void df_records_audit(struct df_records *r, const char *action, long uid, long pid,
 		      const char *result, const char *detail)
 {
 	char ts[64], *line;
-	struct timespec now;
 	json_t *j;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	df_ts_format((__u64)now.tv_sec * 1000000000ULL + (__u64)now.tv_nsec, ts, sizeof(ts));
+	df_ts_format(now_ns(), ts, sizeof(ts));
 	j = json_pack("{s:i, s:s, s:s, s:o, s:o, s:s, s:s?}", "schema", DF_RECORD_SCHEMA, "ts", ts,
 		      "audit", action, "uid",
 		      uid >= 0 ? json_integer(uid) : json_null(), "pid",

@@ -335,12 +335,3 @@ char *df_metrics_text(const json_t *fams)
 	fclose(f);
 	return out;
 }
-
-char *df_report_metrics(const struct df_counts *cs, const struct df_policy *p, const json_t *st)
-{
-	json_t *fams = df_report_metrics_json(cs, p, st);
-	char *text = df_metrics_text(fams);
-
-	json_decref(fams);
-	return text;
-}

@@ -38,11 +38,9 @@ void df_counts_add_rule(struct df_counts *c, const struct df_policy *p, int rule
 void df_counts_sort(struct df_counts *c);
 
 /* The metrics as one model: [{name, type, help, samples [{labels {}, value}]}]
- * (docs/control.md), and its Prometheus text exposition (malloc'd); the
- * two in one call. */
+ * (docs/control.md), and its Prometheus text exposition (malloc'd). */
 json_t *df_report_metrics_json(const struct df_counts *c, const struct df_policy *p,
 			       const json_t *status);
 char *df_metrics_text(const json_t *families);
-char *df_report_metrics(const struct df_counts *c, const struct df_policy *p, const json_t *status);
 
 #endif

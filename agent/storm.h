@@ -18,12 +18,12 @@
 #include "datafence.h"
 #include "policy.h"
 
-/* Rows by (hook, class slot, reason); the hooks are the BPF ones and the
- * nftables backend's (DF_HOOK__MAX, as df_hook_name names it). */
+/* Rows by (hook, class slot, reason), as the kernel's df_supp lays them out
+ * (DF_SUPP_INDEX), with one more hook: the nftables backend's (DF_HOOK__MAX,
+ * as df_hook_name names it). */
 #define DF_STORM_HOOKS (DF_HOOK__MAX + 1)
 #define DF_STORM_ROWS (DF_STORM_HOOKS * (DF_MAX_CLASSES + 1) * DF_REASON__MAX)
-#define DF_STORM_ROW(hook, slot, reason) \
-	(((hook) * (DF_MAX_CLASSES + 1) + (slot)) * DF_REASON__MAX + (reason))
+#define DF_STORM_ROW(hook, slot, reason) DF_SUPP_INDEX(hook, slot, reason)
 #define DF_STORM_PROCS 1024 /* senders told apart in one interval */
 #define DF_STORM_DSTS 4096  /* destinations counted one by one (the rest: estimated) */
 #define DF_STORM_TOP 5      /* senders and destinations a summary names */

@@ -565,7 +565,8 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		r->reason = DF_R_UNCLASSIFIED;
 		return;
 	}
-	/* (3a, the dead-man posture, is df_decide's: after this judge) */
+	/* (3a, the dead-man posture, is df_decide's, before the cache and
+	 * this judge) */
 	/* Fail closed: a protected packet we cannot parse. */
 	if (f->flags & DF_PKT_MALFORMED) {
 		r->verdict = classes & cfg->hdr.enforce_mask ? DF_DROP : DF_WOULD_DROP;

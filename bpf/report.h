@@ -107,10 +107,13 @@ __noinline int df_budget_spill(__u64 what, __u64 cgroup_id, __u64 who, __u64 dad
 	if (hll) {
 		/* a register only grows; a race with another CPU may keep the
 		 * smaller value: an estimate anyway */
+		__u8 rank;
+
 		h = df_dst_hash((what >> 24) & 0xffffffff, daddr_lo, daddr_hi);
 		idx = df_hll_index(h) & (DF_HLL_REGS - 1);
-		if (hll->reg[idx] < df_hll_rank(h))
-			hll->reg[idx] = df_hll_rank(h);
+		rank = df_hll_rank(h);
+		if (hll->reg[idx] < rank)
+			hll->reg[idx] = rank;
 	}
 	return 0;
 }
