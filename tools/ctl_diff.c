@@ -247,19 +247,20 @@ static void sample_bounds(struct sample *s, const struct df_cidr *c)
 static void sample_policy(struct sample *s, const struct df_policy *p, uint16_t *ports,
 			  size_t *n_ports, size_t max_ports)
 {
-	const struct df_match *ms[2];
+	int line;
 
 	for (size_t i = 0; i < p->n_dests + p->n_excs; i++) {
-		ms[0] = i < p->n_dests ? &p->dests[i].m : &p->excs[i - p->n_dests].m;
-		for (size_t k = 0; k < ms[0]->n_cidrs; k++)
-			sample_bounds(s, &ms[0]->cidrs[k]);
-		for (size_t k = 0; k < ms[0]->n_except; k++)
-			sample_bounds(s, &ms[0]->except[k]);
-		for (size_t k = 0; k < ms[0]->n_ports && *n_ports + 3 <= max_ports; k++) {
-			ports[(*n_ports)++] = ms[0]->ports[k].lo;
-			ports[(*n_ports)++] = ms[0]->ports[k].hi;
-			if (ms[0]->ports[k].hi < 65535)
-				ports[(*n_ports)++] = (uint16_t)(ms[0]->ports[k].hi + 1);
+		const struct df_match *m = df_rule_match(p, i, &line);
+
+		for (size_t k = 0; k < m->n_cidrs; k++)
+			sample_bounds(s, &m->cidrs[k]);
+		for (size_t k = 0; k < m->n_except; k++)
+			sample_bounds(s, &m->except[k]);
+		for (size_t k = 0; k < m->n_ports && *n_ports + 3 <= max_ports; k++) {
+			ports[(*n_ports)++] = m->ports[k].lo;
+			ports[(*n_ports)++] = m->ports[k].hi;
+			if (m->ports[k].hi < 65535)
+				ports[(*n_ports)++] = (uint16_t)(m->ports[k].hi + 1);
 		}
 	}
 }

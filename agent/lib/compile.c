@@ -18,14 +18,14 @@
  * (the one that brought a leaf over its capacity), 0 if none. */
 static int rule_line_covering(const struct df_policy *p, const struct df_cidr *key)
 {
-	int line = 0;
+	int line = 0, at;
 
 	for (size_t i = 0; i < p->n_dests + p->n_excs; i++) {
-		const struct df_match *m = i < p->n_dests ? &p->dests[i].m : &p->excs[i - p->n_dests].m;
+		const struct df_match *m = df_rule_match(p, i, &at);
 
 		for (size_t k = 0; k < m->n_cidrs; k++)
 			if (m->cidrs[k].family == key->family && df_cidr_contains(&m->cidrs[k], key))
-				line = i < p->n_dests ? p->dests[i].line : p->excs[i - p->n_dests].line;
+				line = at;
 	}
 	return line;
 }
@@ -514,12 +514,14 @@ static int compile_selectors(const struct df_policy *p, struct df_image *img,
 /* The line of the first IPv6 prefix of a destination or exception (0: none). */
 static int first_v6_line(const struct df_policy *p)
 {
+	int line;
+
 	for (size_t i = 0; i < p->n_dests + p->n_excs; i++) {
-		const struct df_match *m = i < p->n_dests ? &p->dests[i].m : &p->excs[i - p->n_dests].m;
+		const struct df_match *m = df_rule_match(p, i, &line);
 
 		for (size_t k = 0; k < m->n_cidrs; k++)
 			if (m->cidrs[k].family == 6)
-				return i < p->n_dests ? p->dests[i].line : p->excs[i - p->n_dests].line;
+				return line;
 	}
 	return 0;
 }

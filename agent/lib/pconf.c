@@ -307,7 +307,7 @@ static int scan(const char *t, int upto, struct finding *last, const char *file,
 	char stack[64], prev = 0;    /* the last significant character */
 	const char *prev_at = NULL;  /* where it is */
 	const char *str_at = NULL;   /* a string's opening quote */
-	const char *before_str = ""; /* the significant char before the open string */
+	bool str_starts = false;     /* the last string begins a setting (a name's place) */
 	int depth = 0, line = 1, prev_line = 0, str_line = 0;
 
 	for (const char *p = t; *p; p++) {
@@ -358,7 +358,7 @@ static int scan(const char *t, int upto, struct finding *last, const char *file,
 						    f.msg);
 				*last = f;
 			}
-			before_str = prev_at && prev ? (prev == '{' || prev == ';' || prev == ',' ? "key" : "") : "key";
+			str_starts = !prev || prev == '{' || prev == ';' || prev == ',';
 			str_at = open;
 			str_line = open_line;
 			prev = '"';
@@ -366,7 +366,7 @@ static int scan(const char *t, int upto, struct finding *last, const char *file,
 			prev_line = line;
 			continue;
 		}
-		if ((ch == '=' || ch == ':') && prev == '"' && !strcmp(before_str, "key") &&
+		if ((ch == '=' || ch == ':') && prev == '"' && str_starts &&
 		    (!depth || stack[depth - 1] == '{')) {
 			struct finding f = { .line = str_line };
 			int n = (int)(prev_at - str_at - 1);

@@ -762,6 +762,16 @@ int df_class_index(const struct df_policy *p, const char *name)
 	return -1;
 }
 
+const struct df_match *df_rule_match(const struct df_policy *p, size_t i, int *line)
+{
+	if (i < p->n_dests) {
+		*line = p->dests[i].line;
+		return &p->dests[i].m;
+	}
+	*line = p->excs[i - p->n_dests].line;
+	return &p->excs[i - p->n_dests].m;
+}
+
 const char *df_mode_name(enum df_mode m)
 {
 	return m == DF_MODE_AUDIT ? "audit" : "enforce";

@@ -123,6 +123,8 @@ int df_policy_load_file(const char *path, const struct df_parse_opts *opts,
 void df_policy_free(struct df_policy *p);
 
 int df_class_index(const struct df_policy *p, const char *name);
+/* Rule i (destinations, then exceptions): where it matches, and its line. */
+const struct df_match *df_rule_match(const struct df_policy *p, size_t i, int *line);
 const char *df_mode_name(enum df_mode m);
 
 /* libconfig 1.5 reads an integer written without `L` into an int (a serial
