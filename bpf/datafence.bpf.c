@@ -131,6 +131,27 @@ struct df_out {
 	__u64 now_ns;
 };
 
+/* The packet's classes under generation f->gen: its socket's (sk_ctx/kind:
+ * where the socket's cgroup comes from), the packet's own (marks, local
+ * ports and addresses), the test knob's. A subprogram of its own: its frame
+ * (the selector scans, the source-address key) is gone before the judge's
+ * is on the stack, which keeps the chain within 512 bytes. */
+static __noinline __u64 df_classes(struct df_facts *f, struct df_sk_cache *sc, void *sk_ctx,
+				   int kind, __u64 seq)
+{
+	struct df_gen g = {};
+	__u64 classes = 0;
+
+	if (df_load_gen(f->gen, &g))
+		return 0;
+	if (sk_ctx)
+		classes = df_sock_classes(&g, sc, seq, f, sk_ctx, kind);
+	classes |= df_classify_packet(g.cfg, f->gen, g.src, f);
+	if (df_test_mode)
+		classes |= f->test_classes;
+	return classes;
+}
+
 /* A subprogram (not inlined) so the hook's, this and the callbacks' stack
  * frames stay within 512 bytes together. Returns 1 when a drop event is
  * due (the hook reports it: df_report's frame then sits beside this one). */
@@ -140,28 +161,26 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	__u32 zero = 0;
 	struct df_state *st = bpf_map_lookup_elem(&df_state, &zero);
 	struct df_res *rp = &o->r;
-	struct df_gen g = {};
+	const struct df_cfg *cfg;
 	struct df_sk_view *v = sc ? &sc->view[kind] : NULL;
-	__u64 now_ns, boot_ns, classes = 0;
+	__u64 now_ns, boot_ns, classes;
 	__u32 gen;
 
 	o->r.verdict = DF_ALLOW;
 	if (!st)
 		return 0;
 	gen = *(volatile __u32 *)&st->gen & 1; /* read once: one policy per packet */
-	if (df_load_gen(gen, &g)) {
+	cfg = df_cfg_of(gen);
+	if (!cfg) {
 		df_misc_add(DF_MISC_NO_POLICY, 1);
 		return 0; /* nothing loaded yet: nothing to enforce */
 	}
+	f->gen = (__u8)gen;
 	boot_ns = bpf_ktime_get_boot_ns();
 	now_ns = boot_ns + st->clock_offset_ns;
 	if (df_test_mode && f->test_now_s)
 		now_ns = f->test_now_s * 1000000000ULL + 500000000ULL;
-	if (sk_ctx)
-		classes = df_sock_classes(&g, sc, st->seq, f, sk_ctx, kind);
-	classes |= df_classify_packet(g.cfg, gen, g.src, f);
-	if (df_test_mode)
-		classes |= f->test_classes;
+	classes = df_classes(f, sc, sk_ctx, kind, st->seq);
 	df_unmap(&f->family, f->daddr);
 
 	__u32 cnt_idx, why = 0;
@@ -169,10 +188,10 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	/* 3a. The dead-man posture, before anything is looked up or cached: a
 	 * classified packet that earns no loopback exemption is dropped (a
 	 * short path of its own: the judge's states do not carry it). */
-	if (classes && (g.cfg->hdr.flags & DF_POL_DROP_STALE) && !df_loopback_exempt(g.cfg, f))
-		why = df_posture(g.cfg, st, now_ns, boot_ns);
+	if (classes && (cfg->hdr.flags & DF_POL_DROP_STALE) && !df_loopback_exempt(cfg, f))
+		why = df_posture(cfg, st, now_ns, boot_ns);
 	if (why) {
-		df_posture_verdict(g.cfg, classes, why, rp);
+		df_posture_verdict(cfg, classes, why, rp);
 		cnt_idx = df_cnt_index(f->hook, rp);
 	} else if (df_cache_hit(v, st->seq, f, classes, now_ns)) {
 		rp->verdict = v->verdict;
@@ -181,7 +200,7 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 		rp->classes = classes;
 		cnt_idx = df_cnt_index(f->hook, rp);
 	} else {
-		df_judge(&g, gen, f, classes, now_ns, rp);
+		df_judge_gen(gen, f, classes, now_ns, rp);
 		cnt_idx = df_cnt_index(f->hook, rp);
 		if (v && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED))) {
 			v->classes = classes;

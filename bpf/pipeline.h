@@ -28,7 +28,8 @@ struct df_facts {
 	__u32 pid;
 	__u8 wire_family; /* tc: the family as it leaves (0: not routable, a mapped IPv6) */
 	__u8 l2_len;      /* tc: link header bytes in front of the IP header's place */
-	__u16 pad;
+	__u8 gen;         /* the policy generation judging it (read once per packet) */
+	__u8 pad;
 	__u64 test_classes; /* test mode only: classes given by datafencectl test */
 	__u64 test_now_s;   /* test mode only: judge at this unix time (0: now) */
 };
@@ -164,7 +165,7 @@ static __always_inline bool df_is_loopback(__u8 family, const __u8 *a)
 
 struct df_gen {
 	const struct df_cfg *cfg;
-	void *str4, *lv, *rng6, *src, *ent, *sel;
+	void *src, *sel; /* the lookups find their maps from the number */
 };
 
 static __always_inline const struct df_cfg *df_cfg_of(__u32 gen)
@@ -189,23 +190,25 @@ static __always_inline int df_slot(void *str4, __u32 idx, __u32 *e)
 }
 
 /* IPv4 longest match: one to three slots of the stride table. */
-static __always_inline const struct df_leaf *df_lookup4(const struct df_gen *g, const __u8 *d)
+static __always_inline const struct df_leaf *df_lookup4(__u32 gen, const __u8 *d)
 {
 	__u32 a = (__u32)d[0] << 24 | (__u32)d[1] << 16 | (__u32)d[2] << 8 | d[3];
+	void *str4 = bpf_map_lookup_elem(&df_str4_o, &gen);
+	void *lv = bpf_map_lookup_elem(&df_lv_o, &gen);
 	__u32 e, idx;
 
-	if (!g->str4 || !g->lv || df_slot(g->str4, a >> 16, &e))
+	if (!str4 || !lv || df_slot(str4, a >> 16, &e))
 		return NULL;
 	if ((e & DF_STRIDE_CHILD) &&
-	    df_slot(g->str4, DF_STRIDE_ROOT + (e & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + ((a >> 8) & 0xff), &e))
+	    df_slot(str4, DF_STRIDE_ROOT + (e & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + ((a >> 8) & 0xff), &e))
 		return NULL;
 	if ((e & DF_STRIDE_CHILD) &&
-	    df_slot(g->str4, DF_STRIDE_ROOT + (e & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + (a & 0xff), &e))
+	    df_slot(str4, DF_STRIDE_ROOT + (e & ~DF_STRIDE_CHILD) * DF_STRIDE_CHUNK + (a & 0xff), &e))
 		return NULL;
 	if (!e)
 		return NULL;
 	idx = e - 1;
-	return bpf_map_lookup_elem(g->lv, &idx);
+	return bpf_map_lookup_elem(lv, &idx);
 }
 
 /* IPv6 longest match: one node of the range tree per level (bpf_loop: the
@@ -247,14 +250,14 @@ static long df_rng_cb(__u32 l, void *ctx)
 	return 0;
 }
 
-static __always_inline const struct df_leaf *df_lookup6(const struct df_gen *g,
+static __always_inline const struct df_leaf *df_lookup6(const struct df_cfg *cfg,
 							struct df_rng_walk *w, const __u8 *d)
 {
-	__u32 levels = g->cfg->rng_levels, bits = g->cfg->rng_dir_bits, idx, e = 0;
-	void *dir;
+	__u32 levels = cfg->rng_levels, bits = cfg->rng_dir_bits, idx, e = 0;
+	void *dir, *lv;
 	int i;
 
-	if (!levels || levels > DF_RNG_MAX_LEVELS || !g->lv)
+	if (!levels || levels > DF_RNG_MAX_LEVELS)
 		return NULL;
 	w->blk = 0;
 	w->val = 0;
@@ -278,10 +281,11 @@ static __always_inline const struct df_leaf *df_lookup6(const struct df_gen *g,
 	}
 	if (!(e & DF_DIR_FINAL) && w->lv0 < levels)
 		bpf_loop(levels - w->lv0, df_rng_cb, w, 0);
-	if (!w->val)
+	lv = bpf_map_lookup_elem(&df_lv_o, &w->gen);
+	if (!w->val || !lv)
 		return NULL;
 	idx = w->val - 1;
-	return bpf_map_lookup_elem(g->lv, &idx);
+	return bpf_map_lookup_elem(lv, &idx);
 }
 
 /* ---- classify -------------------------------------------------------------- */
@@ -366,11 +370,7 @@ static __always_inline int df_load_gen(__u32 gen, struct df_gen *g)
 	g->cfg = df_cfg_of(gen);
 	if (!g->cfg)
 		return -1;
-	g->str4 = bpf_map_lookup_elem(&df_str4_o, &gen);
-	g->lv = bpf_map_lookup_elem(&df_lv_o, &gen);
-	g->rng6 = bpf_map_lookup_elem(&df_rng6_o, &gen);
 	g->src = bpf_map_lookup_elem(&df_src_o, &gen);
-	g->ent = bpf_map_lookup_elem(&df_ent_o, &gen);
 	g->sel = bpf_map_lookup_elem(&df_sel_o, &gen);
 	return 0;
 }
@@ -434,6 +434,7 @@ static __always_inline int df_ctz(__u64 m)
 struct df_scan {
 	struct df_rng_walk w; /* first: the IPv6 walk (w.gen is the generation) */
 	__u32 first;
+	__u8 ci;        /* second pass: the deciding class's bit */
 	__u64 now;      /* unix seconds */
 	__u16 dport;
 	__u8 pbit;
@@ -441,7 +442,6 @@ struct df_scan {
 	__u8 no_ports;
 	__u8 want;      /* second pass: which role names the rule */
 	__u16 rule;
-	__u64 c;        /* second pass: the deciding class */
 	__u64 sat_dest, sat_exc, inactive, proto_ok, class_ok, unknown, until;
 };
 
@@ -502,7 +502,7 @@ static long df_rule_cb(__u32 i, void *ctx)
 
 	if (!e)
 		return 1;
-	if (!(e->classes & s->c))
+	if (!((e->classes >> (s->ci & 63)) & 1))
 		return 0;
 	proto = e->protos & s->pbit;
 	port = df_port_match(s, e);
@@ -529,10 +529,9 @@ static __always_inline bool df_loopback_exempt(const struct df_cfg *cfg, const s
 
 /* Steps 2-6 for a classified packet (step 1 already applied to f->daddr).
  * now_ns: wall clock; exception windows are in seconds. */
-static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct df_facts *f,
+static __always_inline void df_judge(const struct df_cfg *cfg, __u32 gen, struct df_facts *f,
 				     __u64 classes, __u64 now_ns, struct df_res *r)
 {
-	const struct df_cfg *cfg = g->cfg;
 	const struct df_leaf *leaf = NULL;
 	struct df_scan s = {
 		.w.gen = gen,
@@ -546,6 +545,7 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		 * scan in two (cgroup_skb 187k -> 156k instructions processed) */
 		.until = cfg->hdr.cache_until,
 	};
+	__u64 c;
 	__u32 count;
 
 	s.ported = !!(s.pbit & DF_P_PORTED);
@@ -579,9 +579,9 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 	/* 4. One longest-prefix lookup (stride table for IPv4, range tree for
 	 * IPv6); the leaf lists every rule that applies here. */
 	if (f->family == 4) {
-		leaf = df_lookup4(g, f->daddr);
+		leaf = df_lookup4(gen, f->daddr);
 	} else {
-		leaf = df_lookup6(g, &s.w, f->daddr);
+		leaf = df_lookup6(cfg, &s.w, f->daddr);
 	}
 	count = leaf ? leaf->count : 0;
 	if (count > DF_MAX_LEAF_ENTRIES)
@@ -598,11 +598,11 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		/* 5. Every class satisfied. */
 		if (classes & ~s.sat_dest) {
 			r->reason = DF_R_EXCEPTION;
-			s.c = df_lowest(classes & ~s.sat_dest);
+			c = df_lowest(classes & ~s.sat_dest);
 			s.want = 1;
 		} else {
 			r->reason = DF_R_DESTINATION;
-			s.c = df_lowest(classes);
+			c = df_lowest(classes);
 			s.want = 0;
 		}
 	} else {
@@ -610,18 +610,18 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 		__u64 enf = unsat & cfg->hdr.enforce_mask;
 
 		r->verdict = enf ? DF_DROP : DF_WOULD_DROP;
-		s.c = df_lowest(enf ? enf : unsat);
-		r->slot = (__u8)df_ctz(s.c);
-		if (s.unknown & s.c) {
+		c = df_lowest(enf ? enf : unsat);
+		r->slot = (__u8)df_ctz(c);
+		if (s.unknown & c) {
 			r->reason = DF_R_MALFORMED; /* its port decides, and is unknown */
 			return;
-		} else if (s.inactive & s.c) {
+		} else if (s.inactive & c) {
 			r->reason = DF_R_EXCEPTION_INACTIVE;
 			s.want = 2;
-		} else if (s.proto_ok & s.c) {
+		} else if (s.proto_ok & c) {
 			r->reason = DF_R_PORT_NOT_ALLOWED;
 			s.want = 3;
-		} else if (s.class_ok & s.c) {
+		} else if (s.class_ok & c) {
 			r->reason = DF_R_PROTOCOL_NOT_ALLOWED;
 			s.want = 4;
 		} else {
@@ -630,9 +630,29 @@ static __always_inline void df_judge(const struct df_gen *g, __u32 gen, struct d
 			return;
 		}
 	}
+	s.ci = (__u8)df_ctz(c);
 	if (count)
 		bpf_loop(count, df_rule_cb, &s, 0);
 	r->rule = s.rule;
+}
+
+/* The judge as a global function: the verifier checks it once per program,
+ * on its own, with f's facts unknown, instead of once more for every state
+ * a hook reaches it in (which multiplied the cgroup_skb and tc programs'
+ * verification: the start time). The generation's maps are looked up from
+ * its number (map pointers cannot cross a global call). Returns 0, or -1
+ * with r untouched when the generation is not loaded. */
+__noinline int df_judge_gen(__u32 gen, struct df_facts *f, __u64 classes, __u64 now_ns,
+			    struct df_res *r)
+{
+	const struct df_cfg *cfg;
+
+	gen &= 1;
+	cfg = df_cfg_of(gen);
+	if (!f || !r || !cfg)
+		return -1;
+	df_judge(cfg, gen, f, classes, now_ns, r);
+	return 0;
 }
 
 #endif

@@ -150,7 +150,7 @@ static __always_inline int df_revoke(struct sock *sk, struct sock_common *it, __
 	if (!classes)
 		return 0;
 	now_ns = bpf_ktime_get_boot_ns() + st->clock_offset_ns;
-	df_judge(&g, gen, &f, classes, now_ns, &r);
+	df_judge(g.cfg, gen, &f, classes, now_ns, &r);
 	if (r.verdict == DF_ALLOW)
 		return 0;
 	if (r.verdict == DF_DROP && bpf_sock_destroy(it))

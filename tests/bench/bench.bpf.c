@@ -124,22 +124,18 @@ static long loop_judge_cb(__u32 i, void *ctx)
 	__u32 zero = 0, gen;
 	struct df_state *st = bpf_map_lookup_elem(&df_state, &zero);
 	struct df_facts f = { .proto = 6, .dport = 443, .sport = 40000 };
-	struct df_gen g = {};
+	const struct df_cfg *cfg;
 	struct df_res r = {};
 
 	if (!a || !st)
 		return 1;
 	gen = st->gen & 1;
-	g.cfg = df_cfg_of(gen);
-	if (!g.cfg)
+	cfg = df_cfg_of(gen);
+	if (!cfg)
 		return 1;
-	g.str4 = bpf_map_lookup_elem(&df_str4_o, &gen);
-	g.lv = bpf_map_lookup_elem(&df_lv_o, &gen);
-	g.rng6 = bpf_map_lookup_elem(&df_rng6_o, &gen);
-	g.ent = bpf_map_lookup_elem(&df_ent_o, &gen);
 	f.family = a->family;
 	__builtin_memcpy(f.daddr, a->addr, 16);
-	df_judge(&g, gen, &f, 1, 0, &r);
+	df_judge(cfg, gen, &f, 1, 0, &r);
 	sink += r.verdict;
 	return 0;
 }
