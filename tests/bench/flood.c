@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* Both backends side by side (root): a UDP flood over a veth pair from a
- * process in a protected cgroup, with no filter (the baseline), with the
- * BPF datapath and with the nftables table, at several policy sizes; and
- * the time to replace the policy with each. Everything lives in network
- * namespaces and a cgroup of its own, removed on exit. Prints a markdown
- * table (tests/bench/run.sh adds it to docs/benchmarks.md). */
+/* Real packets, every way of filtering side by side (root): a process in a
+ * protected cgroup sends over a veth pair to an approved peer, under
+ *   - no filter (the baseline),
+ *   - an empty cgroup_skb egress program (the hook's floor),
+ *   - the datafence BPF programs on the cgroup (cgroup_skb, connect/sendmsg,
+ *     sock_create, setsockopt), and the same with tc egress on the veth,
+ *   - a hand-written nftables ruleset equivalent to the policy (one interval
+ *     set, `socket cgroupv2`: what a user would write instead),
+ *   - the datafence nftables backend's table,
+ * with five senders: UDP one datagram per send(), UDP sendmmsg batches, a
+ * TCP stream, TCP connect+close, UDP to a new approved destination on every
+ * datagram. Every mode is set up at once (each in its own cgroup or network
+ * namespace pair), so the rounds interleave the modes; each cell is the
+ * median of the rounds, as a ratio to no filter in the same round. Prints
+ * markdown tables (tests/bench/run.sh adds them to docs/benchmarks.md).
+ * Everything lives in namespaces, cgroups and a bpffs of its own, removed
+ * on exit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -17,9 +28,12 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/bpf.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,16 +45,50 @@
 #include "sets.h"
 #include "swap.h"
 
-#define FLOOD_MS 500
-#define FLOOD_RUNS 5 /* the best of: the VM's noise only ever slows a run */
 #define BATCH 64
+#define NDEST 4096 /* the new-destination sender's addresses */
+#define UDP_PORT 9
+#define SINK_PORT 5201
+#define ACCEPT_PORT 5202
 
-static char ns_a[32], ns_b[32], cg_rel[64], cg_root[512], pin_root[64], pin_dir[96];
+enum mode { M_NONE, M_EMPTY, M_BPF, M_BPF_TC, M_HAND, M_NFT, M__MAX };
+enum sender { S_UDP1, S_UDPMM, S_TCP, S_CONN, S_UDPNEW, S__MAX };
+#define PAIRS 4
+#define ROUNDS_MAX 16
+
+static const struct {
+	const char *name;
+	int pair; /* network namespace pair the sender runs in */
+	char cg;  /* its cgroup, under ours */
+} modes[M__MAX] = {
+	[M_NONE] = { "no filter", 0, 'n' },
+	[M_EMPTY] = { "empty cgroup_skb (floor)", 0, 'e' },
+	[M_BPF] = { "datafence BPF, cgroup hooks", 0, 'b' },
+	[M_BPF_TC] = { "datafence BPF, cgroup hooks + tc egress", 1, 'b' },
+	[M_HAND] = { "nftables by hand", 2, 'h' },
+	[M_NFT] = { "datafence nftables", 3, 'h' },
+};
+
+static const struct {
+	const char *title, *unit;
+	int ms;
+} senders[S__MAX] = {
+	[S_UDP1] = { "UDP, one 64-byte datagram per send() (as iperf3 -u -l 64)", "kpps", 300 },
+	[S_UDPMM] = { "UDP, sendmmsg batches of 64 datagrams of 64 bytes", "kpps", 300 },
+	[S_TCP] = { "TCP stream, 64 KiB writes", "Gbit/s", 500 },
+	[S_CONN] = { "TCP connect + close (new flows; close by RST, no TIME_WAIT)", "conn/s", 300 },
+	[S_UDPNEW] = { "UDP to a new approved destination on every datagram (sendto, full path)",
+		       "kpps", 300 },
+};
+
+static char ns_name[2][PAIRS][32], cg_base[64], cg_root[512], pin_root[64], pin_dir[96];
+static pid_t servers[PAIRS * 2];
+static int rounds = 4;
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
 {
-	char cmd[1024];
+	char cmd[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -49,18 +97,37 @@ static int sh(const char *fmt, ...)
 	return system(cmd);
 }
 
+static void cg_path(char *buf, size_t n, char cg)
+{
+	if (cg)
+		snprintf(buf, n, "%s%s/%c", cg_root, cg_base, cg);
+	else
+		snprintf(buf, n, "%s%s", cg_root, cg_base);
+}
+
 static void cleanup(void)
 {
+	char path[700];
+
+	for (int i = 0; i < PAIRS * 2; i++)
+		if (servers[i] > 0)
+			kill(servers[i], SIGKILL);
+	while (wait(NULL) > 0)
+		;
 	if (pin_dir[0]) {
 		df_loader_unload(pin_dir);
 		umount2(pin_root, MNT_DETACH);
 		rmdir(pin_root);
 	}
-	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_a, ns_b);
-	if (cg_rel[0]) {
-		char path[700];
-
-		snprintf(path, sizeof(path), "%s%s", cg_root, cg_rel);
+	for (int p = 0; p < PAIRS; p++)
+		sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_name[0][p],
+		   ns_name[1][p]);
+	if (cg_base[0]) {
+		for (const char *c = "nebhs"; *c; c++) {
+			cg_path(path, sizeof(path), *c);
+			rmdir(path);
+		}
+		cg_path(path, sizeof(path), 0);
 		rmdir(path);
 	}
 }
@@ -73,116 +140,274 @@ static double now_ms(void)
 	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-/* Runs fn inside namespace A (and back). */
-static int in_ns_a(int (*fn)(void *), void *arg)
+static int enter_ns(const char *name)
 {
 	char path[64];
-	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), a, rc;
+	int fd, rc;
 
-	snprintf(path, sizeof(path), "/run/netns/%s", ns_a);
-	a = open(path, O_RDONLY | O_CLOEXEC);
-	if (self < 0 || a < 0 || setns(a, CLONE_NEWNET))
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = setns(fd, CLONE_NEWNET) ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Runs fn inside namespace name (and back). */
+static int in_ns(const char *name, int (*fn)(void *), void *arg)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), rc;
+
+	if (self < 0 || enter_ns(name))
 		return -errno;
 	rc = fn(arg);
 	setns(self, CLONE_NEWNET);
 	close(self);
-	close(a);
 	return rc;
 }
 
-/* Packets per second a process in our cgroup, in namespace A, sends to B
- * (one run). */
-static double flood_once(void)
+/* The calling process into cgroup cg (ours, child cg), pinned to cpu. */
+static int join(char cg, int cpu)
 {
+	char path[700], self[32];
+	cpu_set_t set;
+	int fd, rc;
+
+	cg_path(path, sizeof(path), cg);
+	strncat(path, "/cgroup.procs", sizeof(path) - strlen(path) - 1);
+	snprintf(self, sizeof(self), "%d", getpid());
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = write(fd, self, strlen(self)) < 0 ? -errno : 0;
+	close(fd);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	return rc;
+}
+
+/* ---- the peer's servers (namespace B of each pair) ----------------------------------- */
+
+static int listener(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 4096))
+		return -1;
+	return s;
+}
+
+/* In B: port 5201 reads what a stream sends, 5202 accepts and closes; a
+ * UDP socket on port 9 that never reads (no port-unreachable back to A,
+ * and full, it drops without cost). Runs until killed. */
+static pid_t start_server(const char *ns, int port)
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	if (join('s', 1) || enter_ns(ns))
+		_exit(1);
+	if (port == SINK_PORT) {
+		static char buf[1 << 16];
+		struct sockaddr_in u = { .sin_family = AF_INET, .sin_port = htons(UDP_PORT) };
+		int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		int l = listener(port);
+
+		if (l < 0 || udp < 0 || bind(udp, (struct sockaddr *)&u, sizeof(u)))
+			_exit(1);
+		for (;;) {
+			int c = accept(l, NULL, NULL);
+
+			if (c < 0)
+				continue;
+			while (read(c, buf, sizeof(buf)) > 0)
+				;
+			close(c);
+		}
+	} else {
+		int l = listener(port);
+
+		if (l < 0)
+			_exit(1);
+		for (;;) {
+			int c = accept(l, NULL, NULL);
+
+			if (c >= 0)
+				close(c);
+		}
+	}
+}
+
+/* ---- the senders (namespace A, the mode's cgroup, CPU 0) ------------------------------- */
+
+static struct sockaddr_in dests[NDEST];
+
+static struct sockaddr_in peer_at(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, "10.99.0.2", &a.sin_addr);
+	return a;
+}
+
+/* One run of sender s for ms milliseconds: its rate in the sender's unit. */
+static double send_for(enum sender s, int ms)
+{
+	static char payload[BATCH][64], big[1 << 16];
+	struct sockaddr_in to = peer_at(UDP_PORT);
+	unsigned long n = 0;
+	double t0 = now_ms(), t = t0;
+	int fd = -1;
+
+	if (s == S_UDP1 || s == S_UDPMM) {
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)))
+			return 0;
+	}
+	if (s == S_UDPNEW && (fd = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
+		return 0;
+	if (s == S_TCP) {
+		to = peer_at(SINK_PORT);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof(to)))
+			return 0;
+	}
+	t0 = now_ms();
+	switch (s) {
+	case S_UDP1:
+		do {
+			for (int i = 0; i < 64; i++)
+				n += send(fd, payload[0], 64, 0) == 64;
+			t = now_ms();
+		} while (t - t0 < ms);
+		break;
+	case S_UDPMM: {
+		struct mmsghdr m[BATCH];
+		struct iovec iov[BATCH];
+
+		for (int i = 0; i < BATCH; i++) {
+			iov[i] = (struct iovec){ payload[i], sizeof(payload[i]) };
+			m[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		do {
+			int k = sendmmsg(fd, m, BATCH, 0);
+
+			n += k > 0 ? (unsigned long)k : 0;
+			t = now_ms();
+		} while (t - t0 < ms);
+		break;
+	}
+	case S_TCP:
+		do {
+			ssize_t k = write(fd, big, sizeof(big));
+
+			if (k < 0)
+				return 0;
+			n += (unsigned long)k;
+			t = now_ms();
+		} while (t - t0 < ms);
+		close(fd);
+		return n * 8.0 / ((t - t0) / 1e3) / 1e9;
+	case S_CONN: {
+		struct linger lg = { 1, 0 };
+
+		to = peer_at(ACCEPT_PORT);
+		do {
+			for (int i = 0; i < 16; i++) {
+				int c = socket(AF_INET, SOCK_STREAM, 0);
+
+				if (c < 0)
+					return 0;
+				setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+				n += !connect(c, (struct sockaddr *)&to, sizeof(to));
+				close(c);
+			}
+			t = now_ms();
+		} while (t - t0 < ms);
+		return n / ((t - t0) / 1e3);
+	}
+	case S_UDPNEW: {
+		unsigned i = 0;
+
+		do {
+			for (int k = 0; k < 64; k++, i++)
+				n += sendto(fd, payload[0], 64, 0, (struct sockaddr *)&dests[i % NDEST],
+					    sizeof(dests[0])) == 64;
+			t = now_ms();
+		} while (t - t0 < ms);
+		break;
+	}
+	default:
+		return 0;
+	}
+	close(fd);
+	return n / ((t - t0) / 1e3) / 1e3;
+}
+
+/* Sender s under mode m, in a child of its own: the rate, or 0. */
+static double measure(enum mode m, enum sender s)
+{
+	double r = 0;
 	int fds[2];
 	pid_t pid;
-	double pps = 0;
 
 	if (pipe(fds))
 		return 0;
 	pid = fork();
 	if (pid == 0) {
-		char path[700], self[32], nsp[64];
-		struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
-		static char payload[BATCH][64];
-		struct mmsghdr m[BATCH];
-		struct iovec iov[BATCH];
-		unsigned long sent = 0;
-		double t0, t;
-		int s, fd;
-
-		snprintf(path, sizeof(path), "%s%s/cgroup.procs", cg_root, cg_rel);
-		snprintf(self, sizeof(self), "%d", getpid());
-		fd = open(path, O_WRONLY);
-		if (fd < 0 || write(fd, self, strlen(self)) < 0)
+		close(fds[0]);
+		if (join(modes[m].cg, 0) || enter_ns(ns_name[0][modes[m].pair]))
 			_exit(1);
-		close(fd);
-		snprintf(nsp, sizeof(nsp), "/run/netns/%s", ns_a);
-		fd = open(nsp, O_RDONLY);
-		if (fd < 0 || setns(fd, CLONE_NEWNET))
-			_exit(1);
-		s = socket(AF_INET, SOCK_DGRAM, 0);
-		inet_pton(AF_INET, "10.99.0.2", &to.sin_addr);
-		if (s < 0 || connect(s, (struct sockaddr *)&to, sizeof(to)))
-			_exit(1);
-		for (int i = 0; i < BATCH; i++) {
-			iov[i] = (struct iovec){ payload[i], sizeof(payload[i]) };
-			m[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
-		}
-		t0 = now_ms();
-		do {
-			int n = sendmmsg(s, m, BATCH, 0);
-
-			if (n > 0)
-				sent += (unsigned long)n;
-			t = now_ms();
-		} while (t - t0 < FLOOD_MS);
-		pps = sent / ((t - t0) / 1e3);
-		if (write(fds[1], &pps, sizeof(pps)) != sizeof(pps))
+		r = send_for(s, senders[s].ms);
+		if (write(fds[1], &r, sizeof(r)) != sizeof(r))
 			_exit(1);
 		_exit(0);
 	}
 	close(fds[1]);
-	if (read(fds[0], &pps, sizeof(pps)) != sizeof(pps))
-		pps = 0;
+	if (read(fds[0], &r, sizeof(r)) != sizeof(r))
+		r = 0;
 	close(fds[0]);
 	waitpid(pid, NULL, 0);
-	return pps;
+	return r;
 }
 
-static double flood(void)
+/* ---- the filters ------------------------------------------------------------------ */
+
+/* An empty cgroup_skb egress program (r0 = 1; exit) on cgroup 'e'. */
+static int attach_empty(void)
 {
-	double best = 0;
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr a = { 0 };
+	char path[700];
+	int prog, cg;
 
-	for (int i = 0; i < FLOOD_RUNS; i++) {
-		double pps = flood_once();
-
-		if (pps > best)
-			best = pps;
-	}
-	return best;
-}
-
-/* TCP throughput (Gbit/s) of iperf3 from our cgroup in A to a server in B;
- * 0 if iperf3 is missing or fails. */
-static double iperf(void)
-{
-	char cmd[1024];
-	double bps = 0;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd),
-		 "nsenter --net=/run/netns/%s iperf3 -s -1 -p 5201 >/dev/null 2>&1 & sleep 0.3; "
-		 "sh -c 'echo $$ > %s%s/cgroup.procs && exec nsenter --net=/run/netns/%s "
-		 "iperf3 -c 10.99.0.2 -p 5201 -t 2 -J' 2>/dev/null | "
-		 "jq '.end.sum_received.bits_per_second // 0'; wait",
-		 ns_b, cg_root, cg_rel, ns_a);
-	f = popen(cmd, "r");
-	if (f && fscanf(f, "%lf", &bps) != 1)
-		bps = 0;
-	if (f)
-		pclose(f);
-	return bps / 1e9;
+	a.prog_type = BPF_PROG_TYPE_CGROUP_SKB;
+	a.expected_attach_type = BPF_CGROUP_INET_EGRESS;
+	a.insns = (__u64)(unsigned long)insns;
+	a.insn_cnt = 2;
+	a.license = (__u64)(unsigned long)"GPL";
+	prog = (int)syscall(__NR_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+	cg_path(path, sizeof(path), 'e');
+	cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (prog < 0 || cg < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.target_fd = (__u32)cg;
+	a.attach_bpf_fd = (__u32)prog;
+	a.attach_type = BPF_CGROUP_INET_EGRESS;
+	a.attach_flags = BPF_F_ALLOW_MULTI;
+	if (syscall(__NR_bpf, BPF_PROG_ATTACH, &a, sizeof(a)))
+		return -1;
+	close(cg); /* the attachment holds the program; the cgroup's removal ends it */
+	return 0;
 }
 
 struct pol {
@@ -215,27 +440,53 @@ static int nft_remove(void *arg)
 	return df_nft_remove(arg);
 }
 
-/* tc egress on A's end of the veth (named like the namespace), as the
- * agent attaches it to every interface. */
 static int tc_attach(void *arg)
 {
-	int ifindex = (int)if_nametoindex(ns_a);
+	int ifindex = (int)if_nametoindex(ns_name[0][1]);
 
 	return ifindex ? df_loader_attach_tc(arg, ifindex) : -errno;
 }
 
-static int tc_detach(void *arg)
+/* The hand-written ruleset of a set: what a user would write for the
+ * policy (the class's cgroup, udp and tcp to the set), loaded with nft -f. */
+static double hand_load(const struct set *s)
 {
-	int ifindex = (int)if_nametoindex(ns_a);
+	char path[] = "/tmp/df-flood-hand-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	/* nft names a cgroup by its path under /sys/fs/cgroup (a hybrid host
+	 * mounts cgroup2 below it, at unified/) */
+	const char *rel = strncmp(cg_root, "/sys/fs/cgroup/", 15) ? "" : cg_root + 15;
+	double t0;
+	int rc;
 
-	if (!ifindex)
-		return -errno;
-	df_loader_detach_tc(arg, ifindex);
-	/* and the qdisc: the next set creates it again */
-	return sh("tc qdisc del dev %s clsact", ns_a) ? -EIO : 0;
+	if (!f)
+		return -1;
+	fprintf(f, "table inet dfhand {\n\tset allow4 {\n\t\ttype ipv4_addr; flags interval; auto-merge;\n"
+		   "\t\telements = {\n\t\t\t10.99.0.2");
+	for (size_t i = 0; i < s->n; i++) {
+		char b[DF_ADDRSTRLEN];
+
+		if (s->v[i].family != 4)
+			continue;
+		df_cidr_format(&s->v[i], true, b, sizeof(b));
+		fprintf(f, ",\n\t\t\t%s", b);
+	}
+	fprintf(f, "\n\t\t}\n\t}\n\tchain out {\n\t\ttype filter hook output priority 0; policy accept;\n"
+		   "\t\tsocket cgroupv2 level 2 \"%s%s/h\" meta l4proto { tcp, udp } ip daddr @allow4 accept\n"
+		   "\t\tsocket cgroupv2 level 2 \"%s%s/h\" drop\n\t}\n}\n",
+		rel, rel[0] ? cg_base : cg_base + 1, rel, rel[0] ? cg_base : cg_base + 1);
+	fclose(f);
+	sh("nft -c -f %s >/dev/null 2>&1", path); /* nft's own first-run costs out of the timing */
+	t0 = now_ms();
+	rc = sh("nsenter --net=/run/netns/%s nft -f %s", ns_name[0][2], path);
+	t0 = now_ms() - t0;
+	unlink(path);
+	return rc ? -1 : t0;
 }
 
-/* The set approved for the protected cgroup on udp, the peer included. */
+/* The set approved for the protected cgroups on udp and tcp, the peer
+ * included. */
 static char *policy_text(const struct set *s)
 {
 	size_t cap = s->n * 48 + 1024, n = 0;
@@ -243,10 +494,10 @@ static char *policy_text(const struct set *s)
 
 	n += (size_t)snprintf(t + n, cap - n,
 			      "policy = { name = \"flood\"; serial = 1; };\n"
-			      "classes = ( { name = \"c\"; match = { cgroups = [\"%s\"]; }; } );\n"
+			      "classes = ( { name = \"c\"; match = { cgroups = [\"%s/b\", \"%s/h\"]; }; } );\n"
 			      "destinations = ( { name = \"set\"; protocols = [\"udp\", \"tcp\"]; allow = [\"c\"];\n"
 			      "  cidrs = [\"10.99.0.2/32\"",
-			      cg_rel);
+			      cg_base, cg_base);
 	for (size_t i = 0; i < s->n; i++) {
 		char b[DF_ADDRSTRLEN];
 
@@ -259,109 +510,255 @@ static char *policy_text(const struct set *s)
 	return t;
 }
 
-static void bench_set(struct set *s)
+/* Addresses inside the set's IPv4 prefixes, for the new-destination
+ * sender: not in our own subnet, loopback, multicast or class E. */
+static void pick_dests(const struct set *s, uint64_t seed)
+{
+	size_t v4 = 0, k = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		v4 += s->v[i].family == 4;
+	for (int tries = 0; k < NDEST && tries < NDEST * 64; tries++) {
+		const struct df_cidr *c = NULL;
+		size_t want;
+		uint32_t base, host, a;
+
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		want = v4 ? (seed >> 33) % v4 : 0;
+		for (size_t i = 0; i < s->n && v4; i++)
+			if (s->v[i].family == 4 && want-- == 0) {
+				c = &s->v[i];
+				break;
+			}
+		if (c) {
+			base = (uint32_t)c->addr[0] << 24 | (uint32_t)c->addr[1] << 16 |
+			       (uint32_t)c->addr[2] << 8 | c->addr[3];
+			host = c->plen >= 32 ? 0 : (uint32_t)(seed >> 7) & ((1u << (32 - c->plen)) - 1);
+			a = base | host;
+		} else {
+			a = 0x0a630002; /* 10.99.0.2 */
+		}
+		if ((a >> 8) == 0x0a6300 || (a >> 24) == 127 || (a >> 24) == 0 || (a >> 28) >= 14)
+			continue;
+		dests[k] = peer_at(UDP_PORT);
+		dests[k].sin_addr.s_addr = htonl(a);
+		k++;
+	}
+	for (; k < NDEST; k++)
+		dests[k] = peer_at(UDP_PORT);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	double c[ROUNDS_MAX];
+
+	memcpy(c, v, sizeof(double) * (size_t)n);
+	qsort(c, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+}
+
+struct row {
+	char name[64];
+	size_t v4;
+	double abs[S__MAX];            /* no filter, median */
+	double ratio[S__MAX][M__MAX];  /* median of the per-round ratios */
+	double bpf_ms, nft_ms, hand_ms;
+};
+
+static int bench_set(struct set *s, struct row *row)
 {
 	char *text = policy_text(s);
 	struct df_diags d = { 0 };
 	struct pol x = { .o = { .table = "dfbench", .log_group = 7197, .log_rate = 1000 } };
-	struct df_loader_opts lo = { .pin_dir = pin_dir, .cgroup_skb = true, .cgroup_path = NULL };
+	struct df_loader_opts lo = { .pin_dir = pin_dir, .cgroup_skb = true, .sock_addr = true };
 	struct df_loader *l = NULL;
+	static double v[S__MAX][M__MAX][ROUNDS_MAX];
 	char cgpath[700];
-	double base, pbpf, ptc, pnft, bpf_ms, t0, gbase, gbpf, gnft;
-	size_t v4 = 0;
+	double t0;
 
+	snprintf(row->name, sizeof(row->name), "%s", s->name);
 	for (size_t i = 0; i < s->n; i++)
-		v4 += s->v[i].family == 4;
+		row->v4 += s->v[i].family == 4;
 	if (df_policy_parse(text, strlen(text), "flood.conf", NULL, &x.p, &d) ||
 	    df_compile(x.p, &x.img, &d)) {
 		df_diags_print(&d, stderr, NULL);
-		exit(1);
+		return -1;
 	}
-	base = flood();
-	gbase = iperf();
-	/* BPF: the cgroup_skb program on our cgroup only */
-	snprintf(cgpath, sizeof(cgpath), "%s%s", cg_root, cg_rel);
+	pick_dests(s, 7 + s->n);
+	/* BPF on cgroup b; tc egress on pair 1's veth */
+	cg_path(cgpath, sizeof(cgpath), 'b');
 	lo.cgroup_path = cgpath;
 	if (df_loader_open(&lo, &l) || df_loader_attach(l)) {
 		fprintf(stderr, "flood: cannot load the BPF programs\n");
-		exit(1);
+		return -1;
 	}
 	t0 = now_ms();
 	if (df_loader_swap(l, x.img, &d)) {
 		df_diags_print(&d, stderr, NULL);
-		exit(1);
+		return -1;
 	}
-	bpf_ms = now_ms() - t0;
-	pbpf = flood();
-	gbpf = iperf();
-	/* and tc egress too: the common packet only compares its header
-	 * with cgroup_skb's verdict */
-	if (in_ns_a(tc_attach, l)) {
+	row->bpf_ms = now_ms() - t0;
+	if (in_ns(ns_name[0][1], tc_attach, l)) {
 		fprintf(stderr, "flood: cannot attach tc egress\n");
-		exit(1);
+		return -1;
 	}
-	ptc = flood();
-	in_ns_a(tc_detach, l);
+	/* nftables: the backend's table in pair 3, the hand-written one in 2 */
+	if (in_ns(ns_name[0][3], nft_apply, &x)) {
+		fprintf(stderr, "flood: cannot load the nftables table\n");
+		return -1;
+	}
+	row->nft_ms = x.ms;
+	row->hand_ms = hand_load(s);
+	if (row->hand_ms < 0) {
+		fprintf(stderr, "flood: cannot load the hand-written ruleset\n");
+		return -1;
+	}
+	/* the rounds: every sender, the modes in a rotating order */
+	for (int r = 0; r < rounds; r++)
+		for (int sd = 0; sd < S__MAX; sd++)
+			for (int k = 0; k < M__MAX; k++) {
+				int m = (k + r) % M__MAX;
+
+				v[sd][m][r] = measure((enum mode)m, (enum sender)sd);
+			}
+	for (int sd = 0; sd < S__MAX; sd++) {
+		row->abs[sd] = median(v[sd][M_NONE], rounds);
+		for (int m = 0; m < M__MAX; m++) {
+			double q[ROUNDS_MAX];
+
+			for (int r = 0; r < rounds; r++)
+				q[r] = v[sd][M_NONE][r] > 0 ? v[sd][m][r] / v[sd][M_NONE][r] : 0;
+			row->ratio[sd][m] = median(q, rounds);
+		}
+	}
+	/* take it all down for the next set */
+	sh("nsenter --net=/run/netns/%s nft delete table inet dfhand", ns_name[0][2]);
+	in_ns(ns_name[0][3], nft_remove, &x.o);
+	sh("tc -n %s qdisc del dev %s clsact", ns_name[0][1], ns_name[0][1]);
 	df_loader_close(l);
 	df_loader_unload(pin_dir);
-	/* nftables: the table in namespace A */
-	if (in_ns_a(nft_apply, &x)) {
-		fprintf(stderr, "flood: cannot load the nftables table\n");
-		exit(1);
-	}
-	pnft = flood();
-	gnft = iperf();
-	in_ns_a(nft_remove, &x.o);
-	printf("| %s | %zu | %.0f | %.0f (%+.0f ns) | %.0f (%+.0f ns) | %.0f (%+.0f ns) | %.1f / %.1f / %.1f | %.0f | %.0f |\n",
-	       s->name, v4, base / 1e3, pbpf / 1e3, 1e9 / pbpf - 1e9 / base, ptc / 1e3,
-	       1e9 / ptc - 1e9 / base, pnft / 1e3, 1e9 / pnft - 1e9 / base, gbase, gbpf, gnft,
-	       bpf_ms, x.ms);
-	fflush(stdout);
 	df_nft_plan_free(x.plan);
 	df_image_free(x.img);
 	df_policy_free(x.p);
 	df_diags_free(&d);
 	free(text);
+	return 0;
+}
+
+static int setup(void)
+{
+	char path[700];
+
+	if (df_cgroup2_root(cg_root, sizeof(cg_root)))
+		return -1;
+	cg_path(path, sizeof(path), 0);
+	if (mkdir(path, 0755))
+		return -1;
+	for (const char *c = "nebhs"; *c; c++) {
+		cg_path(path, sizeof(path), *c);
+		if (mkdir(path, 0755))
+			return -1;
+	}
+	if (mkdir(pin_root, 0700) || mount("bpf", pin_root, "bpf", 0, "mode=0700"))
+		return -1;
+	/* each pair: A 10.99.0.1 -- B 10.99.0.2, A's default route through B
+	 * (the new-destination sender's addresses end there: B does not
+	 * forward), the subnet also to a blackhole at a high metric */
+	for (int p = 0; p < PAIRS; p++) {
+		const char *a = ns_name[0][p], *b = ns_name[1][p];
+
+		if (sh("ip netns add %s && ip netns add %s && ip link add %s type veth peer name %s && "
+		       "ip link set %s netns %s && ip link set %s netns %s && "
+		       "ip -n %s addr add 10.99.0.1/24 dev %s && ip -n %s addr add 10.99.0.2/24 dev %s && "
+		       "ip -n %s link set %s up && ip -n %s link set %s up && "
+		       "ip -n %s link set lo up && ip -n %s link set lo up && "
+		       "ip -n %s route add blackhole 10.99.0.0/24 metric 4000 && "
+		       "ip -n %s route add blackhole 10.99.0.0/24 metric 4000 && "
+		       "ip -n %s route add default via 10.99.0.2",
+		       a, b, a, b, a, a, b, b, a, a, b, b, a, a, b, b, a, b, a, b, a))
+			return -1;
+		servers[2 * p] = start_server(b, SINK_PORT);
+		servers[2 * p + 1] = start_server(b, ACCEPT_PORT);
+	}
+	return attach_empty();
+}
+
+static void print_tables(const struct row *rows, int n)
+{
+	for (int sd = 0; sd < S__MAX; sd++) {
+		printf("\n%s: %s with no filter, then each mode's rate relative to no filter in the same round (median of %d rounds):\n\n",
+		       senders[sd].title, senders[sd].unit, rounds);
+		printf("| set | IPv4 prefixes | no filter (%s) |", senders[sd].unit);
+		for (int m = 1; m < M__MAX; m++)
+			printf(" %s |", modes[m].name);
+		printf("\n|---|---|---|");
+		for (int m = 1; m < M__MAX; m++)
+			printf("---|");
+		printf("\n");
+		for (int i = 0; i < n; i++) {
+			printf("| %s | %zu | %.*f |", rows[i].name, rows[i].v4, sd == S_TCP ? 1 : 0,
+			       rows[i].abs[sd]);
+			for (int m = 1; m < M__MAX; m++)
+				printf(" %.3f |", rows[i].ratio[sd][m]);
+			printf("\n");
+		}
+	}
+	printf("\nReplacing the policy (ms): BPF maps created, filled and flipped; the nftables backend's batch planned, encoded and committed; the hand-written ruleset loaded with `nft -f` (a first load, for comparison):\n\n");
+	printf("| set | IPv4 prefixes | BPF load+swap | nftables backend | nft -f by hand |\n|---|---|---|---|---|\n");
+	for (int i = 0; i < n; i++)
+		printf("| %s | %zu | %.0f | %.0f | %.0f |\n", rows[i].name, rows[i].v4, rows[i].bpf_ms,
+		       rows[i].nft_ms, rows[i].hand_ms);
 }
 
 int main(int argc, char **argv)
 {
-	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+	bool quick = false;
 	static const size_t sizes[] = { 10, 10000, 100000 };
 	static const char *const files[][2] = {
 		{ "Oracle (approved)", "tests/bench/data/oracle-prefixes.txt" },
 		{ "US", "tests/bench/data/us-prefixes.txt.gz" },
 		{ "non-US", "tests/bench/data/non-us-prefixes.txt.gz" },
 	};
-	char path[700];
+	static struct row rows[8];
+	int n = 0;
 
-	snprintf(ns_a, sizeof(ns_a), "dfbA%d", getpid());
-	snprintf(ns_b, sizeof(ns_b), "dfbB%d", getpid());
-	snprintf(cg_rel, sizeof(cg_rel), "/df-flood-%d", getpid());
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick"))
+			quick = true;
+		else if (!strncmp(argv[i], "--rounds=", 9))
+			rounds = atoi(argv[i] + 9);
+	}
+	if (rounds < 1 || rounds > ROUNDS_MAX)
+		rounds = 4;
+	if (quick && rounds > 2)
+		rounds = 2;
+	for (int p = 0; p < PAIRS; p++) {
+		snprintf(ns_name[0][p], sizeof(ns_name[0][p]), "dfbA%d_%d", p, getpid());
+		snprintf(ns_name[1][p], sizeof(ns_name[1][p]), "dfbB%d_%d", p, getpid());
+	}
+	snprintf(cg_base, sizeof(cg_base), "/df-flood-%d", getpid());
 	snprintf(pin_root, sizeof(pin_root), "/tmp/df-flood-%d", getpid());
 	snprintf(pin_dir, sizeof(pin_dir), "%s/pins", pin_root);
 	atexit(cleanup);
 	signal(SIGINT, exit);
-	if (df_cgroup2_root(cg_root, sizeof(cg_root)))
-		return 1;
-	snprintf(path, sizeof(path), "%s%s", cg_root, cg_rel);
-	if (mkdir(path, 0755) || mkdir(pin_root, 0700) || mount("bpf", pin_root, "bpf", 0, "mode=0700") ||
-	    sh("ip netns add %s && ip netns add %s && ip link add %s type veth peer name %s && "
-	       "ip link set %s netns %s && ip link set %s netns %s && "
-	       "ip -n %s addr add 10.99.0.1/24 dev %s && ip -n %s addr add 10.99.0.2/24 dev %s && "
-	       "ip -n %s link set %s up && ip -n %s link set %s up",
-	       ns_a, ns_b, ns_a, ns_b, ns_a, ns_a, ns_b, ns_b, ns_a, ns_a, ns_b, ns_b, ns_a, ns_a, ns_b,
-	       ns_b)) {
+	signal(SIGTERM, exit);
+	if (setup()) {
 		perror("flood: setup");
 		return 1;
 	}
-	printf("| set | IPv4 prefixes | no filter (kpps) | BPF (kpps, ns/packet over none) | BPF + tc egress (kpps, ns/packet over none) | nftables (kpps, ns/packet over none) | iperf3 TCP Gbit/s: none / BPF / nftables | BPF load+swap ms | nftables replace ms |\n");
-	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct set s = { 0 };
 
 		random_set(&s, 4, sizes[i], 42 + sizes[i]);
-		bench_set(&s);
+		if (bench_set(&s, &rows[n++]))
+			return 1;
 		free(s.v);
 	}
 	for (size_t i = 0; i < 3; i++) {
@@ -373,8 +770,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "flood: cannot read %s\n", files[i][1]);
 			return 1;
 		}
-		bench_set(&s);
+		if (bench_set(&s, &rows[n++]))
+			return 1;
 		free(s.v);
 	}
+	print_tables(rows, n);
 	return 0;
 }

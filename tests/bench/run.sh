@@ -17,7 +17,7 @@ trap 'rm -f "$out"' EXIT
 	echo "Both backends, a UDP flood over veth from a protected cgroup (64-byte datagrams, sendmmsg, best of five 0.5 s runs per cell; ns per packet over the same flood with no filter), and the time to replace the policy:"
 	echo
 } | tee -a "$out"
-"$O/flood" ${BENCH_ARGS:-} | tee -a "$out"
+"$O/flood" ${BENCH_ARGS:-} ${FLOOD_ARGS:-} | tee -a "$out"
 {
 	echo
 	echo "Drop storms (tests/bench/storm.sh): a C sender on one CPU in a protected cgroup, UDP to distinct unapproved destinations, all refused; the agent's CPU time over the wall time of the storm and the second after it (target: at most 0.10 of a core), a status round trip over its control socket every 0.2 s during the storm (target: under 100 ms):"
