@@ -37,6 +37,21 @@ void df_nft_counter_name(char *buf, size_t len, int slot, int verdict, int reaso
 	snprintf(buf, len, "df_%s_%s_%s", s, v, r);
 }
 
+void df_nft_fast_name(char *buf, size_t len, int slot, int rule)
+{
+	snprintf(buf, len, "df_a%d_r%d", slot, rule);
+}
+
+int df_nft_fast_parse(const char *name, int *slot, int *rule)
+{
+	int n = -1;
+
+	if (sscanf(name, "df_a%d_r%d%n", slot, rule, &n) == 2 && n == (int)strlen(name) &&
+	    *slot >= 0 && *slot < DF_MAX_CLASSES && *rule >= 0)
+		return 0;
+	return -1;
+}
+
 void df_nft_over_name(char *buf, size_t len, int slot, int reason)
 {
 	char r[32];

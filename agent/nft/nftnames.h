@@ -25,6 +25,14 @@ void df_nft_counter_name(char *buf, size_t len, int slot, int verdict, int reaso
 /* 0: a verdict counter (*rule = -1), 1: a rule counter, -1: neither. */
 int df_nft_counter_parse(const char *name, int *slot, int *verdict, int *reason, int *rule);
 
+/* The fast path's one counter per (class, rule): df_a<slot>_r<rule>, packets
+ * class slot alone allowed by destination rule `rule` (nftrules.c, f<c>).
+ * Never shown: df_nft_counters() adds it to df_r<rule> and to
+ * df_c<slot>_allow_destination (one counter a packet instead of two). */
+void df_nft_fast_name(char *buf, size_t len, int slot, int rule);
+/* 0 and slot, rule for a df_a name; -1 for any other. */
+int df_nft_fast_parse(const char *name, int *slot, int *rule);
+
 /* Drop report prefix: "df <serial> <slot> <verdict> <reason>". */
 int df_nft_prefix_parse(const char *prefix, uint64_t *serial, int *slot, int *verdict,
 			int *reason);

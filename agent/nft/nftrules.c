@@ -208,8 +208,7 @@ static void selector_rules(struct nft_build *b, const char *chain, uint32_t c, t
 
 		if (!id)
 			continue; /* missing: warned in resolve_cgroups */
-		for (const char *s = k->cgroups[i]; *s; s++)
-			level += *s == '/' && s[1];
+		level = df_nft_cgroup_level(k->cgroups[i]);
 		r = rule_new(b);
 		e = nftnl_expr_alloc("socket");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
@@ -290,6 +289,11 @@ static void chain_add(struct nft_build *b, const char *name)
 	chain_add_comment(b, name, NULL);
 }
 
+void nft_chain_add(struct nft_build *b, const char *name)
+{
+	chain_add(b, name);
+}
+
 /* t<c>_<reason>: count, report (at most log_rate a second; the rest are
  * counted as suppressed), then drop or (audit) accept. */
 static void terminal_chain(struct nft_build *b, uint32_t c, enum df_reason reason)
@@ -320,6 +324,31 @@ static void terminal_chain(struct nft_build *b, uint32_t c, enum df_reason reaso
 }
 
 
+/* The box's protocol and port, when they are not every one. */
+static void box_match(struct nftnl_rule *r, const struct df_nft_box *x)
+{
+	if (x->proto_lo != 0 || x->proto_hi != 255) {
+		e_meta(r, NFT_META_L4PROTO, R_TMP);
+		if (x->proto_lo == x->proto_hi) {
+			e_cmp(r, R_TMP, NFT_CMP_EQ, &x->proto_lo, 1);
+		} else {
+			e_cmp(r, R_TMP, NFT_CMP_GTE, &x->proto_lo, 1);
+			e_cmp(r, R_TMP, NFT_CMP_LTE, &x->proto_hi, 1);
+		}
+	}
+	if (x->port_lo != 0 || x->port_hi != 0xffff) {
+		uint16_t lo = htons(x->port_lo), hi = htons(x->port_hi);
+
+		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R_TMP);
+		if (lo == hi) {
+			e_cmp(r, R_TMP, NFT_CMP_EQ, &lo, 2);
+		} else {
+			e_cmp(r, R_TMP, NFT_CMP_GTE, &lo, 2);
+			e_cmp(r, R_TMP, NFT_CMP_LTE, &hi, 2);
+		}
+	}
+}
+
 /* One rule per family: destination in the group's address set, protocol
  * and port in the box, then an optional rule counter, a second counter, and
  * the verdict. */
@@ -339,26 +368,7 @@ static void box_rules(struct nft_build *b, const char *chain, const struct group
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam == 4 ? 16 : 24, fam == 4 ? 4 : 16,
 			  R_ADDR);
 		e_lookup(r, R_ADDR, set, -1);
-		if (x->proto_lo != 0 || x->proto_hi != 255) {
-			e_meta(r, NFT_META_L4PROTO, R_TMP);
-			if (x->proto_lo == x->proto_hi) {
-				e_cmp(r, R_TMP, NFT_CMP_EQ, &x->proto_lo, 1);
-			} else {
-				e_cmp(r, R_TMP, NFT_CMP_GTE, &x->proto_lo, 1);
-				e_cmp(r, R_TMP, NFT_CMP_LTE, &x->proto_hi, 1);
-			}
-		}
-		if (x->port_lo != 0 || x->port_hi != 0xffff) {
-			uint16_t lo = htons(x->port_lo), hi = htons(x->port_hi);
-
-			e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, R_TMP);
-			if (lo == hi) {
-				e_cmp(r, R_TMP, NFT_CMP_EQ, &lo, 2);
-			} else {
-				e_cmp(r, R_TMP, NFT_CMP_GTE, &lo, 2);
-				e_cmp(r, R_TMP, NFT_CMP_LTE, &hi, 2);
-			}
-		}
+		box_match(r, x);
 		if (count_rule) {
 			snprintf(rc, sizeof(rc), "df_r%u", x->rule);
 			e_objref(r, NFT_OBJECT_COUNTER, rc);
@@ -485,6 +495,253 @@ static void class_chain(struct nft_build *b, uint32_t c)
 	rule_add(b, chain, r);
 }
 
+/* ---- classified once (nftclassify.c) ---------------------------------------------- */
+
+/* The packet's key of dimension d (in R_ADDR, R_TMP or R_CAT0..1), looked
+ * up in set `set` or compared with `one`; the local address: family fam's
+ * (a rule each). */
+static void dim_match(struct nftnl_rule *r, const struct nft_dim *dim, const char *set, int fam,
+		      const struct nft_key *one)
+{
+	struct nftnl_expr *e;
+	uint32_t v = one ? (uint32_t)one->key : 0;
+
+	if (one && dim->kind == DIM_CGROUP) {
+		e = nftnl_expr_alloc("socket");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, R_ADDR);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, dim->arg);
+		add(r, e);
+		e_cmp(r, R_ADDR, NFT_CMP_EQ, &one->key, 8);
+		return;
+	}
+	if (one) {
+		e_meta(r, dim->kind == DIM_UID ? NFT_META_SKUID : NFT_META_MARK, R_TMP);
+		if (dim->kind == DIM_MARK)
+			e_bitwise(r, R_TMP, &dim->arg, 4);
+		e_cmp(r, R_TMP, NFT_CMP_EQ, &v, 4);
+		return;
+	}
+
+	switch (dim->kind) {
+	case DIM_CGROUP:
+		e = nftnl_expr_alloc("socket");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, R_ADDR);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, dim->arg);
+		add(r, e);
+		e_lookup(r, R_ADDR, set, -1);
+		break;
+	case DIM_UID:
+		e_meta(r, NFT_META_SKUID, R_TMP);
+		e_lookup(r, R_TMP, set, -1);
+		break;
+	case DIM_MARK:
+		e_meta(r, NFT_META_MARK, R_TMP);
+		e_bitwise(r, R_TMP, &dim->arg, 4);
+		e_lookup(r, R_TMP, set, -1);
+		break;
+	case DIM_LPORT:
+		e_meta(r, NFT_META_L4PROTO, R_CAT0);
+		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, R_CAT1);
+		e_lookup(r, R_CAT0, set, -1);
+		break;
+	case DIM_LADDR:
+		e_nfproto(r, fam == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam == 4 ? 12 : 8, fam == 4 ? 4 : 16,
+			  R_ADDR);
+		e_lookup(r, R_ADDR, set, -1);
+		break;
+	}
+}
+
+/* q<d>_<s>: dimension d with the class set s so far: the set the packet's
+ * key is in says which classes it adds; on to the next dimension. */
+static void dim_rules(struct nft_build *b, size_t d, uint64_t s)
+{
+	const struct nft_dim *dim = &b->cl.d[d];
+	char chain[48], set[56], next[48];
+	struct nftnl_rule *r;
+
+	nft_dim_chain(&b->cl, d, s, chain, sizeof(chain));
+	for (size_t mi = 0; mi < dim->n_masks; mi++) {
+		nft_dim_chain(&b->cl, d + 1, s | dim->masks[mi], next, sizeof(next));
+		for (int fam = 4; fam <= (dim->kind == DIM_LADDR ? 6 : 4); fam += 2) {
+			if (dim->kind == DIM_LADDR)
+				snprintf(set, sizeof(set), "k%zu_%zu_%d", d, mi, fam);
+			else
+				snprintf(set, sizeof(set), "k%zu_%zu", d, mi);
+			r = rule_new(b);
+			dim_match(r, dim, set, fam, nft_dim_single_key(dim, mi));
+			e_verdict(r, NFT_GOTO, next);
+			rule_add(b, chain, r);
+		}
+	}
+	nft_dim_chain(&b->cl, d + 1, s, next, sizeof(next));
+	r = rule_new(b);
+	e_verdict(r, NFT_GOTO, next);
+	rule_add(b, chain, r);
+}
+
+/* c<s>: the packet's classes are s. Each judged (enforce ones first), then
+ * the allow counted under the first, as fin does class by class. */
+static void set_rules(struct nft_build *b, uint64_t s)
+{
+	const struct df_policy *p = b->p;
+	char chain[32], name[32], counter[96];
+	struct nftnl_rule *r;
+	int first = s ? __builtin_ctzll(s) : -1;
+
+	snprintf(chain, sizeof(chain), "c%llx", (unsigned long long)s);
+	if (!s) {
+		df_nft_counter_name(counter, sizeof(counter), DF_MAX_CLASSES, DF_ALLOW,
+				    DF_R_UNCLASSIFIED);
+		r = rule_new(b);
+		tail_count_accept(r, counter);
+		rule_add(b, chain, r);
+		return;
+	}
+	for (size_t i = 0; i < p->n_classes; i++)
+		if (s >> b->pl->order[i] & 1) {
+			snprintf(name, sizeof(name), "k%u", b->pl->order[i]);
+			r = rule_new(b);
+			e_verdict(r, NFT_JUMP, name);
+			rule_add(b, chain, r);
+		}
+	for (uint32_t c = 0; c < p->n_classes; c++)
+		if (s >> c & 1) {
+			snprintf(name, sizeof(name), "v%u", c);
+			r = rule_new(b);
+			e_verdict(r, NFT_JUMP, name);
+			rule_add(b, chain, r);
+		}
+	snprintf(name, sizeof(name), "fd%d", first);
+	r = rule_new(b);
+	e_verdict(r, NFT_GOTO, name);
+	rule_add(b, chain, r);
+}
+
+/* f<c>: a packet of class c alone, satisfied by a destination: one rule
+ * per box (protocol and port range; boxes of one rule and port range
+ * differing only in protocol share one, with a set of protocols) of each
+ * group of leaves (the common policy has one), IPv4 ones first, the
+ * destination in the group's
+ * addresses: counted (one counter, df_a<c>_r<rule>) and accepted at once.
+ * Cheap compares before the one
+ * set lookup; no fragment after the first is accepted here (IPv4: its
+ * offset is checked; IPv6: a 3-byte read of its transport header fails).
+ * Anything
+ * else (no box, an exception needed, a drop) goes on to c<c>, the class's
+ * whole judge. */
+/* f<c>'s accepting rules, into `chain`; with a dimension, each rule first
+ * checks the packet's key for that dimension's mi-th class set (the hook's
+ * fused rules), with not_lo (they come before the loopback exemption) that
+ * it does not leave through loopback when the group holds a loopback
+ * address. */
+static void fast_accept_rules(struct nft_build *b, uint32_t c, const char *chain,
+			      const struct nft_dim *dim, size_t mi, size_t d, bool not_lo)
+{
+	uint32_t lo = 1;
+
+	const struct groups *gs = &b->cls[c][KD_OK];
+	char counter[96], set[32], ps[48], key[56];
+	struct nftnl_rule *r;
+
+	for (int fam = 4; fam <= 6; fam += 2)
+		for (size_t g = 0; g < gs->n; g++)
+			for (size_t k = 0; k < gs->g[g].n_box; k++) {
+				const struct df_nft_box *x = &gs->g[g].box[k];
+				struct df_nft_box port = *x;
+
+				if (nft_box_first(&gs->g[g], k) != k)
+					continue; /* its protocols are in the first one's set */
+				r = rule_new(b);
+				e_nfproto(r, fam == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+				if (not_lo && nft_group_loopback(b, &gs->g[g])) {
+					/* ahead of the loopback exemption */
+					e_meta(r, NFT_META_OIF, R_TMP);
+					e_cmp(r, R_TMP, NFT_CMP_NEQ, &lo, 4);
+				}
+				if (dim && dim->kind == DIM_LADDR)
+					snprintf(key, sizeof(key), "k%zu_%zu_%d", d, mi, fam);
+				else if (dim)
+					snprintf(key, sizeof(key), "k%zu_%zu", d, mi);
+				if (dim)
+					dim_match(r, dim, key, fam, nft_dim_single_key(dim, mi));
+				if (nft_box_protos(&gs->g[g], k) > 1) {
+					snprintf(ps, sizeof(ps), "p%u_%zu_%zu", c, g, k);
+					e_meta(r, NFT_META_L4PROTO, R_TMP);
+					e_lookup(r, R_TMP, ps, -1);
+					port.proto_lo = 0;
+					port.proto_hi = 255;
+				}
+				box_match(r, &port);
+				/* not a fragment after the first (k<c> judges it): the
+				 * kernel would read ports from its payload */
+				if (fam == 4) {
+					uint16_t off = htons(0x1fff), zero = 0;
+
+					e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 6, 2, R_TMP);
+					e_bitwise(r, R_TMP, &off, 2);
+					e_cmp(r, R_TMP, NFT_CMP_EQ, &zero, 2);
+				} else {
+					/* except where the read is not a fast one (3
+					 * bytes): that read fails on a fragment */
+					e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 3, R_TMP);
+				}
+				snprintf(set, sizeof(set), "%.15sv%d", gs->g[g].set, fam);
+				e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam == 4 ? 16 : 24,
+					  fam == 4 ? 4 : 16, R_ADDR);
+				e_lookup(r, R_ADDR, set, -1);
+				/* one counter: read as the rule's and the allow's */
+				df_nft_fast_name(counter, sizeof(counter), (int)c, x->rule);
+				e_objref(r, NFT_OBJECT_COUNTER, counter);
+				e_verdict(r, NF_ACCEPT, NULL);
+				rule_add(b, chain, r);
+			}
+}
+
+static void fast_class_rules(struct nft_build *b, uint32_t c)
+{
+	char chain[16], slow[32];
+	struct nftnl_rule *r;
+
+	snprintf(chain, sizeof(chain), "f%u", c);
+	snprintf(slow, sizeof(slow), "c%llx", 1ULL << c);
+	fast_accept_rules(b, c, chain, NULL, 0, 0, false);
+	r = rule_new(b);
+	e_verdict(r, NFT_GOTO, slow);
+	rule_add(b, chain, r);
+}
+
+/* One dimension, no class every packet is in: a packet selected for one
+ * class alone is that class's alone, so the hook's chain itself accepts
+ * what f<c> would, first thing (one rule for the common allowed packet). */
+static void fused_rules(struct nft_build *b)
+{
+	if (b->cl.n != 1 || b->cl.all)
+		return;
+	for (size_t mi = 0; mi < b->cl.d[0].n_masks; mi++) {
+		uint64_t m = b->cl.d[0].masks[mi];
+
+		if (!(m & (m - 1)) && nft_fast_class(b, (uint32_t)__builtin_ctzll(m)))
+			fast_accept_rules(b, (uint32_t)__builtin_ctzll(m), "output", &b->cl.d[0], mi,
+					  0, b->p->allow_loopback);
+	}
+}
+
+static void fast_rules(struct nft_build *b)
+{
+	for (size_t d = 0; d < b->cl.n; d++)
+		for (size_t i = 0; i < b->cl.d[d].n_from; i++)
+			dim_rules(b, d, b->cl.d[d].from[i]);
+	for (size_t i = 0; i < b->cl.n_finals; i++)
+		set_rules(b, b->cl.finals[i]);
+	for (uint32_t c = 0; c < b->p->n_classes; c++)
+		if (nft_fast_class(b, c))
+			fast_class_rules(b, c);
+}
+
 void nft_rules(struct nft_build *b)
 {
 	const struct df_policy *p = b->p;
@@ -494,9 +751,11 @@ void nft_rules(struct nft_build *b)
 	for (uint32_t c = 0; c < p->n_classes; c++) {
 		for (size_t i = 0; i < N_TERMINAL; i++)
 			terminal_chain(b, c, nft_terminal_reasons[i]);
-		snprintf(name, sizeof(name), "s%u", c);
-		snprintf(name2, sizeof(name2), "k%u", c);
-		selector_rules(b, name, c, tail_goto, name2);
+		if (!b->cl.fast) {
+			snprintf(name, sizeof(name), "s%u", c);
+			snprintf(name2, sizeof(name2), "k%u", c);
+			selector_rules(b, name, c, tail_goto, name2);
+		}
 		class_chain(b, c);
 		/* v<c> (fin): satisfied by a destination, or by its first active
 		 * exception, which names the rule */
@@ -508,8 +767,19 @@ void nft_rules(struct nft_build *b)
 		df_nft_counter_name(counter, sizeof(counter), (int)c, DF_ALLOW, DF_R_DESTINATION);
 		kind_rules(b, name, &b->cls[c][KD_OK], NULL, NULL, true, counter, NF_ACCEPT, NULL);
 	}
-	/* judge: loopback (leaving through the loopback device), then the
-	 * classes (enforce ones first), then fin */
+	/* the hook's chain (judge's comment names the policy): the fused
+	 * accepts, loopback (leaving through the loopback device), then the
+	 * classes: classified once, or (enforce ones first) class by class,
+	 * then fin */
+	if (b->cl.fast)
+		fused_rules(b);
+	if (p->allow_loopback) {
+		/* one compare for every other packet; lochk: the addresses */
+		r = rule_new(b);
+		e_oif_loopback(r);
+		e_verdict(r, NFT_JUMP, "lochk");
+		rule_add(b, "output", r);
+	}
 	if (p->allow_loopback) {
 		static const uint8_t lo4[4] = { 127 }, m4[4] = { 255 }, lo6[16] = { [15] = 1 },
 				     m6[16] = { [10] = 0xff, [11] = 0xff, [12] = 127 },
@@ -523,14 +793,14 @@ void nft_rules(struct nft_build *b)
 		e_bitwise(r, R_ADDR, m4, 4);
 		e_cmp(r, R_ADDR, NFT_CMP_EQ, lo4, 4);
 		e_verdict(r, NFT_GOTO, "loop");
-		rule_add(b, "judge", r);
+		rule_add(b, "lochk", r);
 		r = rule_new(b);
 		e_nfproto(r, NFPROTO_IPV6);
 		e_oif_loopback(r);
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, R_ADDR);
 		e_cmp(r, R_ADDR, NFT_CMP_EQ, lo6, 16);
 		e_verdict(r, NFT_GOTO, "loop");
-		rule_add(b, "judge", r);
+		rule_add(b, "lochk", r);
 		r = rule_new(b);
 		e_nfproto(r, NFPROTO_IPV6);
 		e_oif_loopback(r);
@@ -538,17 +808,29 @@ void nft_rules(struct nft_build *b)
 		e_bitwise(r, R_ADDR, mm6, 16);
 		e_cmp(r, R_ADDR, NFT_CMP_EQ, m6, 16);
 		e_verdict(r, NFT_GOTO, "loop");
-		rule_add(b, "judge", r);
+		rule_add(b, "lochk", r);
 	}
-	for (size_t i = 0; i < p->n_classes; i++) {
-		snprintf(name, sizeof(name), "s%u", b->pl->order[i]);
+	if (b->cl.fast) {
+		/* classified once: the first dimension here (or the class
+		 * set's chain, with none) */
+		if (!b->cl.n) {
+			nft_dim_chain(&b->cl, 0, b->cl.all, name, sizeof(name));
+			r = rule_new(b);
+			e_verdict(r, NFT_GOTO, name);
+			rule_add(b, "output", r);
+		}
+		fast_rules(b);
+	} else {
+		for (size_t i = 0; i < p->n_classes; i++) {
+			snprintf(name, sizeof(name), "s%u", b->pl->order[i]);
+			r = rule_new(b);
+			e_verdict(r, NFT_JUMP, name);
+			rule_add(b, "output", r);
+		}
 		r = rule_new(b);
-		e_verdict(r, NFT_JUMP, name);
-		rule_add(b, "judge", r);
+		e_verdict(r, NFT_GOTO, "fin");
+		rule_add(b, "output", r);
 	}
-	r = rule_new(b);
-	e_verdict(r, NFT_GOTO, "fin");
-	rule_add(b, "judge", r);
 	/* loop, fx: the allow counted under the first class */
 	for (uint32_t c = 0; c < p->n_classes; c++) {
 		df_nft_counter_name(counter, sizeof(counter), (int)c, DF_ALLOW, DF_R_LOOPBACK);
@@ -562,30 +844,30 @@ void nft_rules(struct nft_build *b)
 		df_nft_counter_name(counter, sizeof(counter), (int)c, DF_ALLOW, DF_R_EXCEPTION);
 		selector_rules(b, "fx", c, tail_count_accept, counter);
 	}
-	/* fin: any class needing an exception? then the first class's allow */
-	for (uint32_t c = 0; c < p->n_classes; c++) {
+	/* fin (class by class): any class needing an exception? then the
+	 * first class's allow */
+	for (uint32_t c = 0; !b->cl.fast && c < p->n_classes; c++) {
 		snprintf(name, sizeof(name), "v%u", c);
 		selector_rules(b, "fin", c, tail_jump, name);
 	}
-	for (uint32_t c = 0; c < p->n_classes; c++) {
+	for (uint32_t c = 0; !b->cl.fast && c < p->n_classes; c++) {
 		snprintf(name, sizeof(name), "fd%u", c);
 		selector_rules(b, "fin", c, tail_goto, name);
 	}
-	df_nft_counter_name(counter, sizeof(counter), DF_MAX_CLASSES, DF_ALLOW, DF_R_UNCLASSIFIED);
-	r = rule_new(b);
-	tail_count_accept(r, counter);
-	rule_add(b, "fin", r);
-	/* the hook */
-	r = rule_new(b);
-	e_verdict(r, NFT_JUMP, "judge");
-	rule_add(b, "output", r);
+	if (!b->cl.fast) {
+		df_nft_counter_name(counter, sizeof(counter), DF_MAX_CLASSES, DF_ALLOW,
+				    DF_R_UNCLASSIFIED);
+		r = rule_new(b);
+		tail_count_accept(r, counter);
+		rule_add(b, "fin", r);
+	}
 }
 
 /* Every chain first: rules name them. */
 void nft_chains(struct nft_build *b, bool have_output, const char *sha256)
 {
 	const struct df_policy *p = b->p;
-	static const char *const fixed[] = { "loop", "fin", "fx" };
+	static const char *const fixed[] = { "loop", "fx" };
 	char name[32], comment[NFTNL_UDATA_COMMENT_MAXLEN];
 
 	if (!have_output) {
@@ -613,10 +895,28 @@ void nft_chains(struct nft_build *b, bool have_output, const char *sha256)
 	chain_add_comment(b, "judge", comment);
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		chain_add(b, fixed[i]);
+	if (!b->cl.fast)
+		chain_add(b, "fin");
+	if (p->allow_loopback)
+		chain_add(b, "lochk");
+	for (size_t d = 1; d < b->cl.n; d++) /* classification (the first: judge's), the class sets */
+		for (size_t i = 0; i < b->cl.d[d].n_from; i++) {
+			nft_dim_chain(&b->cl, d, b->cl.d[d].from[i], name, sizeof(name));
+			chain_add(b, name);
+		}
+	for (size_t i = 0; i < b->cl.n_finals; i++) {
+		snprintf(name, sizeof(name), "c%llx", (unsigned long long)b->cl.finals[i]);
+		chain_add(b, name);
+	}
+	for (uint32_t c = 0; c < p->n_classes; c++)
+		if (nft_fast_class(b, c)) {
+			snprintf(name, sizeof(name), "f%u", c);
+			chain_add(b, name);
+		}
 	for (uint32_t c = 0; c < p->n_classes; c++) {
 		static const char *const per[] = { "s", "k", "v", "fd" };
 
-		for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
+		for (size_t i = b->cl.fast ? 1 : 0; i < sizeof(per) / sizeof(per[0]); i++) {
 			snprintf(name, sizeof(name), "%s%u", per[i], c);
 			chain_add(b, name);
 		}

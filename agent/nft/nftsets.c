@@ -377,6 +377,197 @@ void nft_build_free(struct nft_build *b)
 	for (size_t i = 0; i < b->n_ls; i++)
 		free(b->ls[i].leaves);
 	free(b->ls);
+	nft_cls_free(&b->cl);
+}
+
+/* ---- classification and the single classes' fast entries (nftclassify.c) ----------- */
+
+/* Dimension d's set of the keys selecting its mi-th class set: k<d>_<mi>
+ * (the local addresses: _4 and _6). */
+static int dim_sets(struct nft_build *b, size_t d, size_t mi)
+{
+	const struct nft_dim *dim = &b->cl.d[d];
+	char name[48];
+	struct set_out o;
+
+	snprintf(name, sizeof(name), "k%zu_%zu", d, mi);
+	if (nft_dim_single_key(dim, mi))
+		return 0; /* compared, not looked up */
+	if (dim->kind == DIM_LADDR) {
+		for (int fam = 4; fam <= 6; fam += 2) {
+			const struct df_ranges *a = fam == 4 ? &dim->a4 : &dim->a6;
+			struct df_ranges r = { 0 };
+			char n[64];
+			int err = 0;
+
+			for (size_t i = 0; i < a->n && !err; i++)
+				err = df_ranges_add(&r, a->start[i], a->val[i] == mi + 1);
+			if (!err) {
+				snprintf(n, sizeof(n), "%s_%d", name, fam);
+				range_set(b, n, &r, fam);
+			}
+			df_ranges_free(&r);
+			if (err)
+				return err;
+		}
+		return 0;
+	}
+	struct set_def def = { .name = name };
+
+	switch (dim->kind) {
+	case DIM_CGROUP:
+		def.key_len = 8;
+		def.key_type = NFT_TYPE_CGROUPV2;
+		break;
+	case DIM_UID:
+		def.key_len = 4;
+		def.key_type = NFT_TYPE_UID;
+		break;
+	case DIM_MARK:
+		def.key_len = 4;
+		def.key_type = NFT_TYPE_MARK;
+		break;
+	default: /* DIM_LPORT: proto . sport */
+		def.flags = NFT_SET_INTERVAL | NFT_SET_CONCAT;
+		def.key_len = 8;
+		def.fields[0] = 1;
+		def.fields[1] = 2;
+		def.key_type = NFT_TYPE_INET_PROTOCOL << NFT_TYPE_BITS | NFT_TYPE_INET_SERVICE;
+		break;
+	}
+	set_begin(&o, b, &def);
+	for (size_t i = 0; i < dim->n; i++) {
+		const struct nft_key *k = &dim->k[i];
+
+		if (k->mask != dim->masks[mi])
+			continue;
+		if (dim->kind == DIM_LPORT) {
+			uint8_t key[8] = { k->proto }, end[8] = { k->proto };
+			uint16_t lo = htons(k->lo), hi = htons(k->hi);
+
+			memcpy(key + 4, &lo, 2);
+			memcpy(end + 4, &hi, 2);
+			set_elem(&o, key, end, 0);
+		} else if (dim->kind == DIM_CGROUP) {
+			set_elem(&o, &k->key, NULL, 0);
+		} else {
+			uint32_t v = (uint32_t)k->key;
+
+			set_elem(&o, &v, NULL, 0);
+		}
+	}
+	set_flush(&o);
+	return 0;
+}
+
+size_t nft_box_first(const struct group *g, size_t k)
+{
+	const struct df_nft_box *x = &g->box[k];
+
+	for (size_t j = 0; j < k; j++)
+		if (g->box[j].rule == x->rule && g->box[j].port_lo == x->port_lo &&
+		    g->box[j].port_hi == x->port_hi)
+			return j;
+	return k;
+}
+
+/* The protocols of box k and the boxes it stands for (nft_box_first). */
+static void box_protos(const struct group *g, size_t k, bool in[256])
+{
+	memset(in, 0, 256 * sizeof(*in));
+	for (size_t j = k; j < g->n_box; j++)
+		if (nft_box_first(g, j) == k)
+			for (unsigned int p = g->box[j].proto_lo; p <= g->box[j].proto_hi; p++)
+				in[p] = true;
+}
+
+size_t nft_box_protos(const struct group *g, size_t k)
+{
+	bool in[256];
+	size_t n = 0;
+
+	box_protos(g, k, in);
+	for (int p = 0; p < 256; p++)
+		n += in[p];
+	/* every protocol, or one range of a single box: compares do */
+	if (n == 256 || (n == (size_t)(g->box[k].proto_hi - g->box[k].proto_lo + 1) &&
+			 in[g->box[k].proto_lo] && in[g->box[k].proto_hi]))
+		return 1;
+	return n;
+}
+
+/* f<c>'s sets of protocols: p<c>_<group>_<box>, for boxes standing for
+ * others of the same rule and ports. */
+static void proto_sets(struct nft_build *b, uint32_t c)
+{
+	const struct groups *gs = &b->cls[c][KD_OK];
+	char name[48];
+	struct set_def def = { .name = name, .key_len = 1, .key_type = NFT_TYPE_INET_PROTOCOL };
+	struct set_out o;
+	bool in[256];
+
+	for (size_t g = 0; g < gs->n; g++)
+		for (size_t k = 0; k < gs->g[g].n_box; k++) {
+			if (nft_box_first(&gs->g[g], k) != k || nft_box_protos(&gs->g[g], k) < 2)
+				continue;
+			box_protos(&gs->g[g], k, in);
+			snprintf(name, sizeof(name), "p%u_%zu_%zu", c, g, k);
+			set_begin(&o, b, &def);
+			for (int p = 0; p < 256; p++)
+				if (in[p]) {
+					uint8_t v = (uint8_t)p;
+
+					set_elem(&o, &v, NULL, 0);
+				}
+			set_flush(&o);
+		}
+}
+
+static bool u128_le(struct df_u128 a, struct df_u128 b)
+{
+	return a.hi < b.hi || (a.hi == b.hi && a.lo <= b.lo);
+}
+
+/* Does a range of r whose leaf is one of g's meet [lo, hi]? */
+static bool ranges_meet(const struct df_ranges *r, const struct group *g, struct df_u128 lo,
+			struct df_u128 hi)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct df_u128 s = r->start[i], e = { ~0ULL, ~0ULL };
+		bool in = false;
+
+		if (i + 1 < r->n) {
+			e = r->start[i + 1];
+			e.hi -= e.lo == 0;
+			e.lo--;
+		}
+		for (size_t k = 0; r->val[i] && k < g->n_leaves && !in; k++)
+			in = g->leaves[k] == r->val[i] - 1;
+		if (in && u128_le(s, hi) && u128_le(lo, e))
+			return true;
+	}
+	return false;
+}
+
+bool nft_group_loopback(const struct nft_build *b, const struct group *g)
+{
+	const struct df_u128 lo4 = { 0, 0x0000ffff7f000000ULL }, hi4 = { 0, 0x0000ffff7fffffffULL },
+			     one = { 0, 1 };
+
+	return ranges_meet(&b->pl->dst4, g, lo4, hi4) || ranges_meet(&b->pl->dst6, g, lo4, hi4) ||
+	       ranges_meet(&b->pl->dst6, g, one, one);
+}
+
+bool nft_fast_class(const struct nft_build *b, uint32_t c)
+{
+	uint64_t one = 1ULL << c;
+
+	if (!b->cl.fast)
+		return false;
+	for (size_t i = 0; i < b->cl.n_finals; i++)
+		if (b->cl.finals[i] == one)
+			return true;
+	return false;
 }
 
 int nft_sets(struct nft_build *b)
@@ -409,7 +600,12 @@ int nft_sets(struct nft_build *b)
 			err = group(b, &pl->cls[c].addr, &b->cls[c][KD_ADDR]);
 		if (!err)
 			selector_sets(b, c);
+		if (!err && nft_fast_class(b, c))
+			proto_sets(b, c);
 	}
+	for (size_t d = 0; d < b->cl.n && !err; d++)
+		for (size_t mi = 0; mi < b->cl.d[d].n_masks && !err; mi++)
+			err = dim_sets(b, d, mi);
 	for (size_t e = 0; e < pl->n_exc && !err; e++)
 		err = group(b, &pl->exc[e].box, &b->exc[e]);
 	return err;
@@ -457,6 +653,18 @@ void nft_objects(struct nft_build *b)
 		snprintf(name, sizeof(name), "df_r%zu", i);
 		object(b, NFT_OBJECT_COUNTER, name);
 	}
+	for (uint32_t c = 0; c < p->n_classes; c++) /* the fast path's, by class and rule */
+		for (size_t i = 0; nft_fast_class(b, c) && i < b->pl->cls[c].ok.n; i++) {
+			const struct df_nft_boxes *ok = &b->pl->cls[c].ok;
+			bool seen = false;
+
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = ok->v[j].rule == ok->v[i].rule;
+			if (seen)
+				continue;
+			df_nft_fast_name(name, sizeof(name), (int)c, ok->v[i].rule);
+			object(b, NFT_OBJECT_COUNTER, name);
+		}
 	for (size_t c = 0; c < p->n_classes; c++) /* reports over the rate, by class and reason */
 		for (size_t i = 0; i < nft_n_terminal; i++) {
 			df_nft_over_name(name, sizeof(name), (int)c, nft_terminal_reasons[i]);

@@ -225,6 +225,13 @@ int df_nft_apply(const struct df_nft_opts *o, const struct df_policy *p,
 		}
 		nftnl_table_free(t);
 	}
+	err = nft_classify(&b);
+	if (err) {
+		nft_build_free(&b);
+		nft_batch_free(&bt);
+		listing_free(&l);
+		return err;
+	}
 	nft_objects(&b);
 	if (present) {
 		/* the old contents go in the same transaction */
@@ -301,10 +308,16 @@ int df_nft_info(const struct df_nft_opts *o, struct df_nft_info *info)
 	return err;
 }
 
+struct ctr {
+	char name[96];
+	uint64_t pk, by;
+};
+
 struct ctr_ctx {
 	const char *table;
-	df_nft_counter_cb cb;
-	void *ctx;
+	struct ctr *v;
+	size_t n, cap;
+	int err;
 };
 
 static int on_obj(const struct nlmsghdr *nlh, void *data)
@@ -314,11 +327,45 @@ static int on_obj(const struct nlmsghdr *nlh, void *data)
 
 	if (ob && nftnl_obj_nlmsg_parse(nlh, ob) == 0 &&
 	    !strcmp(nftnl_obj_get_str(ob, NFTNL_OBJ_TABLE), c->table) &&
-	    nftnl_obj_get_u32(ob, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER)
-		c->cb(nftnl_obj_get_str(ob, NFTNL_OBJ_NAME), nftnl_obj_get_u64(ob, NFTNL_OBJ_CTR_PKTS),
-		      nftnl_obj_get_u64(ob, NFTNL_OBJ_CTR_BYTES), c->ctx);
+	    nftnl_obj_get_u32(ob, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER) {
+		if (c->n == c->cap) {
+			struct ctr *v = realloc(c->v, (c->cap * 2 + 64) * sizeof(*v));
+
+			if (!v) {
+				c->err = -ENOMEM;
+				nftnl_obj_free(ob);
+				return MNL_CB_ERROR;
+			}
+			c->v = v;
+			c->cap = c->cap * 2 + 64;
+		}
+		snprintf(c->v[c->n].name, sizeof(c->v[c->n].name), "%s",
+			 nftnl_obj_get_str(ob, NFTNL_OBJ_NAME));
+		c->v[c->n].pk = nftnl_obj_get_u64(ob, NFTNL_OBJ_CTR_PKTS);
+		c->v[c->n].by = nftnl_obj_get_u64(ob, NFTNL_OBJ_CTR_BYTES);
+		c->n++;
+	}
 	nftnl_obj_free(ob);
 	return MNL_CB_OK;
+}
+
+/* The counter named `name`, added if missing (NULL: out of memory). */
+static struct ctr *ctr_of(struct ctr_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->v[i].name, name))
+			return &c->v[i];
+	if (c->n == c->cap) {
+		struct ctr *v = realloc(c->v, (c->cap * 2 + 64) * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		c->v = v;
+		c->cap = c->cap * 2 + 64;
+	}
+	memset(&c->v[c->n], 0, sizeof(c->v[0]));
+	snprintf(c->v[c->n].name, sizeof(c->v[0].name), "%s", name);
+	return &c->v[c->n++];
 }
 
 static void build_obj_dump(struct nlmsghdr *nlh, const void *table)
@@ -333,9 +380,43 @@ static void build_obj_dump(struct nlmsghdr *nlh, const void *table)
 
 int df_nft_counters(const struct df_nft_opts *o, df_nft_counter_cb cb, void *ctx)
 {
-	struct ctr_ctx c = { .table = table_of(o), .cb = cb, .ctx = ctx };
+	struct ctr_ctx c = { .table = table_of(o) };
+	size_t n;
+	int err = nft_dump(NFT_MSG_GETOBJ, build_obj_dump, c.table, on_obj, &c);
 
-	return nft_dump(NFT_MSG_GETOBJ, build_obj_dump, c.table, on_obj, &c);
+	if (!err)
+		err = c.err;
+	/* the fast path's counters into the rule's and the class's allow */
+	n = c.n;
+	for (size_t i = 0; i < n && !err; i++) {
+		char name[96];
+		int slot, rule;
+		struct ctr *t;
+
+		if (df_nft_fast_parse(c.v[i].name, &slot, &rule))
+			continue;
+		for (int k = 0; k < 2 && !err; k++) {
+			if (k)
+				df_nft_counter_name(name, sizeof(name), slot, DF_ALLOW, DF_R_DESTINATION);
+			else
+				snprintf(name, sizeof(name), "df_r%d", rule);
+			t = ctr_of(&c, name);
+			if (!t) {
+				err = -ENOMEM;
+				break;
+			}
+			t->pk += c.v[i].pk; /* ctr_of may have moved c.v: index again */
+			t->by += c.v[i].by;
+		}
+	}
+	for (size_t i = 0; i < c.n && !err; i++) {
+		int slot, rule;
+
+		if (df_nft_fast_parse(c.v[i].name, &slot, &rule))
+			cb(c.v[i].name, c.v[i].pk, c.v[i].by, ctx);
+	}
+	free(c.v);
+	return err;
 }
 
 int df_nft_remove(const struct df_nft_opts *o)

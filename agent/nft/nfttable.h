@@ -17,6 +17,8 @@ struct df_nft_opts {
 	const char *table;  /* inet table; "datafence" if NULL */
 	uint16_t log_group; /* NFLOG group the drop reports go to */
 	uint32_t log_rate;  /* reports per second at most; the rest are counted */
+	bool per_class;     /* tests: classify class by class, as the table does for a
+			     * policy with too many class combinations (nftclassify.c) */
 };
 
 

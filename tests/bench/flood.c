@@ -84,6 +84,8 @@ static const struct {
 static char ns_name[2][PAIRS][32], cg_base[64], cg_root[512], pin_root[64], pin_dir[96];
 static pid_t servers[PAIRS * 2];
 static int rounds = 4;
+/* profiling (perf record -a alongside): one mode and sender, one set, long */
+static int only_modes = -1, only_sender = -1, only_sets = 99, run_ms;
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
@@ -363,7 +365,7 @@ static double measure(enum mode m, enum sender s)
 		close(fds[0]);
 		if (join(modes[m].cg, 0) || enter_ns(ns_name[0][modes[m].pair]))
 			_exit(1);
-		r = send_for(s, senders[s].ms);
+		r = send_for(s, run_ms ? run_ms : senders[s].ms);
 		if (write(fds[1], &r, sizeof(r)) != sizeof(r))
 			_exit(1);
 		_exit(0);
@@ -448,7 +450,8 @@ static int tc_attach(void *arg)
 }
 
 /* The hand-written ruleset of a set: what a user would write for the
- * policy (the class's cgroup, udp and tcp to the set), loaded with nft -f. */
+ * policy (loopback passes, as the policy's allow_loopback says; the class's
+ * cgroup, udp and tcp to the set, nothing else), loaded with nft -f. */
 static double hand_load(const struct set *s)
 {
 	char path[] = "/tmp/df-flood-hand-XXXXXX";
@@ -473,6 +476,7 @@ static double hand_load(const struct set *s)
 		fprintf(f, ",\n\t\t\t%s", b);
 	}
 	fprintf(f, "\n\t\t}\n\t}\n\tchain out {\n\t\ttype filter hook output priority 0; policy accept;\n"
+		   "\t\toif \"lo\" accept\n"
 		   "\t\tsocket cgroupv2 level 2 \"%s%s/h\" meta l4proto { tcp, udp } ip daddr @allow4 accept\n"
 		   "\t\tsocket cgroupv2 level 2 \"%s%s/h\" drop\n\t}\n}\n",
 		rel, rel[0] ? cg_base : cg_base + 1, rel, rel[0] ? cg_base : cg_base + 1);
@@ -485,19 +489,19 @@ static double hand_load(const struct set *s)
 	return rc ? -1 : t0;
 }
 
-/* The set approved for the protected cgroups on udp and tcp, the peer
- * included. */
-static char *policy_text(const struct set *s)
+/* The set approved on udp and tcp (the peer included) for cgroup cg: b for
+ * the BPF modes, h for nftables (the hand-written ruleset names it alone). */
+static char *policy_text(const struct set *s, char cg)
 {
 	size_t cap = s->n * 48 + 1024, n = 0;
 	char *t = malloc(cap);
 
 	n += (size_t)snprintf(t + n, cap - n,
 			      "policy = { name = \"flood\"; serial = 1; };\n"
-			      "classes = ( { name = \"c\"; match = { cgroups = [\"%s/b\", \"%s/h\"]; }; } );\n"
+			      "classes = ( { name = \"c\"; match = { cgroups = [\"%s/%c\"]; }; } );\n"
 			      "destinations = ( { name = \"set\"; protocols = [\"udp\", \"tcp\"]; allow = [\"c\"];\n"
 			      "  cidrs = [\"10.99.0.2/32\"",
-			      cg_base, cg_base);
+			      cg_base, cg);
 	for (size_t i = 0; i < s->n; i++) {
 		char b[DF_ADDRSTRLEN];
 
@@ -574,7 +578,9 @@ struct row {
 
 static int bench_set(struct set *s, struct row *row)
 {
-	char *text = policy_text(s);
+	char *text = policy_text(s, 'h'), *tb = policy_text(s, 'b');
+	struct df_policy *pb = NULL;
+	struct df_image *ib = NULL;
 	struct df_diags d = { 0 };
 	struct pol x = { .o = { .table = "dfbench", .log_group = 7197, .log_rate = 1000 } };
 	struct df_loader_opts lo = { .pin_dir = pin_dir, .cgroup_skb = true, .sock_addr = true };
@@ -587,7 +593,8 @@ static int bench_set(struct set *s, struct row *row)
 	for (size_t i = 0; i < s->n; i++)
 		row->v4 += s->v[i].family == 4;
 	if (df_policy_parse(text, strlen(text), "flood.conf", NULL, &x.p, &d) ||
-	    df_compile(x.p, &x.img, &d)) {
+	    df_compile(x.p, &x.img, &d) ||
+	    df_policy_parse(tb, strlen(tb), "flood.conf", NULL, &pb, &d) || df_compile(pb, &ib, &d)) {
 		df_diags_print(&d, stderr, NULL);
 		return -1;
 	}
@@ -600,7 +607,7 @@ static int bench_set(struct set *s, struct row *row)
 		return -1;
 	}
 	t0 = now_ms();
-	if (df_loader_swap(l, x.img, &d)) {
+	if (df_loader_swap(l, ib, &d)) {
 		df_diags_print(&d, stderr, NULL);
 		return -1;
 	}
@@ -626,6 +633,11 @@ static int bench_set(struct set *s, struct row *row)
 			for (int k = 0; k < M__MAX; k++) {
 				int m = (k + r) % M__MAX;
 
+				if ((only_modes >= 0 && !(only_modes & 1 << m) && m != M_NONE) ||
+				    (only_sender >= 0 && sd != only_sender)) {
+					v[sd][m][r] = 0;
+					continue;
+				}
 				v[sd][m][r] = measure((enum mode)m, (enum sender)sd);
 			}
 	for (int sd = 0; sd < S__MAX; sd++) {
@@ -647,6 +659,9 @@ static int bench_set(struct set *s, struct row *row)
 	df_nft_plan_free(x.plan);
 	df_image_free(x.img);
 	df_policy_free(x.p);
+	df_image_free(ib);
+	df_policy_free(pb);
+	free(tb);
 	df_diags_free(&d);
 	free(text);
 	return 0;
@@ -734,6 +749,21 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strncmp(argv[i], "--rounds=", 9))
 			rounds = atoi(argv[i] + 9);
+		else if (!strncmp(argv[i], "--modes=", 8))
+			for (char *t = argv[i] + 8; *t; t++)
+				only_modes = (only_modes < 0 ? 0 : only_modes) |
+					     (*t >= '0' && *t <= '5' ? 1 << (*t - '0') : 0);
+		else if (!strncmp(argv[i], "--sender=", 9))
+			only_sender = atoi(argv[i] + 9);
+		else if (!strncmp(argv[i], "--sets=", 7))
+			only_sets = atoi(argv[i] + 7);
+		else if (!strncmp(argv[i], "--ms=", 5))
+			run_ms = atoi(argv[i] + 5);
+		else {
+			fprintf(stderr, "usage: flood [--quick] [--rounds=N] [--sets=N] [--modes=0123 --sender=S --ms=N]\n"
+					"  (--modes/--sender/--ms: some modes against no filter, for a profiler)\n");
+			return 2;
+		}
 	}
 	if (rounds < 1 || rounds > ROUNDS_MAX)
 		rounds = 4;
@@ -756,6 +786,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct set s = { 0 };
 
+		if (n >= only_sets)
+			break;
 		random_set(&s, 4, sizes[i], 42 + sizes[i]);
 		if (bench_set(&s, &rows[n++]))
 			return 1;
@@ -764,7 +796,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < 3; i++) {
 		struct set s = { 0 };
 
-		if (quick && i == 2)
+		if ((quick && i == 2) || n >= only_sets)
 			continue;
 		if (file_set(&s, files[i][0], files[i][1])) {
 			fprintf(stderr, "flood: cannot read %s\n", files[i][1]);

@@ -42,7 +42,11 @@
 #include "swap.h"
 
 static struct dp_env env;
+/* The table as the agent makes it (classified once), and class by class
+ * (what a policy with too many class combinations gets: nftclassify.c). */
 static struct df_nft_opts nopts = { .table = "dftest", .log_group = 7199, .log_rate = 1000 };
+static struct df_nft_opts nopts_pc = { .table = "dftest", .log_group = 7199, .log_rate = 1000,
+				       .per_class = true };
 
 static int sh(const char *cmd)
 {
@@ -173,6 +177,7 @@ static void shift_exceptions(void *ctx, struct df_policy *p)
 
 /* Both backends hold the policy; the packets come from one cgroup. */
 struct nft_diff {
+	const struct df_nft_opts *o;
 	struct df_nft_plan *pl;
 	char cg[256];
 	uint8_t frame[DF_FRAME_MAX];
@@ -190,7 +195,7 @@ static int nft_policy(void *ctx, struct df_diff_case *c)
 	int err = df_nft_plan_build(c->p, c->img, &x->pl);
 
 	if (!err)
-		err = df_nft_apply(&nopts, c->p, x->pl, env.cg_root, NULL, &d);
+		err = df_nft_apply(x->o, c->p, x->pl, env.cg_root, NULL, &d);
 	if (!err)
 		err = df_loader_swap(env.l, c->img, &d);
 	if (err)
@@ -277,7 +282,7 @@ static int nft_judge(void *ctx, struct df_diff_case *c, struct df_result *want,
 	int64_t t0 = time(NULL);
 	int err;
 
-	if (df_nft_counters(&nopts, on_ctr, &before))
+	if (df_nft_counters(x->o, on_ctr, &before))
 		return DF_DIFF_MISMATCH;
 	err = send_raw(&c->pkt, x->frame, x->len);
 	x->t1 = time(NULL);
@@ -291,7 +296,7 @@ static int nft_judge(void *ctx, struct df_diff_case *c, struct df_result *want,
 		x->edges++; /* a window edge passed while sending */
 		return DF_DIFF_SKIP;
 	}
-	if (df_nft_counters(&nopts, on_ctr, &after))
+	if (df_nft_counters(x->o, on_ctr, &after))
 		return DF_DIFF_MISMATCH;
 	snprintf(c->note, sizeof(c->note), "nftables: send %s, cgroup %.200s", err ? "EPERM" : "ok",
 		 x->cg);
@@ -328,7 +333,7 @@ static int bpf_judge(void *ctx, struct df_diff_case *c, struct df_result *want,
 	return DF_DIFF_OK;
 }
 
-static void both_backends_match_reference(void **state)
+static void match_reference(const struct df_nft_opts *no, const char *name, int policies)
 {
 	static const struct df_diff_subject subjects[] = {
 		{ .name = "nftables", .compare = 0, .policy = nft_policy,
@@ -337,18 +342,91 @@ static void both_backends_match_reference(void **state)
 		  .judge = bpf_judge },
 	};
 	struct df_diff_opts o = {
-		.name = "nft+bpf", .env_policies = "DF_NFT_POLICIES", .env_packets = "DF_NFT_PACKETS",
-		.policies = 25, .packets = 300, .salt = 0x0f7, .cgroup_prefix = env.cg_rel,
+		.name = name, .env_policies = "DF_NFT_POLICIES", .env_packets = "DF_NFT_PACKETS",
+		.policies = policies, .packets = 300, .salt = 0x0f7, .cgroup_prefix = env.cg_rel,
 		.adjust = shift_exceptions, .packet = nft_packet, .every_reason_from = 1,
 	};
 	static struct nft_diff x;
 	struct df_diff_stats st;
 
-	(void)state;
+	memset(&x, 0, sizeof(x));
+	x.o = no;
 	assert_int_equal(df_diff_run(&o, subjects, 2, &x, &st), 0);
 	fprintf(stderr, "  %lu packets sent through nftables, %lu through BPF; %lu refused before the table, %lu at a window edge\n",
 		x.n_sent, x.bpf_judged, x.unsent, x.edges);
 	assert_true(x.n_sent > 0 && x.bpf_judged == x.n_sent);
+}
+
+static void both_backends_match_reference(void **state)
+{
+	(void)state;
+	match_reference(&nopts, "nft+bpf", 25);
+}
+
+/* The same, the table classifying class by class. */
+static void class_by_class_matches_reference(void **state)
+{
+	(void)state;
+	match_reference(&nopts_pc, "nft(class by class)+bpf", 10);
+}
+
+/* A fragment after the first has no ports: a protected one is dropped as
+ * malformed, also where the rule it would match has no port (the table's
+ * fast accepts read the port, and fail on it), in both table layouts;
+ * the whole datagram it belongs to passes. */
+static void a_fragment_is_dropped_as_malformed(void **state)
+{
+	char text[512];
+	struct df_policy *p = NULL;
+	struct df_image *img = NULL;
+	struct df_nft_plan *pl = NULL;
+	struct df_diags d = { 0 };
+	static const char *const dst[] = { "198.18.97.7", "fd00:97::7" };
+	static const char *const src[] = { "198.18.0.1", "fd00:df::1" };
+
+	(void)state;
+	assert_int_equal(dp_enter_cgroup(&env, env.cg_rel), 0);
+	snprintf(text, sizeof(text),
+		 "policy = { name = \"frag\"; serial = 7; };\n"
+		 "classes = ( { name = \"c\"; match = { cgroups = [\"%s\"]; }; } );\n"
+		 "destinations = ( { name = \"d\"; cidrs = [\"198.18.97.0/24\", \"fd00:97::/64\"];\n"
+		 "  protocols = [\"udp\"]; allow = [\"c\"]; } );\n", env.cg_rel);
+	assert_int_equal(df_policy_parse(text, strlen(text), "frag.conf", NULL, &p, &d), 0);
+	assert_int_equal(df_compile(p, &img, &d), 0);
+	assert_int_equal(df_nft_plan_build(p, img, &pl), 0);
+	for (int mode = 0; mode < 2; mode++) {
+		const struct df_nft_opts *no = mode ? &nopts_pc : &nopts;
+
+		assert_int_equal(df_nft_apply(no, p, pl, env.cg_root, NULL, &d), 0);
+		for (int f = 0; f < 2; f++) {
+			struct df_packet pkt = { .proto = 17, .sport = 4000, .dport = 53, .uid = 0,
+						 .cgroup = env.cg_rel };
+			uint8_t frame[DF_FRAME_MAX];
+			struct ctrs before = { 0 }, after = { 0 };
+			char mal[96], allow[96];
+			size_t len;
+
+			assert_int_equal(df_addr_parse(src[f], &pkt.src), 0);
+			assert_int_equal(df_addr_parse(dst[f], &pkt.dst), 0);
+			df_nft_counter_name(mal, sizeof(mal), 0, DF_DROP, DF_R_MALFORMED);
+			df_nft_counter_name(allow, sizeof(allow), 0, DF_ALLOW, DF_R_DESTINATION);
+			assert_int_equal(df_nft_counters(no, on_ctr, &before), 0);
+			len = df_frame_build(&pkt, DF_SHAPE_PLAIN, frame);
+			assert_int_equal(send_raw(&pkt, frame, len), 0);
+			pkt.flags = DF_PKT_NO_PORTS;
+			len = df_frame_build(&pkt, DF_SHAPE_FRAGMENT, frame);
+			assert_int_equal(send_raw(&pkt, frame, len), -EPERM);
+			assert_int_equal(df_nft_counters(no, on_ctr, &after), 0);
+			fprintf(stderr, "  %s, IPv%d: the datagram passed, its fragment was refused\n",
+				mode ? "class by class" : "classified once", f ? 6 : 4);
+			assert_int_equal(ctr(&after, allow) - ctr(&before, allow), 1);
+			assert_int_equal(ctr(&after, mal) - ctr(&before, mal), 1);
+		}
+	}
+	df_nft_plan_free(pl);
+	df_image_free(img);
+	df_policy_free(p);
+	df_diags_free(&d);
 }
 
 /* A swap is one transaction: while the table is replaced again and again
@@ -439,6 +517,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(both_backends_match_reference),
+		cmocka_unit_test(class_by_class_matches_reference),
+		cmocka_unit_test(a_fragment_is_dropped_as_malformed),
 		cmocka_unit_test(a_swap_never_shows_a_partial_table),
 	};
 
