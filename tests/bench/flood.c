@@ -725,6 +725,15 @@ static void print_tables(const struct row *rows, int n)
 			printf("\n");
 		}
 	}
+	printf("\nThe targets (issue \"Performance\"), per set: datafence BPF with every hook against the empty program's floor on single-send UDP (target: at most 0.02 below it); the nftables backend against nftables by hand, single-send UDP and sendmmsg (target: not below); TCP connect+close with datafence BPF (target: at least 0.95 of no filter):\n\n");
+	printf("| set | floor - BPF cgroup hooks | floor - BPF all hooks | nftables backend - by hand (send / sendmmsg) | connect+close, BPF all hooks |\n|---|---|---|---|---|\n");
+	for (int i = 0; i < n; i++)
+		printf("| %s | %+.3f | %+.3f | %+.3f / %+.3f | %.3f |\n", rows[i].name,
+		       rows[i].ratio[S_UDP1][M_EMPTY] - rows[i].ratio[S_UDP1][M_BPF],
+		       rows[i].ratio[S_UDP1][M_EMPTY] - rows[i].ratio[S_UDP1][M_BPF_TC],
+		       rows[i].ratio[S_UDP1][M_NFT] - rows[i].ratio[S_UDP1][M_HAND],
+		       rows[i].ratio[S_UDPMM][M_NFT] - rows[i].ratio[S_UDPMM][M_HAND],
+		       rows[i].ratio[S_CONN][M_BPF_TC]);
 	printf("\nReplacing the policy (ms): BPF maps created, filled and flipped; the nftables backend's batch planned, encoded and committed; the hand-written ruleset loaded with `nft -f` (a first load, for comparison):\n\n");
 	printf("| set | IPv4 prefixes | BPF load+swap | nftables backend | nft -f by hand |\n|---|---|---|---|---|\n");
 	for (int i = 0; i < n; i++)
