@@ -44,12 +44,14 @@ void df_nft_fast_name(char *buf, size_t len, int slot, int rule)
 
 int df_nft_fast_parse(const char *name, int *slot, int *rule)
 {
+	char back[96];
 	int n = -1;
 
-	if (sscanf(name, "df_a%d_r%d%n", slot, rule, &n) == 2 && n == (int)strlen(name) &&
-	    *slot >= 0 && *slot < DF_MAX_CLASSES && *rule >= 0)
-		return 0;
-	return -1;
+	if (sscanf(name, "df_a%d_r%d%n", slot, rule, &n) != 2 || n != (int)strlen(name) ||
+	    *slot < 0 || *slot >= DF_MAX_CLASSES || *rule < 0)
+		return -1;
+	df_nft_fast_name(back, sizeof(back), *slot, *rule); /* one spelling: df_a07 is not ours */
+	return strcmp(back, name) ? -1 : 0;
 }
 
 void df_nft_over_name(char *buf, size_t len, int slot, int reason)

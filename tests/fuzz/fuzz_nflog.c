@@ -54,5 +54,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(back, r.prefix))
 			abort();
 	}
+	if (df_nft_fast_parse(r.prefix, &slot, &rule) == 0) {
+		char back[96];
+
+		df_nft_fast_name(back, sizeof(back), slot, rule);
+		if (strcmp(back, r.prefix))
+			abort();
+	}
 	return 0;
 }

@@ -154,6 +154,16 @@ static void names_and_prefixes_round_trip(void **state)
 	assert_int_equal(rule, 17);
 	assert_int_equal(df_nft_counter_parse("df_c07_drop_no_destination", &slot, &v, &r, &rule), -1);
 	assert_int_equal(df_nft_counter_parse("df_suppressed", &slot, &v, &r, &rule), -1);
+	/* the fast path's counter (added to df_r<rule> and the class's allow when read) */
+	df_nft_fast_name(name, sizeof(name), 5, 17);
+	assert_string_equal(name, "df_a5_r17");
+	assert_int_equal(df_nft_fast_parse(name, &slot, &rule), 0);
+	assert_true(slot == 5 && rule == 17);
+	assert_int_equal(df_nft_fast_parse("df_a05_r17", &slot, &rule), -1);
+	assert_int_equal(df_nft_fast_parse("df_a64_r1", &slot, &rule), -1);
+	assert_int_equal(df_nft_fast_parse("df_a1_r1x", &slot, &rule), -1);
+	assert_int_equal(df_nft_fast_parse("df_r17", &slot, &rule), -1);
+	assert_int_equal(df_nft_counter_parse("df_a5_r17", &slot, &v, &r, &rule), -1);
 	assert_int_equal(df_nft_prefix_parse("df 42 3 1 6", &serial, &slot, &v, &r), 0);
 	assert_true(serial == 42 && slot == 3 && v == DF_DROP && r == DF_R_PORT_NOT_ALLOWED);
 	assert_int_equal(df_nft_prefix_parse("df 42 3 1 99", &serial, &slot, &v, &r), -1);
