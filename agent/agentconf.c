@@ -18,7 +18,7 @@ static const char *const known[] = { "policy_file", "pin_dir", "backend", "hooks
 				     "nft_log_rate", "revocation", "stale_after", "stale_posture",
 				     "canary", "scope", "allowed_signers", "signatures_required",
 				     "state_dir", "event_rate", "drop_log_max_mb", "drop_log_keep",
-				     "drop_log_min_free_mb",
+				     "drop_log_min_free_mb", "tc_attach",
 				     NULL };
 
 static int set_str(char **dst, const char *v)
@@ -50,7 +50,8 @@ static int defaults(struct df_agent_conf *c)
 	    set_str(&c->control_socket, DF_CONTROL_SOCKET) ||
 	    set_str(&c->control_group, "") || set_str(&c->admin_group, "") ||
 	    set_str(&c->metrics_file, "") || set_str(&c->revocation, "auto") ||
-	    set_str(&c->stale_posture, "keep") || set_str(&c->scope, "") ||
+	    set_str(&c->stale_posture, "keep") || set_str(&c->tc_attach, "auto") ||
+	    set_str(&c->scope, "") ||
 	    set_str(&c->allowed_signers, "") || set_str(&c->state_dir, DF_STATE_DIR))
 		return -ENOMEM;
 	return 0;
@@ -129,6 +130,7 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 		{ "nft_table", offsetof(struct df_agent_conf, nft_table) },
 		{ "revocation", offsetof(struct df_agent_conf, revocation) },
 		{ "stale_posture", offsetof(struct df_agent_conf, stale_posture) },
+		{ "tc_attach", offsetof(struct df_agent_conf, tc_attach) },
 		{ "scope", offsetof(struct df_agent_conf, scope) },
 		{ "allowed_signers", offsetof(struct df_agent_conf, allowed_signers) },
 		{ "state_dir", offsetof(struct df_agent_conf, state_dir) },
@@ -146,7 +148,8 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 	}
 	static const char *const backends[] = { "bpf", "nftables", "both" },
 				  *const revocations[] = { "auto", "sock_diag" },
-				  *const postures[] = { "keep", "drop-protected" };
+				  *const postures[] = { "keep", "drop-protected" },
+				  *const tc_modes[] = { "auto", "clsact" };
 	char hint[96];
 
 	s = config_setting_get_member(root, "backend");
@@ -165,6 +168,10 @@ static int load_strings(config_setting_t *root, const char *file, struct df_agen
 	else if (s && !strcmp(c->stale_posture, "drop-protected") && !strcmp(c->backend, "nftables"))
 		ERR(d, file, s, "stale_posture \"drop-protected\" needs the bpf backend (the "
 				"nftables backend has no heartbeat in the kernel)");
+	s = config_setting_get_member(root, "tc_attach");
+	if (s && strcmp(c->tc_attach, "auto") && strcmp(c->tc_attach, "clsact"))
+		ERR(d, file, s, "tc_attach \"%s\" must be \"auto\" or \"clsact\"%s", c->tc_attach,
+		    suggest(c->tc_attach, tc_modes, 2, hint, sizeof(hint)));
 	s = config_setting_get_member(root, "scope");
 	if (s && strspn(c->scope, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:") !=
 			 strlen(c->scope))
@@ -368,6 +375,7 @@ void df_agent_conf_free(struct df_agent_conf *c)
 	free(c->nft_table);
 	free(c->revocation);
 	free(c->stale_posture);
+	free(c->tc_attach);
 	free(c->scope);
 	free(c->allowed_signers);
 	free(c->state_dir);

@@ -34,6 +34,7 @@ struct df_agent_conf {
 				* them, else sock_diag; "sock_diag": always that */
 	unsigned int stale_after; /* seconds without a heartbeat = stale; 0: off */
 	char *stale_posture;   /* "keep" | "drop-protected" (verdict step 3a) */
+	char *tc_attach;     /* "auto" (tcx where the kernel has it) or "clsact" */
 	bool canary;           /* the active canary (canary.h); BPF backend only */
 	char *scope;           /* this host's group; "": none (policy `scope`) */
 	char *allowed_signers; /* OpenSSH allowed_signers file; "": none */

@@ -30,6 +30,7 @@ struct df_loaded {
 struct df_backend_conf {
 	const char *pin_dir;
 	bool hook_cgroup_skb, hook_tc, hook_sock_addr;
+	bool tc_clsact;          /* tc through clsact even where the kernel has tcx */
 	char *const *interfaces; /* tc egress on these; none: every non-loopback one */
 	size_t n_interfaces;
 	const char *nft_table;

@@ -497,6 +497,7 @@ static int start(struct agent *a)
 	a->bconf = (struct df_backend_conf){
 		.pin_dir = a->conf.pin_dir, .hook_cgroup_skb = a->conf.hook_cgroup_skb,
 		.hook_tc = a->conf.hook_tc, .hook_sock_addr = a->conf.hook_sock_addr,
+		.tc_clsact = !strcmp(a->conf.tc_attach, "clsact"),
 		.interfaces = a->conf.interfaces, .n_interfaces = a->conf.n_interfaces,
 		.nft_table = a->conf.nft_table, .nft_log_group = (uint16_t)a->conf.nft_log_group,
 		.nft_log_rate = a->conf.nft_log_rate, .cgroot = a->cgroot, .on_event = on_event,

@@ -387,8 +387,15 @@ int df_cgroup_skb(struct __sk_buff *skb)
 
 static __always_inline __u32 df_l2_len(__u32 ifindex)
 {
-	struct df_iface *i = bpf_map_lookup_elem(&df_ifaces, &ifindex);
+	struct df_iface *i;
 
+	if (ifindex < DF_IFL2_SLOTS) {
+		__u32 *v = bpf_map_lookup_elem(&df_ifl2, &ifindex);
+
+		if (v && *v)
+			return *v - 1;
+	}
+	i = bpf_map_lookup_elem(&df_ifaces, &ifindex);
 	return i ? i->l2_len : 14;
 }
 

@@ -295,6 +295,7 @@ struct df_iface {
 	__u32 pad;
 };
 #define DF_L2_UNKNOWN 0xff
+#define DF_IFL2_SLOTS 4096 /* df_ifl2: interfaces with a smaller index */
 
 /* Drop event, one per reported drop or would-drop. */
 #define DF_EVENT_VERSION 1

@@ -214,6 +214,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } df_ifaces SEC(".maps");
 
+/* The same link header lengths, + 1 (0: not known here), by ifindex below
+ * DF_IFL2_SLOTS: an array lookup (inlined) for tc's every frame, where the
+ * hash lookup was two thirds of df_tc's cost. Not pinned: each loaded
+ * program keeps its own, filled as tc is attached; df_ifaces answers what
+ * it does not know. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DF_IFL2_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} df_ifl2 SEC(".maps");
+
 /* Per-socket classes and last verdict. Cloned to an accepted socket: it
  * inherits its listener's maker (its cgroup is the listener's too). */
 struct {

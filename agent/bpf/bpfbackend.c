@@ -463,7 +463,8 @@ static void watch_interfaces(struct bpf_backend *bb)
 static int bpf_start(const struct df_backend_conf *c, struct df_backend **out)
 {
 	struct df_loader_opts lo = { .pin_dir = c->pin_dir, .cgroup_skb = c->hook_cgroup_skb,
-				     .sock_addr = c->hook_sock_addr };
+				     .sock_addr = c->hook_sock_addr,
+				     .tc_clsact = c->tc_clsact };
 	struct bpf_backend *bb = bpf_new(c);
 	int err;
 
@@ -644,7 +645,7 @@ static void bpf_status(struct df_backend *b, const struct df_loaded *l, json_t *
 		struct if_nameindex *ifs = if_nameindex();
 
 		for (struct if_nameindex *i = ifs; i && i->if_index; i++)
-			if (df_tc_is_ours((int)i->if_index))
+			if (df_tc_where((int)i->if_index, NULL))
 				json_array_append_new(tc, json_string(i->if_name));
 		if (ifs)
 			if_freenameindex(ifs);

@@ -21,7 +21,6 @@
 #include "log.h"
 
 #define TC_PRIO 0xdf        /* our filter's (loader.c) */
-#define DF_BPF_TCX_EGRESS 47 /* enum bpf_attach_type, kernel 6.6+ (Debian 12's headers lack it) */
 #define MAX_IDS 256
 #define MAX_SUBTREE 4096    /* cgroups looked at below one selector */
 
@@ -336,20 +335,27 @@ static void check_tc(struct run *r)
 
 		if (!if_indextoname((unsigned int)ifindex, name))
 			continue; /* gone: the interface watch forgets it */
-		if (!df_tc_is_ours(ifindex)) {
+		__u32 ahead = 0;
+		int where = df_tc_where(ifindex, &ahead);
+
+		if (!where) {
 			if (r->c->l && !df_loader_attach_tc(r->c->l, ifindex))
-				pr_notice("repaired: our tc filter on %s was gone; attached again", name);
+				pr_notice("repaired: our tc program on %s was gone; attached again", name);
 			else
 				cause(r, true, "tc filter missing: %s", name);
+			where = df_tc_where(ifindex, &ahead);
 		}
+		if (where == 2) /* tcx: what runs before ours may redirect around it */
+			cause(r, true, "tcx program ahead of ours: %s (program id %u)", name, ahead);
+		if (where != 3)
+			continue; /* clsact filters run after a tcx program that passes */
 		if (!tc_ahead(ifindex, &d) && d.below)
 			cause(r, true, "tc filter ahead of ours: %s (priority %u, %s)", name, d.prio,
 			      d.kind);
 		if (!bpf_prog_query(ifindex, (enum bpf_attach_type)DF_BPF_TCX_EGRESS, 0, NULL, ids,
 				    &cnt) &&
 		    cnt)
-			cause(r, true, "tcx program ahead of our tc filter: %s (program id %u)", name,
-			      ids[0]);
+			cause(r, true, "tcx program ahead of ours: %s (program id %u)", name, ids[0]);
 	}
 }
 

@@ -29,13 +29,22 @@
 #define TC_HANDLE 0xdf
 #define TC_PRIO 0xdf
 
+#define DF_BPF_F_BEFORE (1U << 3) /* linux/bpf.h 6.6+ */
+#define DF_MAX_TCX 256
+
 struct df_loader {
 	struct datafence_bpf *skel;
 	char pin_dir[256];
 	char cgroup_path[512];
-	bool cgroup_skb, sock_addr;
+	bool cgroup_skb, sock_addr, tc_clsact;
 	struct bpf_link *links[DF_PROG__MAX];
+	/* tcx links we hold (the pins repaired from them, as the cgroup
+	 * links'): a link whose pin is removed lives while we hold it */
+	struct { int ifindex, fd; } tcx[DF_MAX_TCX];
+	size_t n_tcx;
 };
+
+
 
 static const char *const prog_names[DF_PROG__MAX] = {
 	[DF_PROG_CGROUP_SKB] = "cgroup_skb", [DF_PROG_TC] = "tc",
@@ -197,6 +206,7 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out)
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", o->pin_dir ? o->pin_dir : DF_PIN_DIR);
 	l->cgroup_skb = o->cgroup_skb;
 	l->sock_addr = o->sock_addr;
+	l->tc_clsact = o->tc_clsact;
 	if (o->cgroup_path) {
 		snprintf(l->cgroup_path, sizeof(l->cgroup_path), "%s", o->cgroup_path);
 	} else {
@@ -327,6 +337,96 @@ int df_loader_attach(struct df_loader *l)
 	return err;
 }
 
+static void tcx_pin(const struct df_loader *l, int ifindex, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/link_tcx_%d", l->pin_dir, ifindex);
+}
+
+/* The device a tcx link is attached to (0: its device is gone). */
+static __u32 tcx_link_ifindex(int fd)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	/* struct bpf_link_info's tcx part (6.6+): ifindex, then attach_type,
+	 * where older headers have netns/xdp members at the same place */
+	return info.netns.netns_ino;
+}
+
+/* The tcx link we hold for ifindex (replacing the one held before). */
+static void tcx_hold(struct df_loader *l, int ifindex, int fd)
+{
+	for (size_t i = 0; i < l->n_tcx; i++)
+		if (l->tcx[i].ifindex == ifindex) {
+			close(l->tcx[i].fd);
+			l->tcx[i].fd = fd;
+			return;
+		}
+	if (l->n_tcx < DF_MAX_TCX) {
+		l->tcx[l->n_tcx].ifindex = ifindex;
+		l->tcx[l->n_tcx++].fd = fd;
+	} else {
+		close(fd); /* the pin alone holds it */
+	}
+}
+
+static void tcx_forget(struct df_loader *l, int ifindex)
+{
+	for (size_t i = 0; i < l->n_tcx; i++)
+		if (l->tcx[i].ifindex == ifindex) {
+			close(l->tcx[i].fd);
+			l->tcx[i] = l->tcx[--l->n_tcx];
+			return;
+		}
+}
+
+/* Our program through a tcx link on ifindex: the pinned link moved to it
+ * (adoption: the swap is atomic), or a new link first in the chain, pinned
+ * and held. -EINVAL/-EOPNOTSUPP: the kernel has no tcx. */
+static int tcx_attach(struct df_loader *l, int ifindex)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = DF_BPF_F_BEFORE);
+	int prog = bpf_program__fd(l->skel->progs.df_tc), fd;
+	char path[300];
+
+	tcx_pin(l, ifindex, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (tcx_link_ifindex(fd) == (__u32)ifindex && !bpf_link_update(fd, prog, NULL)) {
+			tcx_hold(l, ifindex, fd);
+			return 0;
+		}
+		close(fd);
+		unlink(path); /* its device went away (an index used again) */
+	}
+	fd = bpf_link_create(prog, ifindex, (enum bpf_attach_type)DF_BPF_TCX_EGRESS, &opts);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_pin(fd, path)) {
+		int err = -errno;
+
+		pr_err("cannot pin the tcx link of ifindex %d at %s: %s", ifindex, path,
+		       strerror(-err));
+		bpf_link_detach(fd);
+		close(fd);
+		return err;
+	}
+	tcx_hold(l, ifindex, fd);
+	return 0;
+}
+
+static int clsact_detach(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+
+	/* only our filter: the clsact qdisc may carry others' filters */
+	return bpf_tc_detach(&hook, &opts);
+}
+
 int df_loader_attach_tc(struct df_loader *l, int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
@@ -343,6 +443,40 @@ int df_loader_attach_tc(struct df_loader *l, int ifindex)
 			"dropped as malformed", ifindex, strerror(-l2));
 	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.df_ifaces), &key, &dev, BPF_ANY))
 		return -errno;
+	if (key < DF_IFL2_SLOTS) { /* tc's fast copy of it */
+		__u32 v = dev.l2_len + 1;
+
+		if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.df_ifl2), &key, &v, BPF_ANY))
+			return -errno;
+	}
+	if (!l->tc_clsact) {
+		err = tcx_attach(l, ifindex);
+		if (!err) {
+			/* an older agent's clsact filter goes: one program of ours */
+			if (df_tc_is_ours(ifindex))
+				clsact_detach(ifindex);
+			return 0;
+		}
+		if (err != -EINVAL && err != -EOPNOTSUPP) {
+			pr_err("cannot attach tc egress (tcx) on ifindex %d: %s", ifindex,
+			       strerror(-err));
+			return err;
+		}
+		/* no tcx in this kernel: clsact */
+	} else {
+		char path[300];
+		int fd;
+
+		/* clsact asked for: a tcx link of an earlier start goes */
+		tcx_pin(l, ifindex, path, sizeof(path));
+		fd = bpf_obj_get(path);
+		tcx_forget(l, ifindex);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+			unlink(path);
+		}
+	}
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
 		pr_err("cannot create clsact on ifindex %d: %s", ifindex,
@@ -358,12 +492,20 @@ int df_loader_attach_tc(struct df_loader *l, int ifindex)
 
 int df_loader_detach_tc(struct df_loader *l, int ifindex)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+	char path[300];
+	int fd;
 
-	(void)l;
-	/* only our filter: the clsact qdisc may carry others' filters */
-	return bpf_tc_detach(&hook, &opts);
+	tcx_pin(l, ifindex, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	tcx_forget(l, ifindex);
+	if (fd >= 0) {
+		int err = bpf_link_detach(fd) ? -errno : 0;
+
+		close(fd);
+		unlink(path);
+		return err;
+	}
+	return clsact_detach(ifindex);
 }
 
 int64_t df_clock_offset_ns(void)
@@ -501,8 +643,34 @@ void df_loader_close(struct df_loader *l)
 			bpf_link__disconnect(l->links[i]);
 			bpf_link__destroy(l->links[i]);
 		}
+	for (size_t i = 0; i < l->n_tcx; i++)
+		close(l->tcx[i].fd); /* pinned too */
 	datafence_bpf__destroy(l->skel);
 	free(l);
+}
+
+int df_tc_where(int ifindex, __u32 *ahead)
+{
+	__u32 ids[64], cnt = 64;
+
+	if (!bpf_prog_query(ifindex, (enum bpf_attach_type)DF_BPF_TCX_EGRESS, 0, NULL, ids, &cnt))
+		for (__u32 i = 0; i < cnt; i++) {
+			int fd = bpf_prog_get_fd_by_id(ids[i]);
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+			bool ours;
+
+			if (fd < 0)
+				continue;
+			ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "df_tc");
+			close(fd);
+			if (ours) {
+				if (ahead)
+					*ahead = i ? ids[0] : 0;
+				return i ? 2 : 1;
+			}
+		}
+	return df_tc_is_ours(ifindex) ? 3 : 0;
 }
 
 bool df_tc_is_ours(int ifindex)
@@ -680,6 +848,10 @@ void df_loader_pins(struct df_loader *l, bool repair, struct df_pin_report *r)
 			continue;
 		link_pin_path(l, (enum df_prog)p, path, sizeof(path));
 		check_pin(path, bpf_link__fd(l->links[p]), repair, r);
+	}
+	for (size_t i = 0; i < l->n_tcx; i++) {
+		tcx_pin(l, l->tcx[i].ifindex, path, sizeof(path));
+		check_pin(path, l->tcx[i].fd, repair, r);
 	}
 }
 

@@ -23,6 +23,8 @@ struct df_loader_opts {
 				  * /sys/fs/bpf) if needed */
 	const char *cgroup_path; /* where cgroup programs attach; NULL: the cgroup2 root */
 	bool cgroup_skb;         /* attach cgroup_skb/egress */
+	bool tc_clsact;          /* tc egress through a clsact qdisc even where the kernel has
+				  * tcx (6.6+: a link, first in the device's chain, pinned) */
 	bool sock_addr;          /* attach connect4/6, sendmsg4/6 (and sock_create,
 				  * setsockopt: the call hooks) */
 	uint32_t ringbuf_bytes;  /* 0: default (1 MiB) */
@@ -80,9 +82,18 @@ int df_loader_open(const struct df_loader_opts *o, struct df_loader **out);
 /* Attaches the cgroup hooks, or adopts pinned links by swapping the newly
  * loaded programs into them (no moment without enforcement). */
 int df_loader_attach(struct df_loader *l);
-/* tc egress on one interface (clsact, our own filter; replaced atomically). */
+/* tc egress on one interface: a tcx link first in the device's chain,
+ * pinned in pin_dir as link_tcx_<ifindex> (updated to the new program on
+ * adoption); where the kernel has no tcx (or tc_clsact), our own filter on
+ * a clsact qdisc. Either replaced atomically. */
 int df_loader_attach_tc(struct df_loader *l, int ifindex);
 int df_loader_detach_tc(struct df_loader *l, int ifindex);
+/* enum bpf_attach_type's tcx egress (kernel 6.6+; Debian 12's headers lack it). */
+#define DF_BPF_TCX_EGRESS 47
+/* Where our tc program is on ifindex's egress: 1 first in its tcx chain,
+ * 2 in it behind others (their ids: *ahead, the first of them), 3 our clsact
+ * filter, 0 none. */
+int df_tc_where(int ifindex, __u32 *ahead);
 /* The next-hop check's lookup device (nexthop.h; 0: none). */
 int df_loader_set_nh_helper(struct df_loader *l, int ifindex);
 /* The event budget: at most per_second drop events a second from every

@@ -653,7 +653,7 @@ static int bench_set(struct set *s, struct row *row)
 	/* take it all down for the next set */
 	sh("nsenter --net=/run/netns/%s nft delete table inet dfhand", ns_name[0][2]);
 	in_ns(ns_name[0][3], nft_remove, &x.o);
-	sh("tc -n %s qdisc del dev %s clsact", ns_name[0][1], ns_name[0][1]);
+	sh("tc -n %s qdisc del dev %s clsact 2>/dev/null", ns_name[0][1], ns_name[0][1]); /* the fallback's */
 	df_loader_close(l);
 	df_loader_unload(pin_dir);
 	df_nft_plan_free(x.plan);

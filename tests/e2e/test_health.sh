@@ -117,13 +117,23 @@ a_selector_cgroup_that_does_not_exist_is_named() {
 }
 
 a_foreign_tc_filter_ahead_is_named() {
-	# a classic BPF filter that matches everything, at a priority before ours:
-	# it ends classification, ours never runs
+	# ours as a clsact filter (tc_attach = "clsact": what a kernel without
+	# tcx gets), and a classic BPF filter that matches everything, at a
+	# priority before ours: it ends classification, ours never runs
+	trap restore_agent EXIT
+	restart_with "$TMP/log/drops.jsonl" 'drop_log_max_mb = 1;' 'tc_attach = "clsact";'
+	expect_eq "ours is a clsact filter" 1 "$(in_a tc filter show dev "$VA" egress | grep -c 'df_tc')"
 	in_a tc filter add dev "$VA" egress prio 1 protocol all bpf bytecode "1,6 0 0 4294967295,"
 	until_status 1
 	named "tc filter ahead of ours: $VA (priority 1, bpf)"
 	in_a tc filter del dev "$VA" egress prio 1
 	until_status 0
+}
+
+# our tcx link (pinned, first in the device's chain) as it stands
+tcx_link_id() {
+	bpftool -j link show pinned "$PIN/pins/link_tcx_$(ip -n "$NSA" -j link show "$VA" | jq '.[0].ifindex')" |
+		jq .id
 }
 
 a_tcx_program_ahead_is_named() {
@@ -132,7 +142,7 @@ a_tcx_program_ahead_is_named() {
 	[ "$rc" != 3 ] || skip "this kernel has no tcx"
 	expect_eq "tcx attached" 0 "$rc"
 	until_status 1
-	named "tcx program ahead of our tc filter: $VA"
+	named "tcx program ahead of ours: $VA"
 	in_a "$FOREIGN" tcx-detach "$VA"
 	until_status 0
 }
@@ -157,11 +167,15 @@ a_detached_link_is_named_and_attached_again() {
 		"$(bpftool -j link show pinned "$PIN/pins/link_cgroup_skb" | jq '.cgroup_id != 0')"
 }
 
-our_tc_filter_deleted_is_named_and_attached_again() {
-	harm_while_stopped in_a tc filter del dev "$VA" egress prio 0xdf
+our_tc_program_detached_is_named_and_attached_again() {
+	local id
+	id=$(tcx_link_id)
+	expect_eq "our tcx link is pinned" true "$([ -n "$id" ] && [ "$id" != null ] && echo true)"
+	harm_while_stopped bpftool link detach id "$id"
 	named "tc filter missing: $VA"
-	wait_log "repaired: our tc filter on $VA was gone; attached again"
+	wait_log "repaired: our tc program on $VA was gone; attached again"
 	until_status 0
+	expect_eq "a new tcx link pinned" true "$(id2=$(tcx_link_id); [ -n "$id2" ] && [ "$id2" != "$id" ] && echo true)"
 }
 
 removed_pins_are_named_and_pinned_again() {
@@ -527,7 +541,7 @@ run_case a_foreign_tc_filter_ahead_is_named a_foreign_tc_filter_ahead_is_named
 run_case a_tcx_program_ahead_is_named a_tcx_program_ahead_is_named
 run_case an_override_program_below_is_named an_override_program_below_is_named
 run_case a_detached_link_is_named_and_attached_again a_detached_link_is_named_and_attached_again
-run_case our_tc_filter_deleted_is_named_and_attached_again our_tc_filter_deleted_is_named_and_attached_again
+run_case our_tc_program_detached_is_named_and_attached_again our_tc_program_detached_is_named_and_attached_again
 run_case removed_pins_are_named_and_pinned_again removed_pins_are_named_and_pinned_again
 run_case a_stopped_heartbeat_is_named a_stopped_heartbeat_is_named
 run_case the_canary_sees_broken_tables the_canary_sees_broken_tables

@@ -69,7 +69,8 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(cmd, "tcx-attach")) {
 			prog = load(BPF_PROG_TYPE_SCHED_CLS, -1 /* TCX_NEXT */);
-			err = prog < 0 ? prog : bpf_prog_attach(prog, target, TCX_EGRESS, 0);
+			/* first in the chain (BPF_F_BEFORE, no anchor): ahead of ours */
+			err = prog < 0 ? prog : bpf_prog_attach(prog, target, TCX_EGRESS, 1U << 3);
 			if (err && (errno == EINVAL || errno == EOPNOTSUPP)) {
 				fprintf(stderr, "dfforeign: this kernel has no tcx: %s\n", strerror(errno));
 				return 3;
