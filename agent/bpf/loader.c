@@ -418,6 +418,23 @@ static int tcx_attach(struct df_loader *l, int ifindex)
 	return 0;
 }
 
+/* Our pinned tcx link on ifindex detached and unpinned; -ENOENT: none. */
+static int tcx_detach(struct df_loader *l, int ifindex)
+{
+	char path[300];
+	int fd, err;
+
+	tcx_pin(l, ifindex, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	tcx_forget(l, ifindex);
+	if (fd < 0)
+		return -ENOENT;
+	err = bpf_link_detach(fd) ? -errno : 0;
+	close(fd);
+	unlink(path);
+	return err;
+}
+
 static int clsact_detach(int ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
@@ -464,18 +481,7 @@ int df_loader_attach_tc(struct df_loader *l, int ifindex)
 		}
 		/* no tcx in this kernel: clsact */
 	} else {
-		char path[300];
-		int fd;
-
-		/* clsact asked for: a tcx link of an earlier start goes */
-		tcx_pin(l, ifindex, path, sizeof(path));
-		fd = bpf_obj_get(path);
-		tcx_forget(l, ifindex);
-		if (fd >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-			unlink(path);
-		}
+		tcx_detach(l, ifindex); /* clsact asked for: a tcx link of an earlier start goes */
 	}
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
@@ -492,20 +498,9 @@ int df_loader_attach_tc(struct df_loader *l, int ifindex)
 
 int df_loader_detach_tc(struct df_loader *l, int ifindex)
 {
-	char path[300];
-	int fd;
+	int err = tcx_detach(l, ifindex);
 
-	tcx_pin(l, ifindex, path, sizeof(path));
-	fd = bpf_obj_get(path);
-	tcx_forget(l, ifindex);
-	if (fd >= 0) {
-		int err = bpf_link_detach(fd) ? -errno : 0;
-
-		close(fd);
-		unlink(path);
-		return err;
-	}
-	return clsact_detach(ifindex);
+	return err == -ENOENT ? clsact_detach(ifindex) : err;
 }
 
 int64_t df_clock_offset_ns(void)
