@@ -300,13 +300,16 @@ int nft_classify(struct nft_build *b)
 		uid |= (uint64_t)!!k->n_uids << c;
 		lp |= (uint64_t)!!k->n_lports << c;
 		la |= (uint64_t)!!k->n_laddrs << c;
-		for (size_t i = 0; i < k->n_marks && n_marks < sizeof(marks) / sizeof(marks[0]); i++) {
+		for (size_t i = 0; i < k->n_marks; i++) {
 			bool seen = false;
 
 			for (size_t j = 0; j < n_marks; j++)
 				seen |= marks[j] == k->marks[i].mask;
-			if (!seen)
-				marks[n_marks++] = k->marks[i].mask;
+			if (seen)
+				continue;
+			if (n_marks == sizeof(marks) / sizeof(marks[0]))
+				return 0; /* more masks than dimensions we keep: class by class */
+			marks[n_marks++] = k->marks[i].mask;
 		}
 	}
 	for (uint32_t level = 0; level < 64 && !err; level++) {
