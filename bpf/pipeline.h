@@ -640,17 +640,27 @@ static __always_inline void df_judge(const struct df_cfg *cfg, __u32 gen, struct
  * on its own, with f's facts unknown, instead of once more for every state
  * a hook reaches it in (which multiplied the cgroup_skb and tc programs'
  * verification: the start time). The generation's maps are looked up from
- * its number (map pointers cannot cross a global call). Returns 0, or -1
- * with r untouched when the generation is not loaded. */
+ * its number (map pointers cannot cross a global call); should it be gone
+ * since the caller found it, a classified packet is dropped (fail closed:
+ * no destination). */
 __noinline int df_judge_gen(__u32 gen, struct df_facts *f, __u64 classes, __u64 now_ns,
 			    struct df_res *r)
 {
 	const struct df_cfg *cfg;
 
+	if (!f || !r)
+		return -1;
 	gen &= 1;
 	cfg = df_cfg_of(gen);
-	if (!f || !r || !cfg)
+	if (!cfg) {
+		r->verdict = classes ? DF_DROP : DF_ALLOW;
+		r->reason = classes ? DF_R_NO_DESTINATION : DF_R_UNCLASSIFIED;
+		r->classes = classes;
+		r->slot = (__u8)df_ctz(classes);
+		r->rule = DF_NO_RULE;
+		r->until_ns = 0;
 		return -1;
+	}
 	df_judge(cfg, gen, f, classes, now_ns, r);
 	return 0;
 }

@@ -99,6 +99,8 @@ void nft_cls_free(struct nft_cls *cl);
  * class set's own chain, f<c> for a single class; the first dimension's
  * rules are in the hook's chain, output). */
 void nft_dim_chain(const struct nft_cls *cl, size_t d, uint64_t s, char *buf, size_t len);
+/* c<s>: the chain judging exactly the class set s (c0: no class). */
+void nft_set_chain(uint64_t s, char *buf, size_t len);
 /* The one exact key (cgroup, uid, mark) selecting dimension d's mi-th class
  * set, or NULL (several keys, or ranges): one key is a compare, not a set. */
 const struct nft_key *nft_dim_single_key(const struct nft_dim *d, size_t mi);

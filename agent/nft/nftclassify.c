@@ -44,6 +44,13 @@ static size_t uniq_u64(uint64_t *v, size_t n)
 	return k;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 static int cmp_u128(const void *a, const void *b)
 {
 	const struct df_u128 *x = a, *y = b;
@@ -198,13 +205,7 @@ static int lport_keys(struct nft_dim *d, const struct df_policy *p, uint64_t wit
 			cuts[n++] = p->classes[c].lports[i].lo;
 			cuts[n++] = (uint32_t)p->classes[c].lports[i].hi + 1;
 		}
-	for (size_t i = 1; i < n; i++) /* insertion sort: a few cuts */
-		for (size_t j = i; j > 0 && cuts[j - 1] > cuts[j]; j--) {
-			uint32_t t = cuts[j];
-
-			cuts[j] = cuts[j - 1];
-			cuts[j - 1] = t;
-		}
+	qsort(cuts, n, sizeof(cuts[0]), cmp_u32);
 	for (size_t i = 0; i + 1 < n && !err; i++) {
 		uint32_t lo = cuts[i], hi = cuts[i + 1] - 1;
 		uint64_t m = 0;
@@ -421,5 +422,10 @@ void nft_dim_chain(const struct nft_cls *cl, size_t d, uint64_t s, char *buf, si
 	else if (s && !(s & (s - 1)))
 		snprintf(buf, len, "f%d", __builtin_ctzll(s)); /* one class: its fast entry */
 	else
-		snprintf(buf, len, "c%llx", (unsigned long long)s);
+		nft_set_chain(s, buf, len);
+}
+
+void nft_set_chain(uint64_t s, char *buf, size_t len)
+{
+	snprintf(buf, len, "c%llx", (unsigned long long)s);
 }

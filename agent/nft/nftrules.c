@@ -119,6 +119,27 @@ static void e_nfproto(struct nftnl_rule *r, uint8_t proto)
 	e_cmp(r, R_TMP, NFT_CMP_EQ, &proto, 1);
 }
 
+/* The socket's cgroup at a level (its id, 8 bytes) into R_ADDR. */
+static void e_socket_cgroup(struct nftnl_rule *r, uint32_t level)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("socket");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, R_ADDR);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, level);
+	add(r, e);
+}
+
+/* IPv4's fragment offset (the header's 13 bits) compared with 0 by op. */
+static void e_frag4_offset(struct nftnl_rule *r, uint32_t op)
+{
+	uint16_t off = htons(0x1fff), zero = 0;
+
+	e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 6, 2, R_TMP);
+	e_bitwise(r, R_TMP, &off, 2);
+	e_cmp(r, R_TMP, op, &zero, 2);
+}
+
 /* `meta oif 1`: leaving through the loopback device (index 1 in every
  * network namespace). */
 static void e_oif_loopback(struct nftnl_rule *r)
@@ -203,18 +224,11 @@ static void selector_rules(struct nft_build *b, const char *chain, uint32_t c, t
 	}
 	for (size_t i = 0; i < k->n_cgroups; i++) {
 		uint64_t id = b->cg_id[c] ? b->cg_id[c][i] : 0;
-		uint32_t level = 0;
-		struct nftnl_expr *e;
 
 		if (!id)
 			continue; /* missing: warned in resolve_cgroups */
-		level = df_nft_cgroup_level(k->cgroups[i]);
 		r = rule_new(b);
-		e = nftnl_expr_alloc("socket");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, R_ADDR);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, level);
-		add(r, e);
+		e_socket_cgroup(r, df_nft_cgroup_level(k->cgroups[i]));
 		e_cmp(r, R_ADDR, NFT_CMP_EQ, &id, sizeof(id));
 		tail(r, arg);
 		rule_add(b, chain, r);
@@ -432,13 +446,13 @@ static void exception_rules(struct nft_build *b, const char *chain, uint32_t c, 
 
 static void e_fragment(struct nftnl_rule *r, int family)
 {
-	uint16_t off4 = htons(0x1fff), off6 = htons(0xfff8), zero = 0;
+	uint16_t off6 = htons(0xfff8), zero = 0;
 	struct nftnl_expr *e;
 
 	if (family == 4) {
 		e_nfproto(r, NFPROTO_IPV4);
-		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 6, 2, R_TMP);
-		e_bitwise(r, R_TMP, &off4, 2);
+		e_frag4_offset(r, NFT_CMP_NEQ);
+		return;
 	} else {
 		e_nfproto(r, NFPROTO_IPV6);
 		e = nftnl_expr_alloc("exthdr");
@@ -497,62 +511,44 @@ static void class_chain(struct nft_build *b, uint32_t c)
 
 /* ---- classified once (nftclassify.c) ---------------------------------------------- */
 
-/* The packet's key of dimension d (in R_ADDR, R_TMP or R_CAT0..1), looked
- * up in set `set` or compared with `one`; the local address: family fam's
- * (a rule each). */
+/* The packet's key of dimension d, looked up in set `set` or (an exact
+ * key alone) compared with `one`; the local address: family fam's (a rule
+ * each). */
 static void dim_match(struct nftnl_rule *r, const struct nft_dim *dim, const char *set, int fam,
 		      const struct nft_key *one)
 {
-	struct nftnl_expr *e;
-	uint32_t v = one ? (uint32_t)one->key : 0;
-
-	if (one && dim->kind == DIM_CGROUP) {
-		e = nftnl_expr_alloc("socket");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, R_ADDR);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, dim->arg);
-		add(r, e);
-		e_cmp(r, R_ADDR, NFT_CMP_EQ, &one->key, 8);
-		return;
-	}
-	if (one) {
-		e_meta(r, dim->kind == DIM_UID ? NFT_META_SKUID : NFT_META_MARK, R_TMP);
-		if (dim->kind == DIM_MARK)
-			e_bitwise(r, R_TMP, &dim->arg, 4);
-		e_cmp(r, R_TMP, NFT_CMP_EQ, &v, 4);
-		return;
-	}
+	uint32_t reg = R_TMP, v = one ? (uint32_t)one->key : 0;
 
 	switch (dim->kind) {
 	case DIM_CGROUP:
-		e = nftnl_expr_alloc("socket");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_CGROUPV2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, R_ADDR);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_LEVEL, dim->arg);
-		add(r, e);
-		e_lookup(r, R_ADDR, set, -1);
+		e_socket_cgroup(r, dim->arg);
+		reg = R_ADDR;
 		break;
 	case DIM_UID:
 		e_meta(r, NFT_META_SKUID, R_TMP);
-		e_lookup(r, R_TMP, set, -1);
 		break;
 	case DIM_MARK:
 		e_meta(r, NFT_META_MARK, R_TMP);
 		e_bitwise(r, R_TMP, &dim->arg, 4);
-		e_lookup(r, R_TMP, set, -1);
 		break;
-	case DIM_LPORT:
+	case DIM_LPORT: /* proto . sport */
 		e_meta(r, NFT_META_L4PROTO, R_CAT0);
 		e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, R_CAT1);
-		e_lookup(r, R_CAT0, set, -1);
+		reg = R_CAT0;
 		break;
 	case DIM_LADDR:
 		e_nfproto(r, fam == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
 		e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam == 4 ? 12 : 8, fam == 4 ? 4 : 16,
 			  R_ADDR);
-		e_lookup(r, R_ADDR, set, -1);
+		reg = R_ADDR;
 		break;
 	}
+	if (!one)
+		e_lookup(r, reg, set, -1);
+	else if (dim->kind == DIM_CGROUP)
+		e_cmp(r, reg, NFT_CMP_EQ, &one->key, 8);
+	else
+		e_cmp(r, reg, NFT_CMP_EQ, &v, 4);
 }
 
 /* q<d>_<s>: dimension d with the class set s so far: the set the packet's
@@ -592,7 +588,7 @@ static void set_rules(struct nft_build *b, uint64_t s)
 	struct nftnl_rule *r;
 	int first = s ? __builtin_ctzll(s) : -1;
 
-	snprintf(chain, sizeof(chain), "c%llx", (unsigned long long)s);
+	nft_set_chain(s, chain, sizeof(chain));
 	if (!s) {
 		df_nft_counter_name(counter, sizeof(counter), DF_MAX_CLASSES, DF_ALLOW,
 				    DF_R_UNCLASSIFIED);
@@ -621,34 +617,31 @@ static void set_rules(struct nft_build *b, uint64_t s)
 	rule_add(b, chain, r);
 }
 
-/* f<c>: a packet of class c alone, satisfied by a destination: one rule
- * per box (protocol and port range; boxes of one rule and port range
- * differing only in protocol share one, with a set of protocols) of each
- * group of leaves (the common policy has one), IPv4 ones first, the
- * destination in the group's
- * addresses: counted (one counter, df_a<c>_r<rule>) and accepted at once.
- * Cheap compares before the one
- * set lookup; no fragment after the first is accepted here (IPv4: its
- * offset is checked; IPv6: a 3-byte read of its transport header fails).
- * Anything
- * else (no box, an exception needed, a drop) goes on to c<c>, the class's
- * whole judge. */
-/* f<c>'s accepting rules, into `chain`; with a dimension, each rule first
- * checks the packet's key for that dimension's mi-th class set (the hook's
- * fused rules), with not_lo (they come before the loopback exemption) that
- * it does not leave through loopback when the group holds a loopback
- * address. */
+/* f<c>'s accepting rules (a packet of class c alone, satisfied by a
+ * destination), into `chain`: one rule per box (protocol and port range;
+ * boxes of one rule and port range differing only in protocol share one,
+ * with a set of protocols) of each group of leaves (the common policy has
+ * one), IPv4 ones first: cheap compares, then the destination in the
+ * group's addresses, one counter (df_a<c>_r<rule>), accept. No fragment
+ * after the first is accepted here (the kernel would read ports from its
+ * payload): IPv4 checks the offset, IPv6 reads 3 transport bytes (not a
+ * fast read: that one fails on a fragment); k<c> judges it.
+ * With a dimension (the hook's fused rules), each rule first checks the
+ * packet's key for that dimension's mi-th class set, and with not_lo (they
+ * come before the loopback exemption) that it does not leave through
+ * loopback when the group holds a loopback address. */
 static void fast_accept_rules(struct nft_build *b, uint32_t c, const char *chain,
 			      const struct nft_dim *dim, size_t mi, size_t d, bool not_lo)
 {
-	uint32_t lo = 1;
-
 	const struct groups *gs = &b->cls[c][KD_OK];
 	char counter[96], set[32], ps[48], key[56];
 	struct nftnl_rule *r;
+	uint32_t lo = 1;
 
 	for (int fam = 4; fam <= 6; fam += 2)
-		for (size_t g = 0; g < gs->n; g++)
+		for (size_t g = 0; g < gs->n; g++) {
+			bool check_lo = not_lo && nft_group_loopback(b, &gs->g[g]);
+
 			for (size_t k = 0; k < gs->g[g].n_box; k++) {
 				const struct df_nft_box *x = &gs->g[g].box[k];
 				struct df_nft_box port = *x;
@@ -657,8 +650,7 @@ static void fast_accept_rules(struct nft_build *b, uint32_t c, const char *chain
 					continue; /* its protocols are in the first one's set */
 				r = rule_new(b);
 				e_nfproto(r, fam == 4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
-				if (not_lo && nft_group_loopback(b, &gs->g[g])) {
-					/* ahead of the loopback exemption */
+				if (check_lo) {
 					e_meta(r, NFT_META_OIF, R_TMP);
 					e_cmp(r, R_TMP, NFT_CMP_NEQ, &lo, 4);
 				}
@@ -676,19 +668,10 @@ static void fast_accept_rules(struct nft_build *b, uint32_t c, const char *chain
 					port.proto_hi = 255;
 				}
 				box_match(r, &port);
-				/* not a fragment after the first (k<c> judges it): the
-				 * kernel would read ports from its payload */
-				if (fam == 4) {
-					uint16_t off = htons(0x1fff), zero = 0;
-
-					e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 6, 2, R_TMP);
-					e_bitwise(r, R_TMP, &off, 2);
-					e_cmp(r, R_TMP, NFT_CMP_EQ, &zero, 2);
-				} else {
-					/* except where the read is not a fast one (3
-					 * bytes): that read fails on a fragment */
+				if (fam == 4) /* not a fragment after the first */
+					e_frag4_offset(r, NFT_CMP_EQ);
+				else
 					e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 3, R_TMP);
-				}
 				snprintf(set, sizeof(set), "%.15sv%d", gs->g[g].set, fam);
 				e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, fam == 4 ? 16 : 24,
 					  fam == 4 ? 4 : 16, R_ADDR);
@@ -699,6 +682,7 @@ static void fast_accept_rules(struct nft_build *b, uint32_t c, const char *chain
 				e_verdict(r, NF_ACCEPT, NULL);
 				rule_add(b, chain, r);
 			}
+		}
 }
 
 static void fast_class_rules(struct nft_build *b, uint32_t c)
@@ -707,7 +691,7 @@ static void fast_class_rules(struct nft_build *b, uint32_t c)
 	struct nftnl_rule *r;
 
 	snprintf(chain, sizeof(chain), "f%u", c);
-	snprintf(slow, sizeof(slow), "c%llx", 1ULL << c);
+	nft_set_chain(1ULL << c, slow, sizeof(slow));
 	fast_accept_rules(b, c, chain, NULL, 0, 0, false);
 	r = rule_new(b);
 	e_verdict(r, NFT_GOTO, slow);
@@ -774,17 +758,16 @@ void nft_rules(struct nft_build *b)
 	if (b->cl.fast)
 		fused_rules(b);
 	if (p->allow_loopback) {
+		static const uint8_t lo4[4] = { 127 }, m4[4] = { 255 }, lo6[16] = { [15] = 1 },
+				     m6[16] = { [10] = 0xff, [11] = 0xff, [12] = 127 },
+				     mm6[16] = { 255, 255, 255, 255, 255, 255, 255, 255,
+						 255, 255, 255, 255, 255 };
+
 		/* one compare for every other packet; lochk: the addresses */
 		r = rule_new(b);
 		e_oif_loopback(r);
 		e_verdict(r, NFT_JUMP, "lochk");
 		rule_add(b, "output", r);
-	}
-	if (p->allow_loopback) {
-		static const uint8_t lo4[4] = { 127 }, m4[4] = { 255 }, lo6[16] = { [15] = 1 },
-				     m6[16] = { [10] = 0xff, [11] = 0xff, [12] = 127 },
-				     mm6[16] = { 255, 255, 255, 255, 255, 255, 255, 255,
-						 255, 255, 255, 255, 255 };
 
 		r = rule_new(b);
 		e_nfproto(r, NFPROTO_IPV4);
@@ -846,15 +829,15 @@ void nft_rules(struct nft_build *b)
 	}
 	/* fin (class by class): any class needing an exception? then the
 	 * first class's allow */
-	for (uint32_t c = 0; !b->cl.fast && c < p->n_classes; c++) {
-		snprintf(name, sizeof(name), "v%u", c);
-		selector_rules(b, "fin", c, tail_jump, name);
-	}
-	for (uint32_t c = 0; !b->cl.fast && c < p->n_classes; c++) {
-		snprintf(name, sizeof(name), "fd%u", c);
-		selector_rules(b, "fin", c, tail_goto, name);
-	}
 	if (!b->cl.fast) {
+		for (uint32_t c = 0; c < p->n_classes; c++) {
+			snprintf(name, sizeof(name), "v%u", c);
+			selector_rules(b, "fin", c, tail_jump, name);
+		}
+		for (uint32_t c = 0; c < p->n_classes; c++) {
+			snprintf(name, sizeof(name), "fd%u", c);
+			selector_rules(b, "fin", c, tail_goto, name);
+		}
 		df_nft_counter_name(counter, sizeof(counter), DF_MAX_CLASSES, DF_ALLOW,
 				    DF_R_UNCLASSIFIED);
 		r = rule_new(b);
@@ -905,7 +888,7 @@ void nft_chains(struct nft_build *b, bool have_output, const char *sha256)
 			chain_add(b, name);
 		}
 	for (size_t i = 0; i < b->cl.n_finals; i++) {
-		snprintf(name, sizeof(name), "c%llx", (unsigned long long)b->cl.finals[i]);
+		nft_set_chain(b->cl.finals[i], name, sizeof(name));
 		chain_add(b, name);
 	}
 	for (uint32_t c = 0; c < p->n_classes; c++)

@@ -528,23 +528,24 @@ static bool u128_le(struct df_u128 a, struct df_u128 b)
 	return a.hi < b.hi || (a.hi == b.hi && a.lo <= b.lo);
 }
 
-/* Does a range of r whose leaf is one of g's meet [lo, hi]? */
+/* Does a range of r whose leaf is one of g's meet [lo, hi]? (Ranges are in
+ * address order: the overlap first, the leaf only for those.) */
 static bool ranges_meet(const struct df_ranges *r, const struct group *g, struct df_u128 lo,
 			struct df_u128 hi)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		struct df_u128 s = r->start[i], e = { ~0ULL, ~0ULL };
-		bool in = false;
+	for (size_t i = 0; i < r->n && u128_le(r->start[i], hi); i++) {
+		struct df_u128 e = { ~0ULL, ~0ULL };
 
 		if (i + 1 < r->n) {
 			e = r->start[i + 1];
 			e.hi -= e.lo == 0;
 			e.lo--;
 		}
-		for (size_t k = 0; r->val[i] && k < g->n_leaves && !in; k++)
-			in = g->leaves[k] == r->val[i] - 1;
-		if (in && u128_le(s, hi) && u128_le(lo, e))
-			return true;
+		if (!r->val[i] || !u128_le(lo, e))
+			continue;
+		for (size_t k = 0; k < g->n_leaves; k++)
+			if (g->leaves[k] == r->val[i] - 1)
+				return true;
 	}
 	return false;
 }
@@ -653,18 +654,22 @@ void nft_objects(struct nft_build *b)
 		snprintf(name, sizeof(name), "df_r%zu", i);
 		object(b, NFT_OBJECT_COUNTER, name);
 	}
-	for (uint32_t c = 0; c < p->n_classes; c++) /* the fast path's, by class and rule */
-		for (size_t i = 0; nft_fast_class(b, c) && i < b->pl->cls[c].ok.n; i++) {
-			const struct df_nft_boxes *ok = &b->pl->cls[c].ok;
-			bool seen = false;
+	for (uint32_t c = 0; c < p->n_classes; c++) { /* the fast path's, by class and rule */
+		const struct df_nft_boxes *ok = &b->pl->cls[c].ok;
+		size_t n_rules = p->n_dests + p->n_excs;
+		bool *seen = nft_fast_class(b, c) ? calloc(n_rules + 1, sizeof(*seen)) : NULL;
 
-			for (size_t j = 0; j < i && !seen; j++)
-				seen = ok->v[j].rule == ok->v[i].rule;
-			if (seen)
+		for (size_t i = 0; seen && i < ok->n; i++) {
+			if (ok->v[i].rule >= n_rules || seen[ok->v[i].rule])
 				continue;
+			seen[ok->v[i].rule] = true;
 			df_nft_fast_name(name, sizeof(name), (int)c, ok->v[i].rule);
 			object(b, NFT_OBJECT_COUNTER, name);
 		}
+		if (nft_fast_class(b, c) && !seen)
+			b->bt->err = -ENOMEM;
+		free(seen);
+	}
 	for (size_t c = 0; c < p->n_classes; c++) /* reports over the rate, by class and reason */
 		for (size_t i = 0; i < nft_n_terminal; i++) {
 			df_nft_over_name(name, sizeof(name), (int)c, nft_terminal_reasons[i]);

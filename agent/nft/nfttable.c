@@ -320,41 +320,9 @@ struct ctr_ctx {
 	int err;
 };
 
-static int on_obj(const struct nlmsghdr *nlh, void *data)
+/* A new counter named `name`, zero (NULL: out of memory). */
+static struct ctr *ctr_push(struct ctr_ctx *c, const char *name)
 {
-	struct ctr_ctx *c = data;
-	struct nftnl_obj *ob = nftnl_obj_alloc();
-
-	if (ob && nftnl_obj_nlmsg_parse(nlh, ob) == 0 &&
-	    !strcmp(nftnl_obj_get_str(ob, NFTNL_OBJ_TABLE), c->table) &&
-	    nftnl_obj_get_u32(ob, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER) {
-		if (c->n == c->cap) {
-			struct ctr *v = realloc(c->v, (c->cap * 2 + 64) * sizeof(*v));
-
-			if (!v) {
-				c->err = -ENOMEM;
-				nftnl_obj_free(ob);
-				return MNL_CB_ERROR;
-			}
-			c->v = v;
-			c->cap = c->cap * 2 + 64;
-		}
-		snprintf(c->v[c->n].name, sizeof(c->v[c->n].name), "%s",
-			 nftnl_obj_get_str(ob, NFTNL_OBJ_NAME));
-		c->v[c->n].pk = nftnl_obj_get_u64(ob, NFTNL_OBJ_CTR_PKTS);
-		c->v[c->n].by = nftnl_obj_get_u64(ob, NFTNL_OBJ_CTR_BYTES);
-		c->n++;
-	}
-	nftnl_obj_free(ob);
-	return MNL_CB_OK;
-}
-
-/* The counter named `name`, added if missing (NULL: out of memory). */
-static struct ctr *ctr_of(struct ctr_ctx *c, const char *name)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->v[i].name, name))
-			return &c->v[i];
 	if (c->n == c->cap) {
 		struct ctr *v = realloc(c->v, (c->cap * 2 + 64) * sizeof(*v));
 
@@ -366,6 +334,37 @@ static struct ctr *ctr_of(struct ctr_ctx *c, const char *name)
 	memset(&c->v[c->n], 0, sizeof(c->v[0]));
 	snprintf(c->v[c->n].name, sizeof(c->v[0].name), "%s", name);
 	return &c->v[c->n++];
+}
+
+static int on_obj(const struct nlmsghdr *nlh, void *data)
+{
+	struct ctr_ctx *c = data;
+	struct nftnl_obj *ob = nftnl_obj_alloc();
+	struct ctr *t;
+
+	if (ob && nftnl_obj_nlmsg_parse(nlh, ob) == 0 &&
+	    !strcmp(nftnl_obj_get_str(ob, NFTNL_OBJ_TABLE), c->table) &&
+	    nftnl_obj_get_u32(ob, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER) {
+		t = ctr_push(c, nftnl_obj_get_str(ob, NFTNL_OBJ_NAME));
+		if (!t) {
+			c->err = -ENOMEM;
+			nftnl_obj_free(ob);
+			return MNL_CB_ERROR;
+		}
+		t->pk = nftnl_obj_get_u64(ob, NFTNL_OBJ_CTR_PKTS);
+		t->by = nftnl_obj_get_u64(ob, NFTNL_OBJ_CTR_BYTES);
+	}
+	nftnl_obj_free(ob);
+	return MNL_CB_OK;
+}
+
+/* The counter named `name`, added if missing (NULL: out of memory). */
+static struct ctr *ctr_of(struct ctr_ctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->v[i].name, name))
+			return &c->v[i];
+	return ctr_push(c, name);
 }
 
 static void build_obj_dump(struct nlmsghdr *nlh, const void *table)

@@ -10,7 +10,6 @@ cd "$(dirname "$0")/../.."
 . tests/lib/agent.sh
 agent_suite bench-start
 RUNS=${START_RUNS:-3}
-DFD=${START_DFD:-$DFD}
 
 # until the log says TEXT (bounded: 20 s); prints ms since $1 (ns)
 until_log() {
