@@ -36,13 +36,24 @@ const volatile bool df_test_mode = false;
 
 /* ---- the shared verdict entry ------------------------------------------------------- */
 
+/* The maker's own cgroup: the deepest ancestor recorded at socket(). */
+static __always_inline __u64 df_owner_leaf(const struct df_sk_cache *sc)
+{
+	__u64 leaf = 0;
+
+	for (int lvl = 0; lvl <= DF_MAX_CG_LEVEL; lvl++)
+		if (sc->owner_cgroup[lvl])
+			leaf = sc->owner_cgroup[lvl];
+	return leaf;
+}
+
 /* The socket's classes, per swap, in the hook's own view. The skb hooks:
  * the packet's socket (its cgroup, its owner's uid in f->uid). The call
  * hooks: the owner recorded at socket() and the calling task (cgroup, uid)
  * together, so neither a socket handed to another task nor a task holding
  * another's socket leaves the protected classes. */
 static __always_inline __u64 df_sock_classes(const struct df_gen *g, struct df_sk_cache *sc,
-					     __u64 seq, struct df_facts *f, void *ctx,
+					     __u64 tag, struct df_facts *f, void *ctx,
 					     int kind)
 {
 	struct df_sk_view *v = sc ? &sc->view[kind] : NULL;
@@ -53,23 +64,27 @@ static __always_inline __u64 df_sock_classes(const struct df_gen *g, struct df_s
 		task_cg = bpf_get_current_cgroup_id();
 		task_uid = (__u32)bpf_get_current_uid_gid();
 	}
-	if (v && v->valid && v->seq == seq &&
+	if (v && v->valid && v->seq == tag &&
 	    (kind == DF_VIEW_SKB || (v->task_cgroup == task_cg && v->task_uid == task_uid)))
 		return v->sock_classes;
 	if (kind == DF_VIEW_SKB)
-		cls = df_owner_classes(g, ctx, DF_ANC_SKB, NULL, f->uid);
+		cls = df_owner_classes_cached(g, ctx, DF_ANC_SKB, NULL, f->uid, f->cgroup_id, tag);
 	else
-		cls = df_owner_classes(g, ctx, DF_ANC_TASK, NULL, task_uid);
+		cls = df_owner_classes_cached(g, ctx, DF_ANC_TASK, NULL, task_uid, task_cg, tag);
 	if (kind == DF_VIEW_CALL && sc && sc->owner_valid) {
-		if (sc->owner_seq != seq) {
-			sc->owner_classes = df_owner_classes(g, ctx, DF_ANC_OWNER, sc->owner_cgroup,
-							     sc->owner_uid);
-			sc->owner_seq = seq;
+		if (sc->owner_seq != tag) {
+			__u64 leaf = df_owner_leaf(sc);
+
+			/* the common socket: its maker calls (the same classes) */
+			sc->owner_classes = leaf == task_cg && sc->owner_uid == task_uid ?
+				cls : df_owner_classes_cached(g, ctx, DF_ANC_OWNER, sc->owner_cgroup,
+							      sc->owner_uid, leaf, tag);
+			sc->owner_seq = tag;
 		}
 		cls |= sc->owner_classes;
 	}
 	if (v) {
-		v->seq = seq;
+		v->seq = tag;
 		v->sock_classes = cls;
 		v->task_cgroup = task_cg;
 		v->task_uid = task_uid;
@@ -85,15 +100,34 @@ static __always_inline bool df_addr_eq(const __u8 *a, const __u8 *b)
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
-static __always_inline bool df_cache_hit(const struct df_sk_view *v, __u64 seq,
+static __always_inline bool df_cache_hit(const struct df_sk_view *v, __u64 tag,
 					 const struct df_facts *f, __u64 classes, __u64 now_ns)
 {
-	return v && v->valid == 2 && v->seq == seq && v->classes == classes &&
+	return v && v->valid == 2 && v->seq == tag && v->classes == classes &&
 	       v->flags == (f->flags & DF_PKT_NOT_LO) &&
 	       v->family == f->family && v->proto == f->proto && v->dport == f->dport &&
 	       v->sport == f->sport && v->mark == f->mark &&
 	       now_ns < v->until_ns && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED)) &&
 	       df_addr_eq(v->daddr, f->daddr) && df_addr_eq(v->saddr, f->saddr);
+}
+
+/* Did this socket's connect() or sendmsg() allow the packet's flow under
+ * this swap (the call view: the same classes, destination, protocol and
+ * port, before its time bound)? The judge would say the same of the
+ * packet, but for a loopback exemption, which the call takes for a
+ * loopback address and the packet only through the loopback device; a
+ * packet without ports or unparsed is judged. */
+static __always_inline bool df_call_allowed(const struct df_sk_cache *sc, __u64 tag,
+					    const struct df_facts *f, __u64 classes, __u64 now_ns)
+{
+	const struct df_sk_view *c = sc ? &sc->view[DF_VIEW_CALL] : NULL;
+
+	return c && c->valid == 2 && c->seq == tag && c->verdict == DF_ALLOW &&
+	       c->classes == classes && c->family == f->family && c->proto == f->proto &&
+	       c->dport == f->dport && now_ns < c->until_ns &&
+	       !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED)) &&
+	       !(c->reason == DF_R_LOOPBACK && (f->flags & DF_PKT_NOT_LO)) &&
+	       df_addr_eq(c->daddr, f->daddr);
 }
 
 /* Verdict step 3a's reason under stale_posture "drop-protected" (0: none):
@@ -137,7 +171,7 @@ struct df_out {
  * (the selector scans, the source-address key) is gone before the judge's
  * is on the stack, which keeps the chain within 512 bytes. */
 static __noinline __u64 df_classes(struct df_facts *f, struct df_sk_cache *sc, void *sk_ctx,
-				   int kind, __u64 seq)
+				   int kind, __u64 tag)
 {
 	struct df_gen g = {};
 	__u64 classes = 0;
@@ -145,7 +179,7 @@ static __noinline __u64 df_classes(struct df_facts *f, struct df_sk_cache *sc, v
 	if (df_load_gen(f->gen, &g))
 		return 0;
 	if (sk_ctx)
-		classes = df_sock_classes(&g, sc, seq, f, sk_ctx, kind);
+		classes = df_sock_classes(&g, sc, tag, f, sk_ctx, kind);
 	classes |= df_classify_packet(g.cfg, f->gen, g.src, f);
 	if (df_test_mode)
 		classes |= f->test_classes;
@@ -163,13 +197,14 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	struct df_res *rp = &o->r;
 	const struct df_cfg *cfg;
 	struct df_sk_view *v = sc ? &sc->view[kind] : NULL;
-	__u64 now_ns, boot_ns, classes;
+	__u64 now_ns, boot_ns, classes, tag;
 	__u32 gen;
 
 	o->r.verdict = DF_ALLOW;
 	if (!st)
 		return 0;
 	gen = *(volatile __u32 *)&st->gen & 1; /* read once: one policy per packet */
+	tag = df_tag(st, gen);
 	cfg = df_cfg_of(gen);
 	if (!cfg) {
 		df_misc_add(DF_MISC_NO_POLICY, 1);
@@ -180,7 +215,7 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	now_ns = boot_ns + st->clock_offset_ns;
 	if (df_test_mode && f->test_now_s)
 		now_ns = f->test_now_s * 1000000000ULL + 500000000ULL;
-	classes = df_classes(f, sc, sk_ctx, kind, st->seq);
+	classes = df_classes(f, sc, sk_ctx, kind, tag);
 	df_unmap(&f->family, f->daddr);
 
 	__u32 cnt_idx, why = 0;
@@ -193,14 +228,26 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 	if (why) {
 		df_posture_verdict(cfg, classes, why, rp);
 		cnt_idx = df_cnt_index(f->hook, rp);
-	} else if (df_cache_hit(v, st->seq, f, classes, now_ns)) {
+	} else if (df_cache_hit(v, tag, f, classes, now_ns)) {
 		rp->verdict = v->verdict;
 		rp->reason = v->reason;
 		rp->rule = v->rule;
 		rp->classes = classes;
 		cnt_idx = df_cnt_index(f->hook, rp);
 	} else {
-		df_judge_gen(gen, f, classes, now_ns, rp);
+		if (kind == DF_VIEW_SKB && df_call_allowed(sc, tag, f, classes, now_ns)) {
+			/* the connect() this flow began with allowed it */
+			const struct df_sk_view *c = &sc->view[DF_VIEW_CALL];
+
+			rp->verdict = DF_ALLOW;
+			rp->reason = c->reason;
+			rp->rule = c->rule;
+			rp->slot = (__u8)df_ctz(classes);
+			rp->classes = classes;
+			rp->until_ns = c->until_ns;
+		} else {
+			df_judge_gen(gen, f, classes, now_ns, rp);
+		}
 		cnt_idx = df_cnt_index(f->hook, rp);
 		if (v && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED))) {
 			v->classes = classes;
@@ -217,6 +264,7 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 			v->rule = rp->rule;
 			v->until_ns = rp->until_ns;
 			v->cnt_idx = cnt_idx;
+			v->seq = tag;
 			v->valid = 2;
 		}
 	}
@@ -313,7 +361,7 @@ static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view
 	    !!(sc->flags & DF_PKT_NOT_LO) != (skb->ifindex != DF_LOOPBACK_IFINDEX))
 		return -1;
 	st = bpf_map_lookup_elem(&df_state, &zero);
-	if (!st || st->seq != sc->seq)
+	if (!st || df_state_tag(st) != sc->seq)
 		return -1;
 	if (!df_hdr_is_view(data, end, skb->protocol == bpf_htons(ETH_P_IP) ? 4 :
 				       skb->protocol == bpf_htons(ETH_P_IPV6) ? 6 : 0, sc))
@@ -476,7 +524,7 @@ static __always_inline bool df_tc_fast(struct __sk_buff *skb, const struct df_sk
 	__u32 l2 = df_l2_len(skb->ifindex);
 	__u8 family;
 
-	if (v->valid != 2 || v->seq != st->seq || v->verdict == DF_DROP ||
+	if (v->valid != 2 || v->seq != df_state_tag(st) || v->verdict == DF_DROP ||
 	    v->mark != skb->mark ||
 	    !!(v->flags & DF_PKT_NOT_LO) != (skb->ifindex != DF_LOOPBACK_IFINDEX))
 		return false;
@@ -504,13 +552,13 @@ static __always_inline bool df_tc_fast(struct __sk_buff *skb, const struct df_sk
  * verdict, this swap)? A non-first fragment matches by addresses. Not
  * inlined: df_tc's frame and df_decide's together stay within 512 bytes. */
 static __noinline bool df_judged(const struct df_sk_view *v, const struct df_facts *f,
-				 __u64 seq)
+				 __u64 tag)
 {
 	__u8 fam = f->family, d[16];
 
 	__builtin_memcpy(d, f->daddr, 16);
 	df_unmap(&fam, d); /* the view holds the address as judged */
-	if (v->valid != 2 || v->seq != seq || v->verdict == DF_DROP || v->family != fam ||
+	if (v->valid != 2 || v->seq != tag || v->verdict == DF_DROP || v->family != fam ||
 	    v->proto != f->proto || v->mark != f->mark ||
 	    v->flags != (f->flags & DF_PKT_NOT_LO) || (f->flags & DF_PKT_MALFORMED) ||
 	    !df_addr_eq(v->daddr, d) || !df_addr_eq(v->saddr, f->saddr))
@@ -638,7 +686,7 @@ int df_tc(struct __sk_buff *skb)
 		f.flags |= DF_PKT_NOT_LO;
 	if (!sk)
 		goto judge;
-	judged = cgskb && sc && df_judged(&sc->view[DF_VIEW_SKB], &f, st->seq);
+	judged = cgskb && sc && df_judged(&sc->view[DF_VIEW_SKB], &f, df_state_tag(st));
 	if (judged && !df_crafted(sk))
 		return TC_ACT_OK; /* the header the kernel routed, judged at cgroup_skb */
 	f.uid = bpf_get_socket_uid(skb);

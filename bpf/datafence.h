@@ -259,6 +259,20 @@ struct df_sel_key {
 	__u64 cgroup_id;
 };
 
+/* df_cls_cache: the classes of a cgroup (by its id: its ancestors never
+ * change) and a uid, under the policy a tag names (df_tag: the swap's
+ * sequence and generation). */
+struct df_cls_key {
+	__u64 cgroup_id;
+	__u32 uid;
+	__u32 pad;
+};
+
+struct df_cls_val {
+	__u64 tag;
+	__u64 classes;
+};
+
 struct df_counter {
 	__u64 packets;
 	__u64 bytes;
@@ -296,6 +310,7 @@ struct df_iface {
 };
 #define DF_L2_UNKNOWN 0xff
 #define DF_IFL2_SLOTS 4096 /* df_ifl2: interfaces with a smaller index */
+#define DF_CLS_CACHE_SLOTS 8192 /* df_cls_cache: (cgroup, uid) pairs remembered */
 
 /* Drop event, one per reported drop or would-drop. */
 #define DF_EVENT_VERSION 1
@@ -430,7 +445,7 @@ static inline __u8 df_hll_rank(__u64 h)
 #define DF_VIEW_SKB 0
 #define DF_VIEW_CALL 1
 struct df_sk_view {
-	__u64 seq;
+	__u64 seq;          /* the swap it holds (df_tag: sequence and generation) */
 	__u64 sock_classes; /* the socket's classes (call view: owner | task) */
 	__u64 classes;
 	__u64 until_ns;
@@ -462,7 +477,7 @@ struct df_sk_cache {
 	__u64 owner_cgroup[DF_MAX_CG_LEVEL + 1];
 	__u32 owner_uid;
 	__u32 owner_valid;  /* 1: recorded (sockets made before the programs were loaded: 0) */
-	__u64 owner_seq;    /* owner_classes valid for this swap */
+	__u64 owner_seq;    /* owner_classes valid for this swap (df_tag) */
 	__u64 owner_classes;
 };
 

@@ -238,6 +238,16 @@ struct {
 
 /* Not pinned, per loaded instance: ------------------------------------ */
 
+/* The classes of a (cgroup, uid) under a swap: one lookup where a new
+ * socket's classification walked the cgroup's ancestors, a lookup each.
+ * The least recently used pair makes room, so cgroups that are gone leave. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DF_CLS_CACHE_SLOTS);
+	__type(key, struct df_cls_key);
+	__type(value, struct df_cls_val);
+} df_cls_cache SEC(".maps");
+
 /* Test mode (df_record_last): the last verdict, for the datapath tests
  * and `datafencectl test`. */
 struct {

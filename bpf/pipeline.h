@@ -375,6 +375,23 @@ static __always_inline int df_load_gen(__u32 gen, struct df_gen *g)
 	return 0;
 }
 
+/* A swap's tag: its sequence and the generation it made active, read
+ * together by the packet. Per-socket views and the class cache hold the tag
+ * they were filled under: the state is written in one update that a packet
+ * may read half old, and a cache filled with the old generation under the
+ * new sequence would outlive the swap; with the generation in the tag such
+ * a mixed reading names no swap and is never met again. */
+static __always_inline __u64 df_tag(const struct df_state *st, __u32 gen)
+{
+	return st->seq << 1 | (gen & 1);
+}
+
+/* The state's tag now, for a cache check outside df_decide. */
+static __always_inline __u64 df_state_tag(const struct df_state *st)
+{
+	return df_tag(st, *(const volatile __u32 *)&st->gen);
+}
+
 /* Where a cgroup's ancestors are read from. */
 enum df_anc_src { DF_ANC_SKB, DF_ANC_TASK, DF_ANC_OWNER };
 
@@ -406,6 +423,28 @@ static __always_inline __u64 df_owner_classes(const struct df_gen *g, void *ctx,
 		cls |= df_sel_lookup(g->sel, DF_SEL_CGROUP, 0, id);
 	}
 	return cls;
+}
+
+/* df_owner_classes through df_cls_cache: a cgroup's classes are the same
+ * for every socket and task in it under one swap, so a new socket costs one
+ * lookup, not one per ancestor. leaf: the cgroup's id (the deepest of anc
+ * for DF_ANC_OWNER); tag: the swap g was read under. */
+static __always_inline __u64 df_owner_classes_cached(const struct df_gen *g, void *ctx,
+						     enum df_anc_src src, const __u64 *anc,
+						     __u32 uid, __u64 leaf, __u64 tag)
+{
+	struct df_cls_key k = { .cgroup_id = leaf, .uid = uid };
+	struct df_cls_val *v, nv = { .tag = tag };
+
+	if (!(g->cfg->flags & DF_CFG_HAS_SEL) || !g->sel)
+		return 0;
+	v = bpf_map_lookup_elem(&df_cls_cache, &k);
+	if (v && v->tag == tag)
+		return v->classes;
+	nv.classes = df_owner_classes(g, ctx, src, anc, uid);
+	if (leaf) /* no cgroup (a test run's socket): nothing to name it by */
+		bpf_map_update_elem(&df_cls_cache, &k, &nv, BPF_ANY);
+	return nv.classes;
 }
 
 /* ---- lookup + judge ----------------------------------------------------------- */

@@ -330,6 +330,27 @@ a_push_ends_the_live_connections_it_refuses() {
 		   jq -r '"\(.hook) \(.verdict) \(.reason)"')"
 }
 
+# A cgroup's classes are remembered per swap (BPF: df_cls_cache): a push
+# that protects a cgroup no policy protected is seen by its next socket,
+# and so is the push that takes it back.
+a_push_reclassifies_a_cgroup() {
+	expect_eq "free: unprotected" "sent 1" "$(flow free udp 192.0.2.2 5012)"
+	expect_eq "free: unprotected, tcp" "connected 1" "$(flow free tcp 192.0.2.2 5012)"
+	policy 9 5011 | sed 's|cgroups = \[ "'"$CGREL"'/prot" \]|cgroups = [ "'"$CGREL"'/prot", "'"$CGREL"'/free" ]|' \
+		> "$TMP/p9.conf"
+	grep -q "\"$CGREL/free\"" "$TMP/p9.conf" || { echo "p9 does not name free"; return 1; }
+	push "$TMP/p9.conf"
+	wait_log "serial 9"
+	expect_eq "free protected: udp elsewhere" "EPERM 0" "$(flow free udp 192.0.2.2 5012)"
+	expect_eq "free protected: tcp elsewhere" "$REFUSED_TCP" "$(flow free tcp 192.0.2.2 5012)"
+	expect_eq "free protected: approved" "sent 1" "$(flow free udp 192.0.2.2 5011)"
+	policy 10 5011 > "$TMP/p10.conf"
+	push "$TMP/p10.conf"
+	wait_log "serial 10"
+	expect_eq "free unprotected again" "sent 1" "$(flow free udp 192.0.2.2 5012)"
+	expect_eq "prot still protected" "EPERM 0" "$(flow prot udp 192.0.2.2 5012)"
+}
+
 unload_removes_enforcement() {
 	local out
 	stop_agent
@@ -653,5 +674,6 @@ run_case sighup_reloads sighup_reloads
 run_case a_deleted_table_is_restored a_deleted_table_is_restored
 run_case sigusr1_reopens_the_drop_log sigusr1_reopens_the_drop_log
 run_case a_push_ends_the_live_connections_it_refuses a_push_ends_the_live_connections_it_refuses
+run_case a_push_reclassifies_a_cgroup a_push_reclassifies_a_cgroup
 run_case unload_removes_enforcement unload_removes_enforcement
 exit 0

@@ -114,6 +114,40 @@ af_packet_is_caught_at_tc() {
 		"$(flow free packet 192.0.2.2 5002)"
 }
 
+# packets allowed to a destination by cgroup_skb (hook 0), and packets
+# counted for rule 0 (every hook: the only destination of these policies)
+skb_allowed_total() {
+	bpftool map dump pinned "$PIN/pins/df_counters" -j 2>/dev/null |
+		jq --argjson stride "$DF_HOOK_STRIDE" --argjson n "$DF_REASONS" --argjson r "$DF_R_DESTINATION" \
+			'[.[].formatted | select(.key < $stride and .key % $n == $r and
+			  (.key / $n | floor) % 3 == 0) | .values[].value.packets] | add // 0'
+}
+rule0_total() {
+	bpftool map dump pinned "$PIN/pins/df_rule_cnt" -j 2>/dev/null |
+		jq '[.[].formatted | select(.key == 0) | .values[].value.packets] | add // 0'
+}
+connect_allowed_total() { # hook 2: connect
+	bpftool map dump pinned "$PIN/pins/df_counters" -j 2>/dev/null |
+		jq --argjson stride "$DF_HOOK_STRIDE" --argjson n "$DF_REASONS" --argjson r "$DF_R_DESTINATION" \
+			'[.[].formatted | select((.key / $stride | floor) == 2 and .key % $n == $r and
+			  (.key / $n | floor) % 3 == 0) | .values[].value.packets] | add // 0'
+}
+DF_R_DESTINATION=$(sed -nE 's/^[[:space:]]DF_R_DESTINATION = ([0-9]+),.*/\1/p' bpf/datafence.h)
+
+# The SYN of a connection its connect() allowed takes that verdict instead
+# of judging again: it is counted all the same, under its reason and rule.
+a_connections_packets_are_counted_with_their_rule() {
+	local skb0 rule0 con0 skb1 rule1 con1
+	skb0=$(skb_allowed_total) rule0=$(rule0_total) con0=$(connect_allowed_total)
+	expect_eq "approved tcp" "connected 1" "$(flow prot tcp 192.0.2.2 5001)"
+	skb1=$(skb_allowed_total) rule1=$(rule0_total) con1=$(connect_allowed_total)
+	expect_eq "one connect allowed" "1" "$((con1 - con0))"
+	[ "$((skb1 - skb0))" -ge 2 ] ||
+		{ echo "cgroup_skb allowed $((skb1 - skb0)) packets of the connection, want its SYN and more"; return 1; }
+	expect_eq "every allowed packet and call counted for its rule" "$((skb1 - skb0 + con1 - con0))" \
+		"$((rule1 - rule0))"
+}
+
 a_new_process_adopts_and_swaps() {
 	local before after
 	before=$(counter_total)
@@ -137,6 +171,7 @@ run_case pins_enforce_after_the_loader_exits pins_enforce_after_the_loader_exits
 run_case loopback_passes loopback_passes
 run_case raw_socket_is_caught raw_socket_is_caught
 run_case af_packet_is_caught_at_tc af_packet_is_caught_at_tc
+run_case a_connections_packets_are_counted_with_their_rule a_connections_packets_are_counted_with_their_rule
 run_case a_new_process_adopts_and_swaps a_new_process_adopts_and_swaps
 run_case unload_removes_enforcement unload_removes_enforcement
 exit 0
