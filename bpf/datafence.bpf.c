@@ -813,8 +813,11 @@ int df_sock_create(struct bpf_sock *sk)
 	sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!sc)
 		return 1;
-	for (lvl = 0; lvl <= DF_MAX_CG_LEVEL; lvl++)
-		sc->owner_cgroup[lvl] = bpf_get_current_ancestor_cgroup_id(lvl); /* 0 below the maker */
+	for (lvl = 0; lvl <= DF_MAX_CG_LEVEL; lvl++) {
+		sc->owner_cgroup[lvl] = bpf_get_current_ancestor_cgroup_id(lvl);
+		if (!sc->owner_cgroup[lvl])
+			break; /* below the maker (the storage is new: zeros follow) */
+	}
 	sc->owner_uid = (__u32)bpf_get_current_uid_gid();
 	sc->owner_seq = ~0ULL;
 	sc->owner_valid = 1;
