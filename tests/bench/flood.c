@@ -87,6 +87,7 @@ static const struct {
 static char ns_name[2][PAIRS][32], cg_base[64], cg_root[512], pin_root[64], pin_dir[96];
 static pid_t servers[PAIRS * 2];
 static int rounds = 4;
+static bool stats; /* --stats: where the time goes, not the rounds */
 /* profiling (perf record -a alongside): one mode and sender, one set, long */
 static int only_modes = -1, only_sender = -1, only_sets = 99, run_ms;
 
@@ -384,7 +385,8 @@ static double measure(enum mode m, enum sender s)
 /* ---- the filters ------------------------------------------------------------------ */
 
 /* An empty program (r0 = ret; exit) of a type, loaded: its fd. */
-static int empty_prog(enum bpf_prog_type type, enum bpf_attach_type expected, int ret)
+static int empty_prog(const char *name, enum bpf_prog_type type, enum bpf_attach_type expected,
+		      int ret)
 {
 	struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = ret },
@@ -397,16 +399,18 @@ static int empty_prog(enum bpf_prog_type type, enum bpf_attach_type expected, in
 	a.insns = (__u64)(unsigned long)insns;
 	a.insn_cnt = 2;
 	a.license = (__u64)(unsigned long)"GPL";
+	snprintf(a.prog_name, sizeof(a.prog_name), "%s", name);
 	return (int)syscall(__NR_bpf, BPF_PROG_LOAD, &a, sizeof(a));
 }
 
 /* An empty program on cgroup cg's hook (the attachment holds it; the
  * cgroup's removal ends it). */
-static int attach_empty(char cg, enum bpf_prog_type type, enum bpf_attach_type hook, int ret)
+static int attach_empty(char cg, const char *name, enum bpf_prog_type type,
+			enum bpf_attach_type hook, int ret)
 {
 	union bpf_attr a = { 0 };
 	char path[700];
-	int prog = empty_prog(type, hook, ret), fd, rc;
+	int prog = empty_prog(name, type, hook, ret), fd, rc;
 
 	cg_path(path, sizeof(path), cg);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -428,7 +432,7 @@ static int attach_empty(char cg, enum bpf_prog_type type, enum bpf_attach_type h
 static int tcx_empty(void *arg)
 {
 	union bpf_attr a = { 0 };
-	int prog = empty_prog(BPF_PROG_TYPE_SCHED_CLS, 0, 0 /* TC_ACT_OK */);
+	int prog = empty_prog("empty_tc", BPF_PROG_TYPE_SCHED_CLS, 0, 0 /* TC_ACT_OK */);
 
 	(void)arg;
 	a.link_create.prog_fd = (__u32)prog;
@@ -440,30 +444,131 @@ static int tcx_empty(void *arg)
 	return 0; /* the link's fd stays open: this process holds it */
 }
 
+/* The hooks datafence attaches on a cgroup: its program there, and the
+ * name of the empty one the all-hooks floor puts there instead. */
+static const struct {
+	enum bpf_prog_type type;
+	enum bpf_attach_type hook;
+	const char *ours, *empty;
+} hooks[] = {
+	{ BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS, "df_cgroup_skb", "empty_skb" },
+	{ BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE, "df_sock_create", "empty_create" },
+	{ BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_CGROUP_SETSOCKOPT, "df_setsockopt", "empty_sockopt" },
+	{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT, "df_connect4", "empty_connect4" },
+	{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET6_CONNECT, "df_connect6", "empty_connect6" },
+	{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_SENDMSG, "df_sendmsg4", "empty_sendmsg4" },
+	{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG, "df_sendmsg6", "empty_sendmsg6" },
+	{ BPF_PROG_TYPE_SCHED_CLS, 0, "df_tc", "empty_tc" }, /* tc egress, not a cgroup's */
+};
+#define N_HOOKS (sizeof(hooks) / sizeof(hooks[0]))
+
 /* The floors: an empty cgroup_skb egress program on cgroup 'e'; empty
  * programs on every hook datafence attaches on cgroup 'a' (and tc on its
  * pair's veth). */
 static int attach_floors(void)
 {
-	static const struct {
-		enum bpf_prog_type type;
-		enum bpf_attach_type hook;
-	} hooks[] = {
-		{ BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS },
-		{ BPF_PROG_TYPE_CGROUP_SOCK, BPF_CGROUP_INET_SOCK_CREATE },
-		{ BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_CGROUP_SETSOCKOPT },
-		{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT },
-		{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET6_CONNECT },
-		{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP4_SENDMSG },
-		{ BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_UDP6_SENDMSG },
-	};
-
-	if (attach_empty('e', BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS, 1))
+	if (attach_empty('e', "empty_floor", BPF_PROG_TYPE_CGROUP_SKB, BPF_CGROUP_INET_EGRESS, 1))
 		return -1;
-	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
-		if (attach_empty('a', hooks[i].type, hooks[i].hook, 1))
+	for (size_t i = 0; i < N_HOOKS; i++)
+		if (hooks[i].type != BPF_PROG_TYPE_SCHED_CLS &&
+		    attach_empty('a', hooks[i].empty, hooks[i].type, hooks[i].hook, 1))
 			return -1;
 	return in_ns(ns_name[0][4], tcx_empty, NULL);
+}
+
+/* ---- where the time goes: each program's run time, from the kernel --------------- */
+
+struct prog_time {
+	__u64 ns[N_HOOKS][2], runs[N_HOOKS][2]; /* [hook][0: empty, 1: ours], summed */
+};
+
+/* The run time and runs so far of the programs named in hooks[] (the
+ * kernel counts them while BPF_ENABLE_STATS's descriptor is open). */
+static void prog_times(struct prog_time *t)
+{
+	union bpf_attr a;
+	__u32 id = 0;
+
+	memset(t, 0, sizeof(*t));
+	for (;;) {
+		struct bpf_prog_info info = { 0 };
+		int fd;
+
+		memset(&a, 0, sizeof(a));
+		a.start_id = id;
+		if (syscall(__NR_bpf, BPF_PROG_GET_NEXT_ID, &a, sizeof(a)))
+			break;
+		id = a.next_id;
+		memset(&a, 0, sizeof(a));
+		a.prog_id = id;
+		fd = (int)syscall(__NR_bpf, BPF_PROG_GET_FD_BY_ID, &a, sizeof(a));
+		if (fd < 0)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.info.bpf_fd = (__u32)fd;
+		a.info.info_len = sizeof(info);
+		a.info.info = (__u64)(unsigned long)&info;
+		if (!syscall(__NR_bpf, BPF_OBJ_GET_INFO_BY_FD, &a, sizeof(a)))
+			for (size_t h = 0; h < N_HOOKS; h++)
+				for (int k = 0; k < 2; k++)
+					if (!strcmp(info.name, k ? hooks[h].ours : hooks[h].empty)) {
+						t->ns[h][k] += info.run_time_ns;
+						t->runs[h][k] += info.run_cnt;
+					}
+		close(fd);
+	}
+}
+
+static double measure(enum mode m, enum sender s);
+
+/* For three senders, each program's time a run under datafence's programs
+ * (every hook) and under the empty ones on the same hooks, one second
+ * each, in the same run: the difference is datafence's own work. The
+ * kernel's figures include its clock reads around each run, the same for
+ * both. Markdown, one table per sender. */
+static int stats_tables(const char *set)
+{
+	static const enum sender which[] = { S_UDP1, S_CONN, S_UDPNEW };
+	union bpf_attr a = { 0 };
+	int fd, saved = run_ms;
+
+	a.enable_stats.type = BPF_STATS_RUN_TIME;
+	fd = (int)syscall(__NR_bpf, BPF_ENABLE_STATS, &a, sizeof(a));
+	if (fd < 0) {
+		fprintf(stderr, "flood: BPF_ENABLE_STATS: %s\n", strerror(errno));
+		return -1;
+	}
+	run_ms = 1000;
+	for (size_t w = 0; w < sizeof(which) / sizeof(which[0]); w++) {
+		enum sender sd = which[w];
+		struct prog_time b[2], e[2];
+		double units[2];
+
+		for (int k = 0; k < 2; k++) {
+			prog_times(&b[k]);
+			units[k] = measure(k ? M_BPF_TC : M_EMPTY_ALL, sd) *
+				   (senders[sd].unit[0] == 'k' ? 1e3 : 1) * run_ms / 1e3;
+			prog_times(&e[k]);
+		}
+		printf("\n%s, set %s: each hook's program, ns a run (kernel BPF stats, one second each), datafence's against an empty program on the same hook:\n\n",
+		       senders[sd].title, set);
+		printf("| hook (datafence's program) | runs per %s | empty program, ns a run | datafence, ns a run | datafence over empty, ns a run | over empty, ns per %s |\n|---|---|---|---|---|---|\n",
+		       sd == S_CONN ? "connection" : "datagram", sd == S_CONN ? "connection" : "datagram");
+		for (size_t h = 0; h < N_HOOKS; h++) {
+			__u64 r0 = e[0].runs[h][0] - b[0].runs[h][0], r1 = e[1].runs[h][1] - b[1].runs[h][1];
+			double ns0 = r0 ? (double)(e[0].ns[h][0] - b[0].ns[h][0]) / (double)r0 : 0;
+			double ns1 = r1 ? (double)(e[1].ns[h][1] - b[1].ns[h][1]) / (double)r1 : 0;
+			double per = units[1] > 0 ? (double)r1 / units[1] : 0;
+
+			if (per < 0.01)
+				continue; /* not this sender's (its one socket() before the second) */
+			printf("| %s | %.2f | %.0f | %.0f | %+.0f | %+.0f |\n", hooks[h].ours, per, ns0,
+			       ns1, ns1 - ns0, (ns1 - ns0) * per);
+		}
+	}
+	run_ms = saved;
+	close(fd);
+	return 0;
 }
 
 struct pol {
@@ -681,6 +786,15 @@ static int bench_set(struct set *s, struct row *row)
 		fprintf(stderr, "flood: cannot load the hand-written ruleset\n");
 		return -1;
 	}
+	if (stats) {
+		int rc = stats_tables(s->name);
+
+		sh("nsenter --net=/run/netns/%s nft delete table inet dfhand", ns_name[0][2]);
+		in_ns(ns_name[0][3], nft_remove, &x.o);
+		df_loader_close(l);
+		df_loader_unload(pin_dir);
+		return rc;
+	}
 	/* the rounds: every sender, the modes in a rotating order */
 	for (int r = 0; r < rounds; r++)
 		for (int sd = 0; sd < S__MAX; sd++)
@@ -823,9 +937,12 @@ int main(int argc, char **argv)
 			only_sets = atoi(argv[i] + 7);
 		else if (!strncmp(argv[i], "--ms=", 5))
 			run_ms = atoi(argv[i] + 5);
+		else if (!strcmp(argv[i], "--stats"))
+			stats = true;
 		else {
-			fprintf(stderr, "usage: flood [--quick] [--rounds=N] [--sets=N] [--modes=0123456 --sender=S --ms=N]\n"
-					"  (--modes/--sender/--ms: some modes against no filter, for a profiler)\n");
+			fprintf(stderr, "usage: flood [--quick] [--rounds=N] [--sets=N] [--modes=0123456 --sender=S --ms=N] [--stats]\n"
+					"  (--modes/--sender/--ms: some modes against no filter, for a profiler;\n"
+					"   --stats: each program's time a run, datafence's against empty ones)\n");
 			return 2;
 		}
 	}
@@ -870,6 +987,7 @@ int main(int argc, char **argv)
 			return 1;
 		free(s.v);
 	}
-	print_tables(rows, n);
+	if (!stats)
+		print_tables(rows, n);
 	return 0;
 }
