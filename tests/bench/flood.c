@@ -946,6 +946,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (stats && only_sets == 99)
+		only_sets = 3; /* the random sets: the judge's cost by size */
 	if (rounds < 1 || rounds > ROUNDS_MAX)
 		rounds = 4;
 	if (quick && rounds > 2)
