@@ -28,6 +28,11 @@
 #include "verdict.h"
 
 #define CANARY_DIR "datafence-canary"
+/* Each probe's own cgroup below it, made anew for every probe: the datapath
+ * remembers a cgroup's classes per swap (df_cls_cache), and a probe from a
+ * cgroup seen before would be answered from there; a new cgroup (a new id)
+ * is classified through the tables themselves every time. */
+#define PROBE_DIR "probe"
 #define PROBE_MS 2000 /* a probe that takes longer is killed and failed */
 
 struct df_canary {
@@ -196,7 +201,7 @@ static int child(const struct df_canary *c, int fd)
 	const char *step;
 	int s, procs;
 
-	snprintf(path, sizeof(path), "%s%s/cgroup.procs", c->cgroot, c->rel);
+	snprintf(path, sizeof(path), "%s%s/" PROBE_DIR "/cgroup.procs", c->cgroot, c->rel);
 	step = "joining its cgroup";
 	procs = open(path, O_WRONLY | O_CLOEXEC);
 	if (procs < 0 || write(procs, "0\n", 2) != 2)
@@ -233,20 +238,33 @@ fail:
 
 int df_canary_probe(struct df_canary *c, char *why, size_t len)
 {
-	int p[2], status = 0;
+	int p[2], status = 0, err;
+	char probe[1700];
 	struct pollfd pf;
 	ssize_t n;
 	pid_t pid;
 
 	why[0] = '\0';
-	if (pipe2(p, O_CLOEXEC))
-		return -errno;
+	snprintf(probe, sizeof(probe), "%s%s/" PROBE_DIR, c->cgroot, c->rel);
+	rmdir(probe); /* the last probe's, if it is still there */
+	if (mkdir(probe, 0755)) {
+		err = -errno;
+		snprintf(why, len, "cannot make its probe cgroup %s: %s", probe, strerror(errno));
+		return err;
+	}
+	if (pipe2(p, O_CLOEXEC)) {
+		err = -errno;
+		rmdir(probe);
+		return err;
+	}
 	pid = fork();
 	if (pid < 0) {
+		err = -errno;
 		close(p[0]);
 		close(p[1]);
-		snprintf(why, len, "fork: %s", strerror(errno));
-		return -errno;
+		rmdir(probe);
+		snprintf(why, len, "fork: %s", strerror(-err));
+		return err;
 	}
 	if (pid == 0) {
 		close(p[0]);
@@ -264,6 +282,7 @@ int df_canary_probe(struct df_canary *c, char *why, size_t len)
 	close(p[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	rmdir(probe); /* empty now the child is reaped (else the next probe's) */
 	if (!WIFEXITED(status))
 		return why[0] ? -ETIMEDOUT : -ECHILD;
 	if (WEXITSTATUS(status) == 0)
@@ -277,6 +296,8 @@ void df_canary_close(struct df_canary *c)
 
 	if (!c)
 		return;
+	snprintf(path, sizeof(path), "%s%s/" PROBE_DIR, c->cgroot, c->rel);
+	rmdir(path);
 	snprintf(path, sizeof(path), "%s%s", c->cgroot, c->rel);
 	/* the cgroup2 root's directory is 0555: without the privileges the
 	 * agent gave up, its canary stays there for the next start */

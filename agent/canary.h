@@ -2,8 +2,9 @@
 /* The active canary (canary.c, agent.conf `canary`): proof that the
  * enforcement in force refuses what it must. The agent adds a class of its
  * own, DF_CANARY_CLASS, selecting a throwaway cgroup it owns (a child of its
- * own cgroup) and approved nowhere. A probe forks a child that moves into
- * that cgroup, enters a private network namespace holding only its loopback
+ * own cgroup) and approved nowhere. A probe makes a new cgroup below it (a
+ * new id: classified through the tables, not the datapath's class cache)
+ * and forks a child that moves into it, enters a private network namespace holding only its loopback
  * device (nothing it sends can leave the host, even with enforcement
  * broken), and sends one UDP datagram to DF_CANARY_DST; the send must fail
  * with EPERM and the canary class's drop counters must move. The canary's
