@@ -88,6 +88,9 @@ static char ns_name[2][PAIRS][32], cg_base[64], cg_root[512], pin_root[64], pin_
 static pid_t servers[PAIRS * 2];
 static int rounds = 4;
 static bool stats; /* --stats: where the time goes, not the rounds */
+/* The two nftables modes trade namespace pairs (2 and 3) every round, their
+ * tables reloaded, so neither pair's own speed favours one of them. */
+static int nft_swapped;
 /* profiling (perf record -a alongside): one mode and sender, one set, long */
 static int only_modes = -1, only_sender = -1, only_sets = 99, run_ms;
 
@@ -356,6 +359,12 @@ static double send_for(enum sender s, int ms)
 }
 
 /* Sender s under mode m, in a child of its own: the rate, or 0. */
+/* The namespace pair mode m sends in this round. */
+static int pair_of(enum mode m)
+{
+	return (m == M_HAND || m == M_NFT) && nft_swapped ? 5 - modes[m].pair : modes[m].pair;
+}
+
 static double measure(enum mode m, enum sender s)
 {
 	double r = 0;
@@ -367,7 +376,7 @@ static double measure(enum mode m, enum sender s)
 	pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		if (join(modes[m].cg, 0) || enter_ns(ns_name[0][modes[m].pair]))
+		if (join(modes[m].cg, 0) || enter_ns(ns_name[0][pair_of(m)]))
 			_exit(1);
 		r = send_for(s, run_ms ? run_ms : senders[s].ms);
 		if (write(fds[1], &r, sizeof(r)) != sizeof(r))
@@ -591,6 +600,8 @@ static int nft_apply(void *arg)
 	struct df_diags d = { 0 };
 	double t0 = now_ms();
 
+	df_nft_plan_free(x->plan); /* a reload's */
+	x->plan = NULL;
 	x->err = df_nft_plan_build(x->p, x->img, &x->plan);
 	if (!x->err)
 		x->err = df_nft_apply(&x->o, x->p, x->plan, cg_root, NULL, &d);
@@ -647,10 +658,32 @@ static double hand_load(const struct set *s)
 	fclose(f);
 	sh("nft -c -f %s >/dev/null 2>&1", path); /* nft's own first-run costs out of the timing */
 	t0 = now_ms();
-	rc = sh("nsenter --net=/run/netns/%s nft -f %s", ns_name[0][2], path);
+	rc = sh("nsenter --net=/run/netns/%s nft -f %s", ns_name[0][pair_of(M_HAND)], path);
 	t0 = now_ms() - t0;
 	unlink(path);
 	return rc ? -1 : t0;
+}
+
+/* Both nftables rulesets into their pairs of this round: the hand-written
+ * one (its load time into *hand_ms) and the backend's (x->ms). */
+static int nft_load(const struct set *s, struct pol *x, double *hand_ms)
+{
+	if (in_ns(ns_name[0][pair_of(M_NFT)], nft_apply, x)) {
+		fprintf(stderr, "flood: cannot load the nftables table\n");
+		return -1;
+	}
+	*hand_ms = hand_load(s);
+	if (*hand_ms < 0) {
+		fprintf(stderr, "flood: cannot load the hand-written ruleset\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void nft_unload(struct pol *x)
+{
+	sh("nsenter --net=/run/netns/%s nft delete table inet dfhand", ns_name[0][pair_of(M_HAND)]);
+	in_ns(ns_name[0][pair_of(M_NFT)], nft_remove, &x->o);
 }
 
 /* The set approved on udp and tcp (the peer included) for cgroup cg: b for
@@ -780,28 +813,30 @@ static int bench_set(struct set *s, struct row *row)
 		fprintf(stderr, "flood: cannot attach tc egress\n");
 		return -1;
 	}
-	/* nftables: the backend's table in pair 3, the hand-written one in 2 */
-	if (in_ns(ns_name[0][3], nft_apply, &x)) {
-		fprintf(stderr, "flood: cannot load the nftables table\n");
+	/* nftables: the backend's table in pair 3, the hand-written one in 2
+	 * (the other way round every other round) */
+	nft_swapped = 0;
+	if (nft_load(s, &x, &row->hand_ms))
 		return -1;
-	}
 	row->nft_ms = x.ms;
-	row->hand_ms = hand_load(s);
-	if (row->hand_ms < 0) {
-		fprintf(stderr, "flood: cannot load the hand-written ruleset\n");
-		return -1;
-	}
 	if (stats) {
 		int rc = stats_tables(s->name);
 
-		sh("nsenter --net=/run/netns/%s nft delete table inet dfhand", ns_name[0][2]);
-		in_ns(ns_name[0][3], nft_remove, &x.o);
+		nft_unload(&x);
 		df_loader_close(l);
 		df_loader_unload(pin_dir);
 		return rc;
 	}
 	/* the rounds: every sender, the modes in a rotating order */
-	for (int r = 0; r < rounds; r++)
+	for (int r = 0; r < rounds; r++) {
+		double ms;
+
+		if (r % 2 != nft_swapped) {
+			nft_unload(&x);
+			nft_swapped = r % 2;
+			if (nft_load(s, &x, &ms))
+				return -1;
+		}
 		for (int sd = 0; sd < S__MAX; sd++)
 			for (int k = 0; k < M__MAX; k++) {
 				int m = (k + r) % M__MAX;
@@ -813,6 +848,7 @@ static int bench_set(struct set *s, struct row *row)
 				}
 				v[sd][m][r] = measure((enum mode)m, (enum sender)sd);
 			}
+	}
 	for (int sd = 0; sd < S__MAX; sd++) {
 		row->abs[sd] = median(v[sd][M_NONE], rounds);
 		for (int m = 0; m < M__MAX; m++) {
@@ -824,8 +860,7 @@ static int bench_set(struct set *s, struct row *row)
 		}
 	}
 	/* take it all down for the next set */
-	sh("nsenter --net=/run/netns/%s nft delete table inet dfhand", ns_name[0][2]);
-	in_ns(ns_name[0][3], nft_remove, &x.o);
+	nft_unload(&x);
 	sh("tc -n %s qdisc del dev %s clsact 2>/dev/null", ns_name[0][1], ns_name[0][1]); /* the fallback's */
 	df_loader_close(l);
 	df_loader_unload(pin_dir);
