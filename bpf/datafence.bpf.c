@@ -264,7 +264,6 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 			v->rule = rp->rule;
 			v->until_ns = rp->until_ns;
 			v->cnt_idx = cnt_idx;
-			v->seq = tag;
 			v->valid = 2;
 		}
 	}

@@ -645,7 +645,7 @@ static void bpf_status(struct df_backend *b, const struct df_loaded *l, json_t *
 		struct if_nameindex *ifs = if_nameindex();
 
 		for (struct if_nameindex *i = ifs; i && i->if_index; i++)
-			if (df_tc_where((int)i->if_index, NULL))
+			if (df_tc_where((int)i->if_index, NULL) != DF_TC_NONE)
 				json_array_append_new(tc, json_string(i->if_name));
 		if (ifs)
 			if_freenameindex(ifs);

@@ -329,33 +329,27 @@ static void check_tc(struct run *r)
 {
 	for (size_t i = 0; i < r->c->n_tc; i++) {
 		int ifindex = r->c->tc[i];
-		__u32 ids[MAX_IDS], cnt = MAX_IDS;
 		char name[IF_NAMESIZE] = "?";
+		enum df_tc_place where;
 		struct tc_dump d;
+		__u32 ahead = 0;
 
 		if (!if_indextoname((unsigned int)ifindex, name))
 			continue; /* gone: the interface watch forgets it */
-		__u32 ahead = 0;
-		int where = df_tc_where(ifindex, &ahead);
-
-		if (!where) {
+		where = df_tc_where(ifindex, &ahead);
+		if (where == DF_TC_NONE) {
 			if (r->c->l && !df_loader_attach_tc(r->c->l, ifindex))
 				pr_notice("repaired: our tc program on %s was gone; attached again", name);
 			else
 				cause(r, true, "tc filter missing: %s", name);
 			where = df_tc_where(ifindex, &ahead);
 		}
-		if (where == 2) /* tcx: what runs before ours may redirect around it */
+		/* what runs before ours may redirect around it */
+		if (where != DF_TC_NONE && ahead)
 			cause(r, true, "tcx program ahead of ours: %s (program id %u)", name, ahead);
-		if (where != 3)
-			continue; /* clsact filters run after a tcx program that passes */
-		if (!tc_ahead(ifindex, &d) && d.below)
+		if (where == DF_TC_CLSACT && !tc_ahead(ifindex, &d) && d.below)
 			cause(r, true, "tc filter ahead of ours: %s (priority %u, %s)", name, d.prio,
 			      d.kind);
-		if (!bpf_prog_query(ifindex, (enum bpf_attach_type)DF_BPF_TCX_EGRESS, 0, NULL, ids,
-				    &cnt) &&
-		    cnt)
-			cause(r, true, "tcx program ahead of ours: %s (program id %u)", name, ids[0]);
 	}
 }
 

@@ -44,8 +44,6 @@ struct df_loader {
 	size_t n_tcx;
 };
 
-
-
 static const char *const prog_names[DF_PROG__MAX] = {
 	[DF_PROG_CGROUP_SKB] = "cgroup_skb", [DF_PROG_TC] = "tc",
 	[DF_PROG_CONNECT4] = "connect4",     [DF_PROG_CONNECT6] = "connect6",
@@ -644,28 +642,33 @@ void df_loader_close(struct df_loader *l)
 	free(l);
 }
 
-int df_tc_where(int ifindex, __u32 *ahead)
+enum df_tc_place df_tc_where(int ifindex, __u32 *ahead)
 {
-	__u32 ids[64], cnt = 64;
+	__u32 ids[64], cnt = 64, first = 0;
 
-	if (!bpf_prog_query(ifindex, (enum bpf_attach_type)DF_BPF_TCX_EGRESS, 0, NULL, ids, &cnt))
-		for (__u32 i = 0; i < cnt; i++) {
-			int fd = bpf_prog_get_fd_by_id(ids[i]);
-			struct bpf_prog_info info = {};
-			__u32 len = sizeof(info);
-			bool ours;
+	if (bpf_prog_query(ifindex, (enum bpf_attach_type)DF_BPF_TCX_EGRESS, 0, NULL, ids, &cnt))
+		cnt = 0;
+	if (cnt)
+		first = ids[0];
+	for (__u32 i = 0; i < cnt; i++) {
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		bool ours;
 
-			if (fd < 0)
-				continue;
-			ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "df_tc");
-			close(fd);
-			if (ours) {
-				if (ahead)
-					*ahead = i ? ids[0] : 0;
-				return i ? 2 : 1;
-			}
+		if (fd < 0)
+			continue;
+		ours = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, "df_tc");
+		close(fd);
+		if (ours) {
+			if (ahead)
+				*ahead = i ? first : 0;
+			return i ? DF_TC_BEHIND : DF_TC_FIRST;
 		}
-	return df_tc_is_ours(ifindex) ? 3 : 0;
+	}
+	if (ahead) /* every tcx program runs before a clsact filter */
+		*ahead = first;
+	return df_tc_is_ours(ifindex) ? DF_TC_CLSACT : DF_TC_NONE;
 }
 
 bool df_tc_is_ours(int ifindex)

@@ -90,10 +90,15 @@ int df_loader_attach_tc(struct df_loader *l, int ifindex);
 int df_loader_detach_tc(struct df_loader *l, int ifindex);
 /* enum bpf_attach_type's tcx egress (kernel 6.6+; Debian 12's headers lack it). */
 #define DF_BPF_TCX_EGRESS 47
-/* Where our tc program is on ifindex's egress: 1 first in its tcx chain,
- * 2 in it behind others (their ids: *ahead, the first of them), 3 our clsact
- * filter, 0 none. */
-int df_tc_where(int ifindex, __u32 *ahead);
+/* Where our tc program is on ifindex's egress; *ahead: the first tcx
+ * program that runs before it (0: none). */
+enum df_tc_place {
+	DF_TC_NONE,   /* not there */
+	DF_TC_FIRST,  /* first in the device's tcx chain */
+	DF_TC_BEHIND, /* in the tcx chain behind others */
+	DF_TC_CLSACT, /* our clsact filter (after every tcx program) */
+};
+enum df_tc_place df_tc_where(int ifindex, __u32 *ahead);
 /* The next-hop check's lookup device (nexthop.h; 0: none). */
 int df_loader_set_nh_helper(struct df_loader *l, int ifindex);
 /* The event budget: at most per_second drop events a second from every

@@ -453,16 +453,15 @@ static void e_fragment(struct nftnl_rule *r, int family)
 		e_nfproto(r, NFPROTO_IPV4);
 		e_frag4_offset(r, NFT_CMP_NEQ);
 		return;
-	} else {
-		e_nfproto(r, NFPROTO_IPV6);
-		e = nftnl_expr_alloc("exthdr");
-		nftnl_expr_set_u8(e, NFTNL_EXPR_EXTHDR_TYPE, 44 /* fragment */);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OFFSET, 2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_LEN, 2);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_DREG, R_TMP);
-		add(r, e);
-		e_bitwise(r, R_TMP, &off6, 2);
 	}
+	e_nfproto(r, NFPROTO_IPV6);
+	e = nftnl_expr_alloc("exthdr");
+	nftnl_expr_set_u8(e, NFTNL_EXPR_EXTHDR_TYPE, 44 /* fragment */);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_OFFSET, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_LEN, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_EXTHDR_DREG, R_TMP);
+	add(r, e);
+	e_bitwise(r, R_TMP, &off6, 2);
 	e_cmp(r, R_TMP, NFT_CMP_NEQ, &zero, 2);
 }
 

@@ -657,17 +657,22 @@ void nft_objects(struct nft_build *b)
 	for (uint32_t c = 0; c < p->n_classes; c++) { /* the fast path's, by class and rule */
 		const struct df_nft_boxes *ok = &b->pl->cls[c].ok;
 		size_t n_rules = p->n_dests + p->n_excs;
-		bool *seen = nft_fast_class(b, c) ? calloc(n_rules + 1, sizeof(*seen)) : NULL;
+		bool *seen;
 
-		for (size_t i = 0; seen && i < ok->n; i++) {
+		if (!nft_fast_class(b, c))
+			continue;
+		seen = calloc(n_rules + 1, sizeof(*seen));
+		if (!seen) {
+			b->bt->err = -ENOMEM;
+			continue;
+		}
+		for (size_t i = 0; i < ok->n; i++) {
 			if (ok->v[i].rule >= n_rules || seen[ok->v[i].rule])
 				continue;
 			seen[ok->v[i].rule] = true;
 			df_nft_fast_name(name, sizeof(name), (int)c, ok->v[i].rule);
 			object(b, NFT_OBJECT_COUNTER, name);
 		}
-		if (nft_fast_class(b, c) && !seen)
-			b->bt->err = -ENOMEM;
 		free(seen);
 	}
 	for (size_t c = 0; c < p->n_classes; c++) /* reports over the rate, by class and reason */

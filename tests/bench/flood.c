@@ -449,7 +449,7 @@ static int tcx_empty(void *arg)
 	(void)arg;
 	a.link_create.prog_fd = (__u32)prog;
 	a.link_create.target_ifindex = if_nametoindex(ns_name[0][4]);
-	a.link_create.attach_type = 47; /* BPF_TCX_EGRESS: not in every header */
+	a.link_create.attach_type = DF_BPF_TCX_EGRESS;
 	if (prog < 0 || (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a)) < 0)
 		fprintf(stderr, "flood: no tcx here (%s): the all-hooks floor has no tc program\n",
 			strerror(errno));
