@@ -349,12 +349,21 @@ static __always_inline bool df_hdr_is_view(void *ip, void *end, __u8 family,
  * old. Anything else (a new destination, IPv4 options, IPv6 extension
  * headers, fragments, a swap, a time bound passed, a drop due for an event)
  * takes the full path. Returns the verdict, or -1. */
-static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view *sc)
+static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view *sc,
+					struct df_fast_slot *slot, __u64 cookie)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct df_state *st;
-	__u32 zero = 0;
+	__u32 zero = 0, idx;
+	__u64 lock = 0;
+	__u16 rule;
+	__u8 verdict;
 
+	if (slot) {
+		lock = *(volatile __u64 *)&slot->lock;
+		if ((lock & 1) || slot->cookie != cookie)
+			return -1;
+	}
 	if (sc->valid != 2 || sc->mark != skb->mark ||
 	    (sc->verdict != DF_ALLOW && !sc->last_report_ns) ||
 	    !!(sc->flags & DF_PKT_NOT_LO) != (skb->ifindex != DF_LOOPBACK_IFINDEX))
@@ -368,24 +377,59 @@ static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view
 	if (sc->until_ns != ~0ULL &&
 	    bpf_ktime_get_boot_ns() + st->clock_offset_ns >= sc->until_ns)
 		return -1;
-	if (sc->verdict != DF_ALLOW) {
+	verdict = sc->verdict;
+	idx = sc->cnt_idx;
+	rule = sc->rule;
+	if (slot) {
+		/* every read of the slot done before its lock is read again:
+		 * a writer on this CPU in between makes it a miss */
+		asm volatile("" ::: "memory");
+		if (*(volatile __u64 *)&slot->lock != lock || verdict != DF_ALLOW)
+			return -1;
+	} else if (verdict != DF_ALLOW) {
 		/* jiffies: the cheap clock, good enough for a one-second limiter */
 		if (!st->hz || bpf_jiffies64() - sc->last_report_jiffies >= st->hz)
 			return -1; /* an event is due: the full path reports it */
 		__sync_fetch_and_add(&sc->suppressed, 1);
 		df_misc_add(DF_MISC_EVENTS_SUPPRESSED, 1);
 	}
-	df_count(sc->cnt_idx, sc->rule, skb->len);
+	df_count(idx, rule, skb->len);
 	if (df_record_last) {
-		struct df_res r = { .verdict = sc->verdict, .reason = sc->reason, .rule = sc->rule,
+		struct df_res r = { .verdict = verdict, .reason = sc->reason, .rule = rule,
 				    .classes = sc->classes };
 
 		/* the slot back out of the counter index */
-		r.slot = (__u8)(sc->cnt_idx / (DF_VERDICT__MAX * DF_REASON__MAX) % (DF_MAX_CLASSES + 1));
+		r.slot = (__u8)(idx / (DF_VERDICT__MAX * DF_REASON__MAX) % (DF_MAX_CLASSES + 1));
 
 		bpf_map_update_elem(&df_last, &zero, &r, BPF_ANY);
 	}
-	return sc->verdict;
+	return verdict;
+}
+
+/* ---- the fast slots: an allowed flow's view where the fast paths find it ------------ */
+
+/* This CPU's fast slot of a socket (by its cookie: unique, never reused). */
+static __always_inline struct df_fast_slot *df_slot_of(__u64 cookie)
+{
+	__u32 i = (__u32)cookie & (DF_FAST_SLOTS - 1);
+
+	return cookie ? bpf_map_lookup_elem(&df_fast_slots, &i) : NULL;
+}
+
+/* The socket's view into its slot when it allows under this swap. A slot
+ * being written (this program interrupted or preempted a writer on the
+ * same CPU) is left alone; the compare-and-swap lets one writer in. */
+static __always_inline void df_slot_put(struct df_fast_slot *slot, __u64 cookie,
+					const struct df_sk_view *v)
+{
+	__u64 lock = *(volatile __u64 *)&slot->lock;
+
+	if (v->valid != 2 || v->verdict != DF_ALLOW || (lock & 1) ||
+	    __sync_val_compare_and_swap(&slot->lock, lock, lock + 1) != lock)
+		return;
+	slot->cookie = cookie;
+	__builtin_memcpy(&slot->v, v, sizeof(*v));
+	__sync_fetch_and_add(&slot->lock, 1);
 }
 
 SEC("cgroup_skb/egress")
@@ -395,16 +439,27 @@ int df_cgroup_skb(struct __sk_buff *skb)
 	struct df_sk_cache *sc = NULL;
 	struct bpf_sock *sk;
 
+	struct df_fast_slot *slot = NULL;
+	__u64 cookie = 0;
+	int v;
+
 	sk = skb->sk;
 	if (sk)
 		sk = bpf_sk_fullsock(sk);
 	if (sk && !df_test_mode) {
+		/* an allowed flow: its slot, without the socket's storage */
+		cookie = bpf_get_socket_cookie(skb);
+		slot = df_slot_of(cookie);
+		if (slot && df_fast_path(skb, &slot->v, slot, cookie) == DF_ALLOW)
+			return 1;
 		sc = bpf_sk_storage_get(&df_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (sc) {
-			int v = df_fast_path(skb, &sc->view[DF_VIEW_SKB]);
-
-			if (v >= 0)
+			v = df_fast_path(skb, &sc->view[DF_VIEW_SKB], NULL, 0);
+			if (v >= 0) {
+				if (slot)
+					df_slot_put(slot, cookie, &sc->view[DF_VIEW_SKB]);
 				return v == DF_DROP ? 0 : 1;
+			}
 		}
 	}
 	df_parse_skb(skb, &f);
@@ -423,7 +478,10 @@ int df_cgroup_skb(struct __sk_buff *skb)
 		f.uid = skb->cb[2];
 		f.test_now_s = (__u64)skb->cb[4] << 32 | skb->cb[3];
 	}
-	return df_verdict(&f, sc, sk ? (void *)skb : NULL, DF_VIEW_SKB, NULL) == DF_DROP ? 0 : 1;
+	v = df_verdict(&f, sc, sk ? (void *)skb : NULL, DF_VIEW_SKB, NULL);
+	if (slot && sc)
+		df_slot_put(slot, cookie, &sc->view[DF_VIEW_SKB]);
+	return v == DF_DROP ? 0 : 1;
 }
 
 /* ---- tc: what leaves a device, as it leaves ---------------------------------------- */
@@ -517,12 +575,19 @@ static __always_inline bool df_crafted(const struct bpf_sock *sk)
  * through this swap, read in place (no VLAN tag, IPv4 options, extension
  * header or fragment: those take df_judged after the full parse). */
 static __always_inline bool df_tc_fast(struct __sk_buff *skb, const struct df_sk_view *v,
-				       const struct df_state *st)
+				       const struct df_state *st, struct df_fast_slot *slot,
+				       __u64 cookie)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u32 l2 = df_l2_len(skb->ifindex);
+	__u64 lock = 0;
 	__u8 family;
 
+	if (slot) {
+		lock = *(volatile __u64 *)&slot->lock;
+		if ((lock & 1) || slot->cookie != cookie)
+			return false;
+	}
 	if (v->valid != 2 || v->seq != df_state_tag(st) || v->verdict == DF_DROP ||
 	    v->mark != skb->mark ||
 	    !!(v->flags & DF_PKT_NOT_LO) != (skb->ifindex != DF_LOOPBACK_IFINDEX))
@@ -544,7 +609,12 @@ static __always_inline bool df_tc_fast(struct __sk_buff *skb, const struct df_sk
 	} else {
 		return false;
 	}
-	return df_hdr_is_view(data, end, family, v);
+	if (!df_hdr_is_view(data, end, family, v))
+		return false;
+	if (!slot)
+		return true;
+	asm volatile("" ::: "memory"); /* the slot read before its lock again */
+	return *(volatile __u64 *)&slot->lock == lock;
 }
 
 /* Is this the header cgroup_skb judged and let through (the socket's last
@@ -670,10 +740,18 @@ int df_tc(struct __sk_buff *skb)
 		 * hook only reads it, and the common packet ends here */
 		cgskb = (sk->family == AF_INET || sk->family == AF_INET6) &&
 			(st->flags & DF_STATE_CGSKB);
+		if (cgskb && !df_test_mode && !df_crafted(sk)) {
+			__u64 cookie = bpf_get_socket_cookie(skb);
+			struct df_fast_slot *slot = df_slot_of(cookie);
+
+			if (slot && df_tc_fast(skb, &slot->v, st, slot, cookie))
+				return TC_ACT_OK;
+		}
 		if (!df_test_mode)
 			sc = bpf_sk_storage_get(&df_sk_cache, sk, 0,
 						cgskb ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
-		if (cgskb && sc && !df_crafted(sk) && df_tc_fast(skb, &sc->view[DF_VIEW_SKB], st))
+		if (cgskb && sc && !df_crafted(sk) &&
+		    df_tc_fast(skb, &sc->view[DF_VIEW_SKB], st, NULL, 0))
 			return TC_ACT_OK;
 	}
 	df_parse_frame(skb, &f);

@@ -481,6 +481,20 @@ struct df_sk_cache {
 	__u64 owner_classes;
 };
 
+/* An allowed flow's view, per CPU, in the slot its socket's cookie maps to
+ * (direct-mapped): the cgroup_skb and tc fast paths read it instead of the
+ * socket's storage. lock is even while the slot is stable and odd while it
+ * is written; a reader takes the slot only when lock is even and the same
+ * after its reads (a writer can only be a program this one interrupted or
+ * preempted on the same CPU). */
+#define DF_FAST_SLOTS 256
+
+struct df_fast_slot {
+	__u64 lock;
+	__u64 cookie; /* the socket's (bpf_get_socket_cookie; 0: none) */
+	struct df_sk_view v;
+};
+
 /* The loader's clock calibration: jiffies and boot time, read together. */
 struct df_clock {
 	__u64 jiffies;

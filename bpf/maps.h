@@ -248,6 +248,14 @@ struct {
 	__type(value, struct df_cls_val);
 } df_cls_cache SEC(".maps");
 
+/* Allowed flows' views per CPU, by socket cookie (datafence.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DF_FAST_SLOTS);
+	__type(key, __u32);
+	__type(value, struct df_fast_slot);
+} df_fast_slots SEC(".maps");
+
 /* Test mode (df_record_last): the last verdict, for the datapath tests
  * and `datafencectl test`. */
 struct {

@@ -351,6 +351,47 @@ a_push_reclassifies_a_cgroup() {
 	expect_eq "prot still protected" "EPERM 0" "$(flow prot udp 192.0.2.2 5012)"
 }
 
+# rule_packets COUNTERS_JSON NAME BACKEND: packets counted for a rule by name
+rule_packets() {
+	jq --arg n "$2" --arg b "$3" \
+		'[.rules[] | select(.name == $n and (.backend // "bpf") == $b) | .packets] | add // 0' <<<"$1"
+}
+
+# A flow held open across a push that approves it by another rule: its
+# packets after the push are counted for that rule. BPF: a connected UDP
+# socket (no sendmsg hook) on one CPU, whose packets before the push filled
+# that CPU's fast slot with the old policy's verdict and rule.
+a_held_flow_is_counted_for_the_new_rule() {
+	local pid c0 c1 b
+	policy 11 5013 > "$TMP/p11.conf"
+	policy 12 5999 | sed 's|allow = \[ "t", "a", "svc", "ctl" \]; } );|allow = [ "t", "a", "svc", "ctl" ]; },\
+  { name = "peer2"; cidrs = [ "192.0.2.2/32" ]; protocols = [ "udp" ]; ports = ( 5013 ); allow = [ "t" ]; } );|' \
+		> "$TMP/p12.conf"
+	grep -q '"peer2"' "$TMP/p12.conf" || { echo "p12 has no peer2"; cat "$TMP/p12.conf"; return 1; }
+	push "$TMP/p11.conf"
+	wait_log "serial 11"
+	rm -f "$TMP/go"
+	receiver "$NSB" udp-recv 5013 6000 "$TMP/recv"
+	in_ns_cg prot "$NSA" "$DFNET" udp-held 192.0.2.2 5013 20 "$TMP/go" > "$TMP/held" &
+	pid=$!
+	for _ in $(seq 250); do grep -q sent "$TMP/held" && break; sleep 0.02; done
+	push "$TMP/p12.conf"
+	wait_log "serial 12"
+	c0=$(ctl --json counters)
+	touch "$TMP/go"
+	wait "$pid" || true
+	c1=$(ctl --json counters)
+	kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null || true
+	expect_eq "the held flow, before and after" "sent 20 sent 20" "$(tr '\n' ' ' < "$TMP/held" | sed 's/ $//')"
+	for b in bpf nftables; do
+		{ [ $b = bpf ] && bpf_on; } || { [ $b = nftables ] && nft_on; } || continue
+		expect_eq "$b: after the push, for peer2" 20 \
+			"$(($(rule_packets "$c1" peer2 $b) - $(rule_packets "$c0" peer2 $b)))"
+		expect_eq "$b: after the push, for peer" 0 \
+			"$(($(rule_packets "$c1" peer $b) - $(rule_packets "$c0" peer $b)))"
+	done
+}
+
 unload_removes_enforcement() {
 	local out
 	stop_agent
@@ -675,5 +716,6 @@ run_case a_deleted_table_is_restored a_deleted_table_is_restored
 run_case sigusr1_reopens_the_drop_log sigusr1_reopens_the_drop_log
 run_case a_push_ends_the_live_connections_it_refuses a_push_ends_the_live_connections_it_refuses
 run_case a_push_reclassifies_a_cgroup a_push_reclassifies_a_cgroup
+run_case a_held_flow_is_counted_for_the_new_rule a_held_flow_is_counted_for_the_new_rule
 run_case unload_removes_enforcement unload_removes_enforcement
 exit 0

@@ -8,6 +8,10 @@
  *   dfnet raw-send ADDR PORT          -> sent | EPERM (raw IPv4 socket, UDP inside)
  *   dfnet packet-send IFNAME SRC DST PORT [MAC] -> sent (AF_PACKET, IPv4/UDP, to MAC,
  *                                               broadcast if none)
+ *   dfnet udp-held ADDR PORT N GO     -> N datagrams on a connected socket: "sent N" (or
+ *                                        the first error), then, once the file GO exists
+ *                                        (10 s at most), N more on the same socket: the
+ *                                        same words; on CPU 0 throughout
  *   dfnet udp-storm A.B.C N           -> "sent S eperm E other O": N datagrams, each
  *                                        to a distinct flow (A.B.C.1-254, ports from
  *                                        1024): a drop storm when they are refused */
@@ -20,6 +24,7 @@
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +99,31 @@ int main(int argc, char **argv)
 				other++;
 		}
 		printf("sent %ld eperm %ld other %ld\n", sent, eperm, other);
+		return 0;
+	}
+	if (!strcmp(argv[1], "udp-held") && argc == 6) {
+		long n = atol(argv[4]), i;
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(0, &one);
+		if (sched_setaffinity(0, sizeof(one), &one)) {
+			perror("dfnet: sched_setaffinity");
+			return 2;
+		}
+		fam = addr_of(argv[2], atoi(argv[3]), &ss, &len);
+		fd = socket(fam, SOCK_DGRAM, 0);
+		if (connect(fd, (struct sockaddr *)&ss, len))
+			return result(errno);
+		for (int round = 0; round < 2; round++) {
+			for (i = 0; i < n; i++)
+				if (send(fd, "held", 4, 0) != 4)
+					return result(errno);
+			printf("sent %ld\n", n);
+			fflush(stdout);
+			for (i = 0; !round && i < 1000 && access(argv[5], F_OK); i++)
+				usleep(10000);
+		}
 		return 0;
 	}
 	if (!strcmp(argv[1], "udp-send") && argc == 4) {

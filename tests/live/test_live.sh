@@ -28,7 +28,8 @@ trap cleanup EXIT
 
 setup() {
 	net_setup && mkdir -p "$PIN" && mount -t bpf bpf "$PIN" &&
-	policy 1 5001 > "$TMP/p1.conf" && policy 2 5002 > "$TMP/p2.conf"
+	policy 1 5001 > "$TMP/p1.conf" && policy 2 5002 > "$TMP/p2.conf" &&
+	policy 3 5003 > "$TMP/p3.conf"
 }
 
 # A policy protecting only our prot cgroup: ns B on PORT, tcp and udp.
@@ -159,6 +160,25 @@ a_new_process_adopts_and_swaps() {
 	expect_eq "still one link per hook" "1" "$(bpftool cgroup show "$CG" | grep -c cgroup_skb)"
 }
 
+# A flow held open across an adoption that narrows the policy: its next
+# packet is judged by the new one (a connected UDP socket: no sendmsg hook,
+# cgroup_skb's fast path answers its packets, from the socket's storage,
+# which outlives the programs).
+a_held_flow_is_judged_again_after_a_swap() {
+	local pid
+	rm -f "$TMP/go"
+	receiver "$NSB" udp-recv 5002 4000 "$TMP/recv"
+	in_ns_cg prot "$NSA" "$DFNET" udp-held 192.0.2.2 5002 5 "$TMP/go" > "$TMP/held" &
+	pid=$!
+	for _ in $(seq 200); do grep -q sent "$TMP/held" && break; sleep 0.01; done
+	load "$TMP/p3.conf"
+	touch "$TMP/go"
+	wait "$pid" || true # the last send refused: dfnet says so, and exits 1
+	wait "$RPID"
+	expect_eq "before the swap, then after it" "sent 5 EPERM" "$(tr '\n' ' ' < "$TMP/held" | sed 's/ $//')"
+	expect_eq "received before the swap" "5" "$(tail -n 1 "$TMP/recv")"
+}
+
 unload_removes_enforcement() {
 	nsenter --net=/run/netns/"$NSA" "$DFLOAD" unload "$PIN/pins"
 	expect_eq "after unload" "sent 1" "$(flow prot udp 192.0.2.2 5009)"
@@ -173,5 +193,6 @@ run_case raw_socket_is_caught raw_socket_is_caught
 run_case af_packet_is_caught_at_tc af_packet_is_caught_at_tc
 run_case a_connections_packets_are_counted_with_their_rule a_connections_packets_are_counted_with_their_rule
 run_case a_new_process_adopts_and_swaps a_new_process_adopts_and_swaps
+run_case a_held_flow_is_judged_again_after_a_swap a_held_flow_is_judged_again_after_a_swap
 run_case unload_removes_enforcement unload_removes_enforcement
 exit 0
