@@ -348,7 +348,9 @@ static __always_inline bool df_hdr_is_view(void *ip, void *end, __u8 family,
  * folded into the flow's next event while its last one is under a second
  * old. Anything else (a new destination, IPv4 options, IPv6 extension
  * headers, fragments, a swap, a time bound passed, a drop due for an event)
- * takes the full path. Returns the verdict, or -1. */
+ * takes the full path. Returns the verdict, or -1. With a fast slot (sc is
+ * its view), only an allow, and only when the slot's lock says no writer
+ * came between the reads. */
 static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view *sc,
 					struct df_fast_slot *slot, __u64 cookie)
 {
@@ -437,9 +439,8 @@ int df_cgroup_skb(struct __sk_buff *skb)
 {
 	struct df_facts f = { .hook = DF_HOOK_CGROUP_SKB, .uid = DF_UID_NONE };
 	struct df_sk_cache *sc = NULL;
-	struct bpf_sock *sk;
-
 	struct df_fast_slot *slot = NULL;
+	struct bpf_sock *sk;
 	__u64 cookie = 0;
 	int v;
 
