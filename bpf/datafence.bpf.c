@@ -56,9 +56,14 @@ static __always_inline __u64 df_sock_classes(const struct df_gen *g, struct df_s
 					     __u64 tag, struct df_facts *f, void *ctx,
 					     int kind)
 {
-	struct df_sk_view *v = sc ? &sc->view[kind] : NULL;
+	bool held = kind & DF_VIEW_HELD;
+	struct df_sk_view *v = NULL;
 	__u64 cls, task_cg = 0;
 	__u32 task_uid = 0;
+
+	kind &= ~DF_VIEW_HELD;
+	if (held && sc)
+		v = &sc->view[kind];
 
 	if (kind == DF_VIEW_CALL) {
 		task_cg = bpf_get_current_cgroup_id();
@@ -72,16 +77,25 @@ static __always_inline __u64 df_sock_classes(const struct df_gen *g, struct df_s
 	else
 		cls = df_owner_classes_cached(g, ctx, DF_ANC_TASK, NULL, task_uid, task_cg, tag);
 	if (kind == DF_VIEW_CALL && sc && sc->owner_valid) {
-		if (sc->owner_seq != tag) {
+		/* the maker's record is written once, at socket(); its classes
+		 * are remembered under the call view's lock */
+		__u64 oc;
+
+		if (held && sc->owner_seq == tag) {
+			oc = sc->owner_classes;
+		} else {
 			__u64 leaf = df_owner_leaf(sc);
 
 			/* the common socket: its maker calls (the same classes) */
-			sc->owner_classes = leaf == task_cg && sc->owner_uid == task_uid ?
+			oc = leaf == task_cg && sc->owner_uid == task_uid ?
 				cls : df_owner_classes_cached(g, ctx, DF_ANC_OWNER, sc->owner_cgroup,
 							      sc->owner_uid, leaf, tag);
-			sc->owner_seq = tag;
+			if (held) {
+				sc->owner_classes = oc;
+				sc->owner_seq = tag;
+			}
 		}
-		cls |= sc->owner_classes;
+		cls |= oc;
 	}
 	if (v) {
 		v->seq = tag;
@@ -118,16 +132,38 @@ static __always_inline bool df_cache_hit(const struct df_sk_view *v, __u64 tag,
  * loopback address and the packet only through the loopback device; a
  * packet without ports or unparsed is judged. */
 static __always_inline bool df_call_allowed(const struct df_sk_cache *sc, __u64 tag,
-					    const struct df_facts *f, __u64 classes, __u64 now_ns)
+					    const struct df_facts *f, __u64 classes, __u64 now_ns,
+					    struct df_res *rp)
 {
-	const struct df_sk_view *c = sc ? &sc->view[DF_VIEW_CALL] : NULL;
+	const struct df_sk_view *c;
+	__u64 until;
+	__u32 lock;
+	__u16 rule;
+	__u8 reason;
+	bool ok;
 
-	return c && c->valid == 2 && c->seq == tag && c->verdict == DF_ALLOW &&
-	       c->classes == classes && c->family == f->family && c->proto == f->proto &&
-	       c->dport == f->dport && now_ns < c->until_ns &&
-	       !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED)) &&
-	       !(c->reason == DF_R_LOOPBACK && (f->flags & DF_PKT_NOT_LO)) &&
-	       df_addr_eq(c->daddr, f->daddr);
+	if (!sc)
+		return false;
+	c = &sc->view[DF_VIEW_CALL]; /* another hook's view: read under its lock */
+	lock = df_view_lock(c);
+	ok = c->valid == 2 && c->seq == tag && c->verdict == DF_ALLOW &&
+	     c->classes == classes && c->family == f->family && c->proto == f->proto &&
+	     c->dport == f->dport && now_ns < c->until_ns &&
+	     !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED)) &&
+	     !(c->reason == DF_R_LOOPBACK && (f->flags & DF_PKT_NOT_LO)) &&
+	     df_addr_eq(c->daddr, f->daddr);
+	reason = c->reason;
+	rule = c->rule;
+	until = c->until_ns;
+	if (!ok || !df_view_stable(c, lock))
+		return false;
+	rp->verdict = DF_ALLOW;
+	rp->reason = reason;
+	rp->rule = rule;
+	rp->slot = (__u8)df_ctz(classes);
+	rp->classes = classes;
+	rp->until_ns = until;
+	return true;
 }
 
 /* Verdict step 3a's reason under stale_posture "drop-protected" (0: none):
@@ -211,11 +247,13 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 		return 0; /* nothing loaded yet: nothing to enforce */
 	}
 	f->gen = (__u8)gen;
+	if (v && !df_view_take(v))
+		v = NULL; /* another CPU writes it: judged without it */
 	boot_ns = bpf_ktime_get_boot_ns();
 	now_ns = boot_ns + st->clock_offset_ns;
 	if (df_test_mode && f->test_now_s)
 		now_ns = f->test_now_s * 1000000000ULL + 500000000ULL;
-	classes = df_classes(f, sc, sk_ctx, kind, tag);
+	classes = df_classes(f, sc, sk_ctx, v ? kind | DF_VIEW_HELD : kind, tag);
 	df_unmap(&f->family, f->daddr);
 
 	__u32 cnt_idx, why = 0;
@@ -235,19 +273,9 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 		rp->classes = classes;
 		cnt_idx = df_cnt_index(f->hook, rp);
 	} else {
-		if (kind == DF_VIEW_SKB && df_call_allowed(sc, tag, f, classes, now_ns)) {
-			/* the connect() this flow began with allowed it */
-			const struct df_sk_view *c = &sc->view[DF_VIEW_CALL];
-
-			rp->verdict = DF_ALLOW;
-			rp->reason = c->reason;
-			rp->rule = c->rule;
-			rp->slot = (__u8)df_ctz(classes);
-			rp->classes = classes;
-			rp->until_ns = c->until_ns;
-		} else {
+		/* or the connect() this flow began with allowed it */
+		if (kind != DF_VIEW_SKB || !df_call_allowed(sc, tag, f, classes, now_ns, rp))
 			df_judge_gen(gen, f, classes, now_ns, rp);
-		}
 		cnt_idx = df_cnt_index(f->hook, rp);
 		if (v && !(f->flags & (DF_PKT_NO_PORTS | DF_PKT_MALFORMED))) {
 			v->classes = classes;
@@ -267,6 +295,8 @@ static __noinline int df_decide(struct df_facts *f, struct df_sk_cache *sc, void
 			v->valid = 2;
 		}
 	}
+	if (v)
+		df_view_give(v);
 	if (df_record_last)
 		bpf_map_update_elem(&df_last, &zero, rp, BPF_ANY);
 	if (df_test_mode)
@@ -352,20 +382,16 @@ static __always_inline bool df_hdr_is_view(void *ip, void *end, __u8 family,
  * its view), only an allow, and only when the slot's lock says no writer
  * came between the reads. */
 static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view *sc,
-					struct df_fast_slot *slot, __u64 cookie)
+					const struct df_fast_slot *slot, __u64 cookie)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u32 zero = 0, idx, lock = df_view_lock(sc);
 	struct df_state *st;
-	__u32 zero = 0, idx;
-	__u64 lock = 0;
 	__u16 rule;
 	__u8 verdict;
 
-	if (slot) {
-		lock = *(volatile __u64 *)&slot->lock;
-		if ((lock & 1) || slot->cookie != cookie)
-			return -1;
-	}
+	if ((lock & 1) || (slot && slot->cookie != cookie))
+		return -1;
 	if (sc->valid != 2 || sc->mark != skb->mark ||
 	    (sc->verdict != DF_ALLOW && !sc->last_report_ns) ||
 	    !!(sc->flags & DF_PKT_NOT_LO) != (skb->ifindex != DF_LOOPBACK_IFINDEX))
@@ -382,13 +408,9 @@ static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view
 	verdict = sc->verdict;
 	idx = sc->cnt_idx;
 	rule = sc->rule;
-	if (slot) {
-		/* every read of the slot done before its lock is read again:
-		 * a writer on this CPU in between makes it a miss */
-		asm volatile("" ::: "memory");
-		if (*(volatile __u64 *)&slot->lock != lock || verdict != DF_ALLOW)
-			return -1;
-	} else if (verdict != DF_ALLOW) {
+	if (!df_view_stable(sc, lock) || (slot && verdict != DF_ALLOW))
+		return -1;
+	if (verdict != DF_ALLOW) {
 		/* jiffies: the cheap clock, good enough for a one-second limiter */
 		if (!st->hz || bpf_jiffies64() - sc->last_report_jiffies >= st->hz)
 			return -1; /* an event is due: the full path reports it */
@@ -418,20 +440,25 @@ static __always_inline struct df_fast_slot *df_slot_of(__u64 cookie)
 	return cookie ? bpf_map_lookup_elem(&df_fast_slots, &i) : NULL;
 }
 
-/* The socket's view into its slot when it allows under this swap. A slot
- * being written (this program interrupted or preempted a writer on the
- * same CPU) is left alone; the compare-and-swap lets one writer in. */
+/* The socket's view into its slot when it allows (read under the view's
+ * lock; anything else leaves the slot empty). A slot being written (this
+ * program interrupted or preempted a writer on the same CPU) is left alone. */
 static __always_inline void df_slot_put(struct df_fast_slot *slot, __u64 cookie,
 					const struct df_sk_view *v)
 {
-	__u64 lock = *(volatile __u64 *)&slot->lock;
+	const __u32 at = __builtin_offsetof(struct df_sk_view, lock), after = at + 4;
+	__u32 lock;
 
-	if (v->valid != 2 || v->verdict != DF_ALLOW || (lock & 1) ||
-	    __sync_val_compare_and_swap(&slot->lock, lock, lock + 1) != lock)
+	if (!df_view_take(&slot->v))
 		return;
+	lock = df_view_lock(v);
 	slot->cookie = cookie;
-	__builtin_memcpy(&slot->v, v, sizeof(*v));
-	__sync_fetch_and_add(&slot->lock, 1);
+	/* every field but the slot's own lock */
+	__builtin_memcpy(&slot->v, v, at);
+	__builtin_memcpy((__u8 *)&slot->v + after, (const __u8 *)v + after, sizeof(*v) - after);
+	if (!df_view_stable(v, lock) || slot->v.valid != 2 || slot->v.verdict != DF_ALLOW)
+		slot->cookie = 0;
+	df_view_give(&slot->v);
 }
 
 SEC("cgroup_skb/egress")
@@ -576,19 +603,15 @@ static __always_inline bool df_crafted(const struct bpf_sock *sk)
  * through this swap, read in place (no VLAN tag, IPv4 options, extension
  * header or fragment: those take df_judged after the full parse). */
 static __always_inline bool df_tc_fast(struct __sk_buff *skb, const struct df_sk_view *v,
-				       const struct df_state *st, struct df_fast_slot *slot,
+				       const struct df_state *st, const struct df_fast_slot *slot,
 				       __u64 cookie)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	__u32 l2 = df_l2_len(skb->ifindex);
-	__u64 lock = 0;
+	__u32 l2 = df_l2_len(skb->ifindex), lock = df_view_lock(v);
 	__u8 family;
 
-	if (slot) {
-		lock = *(volatile __u64 *)&slot->lock;
-		if ((lock & 1) || slot->cookie != cookie)
-			return false;
-	}
+	if ((lock & 1) || (slot && slot->cookie != cookie))
+		return false;
 	if (v->valid != 2 || v->seq != df_state_tag(st) || v->verdict == DF_DROP ||
 	    v->mark != skb->mark ||
 	    !!(v->flags & DF_PKT_NOT_LO) != (skb->ifindex != DF_LOOPBACK_IFINDEX))
@@ -610,22 +633,21 @@ static __always_inline bool df_tc_fast(struct __sk_buff *skb, const struct df_sk
 	} else {
 		return false;
 	}
-	if (!df_hdr_is_view(data, end, family, v))
-		return false;
-	if (!slot)
-		return true;
-	asm volatile("" ::: "memory"); /* the slot read before its lock again */
-	return *(volatile __u64 *)&slot->lock == lock;
+	return df_hdr_is_view(data, end, family, v) && df_view_stable(v, lock);
 }
 
 /* Is this the header cgroup_skb judged and let through (the socket's last
  * verdict, this swap)? A non-first fragment matches by addresses. Not
  * inlined: df_tc's frame and df_decide's together stay within 512 bytes. */
 static __noinline bool df_judged(const struct df_sk_view *v, const struct df_facts *f,
-				 __u64 tag)
+				 __u64 tag, __u64 *classes)
 {
+	__u32 lock = df_view_lock(v);
 	__u8 fam = f->family, d[16];
+	__u64 cls;
 
+	if (!classes)
+		return false;
 	__builtin_memcpy(d, f->daddr, 16);
 	df_unmap(&fam, d); /* the view holds the address as judged */
 	if (v->valid != 2 || v->seq != tag || v->verdict == DF_DROP || v->family != fam ||
@@ -633,7 +655,13 @@ static __noinline bool df_judged(const struct df_sk_view *v, const struct df_fac
 	    v->flags != (f->flags & DF_PKT_NOT_LO) || (f->flags & DF_PKT_MALFORMED) ||
 	    !df_addr_eq(v->daddr, d) || !df_addr_eq(v->saddr, f->saddr))
 		return false;
-	return (f->flags & DF_PKT_NO_PORTS) || (v->sport == f->sport && v->dport == f->dport);
+	if (!(f->flags & DF_PKT_NO_PORTS) && (v->sport != f->sport || v->dport != f->dport))
+		return false;
+	cls = v->classes;
+	if (!df_view_stable(v, lock))
+		return false;
+	*classes = cls;
+	return true;
 }
 
 /* Does the frame go to the next hop the kernel's routing and neighbours
@@ -764,15 +792,13 @@ int df_tc(struct __sk_buff *skb)
 		f.flags |= DF_PKT_NOT_LO;
 	if (!sk)
 		goto judge;
-	judged = cgskb && sc && df_judged(&sc->view[DF_VIEW_SKB], &f, df_state_tag(st));
+	judged = cgskb && sc && df_judged(&sc->view[DF_VIEW_SKB], &f, df_state_tag(st), &classes);
 	if (judged && !df_crafted(sk))
 		return TC_ACT_OK; /* the header the kernel routed, judged at cgroup_skb */
 	f.uid = bpf_get_socket_uid(skb);
 	df_task_facts_skb(skb, &f);
-	if (judged) {
-		classes = sc->view[DF_VIEW_SKB].classes;
+	if (judged)
 		goto crafted;
-	}
 	if (cgskb)
 		sc = NULL;
 judge:

@@ -444,6 +444,7 @@ static inline __u8 df_hll_rank(__u64 h)
  * for that seq and until `until_ns`. */
 #define DF_VIEW_SKB 0
 #define DF_VIEW_CALL 1
+#define DF_VIEW_HELD 2 /* with a kind: the caller holds that view's lock */
 struct df_sk_view {
 	__u64 seq;          /* the swap it holds (df_tag: sequence and generation) */
 	__u64 sock_classes; /* the socket's classes (call view: owner | task) */
@@ -464,7 +465,7 @@ struct df_sk_view {
 	__u32 valid;   /* 1: sock_classes valid for seq; 2: and the verdict too */
 	__u64 task_cgroup; /* call view: the task sock_classes include (cgroup id, uid) */
 	__u32 task_uid;
-	__u32 pad2;
+	__u32 lock;    /* even: stable; odd: being written (pipeline.h df_view_take) */
 	__u64 suppressed;      /* drops of this flow not reported yet */
 	__u64 last_report_ns;  /* this flow's last drop event (limiter) */
 	__u64 last_report_jiffies; /* the same in jiffies: the fast path's cheap clock */
@@ -477,21 +478,24 @@ struct df_sk_cache {
 	__u64 owner_cgroup[DF_MAX_CG_LEVEL + 1];
 	__u32 owner_uid;
 	__u32 owner_valid;  /* 1: recorded (sockets made before the programs were loaded: 0) */
-	__u64 owner_seq;    /* owner_classes valid for this swap (df_tag) */
+	__u64 owner_seq;    /* owner_classes valid for this swap (df_tag); both under
+			     * the call view's lock */
 	__u64 owner_classes;
 };
 
+_Static_assert(__builtin_offsetof(struct df_sk_view, task_uid) % 8 == 0 &&
+	       __builtin_offsetof(struct df_sk_view, lock) ==
+	       __builtin_offsetof(struct df_sk_view, task_uid) + 4,
+	       "df_sk_view: lock is the high half of an aligned word (pipeline.h df_view_take)");
+
 /* An allowed flow's view, per CPU, in the slot its socket's cookie maps to
  * (direct-mapped): the cgroup_skb and tc fast paths read it instead of the
- * socket's storage. lock is even while the slot is stable and odd while it
- * is written; a reader takes the slot only when lock is even and the same
- * after its reads (a writer can only be a program this one interrupted or
- * preempted on the same CPU). */
+ * socket's storage. The view's lock guards the cookie too. */
 #define DF_FAST_SLOTS 256
 
 struct df_fast_slot {
-	__u64 lock;
 	__u64 cookie; /* the socket's (bpf_get_socket_cookie; 0: none) */
+	__u64 pad;
 	struct df_sk_view v;
 };
 

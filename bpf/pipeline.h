@@ -392,6 +392,46 @@ static __always_inline __u64 df_state_tag(const struct df_state *st)
 	return df_tag(st, *(const volatile __u32 *)&st->gen);
 }
 
+/* ---- a view's lock ------------------------------------------------------------------
+ * A socket's views (and the fast slots' copies) are written by whichever
+ * CPU judges one of its packets or calls, while other CPUs read them: two
+ * threads of a process on one socket write one view at once. The lock is a
+ * sequence: a writer takes it from even to odd by compare-and-swap (one
+ * writer; one that finds it taken does not cache) and back to even when
+ * done; a reader uses what it read only when the lock was even before and
+ * the same after. x86 keeps loads in order and stores in order, so the
+ * compiler barrier is all the reader needs (the build targets x86). */
+static __always_inline __u32 df_view_lock(const struct df_sk_view *v)
+{
+	return *(const volatile __u32 *)&v->lock;
+}
+
+/* Were the reads since df_view_lock() gave `lock` of one stable view? */
+static __always_inline bool df_view_stable(const struct df_sk_view *v, __u32 lock)
+{
+	asm volatile("" ::: "memory");
+	return !(lock & 1) && *(const volatile __u32 *)&v->lock == lock;
+}
+
+/* The writers' atomics are 64-bit (what the BPF target has without
+ * -mcpu=v3): on the word of task_uid and lock, lock its high half (x86 is
+ * little-endian). task_uid changes only under the lock, so a writer's
+ * compare-and-swap fails only when another took it first. */
+#define DF_LOCK_ONE (1ULL << 32)
+
+static __always_inline bool df_view_take(struct df_sk_view *v)
+{
+	__u64 *word = (__u64 *)&v->task_uid;
+	__u64 w = *(volatile __u64 *)word;
+
+	return !(w & DF_LOCK_ONE) && __sync_val_compare_and_swap(word, w, w + DF_LOCK_ONE) == w;
+}
+
+static __always_inline void df_view_give(struct df_sk_view *v)
+{
+	__sync_fetch_and_add((__u64 *)&v->task_uid, DF_LOCK_ONE);
+}
+
 /* Where a cgroup's ancestors are read from. */
 enum df_anc_src { DF_ANC_SKB, DF_ANC_TASK, DF_ANC_OWNER };
 

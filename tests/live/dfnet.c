@@ -12,6 +12,11 @@
  *                                        the first error), then, once the file GO exists
  *                                        (10 s at most), N more on the same socket: the
  *                                        same words; on CPU 0 throughout
+ *   dfnet udp-race ADDR OK BAD MS     -> "ok N bad M": one UDP socket (unconnected,
+ *                                        bound to port 40001), two threads for MS ms, on
+ *                                        CPU 0 sending to port OK, on CPU 1 to BAD
+ *                                        (the kernel sends a UDP socket's datagrams
+ *                                        without its lock): N and M datagrams it took
  *   dfnet udp-storm A.B.C N           -> "sent S eperm E other O": N datagrams, each
  *                                        to a distinct flow (A.B.C.1-254, ports from
  *                                        1024): a drop storm when they are refused */
@@ -24,6 +29,7 @@
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -71,6 +77,31 @@ static long ms_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+/* udp-race: one thread's sends to its port on the shared socket */
+struct racer {
+	int fd, cpu;
+	int port;
+	long ms, sent;
+	struct sockaddr_storage to;
+	socklen_t len;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	cpu_set_t one;
+	long end = ms_now() + r->ms;
+
+	CPU_ZERO(&one);
+	CPU_SET(r->cpu, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	while (ms_now() < end)
+		for (int i = 0; i < 256; i++)
+			if (sendto(r->fd, "dfrace", 6, 0, (struct sockaddr *)&r->to, r->len) > 0)
+				r->sent++;
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -188,6 +219,27 @@ int main(int argc, char **argv)
 			}
 		}
 		printf("%d\n", n);
+		return 0;
+	}
+	if (!strcmp(argv[1], "udp-race") && argc == 6) {
+		struct racer r[2] = { { .port = (uint16_t)atoi(argv[3]) },
+				      { .port = (uint16_t)atoi(argv[4]), .cpu = 1 } };
+		struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(40001) };
+		pthread_t t[2];
+
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (bind(fd, (struct sockaddr *)&me, sizeof(me)))
+			return result(errno);
+		for (int i = 0; i < 2; i++) {
+			r[i].fd = fd;
+			r[i].ms = atol(argv[5]);
+			addr_of(argv[2], r[i].port, &r[i].to, &r[i].len);
+			if (pthread_create(&t[i], NULL, race, &r[i]))
+				return 2;
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		printf("ok %ld bad %ld\n", r[0].sent, r[1].sent);
 		return 0;
 	}
 	if (!strcmp(argv[1], "raw-send") && argc == 4) {

@@ -149,6 +149,21 @@ a_connections_packets_are_counted_with_their_rule() {
 		"$((rule1 - rule0))"
 }
 
+# One UDP socket, two threads on two CPUs, one sending where the policy
+# allows and the other where it refuses: each flow's verdict replaces the
+# other's in the socket's cached views (its calls' and its packets'), written
+# from both CPUs at once. The refused flow's datagrams never arrive, however
+# those writes meet (datapath.md: a view's lock).
+a_socket_shared_by_two_cpus_leaks_nothing() {
+	local out
+	receiver "$NSB" udp-recv 5999 3000 "$TMP/recv"
+	out=$(in_ns_cg prot "$NSA" "$DFNET" udp-race 192.0.2.2 5001 5999 2000)
+	wait "$RPID"
+	echo "udp-race: $out"
+	[ "$(cut -d' ' -f2 <<<"$out")" -gt 1000 ] || { echo "the allowed thread hardly sent: $out"; return 1; }
+	expect_eq "datagrams of the refused flow received" "0" "$(tail -n 1 "$TMP/recv")"
+}
+
 a_new_process_adopts_and_swaps() {
 	local before after
 	before=$(counter_total)
@@ -192,6 +207,7 @@ run_case loopback_passes loopback_passes
 run_case raw_socket_is_caught raw_socket_is_caught
 run_case af_packet_is_caught_at_tc af_packet_is_caught_at_tc
 run_case a_connections_packets_are_counted_with_their_rule a_connections_packets_are_counted_with_their_rule
+run_case a_socket_shared_by_two_cpus_leaks_nothing a_socket_shared_by_two_cpus_leaks_nothing
 run_case a_new_process_adopts_and_swaps a_new_process_adopts_and_swaps
 run_case a_held_flow_is_judged_again_after_a_swap a_held_flow_is_judged_again_after_a_swap
 run_case unload_removes_enforcement unload_removes_enforcement
