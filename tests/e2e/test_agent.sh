@@ -362,7 +362,7 @@ rule_packets() {
 # socket (no sendmsg hook) on one CPU, whose packets before the push filled
 # that CPU's fast slot with the old policy's verdict and rule.
 a_held_flow_is_counted_for_the_new_rule() {
-	local pid c0 c1 b
+	local out c0 c1 b
 	policy 11 5013 > "$TMP/p11.conf"
 	policy 12 5999 | sed 's|allow = \[ "t", "a", "svc", "ctl" \]; } );|allow = [ "t", "a", "svc", "ctl" ]; },\
   { name = "peer2"; cidrs = [ "192.0.2.2/32" ]; protocols = [ "udp" ]; ports = ( 5013 ); allow = [ "t" ]; } );|' \
@@ -370,19 +370,14 @@ a_held_flow_is_counted_for_the_new_rule() {
 	grep -q '"peer2"' "$TMP/p12.conf" || { echo "p12 has no peer2"; cat "$TMP/p12.conf"; return 1; }
 	push "$TMP/p11.conf"
 	wait_log "serial 11"
-	rm -f "$TMP/go"
-	receiver "$NSB" udp-recv 5013 6000 "$TMP/recv"
-	in_ns_cg prot "$NSA" "$DFNET" udp-held 192.0.2.2 5013 20 "$TMP/go" > "$TMP/held" &
-	pid=$!
-	for _ in $(seq 250); do grep -q sent "$TMP/held" && break; sleep 0.02; done
+	held_start 5013 20 6000
 	push "$TMP/p12.conf"
 	wait_log "serial 12"
 	c0=$(ctl --json counters)
-	touch "$TMP/go"
-	wait "$pid" || true
+	out=$(held_finish)
 	c1=$(ctl --json counters)
 	kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null || true
-	expect_eq "the held flow, before and after" "sent 20 sent 20" "$(tr '\n' ' ' < "$TMP/held" | sed 's/ $//')"
+	expect_eq "the held flow, before and after" "sent 20 sent 20" "$out"
 	for b in bpf nftables; do
 		{ [ $b = bpf ] && bpf_on; } || { [ $b = nftables ] && nft_on; } || continue
 		expect_eq "$b: after the push, for peer2" 20 \

@@ -91,6 +91,24 @@ receiver() {
 	for _ in $(seq 100); do grep -q ready "$5" 2>/dev/null && return 0; sleep 0.02; done
 }
 
+# held_start PORT N MS: a connected UDP flow from $CG/prot to B's PORT
+# (dfnet udp-held: N datagrams now, N more at held_finish), B's receiver
+# listening MS ms (RPID); returns once the first N are sent.
+held_start() {
+	rm -f "$TMP/go"
+	receiver "$NSB" udp-recv "$1" "$3" "$TMP/recv"
+	in_ns_cg prot "$NSA" "$DFNET" udp-held 192.0.2.2 "$1" "$2" "$TMP/go" > "$TMP/held" &
+	HELD_PID=$!
+	for _ in $(seq 250); do grep -q sent "$TMP/held" && break; sleep 0.02; done
+}
+
+# held_finish: the held flow's second N; what it met, both times, on one line
+held_finish() {
+	touch "$TMP/go"
+	wait "$HELD_PID" || true # a refused send: dfnet says so, and exits 1
+	tr '\n' ' ' < "$TMP/held" | sed 's/ $//'
+}
+
 # flow CGROUP KIND ADDR PORT: "<what the sender said> <datagrams/connections received>"
 # from a process in $CG/CGROUP in namespace A. KIND: udp, tcp, raw (raw IPv4
 # socket, UDP inside), packet (AF_PACKET on $VA, UDP inside, broadcast MAC),

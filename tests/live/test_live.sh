@@ -180,17 +180,12 @@ a_new_process_adopts_and_swaps() {
 # cgroup_skb's fast path answers its packets, from the socket's storage,
 # which outlives the programs).
 a_held_flow_is_judged_again_after_a_swap() {
-	local pid
-	rm -f "$TMP/go"
-	receiver "$NSB" udp-recv 5002 4000 "$TMP/recv"
-	in_ns_cg prot "$NSA" "$DFNET" udp-held 192.0.2.2 5002 5 "$TMP/go" > "$TMP/held" &
-	pid=$!
-	for _ in $(seq 200); do grep -q sent "$TMP/held" && break; sleep 0.01; done
+	local out
+	held_start 5002 5 4000
 	load "$TMP/p3.conf"
-	touch "$TMP/go"
-	wait "$pid" || true # the last send refused: dfnet says so, and exits 1
+	out=$(held_finish)
 	wait "$RPID"
-	expect_eq "before the swap, then after it" "sent 5 EPERM" "$(tr '\n' ' ' < "$TMP/held" | sed 's/ $//')"
+	expect_eq "before the swap, then after it" "sent 5 EPERM" "$out"
 	expect_eq "received before the swap" "5" "$(tail -n 1 "$TMP/recv")"
 }
 
