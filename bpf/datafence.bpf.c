@@ -379,8 +379,7 @@ static __always_inline bool df_hdr_is_view(void *ip, void *end, __u8 family,
  * old. Anything else (a new destination, IPv4 options, IPv6 extension
  * headers, fragments, a swap, a time bound passed, a drop due for an event)
  * takes the full path. Returns the verdict, or -1. With a fast slot (sc is
- * its view), only an allow, and only when the slot's lock says no writer
- * came between the reads. */
+ * its view; only allows go in), the slot must be the socket's (cookie). */
 static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view *sc,
 					const struct df_fast_slot *slot, __u64 cookie)
 {
@@ -408,7 +407,7 @@ static __always_inline int df_fast_path(struct __sk_buff *skb, struct df_sk_view
 	verdict = sc->verdict;
 	idx = sc->cnt_idx;
 	rule = sc->rule;
-	if (!df_view_stable(sc, lock) || (slot && verdict != DF_ALLOW))
+	if (!df_view_stable(sc, lock))
 		return -1;
 	if (verdict != DF_ALLOW) {
 		/* jiffies: the cheap clock, good enough for a one-second limiter */
@@ -484,7 +483,7 @@ int df_cgroup_skb(struct __sk_buff *skb)
 		if (sc) {
 			v = df_fast_path(skb, &sc->view[DF_VIEW_SKB], NULL, 0);
 			if (v >= 0) {
-				if (slot)
+				if (slot && v == DF_ALLOW)
 					df_slot_put(slot, cookie, &sc->view[DF_VIEW_SKB]);
 				return v == DF_DROP ? 0 : 1;
 			}
@@ -507,7 +506,7 @@ int df_cgroup_skb(struct __sk_buff *skb)
 		f.test_now_s = (__u64)skb->cb[4] << 32 | skb->cb[3];
 	}
 	v = df_verdict(&f, sc, sk ? (void *)skb : NULL, DF_VIEW_SKB, NULL);
-	if (slot && sc)
+	if (slot && sc && v == DF_ALLOW) /* a drop (a storm's) never touches the slots */
 		df_slot_put(slot, cookie, &sc->view[DF_VIEW_SKB]);
 	return v == DF_DROP ? 0 : 1;
 }
@@ -646,8 +645,6 @@ static __noinline bool df_judged(const struct df_sk_view *v, const struct df_fac
 	__u8 fam = f->family, d[16];
 	__u64 cls;
 
-	if (!classes)
-		return false;
 	__builtin_memcpy(d, f->daddr, 16);
 	df_unmap(&fam, d); /* the view holds the address as judged */
 	if (v->valid != 2 || v->seq != tag || v->verdict == DF_DROP || v->family != fam ||
@@ -756,7 +753,7 @@ int df_tc(struct __sk_buff *skb)
 	struct df_state *st;
 	__u32 zero = 0;
 	__u64 classes = 0;
-	bool cgskb = false, judged;
+	bool cgskb = false, fast, judged;
 
 	st = bpf_map_lookup_elem(&df_state, &zero);
 	if (!st)
@@ -766,10 +763,12 @@ int df_tc(struct __sk_buff *skb)
 		sk = bpf_sk_fullsock(sk);
 	if (sk) {
 		/* an inet socket's view is cgroup_skb's (when attached): this
-		 * hook only reads it, and the common packet ends here */
+		 * hook only reads it, and the common packet ends here, at this
+		 * CPU's fast slot, else at the socket's storage */
 		cgskb = (sk->family == AF_INET || sk->family == AF_INET6) &&
 			(st->flags & DF_STATE_CGSKB);
-		if (cgskb && !df_test_mode && !df_crafted(sk)) {
+		fast = cgskb && !df_crafted(sk) && !df_test_mode;
+		if (fast) {
 			__u64 cookie = bpf_get_socket_cookie(skb);
 			struct df_fast_slot *slot = df_slot_of(cookie);
 
@@ -779,8 +778,7 @@ int df_tc(struct __sk_buff *skb)
 		if (!df_test_mode)
 			sc = bpf_sk_storage_get(&df_sk_cache, sk, 0,
 						cgskb ? 0 : BPF_SK_STORAGE_GET_F_CREATE);
-		if (cgskb && sc && !df_crafted(sk) &&
-		    df_tc_fast(skb, &sc->view[DF_VIEW_SKB], st, NULL, 0))
+		if (fast && sc && df_tc_fast(skb, &sc->view[DF_VIEW_SKB], st, NULL, 0))
 			return TC_ACT_OK;
 	}
 	df_parse_frame(skb, &f);

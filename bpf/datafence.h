@@ -495,7 +495,6 @@ _Static_assert(__builtin_offsetof(struct df_sk_view, task_uid) % 8 == 0 &&
 
 struct df_fast_slot {
 	__u64 cookie; /* the socket's (bpf_get_socket_cookie; 0: none) */
-	__u64 pad;
 	struct df_sk_view v;
 };
 

@@ -81,9 +81,8 @@ static long ms_now(void)
 
 /* udp-race: one thread's sends to its port on the shared socket */
 struct racer {
-	int fd, cpu;
-	int port;
-	long ms, sent;
+	int fd, cpu, port;
+	long ms, sent; /* -1: could not run on its CPU */
 	struct sockaddr_storage to;
 	socklen_t len;
 };
@@ -96,7 +95,10 @@ static void *race(void *arg)
 
 	CPU_ZERO(&one);
 	CPU_SET(r->cpu, &one);
-	sched_setaffinity(0, sizeof(one), &one);
+	if (sched_setaffinity(0, sizeof(one), &one)) {
+		r->sent = -1;
+		return NULL;
+	}
 	while (ms_now() < end)
 		for (int i = 0; i < 256; i++)
 			if (sendto(r->fd, "dfrace", 6, 0, (struct sockaddr *)&r->to, r->len) > 0)
@@ -222,8 +224,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "udp-race") && argc == 6) {
-		struct racer r[2] = { { .port = (uint16_t)atoi(argv[3]) },
-				      { .port = (uint16_t)atoi(argv[4]), .cpu = 1 } };
+		struct racer r[2] = { { .port = atoi(argv[3]) }, { .port = atoi(argv[4]), .cpu = 1 } };
 		struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(40001) };
 		pthread_t t[2];
 
@@ -239,6 +240,10 @@ int main(int argc, char **argv)
 		}
 		for (int i = 0; i < 2; i++)
 			pthread_join(t[i], NULL);
+		if (r[0].sent < 0 || r[1].sent < 0) {
+			fprintf(stderr, "dfnet: udp-race needs CPUs 0 and 1\n");
+			return 2;
+		}
 		printf("ok %ld bad %ld\n", r[0].sent, r[1].sent);
 		return 0;
 	}
