@@ -319,7 +319,12 @@ static void attach_iface(struct bpf_backend *bb, int ifindex, const char *name)
 	if (!wants_iface(bb, name) || bb->n_tc == MAX_TC)
 		return;
 	if (df_loader_attach_tc(bb->l, ifindex)) {
-		pr_err("cannot attach tc egress to %s", name);
+		char now[IF_NAMESIZE];
+
+		if (!if_indextoname((unsigned int)ifindex, now))
+			df_loader_forget_tc(bb->l, ifindex); /* gone before we got to it */
+		else
+			pr_err("cannot attach tc egress to %s", name);
 		return;
 	}
 	bb->tc[bb->n_tc++] = ifindex;
@@ -338,6 +343,10 @@ static int on_link(const struct nlmsghdr *nlh, void *data)
 				bb->tc[i] = bb->tc[--bb->n_tc];
 				pr_notice("interface %d went away", ifi->ifi_index);
 			}
+		/* nothing of it stays: its pin, its entry (the table of
+		 * devices would fill up on a host that makes and removes
+		 * container interfaces all day, and tc attach no more) */
+		df_loader_forget_tc(bb->l, ifi->ifi_index);
 		return MNL_CB_OK;
 	}
 	mnl_attr_for_each(attr, nlh, sizeof(*ifi))
@@ -448,6 +457,38 @@ static void nh_helper(struct bpf_backend *bb)
 	bb->nh_ok = ok;
 }
 
+/* Where an earlier instance attached tc and this one did not: a device
+ * gone is forgotten; one agent.conf no longer names (or with the tc hook
+ * off) loses our program, so nothing filters where agent.conf says nothing
+ * should and health asks only about this instance's devices. A wanted
+ * device this instance could not attach keeps the program it had. */
+static void sweep_ifaces(struct bpf_backend *bb)
+{
+	int fd = map_fd(bb, DF_MAP_ID_IFACES), stale[1024];
+	__u32 key, *prev = NULL;
+	size_t n = 0;
+
+	while (n < sizeof(stale) / sizeof(stale[0]) && !bpf_map_get_next_key(fd, prev, &key)) {
+		bool ours = false;
+
+		for (size_t i = 0; i < bb->n_tc; i++)
+			ours |= bb->tc[i] == (int)key;
+		if (!ours)
+			stale[n++] = (int)key;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[IF_NAMESIZE];
+
+		if (!if_indextoname((unsigned int)stale[i], name))
+			df_loader_forget_tc(bb->l, stale[i]);
+		else if (!wants_iface(bb, name) && !df_loader_detach_tc(bb->l, stale[i]))
+			pr_notice("took tc egress off %s (ifindex %d): %s", name, stale[i],
+				  bb->conf.hook_tc ? "not among agent.conf's interfaces" :
+						     "the tc hook is off in agent.conf");
+	}
+}
+
 static void watch_interfaces(struct bpf_backend *bb)
 {
 	bb->nl = mnl_socket_open(NETLINK_ROUTE);
@@ -458,6 +499,7 @@ static void watch_interfaces(struct bpf_backend *bb)
 		bb->nl = NULL;
 	}
 	attach_all_ifaces(bb);
+	sweep_ifaces(bb);
 }
 
 static int bpf_start(const struct df_backend_conf *c, struct df_backend **out)
@@ -480,6 +522,8 @@ static int bpf_start(const struct df_backend_conf *c, struct df_backend **out)
 	if (c->hook_tc) {
 		nh_helper(bb);
 		watch_interfaces(bb);
+	} else {
+		sweep_ifaces(bb); /* an earlier start's tc programs */
 	}
 	bb->rb = ring_buffer__new(map_fd(bb, DF_MAP_ID_EVENTS), on_event, bb, NULL);
 	if (!bb->rb) {

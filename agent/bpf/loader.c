@@ -494,11 +494,34 @@ int df_loader_attach_tc(struct df_loader *l, int ifindex)
 	return err;
 }
 
+/* What tc knew of a device (its link header length), forgotten. */
+static void iface_forget(struct df_loader *l, int ifindex)
+{
+	__u32 key = (__u32)ifindex, none = 0;
+
+	bpf_map_delete_elem(bpf_map__fd(l->skel->maps.df_ifaces), &key);
+	if (key < DF_IFL2_SLOTS)
+		bpf_map_update_elem(bpf_map__fd(l->skel->maps.df_ifl2), &key, &none, BPF_ANY);
+}
+
 int df_loader_detach_tc(struct df_loader *l, int ifindex)
 {
 	int err = tcx_detach(l, ifindex);
 
-	return err == -ENOENT ? clsact_detach(ifindex) : err;
+	if (err == -ENOENT)
+		err = clsact_detach(ifindex);
+	iface_forget(l, ifindex);
+	return err;
+}
+
+void df_loader_forget_tc(struct df_loader *l, int ifindex)
+{
+	char path[300];
+
+	tcx_pin(l, ifindex, path, sizeof(path));
+	tcx_forget(l, ifindex);
+	unlink(path);
+	iface_forget(l, ifindex);
 }
 
 int64_t df_clock_offset_ns(void)

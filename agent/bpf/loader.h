@@ -87,7 +87,13 @@ int df_loader_attach(struct df_loader *l);
  * adoption); where the kernel has no tcx (or tc_clsact), our own filter on
  * a clsact qdisc. Either replaced atomically. */
 int df_loader_attach_tc(struct df_loader *l, int ifindex);
+/* Our tc program taken off ifindex and what tc knew of the device
+ * (df_ifaces) forgotten. -ENOENT: none of ours was there. */
 int df_loader_detach_tc(struct df_loader *l, int ifindex);
+/* A device that left the namespace (deleted or moved): its tcx link's pin
+ * and its df_ifaces entry gone (the kernel took a deleted device's
+ * programs off with it). */
+void df_loader_forget_tc(struct df_loader *l, int ifindex);
 /* enum bpf_attach_type's tcx egress (kernel 6.6+; Debian 12's headers lack it). */
 #define DF_BPF_TCX_EGRESS 47
 /* Where our tc program is on ifindex's egress; *ahead: the first tcx

@@ -178,6 +178,73 @@ our_tc_program_detached_is_named_and_attached_again() {
 	expect_eq "a new tcx link pinned" true "$(id2=$(tcx_link_id); [ -n "$id2" ] && [ "$id2" != "$id" ] && echo true)"
 }
 
+# ifindex of a device in namespace A; the devices df_ifaces describes for tc
+ifidx() { ip -n "$NSA" -j link show "$1" | jq '.[0].ifindex'; }
+described() { bpftool -j map dump pinned "$PIN/pins/df_ifaces" | jq -c '[.[].formatted.key] | sort'; }
+# our programs in the tcx egress chain of device NAME (the kernel's answer)
+tcx_on() { in_a "$FOREIGN" tcx-names "$1" | grep -c '^df_tc$' || true; }
+
+# restart_ifaces NAME...: the agent restarted with tc on these interfaces
+restart_ifaces() {
+	local list
+	list=$(printf '"%s", ' "$@")
+	stop_agent
+	health_conf "$TMP/log/drops.jsonl" 'drop_log_max_mb = 1;' |
+		sed "s|^interfaces = .*|interfaces = [ ${list%, } ];|" > "$TMP/agent.conf"
+	start_agent
+	wait_log "policy loaded (start)"
+}
+
+an_interface_left_out_of_agent_conf_loses_our_tc_program() {
+	local idx
+	trap 'in_a ip link del dfdum0 2>/dev/null || true; restore_agent' EXIT
+	in_a ip link add dfdum0 type veth peer name dfdum0p
+	in_a ip link set dfdum0 up
+	idx=$(ifidx dfdum0)
+	restart_ifaces "$VA" dfdum0
+	expect_eq "ours on dfdum0" 1 "$(tcx_on dfdum0)"
+	expect_eq "dfdum0 described" true "$(described | jq --argjson i "$idx" 'index($i) != null')"
+	# agent.conf names only $VA again
+	restore_agent
+	wait_log "took tc egress off dfdum0 (ifindex $idx): not among agent.conf's interfaces"
+	expect_eq "ours on dfdum0" 0 "$(tcx_on dfdum0)"
+	expect_eq "its pin" no "$([ -e "$PIN/pins/link_tcx_$idx" ] && echo yes || echo no)"
+	expect_eq "dfdum0 described" false "$(described | jq --argjson i "$idx" 'index($i) != null')"
+	expect_eq "ours on $VA still" 1 "$(tcx_on "$VA")"
+	until_status 0
+}
+
+# Containers make and remove interfaces all day: each one tc was attached
+# to leaves nothing behind once it is gone (df_ifaces holds 1,024: a leak
+# would end with tc attaching to no new interface).
+deleted_interfaces_leave_nothing_behind() {
+	local before idx=() i r n
+	trap 'for i in 0 1 2 3; do in_a ip link del "dfchurn$i" 2>/dev/null || true; done; restore_agent' EXIT
+	restart_ifaces "$VA" dfchurn0 dfchurn1 dfchurn2 dfchurn3
+	before=$(described)
+	for r in 1 2 3; do
+		mark_log
+		for i in 0 1 2 3; do
+			in_a ip link add "dfchurn$i" type veth peer name "dfchurn${i}p"
+			idx[i]=$(ifidx "dfchurn$i")
+		done
+		for i in 0 1 2 3; do wait_log "attached tc egress to dfchurn$i (ifindex ${idx[i]})"; done
+		n=0
+		for i in 0 1 2 3; do n=$((n + $(tcx_on "dfchurn$i"))); done
+		expect_eq "round $r: attached" 4 "$n"
+		for i in 0 1 2 3; do in_a ip link del "dfchurn$i"; done
+		for i in 0 1 2 3; do wait_log "interface ${idx[i]} went away"; done
+		expect_eq "round $r: described as before" "$before" "$(described)"
+		for i in 0 1 2 3; do
+			expect_eq "round $r: pin of dfchurn$i" no \
+				"$([ -e "$PIN/pins/link_tcx_${idx[i]}" ] && echo yes || echo no)"
+		done
+	done
+	# (status names the four as not attached while agent.conf names them)
+	restore_agent
+	until_status 0
+}
+
 removed_pins_are_named_and_pinned_again() {
 	harm_while_stopped rm -rf "$PIN/pins"
 	named "pins missing: $PIN/pins is gone"
@@ -542,6 +609,9 @@ run_case a_tcx_program_ahead_is_named a_tcx_program_ahead_is_named
 run_case an_override_program_below_is_named an_override_program_below_is_named
 run_case a_detached_link_is_named_and_attached_again a_detached_link_is_named_and_attached_again
 run_case our_tc_program_detached_is_named_and_attached_again our_tc_program_detached_is_named_and_attached_again
+run_case an_interface_left_out_of_agent_conf_loses_our_tc_program \
+	an_interface_left_out_of_agent_conf_loses_our_tc_program
+run_case deleted_interfaces_leave_nothing_behind deleted_interfaces_leave_nothing_behind
 run_case removed_pins_are_named_and_pinned_again removed_pins_are_named_and_pinned_again
 run_case a_stopped_heartbeat_is_named a_stopped_heartbeat_is_named
 run_case the_canary_sees_broken_tables the_canary_sees_broken_tables

@@ -9,7 +9,10 @@
  *   dfforeign tcx-attach IFNAME            a tcx egress program (kernel 6.6+)
  *                                          returning TCX_NEXT; exit 3 when the
  *                                          kernel has no tcx
- *   dfforeign tcx-detach IFNAME */
+ *   dfforeign tcx-detach IFNAME
+ * and one question:
+ *   dfforeign tcx-names IFNAME             the names of the tcx egress
+ *                                          programs on IFNAME, first first */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -67,6 +70,24 @@ int main(int argc, char **argv)
 			perror(argv[2]);
 			return 1;
 		}
+		if (!strcmp(cmd, "tcx-names")) {
+			__u32 ids[64], cnt = 64;
+
+			if (bpf_prog_query(target, TCX_EGRESS, 0, NULL, ids, &cnt))
+				cnt = 0; /* nothing attached, or no tcx */
+			for (__u32 i = 0; i < cnt; i++) {
+				struct bpf_prog_info info;
+				__u32 len = sizeof(info);
+				int fd = bpf_prog_get_fd_by_id(ids[i]);
+
+				memset(&info, 0, sizeof(info));
+				if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+					printf("%s\n", info.name);
+				if (fd >= 0)
+					close(fd);
+			}
+			return 0;
+		}
 		if (!strcmp(cmd, "tcx-attach")) {
 			prog = load(BPF_PROG_TYPE_SCHED_CLS, -1 /* TCX_NEXT */);
 			/* first in the chain (BPF_F_BEFORE, no anchor): ahead of ours */
@@ -81,7 +102,7 @@ int main(int argc, char **argv)
 		}
 	} else {
 		fprintf(stderr, "usage: dfforeign override-attach|override-detach CGROUP_DIR\n"
-				"       dfforeign tcx-attach|tcx-detach IFNAME\n");
+				"       dfforeign tcx-attach|tcx-detach|tcx-names IFNAME\n");
 		return 2;
 	}
 	if (err) {
