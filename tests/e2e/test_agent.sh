@@ -374,7 +374,8 @@ a_held_flow_is_counted_for_the_new_rule() {
 	push "$TMP/p12.conf"
 	wait_log "serial 12"
 	c0=$(ctl --json counters)
-	out=$(held_finish)
+	held_finish
+	out=$HELD_OUT
 	c1=$(ctl --json counters)
 	kill "$RPID" 2>/dev/null; wait "$RPID" 2>/dev/null || true
 	expect_eq "the held flow, before and after" "sent 20 sent 20" "$out"

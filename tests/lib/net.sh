@@ -102,11 +102,13 @@ held_start() {
 	for _ in $(seq 250); do grep -q sent "$TMP/held" && break; sleep 0.02; done
 }
 
-# held_finish: the held flow's second N; what it met, both times, on one line
+# held_finish: the held flow's second N; what it met, both times, on one
+# line, into HELD_OUT. Not in $(...): a subshell cannot wait for the sender,
+# and would read what it said before its second N.
 held_finish() {
 	touch "$TMP/go"
 	wait "$HELD_PID" || true # a refused send: dfnet says so, and exits 1
-	tr '\n' ' ' < "$TMP/held" | sed 's/ $//'
+	HELD_OUT=$(tr '\n' ' ' < "$TMP/held" | sed 's/ $//')
 }
 
 # flow CGROUP KIND ADDR PORT: "<what the sender said> <datagrams/connections received>"

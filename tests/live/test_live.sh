@@ -183,7 +183,8 @@ a_held_flow_is_judged_again_after_a_swap() {
 	local out
 	held_start 5002 5 4000
 	load "$TMP/p3.conf"
-	out=$(held_finish)
+	held_finish
+	out=$HELD_OUT
 	wait "$RPID"
 	expect_eq "before the swap, then after it" "sent 5 EPERM" "$out"
 	expect_eq "received before the swap" "5" "$(tail -n 1 "$TMP/recv")"
