@@ -311,12 +311,18 @@ static bool wants_iface(struct bpf_backend *bb, const char *name)
 	return false;
 }
 
-static void attach_iface(struct bpf_backend *bb, int ifindex, const char *name)
+/* Has this instance attached tc to ifindex? */
+static bool attached(const struct bpf_backend *bb, int ifindex)
 {
 	for (size_t i = 0; i < bb->n_tc; i++)
 		if (bb->tc[i] == ifindex)
-			return;
-	if (!wants_iface(bb, name) || bb->n_tc == MAX_TC)
+			return true;
+	return false;
+}
+
+static void attach_iface(struct bpf_backend *bb, int ifindex, const char *name)
+{
+	if (attached(bb, ifindex) || !wants_iface(bb, name) || bb->n_tc == MAX_TC)
 		return;
 	if (df_loader_attach_tc(bb->l, ifindex)) {
 		char now[IF_NAMESIZE];
@@ -469,11 +475,7 @@ static void sweep_ifaces(struct bpf_backend *bb)
 	size_t n = 0;
 
 	while (n < sizeof(stale) / sizeof(stale[0]) && !bpf_map_get_next_key(fd, prev, &key)) {
-		bool ours = false;
-
-		for (size_t i = 0; i < bb->n_tc; i++)
-			ours |= bb->tc[i] == (int)key;
-		if (!ours)
+		if (!attached(bb, (int)key))
 			stale[n++] = (int)key;
 		prev = &key;
 	}
@@ -676,15 +678,9 @@ static void bpf_status(struct df_backend *b, const struct df_loaded *l, json_t *
 		for (size_t i = 0; i < bb->n_tc; i++)
 			json_array_append_new(tc, json_string(if_indextoname((unsigned int)bb->tc[i], name) ?
 								      name : "?"));
-		for (size_t i = 0; i < bb->conf.n_interfaces; i++) {
-			unsigned int idx = if_nametoindex(bb->conf.interfaces[i]);
-			bool found = false;
-
-			for (size_t k = 0; k < bb->n_tc; k++)
-				found |= bb->tc[k] == (int)idx;
-			if (!found)
+		for (size_t i = 0; i < bb->conf.n_interfaces; i++)
+			if (!attached(bb, (int)if_nametoindex(bb->conf.interfaces[i])))
 				json_array_append_new(missing, json_string(bb->conf.interfaces[i]));
-		}
 	} else {
 		struct if_nameindex *ifs = if_nameindex();
 

@@ -130,11 +130,11 @@ a_foreign_tc_filter_ahead_is_named() {
 	until_status 0
 }
 
+# ifindex of a device in namespace A
+ifidx() { ip -n "$NSA" -j link show "$1" | jq '.[0].ifindex'; }
+
 # our tcx link (pinned, first in the device's chain) as it stands
-tcx_link_id() {
-	bpftool -j link show pinned "$PIN/pins/link_tcx_$(ip -n "$NSA" -j link show "$VA" | jq '.[0].ifindex')" |
-		jq .id
-}
+tcx_link_id() { bpftool -j link show pinned "$PIN/pins/link_tcx_$(ifidx "$VA")" | jq .id; }
 
 a_tcx_program_ahead_is_named() {
 	local rc=0
@@ -178,21 +178,18 @@ our_tc_program_detached_is_named_and_attached_again() {
 	expect_eq "a new tcx link pinned" true "$(id2=$(tcx_link_id); [ -n "$id2" ] && [ "$id2" != "$id" ] && echo true)"
 }
 
-# ifindex of a device in namespace A; the devices df_ifaces describes for tc
-ifidx() { ip -n "$NSA" -j link show "$1" | jq '.[0].ifindex'; }
+# the devices df_ifaces describes for tc; is device IDX's tcx link pinned
 described() { bpftool -j map dump pinned "$PIN/pins/df_ifaces" | jq -c '[.[].formatted.key] | sort'; }
+pinned() { [ -e "$PIN/pins/link_tcx_$1" ] && echo yes || echo no; }
 # our programs in the tcx egress chain of device NAME (the kernel's answer)
 tcx_on() { in_a "$FOREIGN" tcx-names "$1" | grep -c '^df_tc$' || true; }
 
 # restart_ifaces NAME...: the agent restarted with tc on these interfaces
 restart_ifaces() {
-	local list
-	list=$(printf '"%s", ' "$@")
-	stop_agent
-	health_conf "$TMP/log/drops.jsonl" 'drop_log_max_mb = 1;' |
-		sed "s|^interfaces = .*|interfaces = [ ${list%, } ];|" > "$TMP/agent.conf"
-	start_agent
-	wait_log "policy loaded (start)"
+	local IFACES
+	IFACES=$(printf '"%s", ' "$@")
+	IFACES=${IFACES%, }
+	restart_with "$TMP/log/drops.jsonl" 'drop_log_max_mb = 1;'
 }
 
 an_interface_left_out_of_agent_conf_loses_our_tc_program() {
@@ -208,7 +205,7 @@ an_interface_left_out_of_agent_conf_loses_our_tc_program() {
 	restore_agent
 	wait_log "took tc egress off dfdum0 (ifindex $idx): not among agent.conf's interfaces"
 	expect_eq "ours on dfdum0" 0 "$(tcx_on dfdum0)"
-	expect_eq "its pin" no "$([ -e "$PIN/pins/link_tcx_$idx" ] && echo yes || echo no)"
+	expect_eq "its pin" no "$(pinned "$idx")"
 	expect_eq "dfdum0 described" false "$(described | jq --argjson i "$idx" 'index($i) != null')"
 	expect_eq "ours on $VA still" 1 "$(tcx_on "$VA")"
 	until_status 0
@@ -236,8 +233,7 @@ deleted_interfaces_leave_nothing_behind() {
 		for i in 0 1 2 3; do wait_log "interface ${idx[i]} went away"; done
 		expect_eq "round $r: described as before" "$before" "$(described)"
 		for i in 0 1 2 3; do
-			expect_eq "round $r: pin of dfchurn$i" no \
-				"$([ -e "$PIN/pins/link_tcx_${idx[i]}" ] && echo yes || echo no)"
+			expect_eq "round $r: pin of dfchurn$i" no "$(pinned "${idx[i]}")"
 		done
 	done
 	# (status names the four as not attached while agent.conf names them)

@@ -21,13 +21,15 @@ agent_suite() {
 }
 
 # agent_conf BACKEND DROP_LOG: the keys every suite's agent.conf has (the
-# suite appends its own); the pins under $PIN, tc on A's interface.
+# suite appends its own); the pins under $PIN, tc on A's interface (or on
+# IFACES: a list of quoted names).
 agent_conf() {
+	local ifs=${IFACES:-\"$VA\"}
 	cat <<EOC
 backend = "$1";
 policy_file = "$TMP/etc/policy.conf";
 pin_dir = "$PIN/pins";
-interfaces = [ "$VA" ];
+interfaces = [ $ifs ];
 drop_log = "$2";
 syslog = false;
 control_socket = "$TMP/control.sock";
